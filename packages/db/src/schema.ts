@@ -1,0 +1,199 @@
+/**
+ * The database schema: every table of the product. Imported on its own (without the client) so that
+ * type-only consumers never open a connection. Every tenant-owned row carries `tenant_id`, and the
+ * indexes follow the dashboard's queries (list by tenant, filter by status, newest first).
+ */
+import {
+  bigint,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+
+export const userRole = pgEnum("user_role", ["admin", "technician"]);
+export const agentStatus = pgEnum("agent_status", ["online", "offline"]);
+export const consentPolicy = pgEnum("consent_policy", ["prompt", "notify", "unattended"]);
+export const sessionStatus = pgEnum("session_status", [
+  "pending",
+  "awaiting_consent",
+  "active",
+  "ended",
+  "denied",
+  "failed",
+]);
+export const actorType = pgEnum("actor_type", ["user", "agent", "system"]);
+
+export const Tenants = pgTable("tenants", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: text("name").notNull(),
+  createdAt: createdAt(),
+});
+
+export const Users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    /** Stored lower-cased; unique across tenants because sign-in is by email alone. */
+    email: text("email").notNull(),
+    name: text("name").notNull(),
+    role: userRole("role").notNull(),
+    /** argon2id PHC string. */
+    passwordHash: text("password_hash").notNull(),
+    disabledAt: timestamp("disabled_at", { withTimezone: true }),
+    lastLoginAt: timestamp("last_login_at", { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("users_email_key").on(t.email),
+    index("users_tenant_created_idx").on(t.tenantId, t.createdAt),
+  ],
+);
+
+/** Lucia's session table: the id is the session token's SHA-256, never the token itself. */
+export const AuthSessions = pgTable(
+  "auth_sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => Users.id, { onDelete: "cascade" }),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [index("auth_sessions_user_idx").on(t.userId)],
+);
+
+export const Agents = pgTable(
+  "agents",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    name: text("name").notNull(),
+    hostname: text("hostname").notNull(),
+    os: text("os").notNull(),
+    version: text("version").notNull(),
+    status: agentStatus("status").notNull().default("offline"),
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    /** SHA-256 of the agent's random 256-bit secret; the secret itself is only on the agent. */
+    credentialHash: text("credential_hash").notNull(),
+    consentPolicy: consentPolicy("consent_policy").notNull().default("prompt"),
+    enrolledAt: timestamp("enrolled_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Soft delete: sessions and audit events keep pointing at a removed agent. */
+    removedAt: timestamp("removed_at", { withTimezone: true }),
+  },
+  (t) => [
+    index("agents_tenant_status_idx").on(t.tenantId, t.status),
+    index("agents_tenant_name_idx").on(t.tenantId, t.name),
+  ],
+);
+
+export const EnrollmentCodes = pgTable(
+  "enrollment_codes",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    codeHash: text("code_hash").notNull(),
+    label: text("label"),
+    createdBy: uuid("created_by")
+      .notNull()
+      .references(() => Users.id),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true }),
+    agentId: uuid("agent_id").references(() => Agents.id),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("enrollment_codes_hash_key").on(t.codeHash),
+    index("enrollment_codes_tenant_created_idx").on(t.tenantId, t.createdAt),
+  ],
+);
+
+export const RemoteSessions = pgTable(
+  "remote_sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    agentId: uuid("agent_id")
+      .notNull()
+      .references(() => Agents.id),
+    technicianId: uuid("technician_id")
+      .notNull()
+      .references(() => Users.id),
+    status: sessionStatus("status").notNull().default("pending"),
+    requestedAt: timestamp("requested_at", { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+    endReason: text("end_reason"),
+    durationMs: integer("duration_ms"),
+    /** ICE route, codec, client info: whatever the peers report about the connection. */
+    connection: jsonb("connection").$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [
+    index("remote_sessions_tenant_requested_idx").on(t.tenantId, t.requestedAt),
+    index("remote_sessions_tenant_status_idx").on(t.tenantId, t.status, t.requestedAt),
+    index("remote_sessions_agent_requested_idx").on(t.agentId, t.requestedAt),
+    index("remote_sessions_technician_requested_idx").on(t.technicianId, t.requestedAt),
+  ],
+);
+
+/**
+ * The audit log: append-only (UPDATE/DELETE/TRUNCATE are refused by triggers in the migrations),
+ * one hash chain per tenant. Written only through `appendEvent()`.
+ */
+export const SessionEvents = pgTable(
+  "session_events",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    /** Position in the tenant's chain, from 1 without gaps. */
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    sessionId: uuid("session_id").references(() => RemoteSessions.id),
+    agentId: uuid("agent_id").references(() => Agents.id),
+    actorType: actorType("actor_type").notNull(),
+    actorId: text("actor_id"),
+    type: text("type").notNull(),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [
+    uniqueIndex("session_events_tenant_seq_key").on(t.tenantId, t.seq),
+    index("session_events_session_seq_idx").on(t.sessionId, t.seq),
+    index("session_events_tenant_agent_seq_idx").on(t.tenantId, t.agentId, t.seq),
+    // A stand-alone check that the chain's hashes are unique catches a forked copy on restore.
+    uniqueIndex("session_events_hash_key").on(t.hash),
+  ],
+);
+
+export type Tenant = typeof Tenants.$inferSelect;
+export type User = typeof Users.$inferSelect;
+export type Agent = typeof Agents.$inferSelect;
+export type RemoteSession = typeof RemoteSessions.$inferSelect;
+export type SessionEvent = typeof SessionEvents.$inferSelect;
+export type UserRole = (typeof userRole.enumValues)[number];
+export type SessionStatus = (typeof sessionStatus.enumValues)[number];
+export type AgentStatus = (typeof agentStatus.enumValues)[number];
+export type ActorType = (typeof actorType.enumValues)[number];
+
+/** Lower-cased email, the form stored and compared. */
+export const emailKey = (email: string) => email.trim().toLowerCase();

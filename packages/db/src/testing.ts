@@ -1,0 +1,45 @@
+/**
+ * Test databases: every suite that touches the database runs once per backend. PGlite (in memory)
+ * always; the real Postgres too when TEST_DATABASE_URL is set, each suite in a database of its own
+ * that is created migrated and dropped afterwards.
+ */
+import { randomBytes } from "node:crypto";
+import postgres from "postgres";
+import { createDb, type DbHandle } from "./client.ts";
+
+export interface TestDatabase {
+  name: "pglite" | "postgres";
+  /** A fresh, migrated database; `close()` drops it. */
+  create(): Promise<DbHandle>;
+}
+
+export function testDatabases(): TestDatabase[] {
+  const backends: TestDatabase[] = [{ name: "pglite", create: createTestPglite }];
+  const url = process.env.TEST_DATABASE_URL;
+  if (url) backends.push({ name: "postgres", create: () => createTestPostgres(url) });
+  return backends;
+}
+
+async function createTestPglite(): Promise<DbHandle> {
+  const handle = createDb({ dataDir: "memory://" });
+  await handle.migrate();
+  return handle;
+}
+
+async function createTestPostgres(url: string): Promise<DbHandle> {
+  const name = `rd_test_${randomBytes(6).toString("hex")}`;
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const testUrl = new URL(url);
+  testUrl.pathname = `/${name}`;
+  const handle = createDb({ url: testUrl.toString(), maxConnections: 20 });
+  await handle.migrate();
+  return {
+    ...handle,
+    async close() {
+      await handle.close();
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end({ timeout: 5 });
+    },
+  };
+}
