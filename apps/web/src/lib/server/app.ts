@@ -1,0 +1,59 @@
+/**
+ * Composition root of the dashboard's server side: configuration, database (migrated), auth and
+ * sign-in limits, created once in the `init` hook and shared by every request.
+ */
+import path from "node:path";
+import { needsSetup, setupFirstAdmin } from "@rd/api";
+import { createAuth, createSignInLimits, PASSWORD_MIN_LENGTH, type Auth, type SignInLimits } from "@rd/auth";
+import { createDb, type DbHandle } from "@rd/db";
+import { loadEnv, type Env } from "./env.ts";
+import { log } from "./log.ts";
+
+export interface App {
+  env: Env;
+  database: DbHandle;
+  /** Auth with Secure cookies and without: the hook picks by the request's scheme. */
+  auth: { secure: Auth; plain: Auth };
+  signInLimits: SignInLimits;
+}
+
+let app: App | undefined;
+
+export function getApp(): App {
+  if (!app) throw new Error("The dashboard server is not initialised yet (the init hook has not run).");
+  return app;
+}
+
+export async function startApp(): Promise<App> {
+  const env = loadEnv();
+  const database = createDb({ url: env.DATABASE_URL, dataDir: path.resolve(env.DATA_DIR, "pglite") });
+  await database.migrate(path.resolve(env.MIGRATIONS_DIR));
+  log.info({ database: database.kind }, "database ready");
+  await seedAdmin(env, database);
+  app = {
+    env,
+    database,
+    auth: {
+      secure: createAuth(database.db, { secureCookies: env.COOKIE_SECURE !== "false" }),
+      plain: createAuth(database.db, { secureCookies: env.COOKIE_SECURE === "true" }),
+    },
+    signInLimits: createSignInLimits(),
+  };
+  return app;
+}
+
+/** RD_ADMIN_EMAIL + RD_ADMIN_PASSWORD create the first admin without the setup page. */
+async function seedAdmin(env: Env, database: DbHandle) {
+  if (!env.RD_ADMIN_EMAIL || !env.RD_ADMIN_PASSWORD) return;
+  if (!(await needsSetup(database.db))) return;
+  if (env.RD_ADMIN_PASSWORD.length < PASSWORD_MIN_LENGTH) {
+    throw new Error(`RD_ADMIN_PASSWORD must be at least ${PASSWORD_MIN_LENGTH} characters.`);
+  }
+  const created = await setupFirstAdmin(database.db, {
+    workspace: env.RD_WORKSPACE_NAME,
+    name: env.RD_ADMIN_NAME,
+    email: env.RD_ADMIN_EMAIL,
+    password: env.RD_ADMIN_PASSWORD,
+  });
+  if (created) log.info({ email: env.RD_ADMIN_EMAIL }, "created the first admin from RD_ADMIN_EMAIL");
+}

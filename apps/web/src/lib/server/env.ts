@@ -1,0 +1,42 @@
+/**
+ * The dashboard's configuration: every environment variable it reads, validated once, with defaults
+ * for the embedded single-machine run. Listed with the same defaults in the README.
+ */
+import { env as raw } from "$env/dynamic/private";
+import { z } from "zod";
+
+const optional = z
+  .string()
+  .trim()
+  .transform((v) => v || undefined)
+  .optional();
+
+const schema = z.object({
+  DATABASE_URL: optional.pipe(
+    z.string().regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// URL" }).optional(),
+  ),
+  DATA_DIR: z.string().default(".data"),
+  MIGRATIONS_DIR: z.string().default("drizzle"),
+  RD_ADMIN_EMAIL: optional.pipe(z.email({ error: "must be an email address" }).optional()),
+  RD_ADMIN_PASSWORD: optional,
+  RD_ADMIN_NAME: z.string().default("Administrator"),
+  RD_WORKSPACE_NAME: z.string().default("My workspace"),
+  /** "auto" marks cookies Secure when the request arrived over HTTPS. */
+  COOKIE_SECURE: z.enum(["auto", "true", "false"]).default("auto"),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export function loadEnv(source: Record<string, string | undefined> = raw): Env {
+  const result = schema.safeParse(source);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid configuration — fix these environment variables:\n${lines.join("\n")}`);
+  }
+  const env = result.data;
+  if (!!env.RD_ADMIN_EMAIL !== !!env.RD_ADMIN_PASSWORD) {
+    throw new Error("Invalid configuration — set both RD_ADMIN_EMAIL and RD_ADMIN_PASSWORD, or neither.");
+  }
+  return env;
+}

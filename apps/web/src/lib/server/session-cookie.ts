@@ -1,0 +1,15 @@
+/** Opens a dashboard session for a user and sets its cookie (used by sign-in and first-run setup). */
+import type { RequestEvent } from "@sveltejs/kit";
+import { getApp } from "./app.ts";
+
+export async function startSession(event: RequestEvent, userId: string) {
+  const app = getApp();
+  const auth = event.url.protocol === "https:" ? app.auth.secure : app.auth.plain;
+  const { cookie } = await auth.createSession(userId);
+  event.cookies.set(cookie.name, cookie.value, { path: "/", ...cookie.attributes });
+}
+
+/** Only same-site paths: `?next=` must never send someone to another origin. */
+export function safeNext(next: string | null): string {
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/agents";
+}

@@ -1,0 +1,13 @@
+/** Builds the tRPC context for a request: the shared database and auth, and the signed-in user. */
+import type { Context } from "@rd/api";
+import type { RequestEvent } from "@sveltejs/kit";
+import { getApp } from "./app.ts";
+
+export function trpcContext(event: Pick<RequestEvent, "locals" | "url">): Context {
+  const app = getApp();
+  return {
+    db: app.database.db,
+    auth: event.url.protocol === "https:" ? app.auth.secure : app.auth.plain,
+    user: event.locals.user,
+  };
+}

@@ -1,0 +1,26 @@
+/** The dashboard's typed tRPC client. Mutations echo the CSRF cookie in a header. */
+import type { AppRouter } from "@rd/api";
+import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
+import superjson from "superjson";
+
+function csrfToken(): string {
+  const match = document.cookie.match(/(?:^|;\s*)rd_csrf=([^;]+)/);
+  return match ? decodeURIComponent(match[1]!) : "";
+}
+
+export const trpc = createTRPCClient<AppRouter>({
+  links: [
+    httpBatchLink({
+      url: "/api/trpc",
+      transformer: superjson,
+      headers: () => ({ "x-csrf-token": csrfToken() }),
+    }),
+  ],
+});
+
+/** A message fit to show a person, whatever failed. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof TRPCClientError) return error.message;
+  if (error instanceof TypeError) return "Cannot reach the server. Check your connection and try again.";
+  return error instanceof Error ? error.message : String(error);
+}

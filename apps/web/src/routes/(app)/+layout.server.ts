@@ -1,0 +1,12 @@
+import { needsSetup } from "@rd/api";
+import { redirect } from "@sveltejs/kit";
+import type { LayoutServerLoad } from "./$types";
+import { getApp } from "$lib/server/app.ts";
+
+export const load: LayoutServerLoad = async ({ locals, url }) => {
+  if (!locals.user) {
+    if (await needsSetup(getApp().database.db)) redirect(303, "/setup");
+    redirect(303, `/login?next=${encodeURIComponent(url.pathname + url.search)}`);
+  }
+  return { user: locals.user, csrfToken: locals.csrfToken };
+};

@@ -1,0 +1,6 @@
+/** @rd/api: the tRPC routers, their context, and the services the dashboard calls outside tRPC. */
+export { appRouter, createCaller, type AppRouter } from "./root.ts";
+export { describeIssues, type Context, type FieldIssue } from "./trpc.ts";
+export { emailInput, passwordInput } from "./routers/users.ts";
+export { needsSetup, setupFirstAdmin, type FirstAdmin } from "./services/setup.ts";
+export { createEnrollmentCode, enrollAgent, type AgentInfo, type EnrollResult } from "./services/enrollment.ts";

@@ -1,0 +1,16 @@
+/** The API's root router. The dashboard imports `AppRouter` as a type only. */
+import { agentsRouter } from "./routers/agents.ts";
+import { eventsRouter } from "./routers/events.ts";
+import { sessionsRouter } from "./routers/sessions.ts";
+import { usersRouter } from "./routers/users.ts";
+import { createCallerFactory, router } from "./trpc.ts";
+
+export const appRouter = router({
+  agents: agentsRouter,
+  sessions: sessionsRouter,
+  events: eventsRouter,
+  users: usersRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export const createCaller = createCallerFactory(appRouter);

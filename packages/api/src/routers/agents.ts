@@ -1,0 +1,153 @@
+/** Agents (enrolled devices) of the caller's tenant: list, inspect, rename, remove, enroll more. */
+import { Agents, appendEvent, RemoteSessions, Users } from "@rd/db";
+import { TERMINAL_SESSION_STATES } from "@rd/protocol";
+import { and, asc, count, desc, eq, ilike, isNull, notInArray, or } from "drizzle-orm";
+import { z } from "zod";
+import { id, pageInput, text } from "../inputs.ts";
+import { createEnrollmentCode } from "../services/enrollment.ts";
+import { adminProcedure, notFound, protectedProcedure, router } from "../trpc.ts";
+
+/** What the dashboard may see of an agent: everything but its credential hash. */
+const agentColumns = {
+  id: Agents.id,
+  name: Agents.name,
+  hostname: Agents.hostname,
+  os: Agents.os,
+  version: Agents.version,
+  status: Agents.status,
+  lastSeenAt: Agents.lastSeenAt,
+  metadata: Agents.metadata,
+  consentPolicy: Agents.consentPolicy,
+  enrolledAt: Agents.enrolledAt,
+};
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export const agentsRouter = router({
+  list: protectedProcedure
+    .input(
+      z.object({
+        status: z.enum(["online", "offline"]).optional(),
+        search: z.string().trim().max(100, { error: "Search must be at most 100 characters" }).optional(),
+        ...pageInput,
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const pattern = input.search ? `%${escapeLike(input.search)}%` : undefined;
+      const where = and(
+        eq(Agents.tenantId, ctx.user.tenantId),
+        isNull(Agents.removedAt),
+        input.status ? eq(Agents.status, input.status) : undefined,
+        pattern ? or(ilike(Agents.name, pattern), ilike(Agents.hostname, pattern)) : undefined,
+      );
+      const [items, [total]] = await Promise.all([
+        ctx.db
+          .select(agentColumns)
+          .from(Agents)
+          .where(where)
+          // Online first, then by name: the dashboard's "who can I connect to" order.
+          .orderBy(desc(Agents.status), asc(Agents.name))
+          .limit(input.limit)
+          .offset(input.offset),
+        ctx.db.select({ n: count() }).from(Agents).where(where),
+      ]);
+      return { items, total: total?.n ?? 0 };
+    }),
+
+  byId: protectedProcedure.input(z.object({ id: id("Agent id") })).query(async ({ ctx, input }) => {
+    const [agent] = await ctx.db
+      .select(agentColumns)
+      .from(Agents)
+      .where(and(eq(Agents.id, input.id), eq(Agents.tenantId, ctx.user.tenantId), isNull(Agents.removedAt)));
+    if (!agent) throw notFound("Agent");
+    const recentSessions = await ctx.db
+      .select({
+        id: RemoteSessions.id,
+        status: RemoteSessions.status,
+        requestedAt: RemoteSessions.requestedAt,
+        endedAt: RemoteSessions.endedAt,
+        durationMs: RemoteSessions.durationMs,
+        technicianName: Users.name,
+      })
+      .from(RemoteSessions)
+      .innerJoin(Users, eq(Users.id, RemoteSessions.technicianId))
+      .where(and(eq(RemoteSessions.agentId, agent.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)))
+      .orderBy(desc(RemoteSessions.requestedAt))
+      .limit(10);
+    return { ...agent, recentSessions };
+  }),
+
+  rename: adminProcedure
+    .input(z.object({ id: id("Agent id"), name: text("Name", 100) }))
+    .mutation(async ({ ctx, input }) => {
+      return ctx.db.transaction(async (tx) => {
+        const [before] = await tx
+          .select({ name: Agents.name })
+          .from(Agents)
+          .where(and(eq(Agents.id, input.id), eq(Agents.tenantId, ctx.user.tenantId), isNull(Agents.removedAt)));
+        if (!before) throw notFound("Agent");
+        const [agent] = await tx.update(Agents).set({ name: input.name }).where(eq(Agents.id, input.id)).returning(agentColumns);
+        await appendEvent(tx, {
+          tenantId: ctx.user.tenantId,
+          type: "agent_renamed",
+          actor: { type: "user", id: ctx.user.id },
+          agentId: input.id,
+          data: { from: before.name, to: input.name },
+        });
+        return agent!;
+      });
+    }),
+
+  /** Removal is soft: the agent's credential stops working, its history and audit trail stay. */
+  remove: adminProcedure.input(z.object({ id: id("Agent id") })).mutation(async ({ ctx, input }) => {
+    return ctx.db.transaction(async (tx) => {
+      const now = new Date();
+      const [agent] = await tx
+        .update(Agents)
+        .set({ removedAt: now, status: "offline", credentialHash: "revoked" })
+        .where(and(eq(Agents.id, input.id), eq(Agents.tenantId, ctx.user.tenantId), isNull(Agents.removedAt)))
+        .returning({ id: Agents.id, name: Agents.name });
+      if (!agent) throw notFound("Agent");
+      const open = await tx
+        .update(RemoteSessions)
+        .set({ status: "ended", endedAt: now, endReason: "agent_removed" })
+        .where(and(eq(RemoteSessions.agentId, agent.id), notInArray(RemoteSessions.status, [...TERMINAL_SESSION_STATES])))
+        .returning({ id: RemoteSessions.id });
+      for (const session of open) {
+        await appendEvent(tx, {
+          tenantId: ctx.user.tenantId,
+          type: "session_ended",
+          actor: { type: "user", id: ctx.user.id },
+          sessionId: session.id,
+          agentId: agent.id,
+          data: { reason: "agent_removed" },
+        });
+      }
+      await appendEvent(tx, {
+        tenantId: ctx.user.tenantId,
+        type: "agent_removed",
+        actor: { type: "user", id: ctx.user.id },
+        agentId: agent.id,
+        data: { name: agent.name, endedSessions: open.length },
+      });
+      return { id: agent.id };
+    });
+  }),
+
+  createEnrollmentCode: adminProcedure
+    .input(
+      z.object({
+        label: z.string().trim().max(100, { error: "Label must be at most 100 characters" }).optional(),
+        // Default one hour: long enough to walk to the machine, short enough not to linger.
+        expiresInMinutes: z.number().int().min(5).max(7 * 24 * 60).default(60),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      createEnrollmentCode(ctx.db, {
+        tenantId: ctx.user.tenantId,
+        createdBy: ctx.user.id,
+        label: input.label || undefined,
+        expiresInMinutes: input.expiresInMinutes,
+      }),
+    ),
+});

@@ -1,0 +1,72 @@
+/**
+ * tRPC setup: the context every call gets, the procedure levels (public, signed-in, admin), and the
+ * one error formatter of this boundary. Validation errors carry their issues in words a person can
+ * act on; unexpected errors never leak their details to the client.
+ */
+import type { Auth, AuthUser } from "@rd/auth";
+import type { Database } from "@rd/db";
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+
+export interface Context {
+  db: Database;
+  auth: Auth;
+  /** The signed-in user, or null. Deactivated users never get this far (auth refuses them). */
+  user: AuthUser | null;
+}
+
+export interface FieldIssue {
+  /** Dotted path into the input, empty for the input as a whole. */
+  path: string;
+  message: string;
+}
+
+function issuesOf(cause: unknown): FieldIssue[] | null {
+  const issues = (cause as { issues?: unknown } | undefined)?.issues;
+  if (!Array.isArray(issues)) return null;
+  return issues.map((issue: { path?: PropertyKey[]; message?: string }) => ({
+    path: (issue.path ?? []).map(String).join("."),
+    message: issue.message ?? "is invalid",
+  }));
+}
+
+export const describeIssues = (issues: FieldIssue[]) =>
+  issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join("; ");
+
+const t = initTRPC.context<Context>().create({
+  // superjson keeps Dates as Dates across the wire, so the client sees the types the server returns.
+  transformer: superjson,
+  errorFormatter({ shape, error }) {
+    const issues = error.code === "BAD_REQUEST" ? issuesOf(error.cause) : null;
+    const hidden = error.code === "INTERNAL_SERVER_ERROR";
+    return {
+      ...shape,
+      message: issues
+        ? `Invalid input — ${describeIssues(issues)}`
+        : hidden
+          ? "Something went wrong on the server. It has been logged; try again."
+          : shape.message,
+      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, issues },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure;
+
+export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to continue." });
+  return next({ ctx: { ...ctx, user: ctx.user } });
+});
+
+export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.role !== "admin") {
+    throw new TRPCError({ code: "FORBIDDEN", message: "Only administrators can do this." });
+  }
+  return next();
+});
+
+export function notFound(what: string): TRPCError {
+  return new TRPCError({ code: "NOT_FOUND", message: `${what} was not found. It may have been removed.` });
+}

@@ -1,0 +1,94 @@
+/**
+ * Sessions for dashboard users, with lucia. The cookie carries a random token; the database keeps
+ * only its SHA-256 as the session id, so a leaked table opens no session. Sessions slide: lucia
+ * extends one that is past half its life, and `validate()` then says to re-send the cookie.
+ */
+import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
+import { AuthSessions, type Database, Users, type UserRole } from "@rd/db";
+import { Lucia, TimeSpan, type Cookie } from "lucia";
+import { generateToken, sha256Hex } from "./secrets.ts";
+
+export const SESSION_COOKIE = "rd_session";
+
+export interface AuthUser {
+  id: string;
+  tenantId: string;
+  email: string;
+  name: string;
+  role: UserRole;
+  disabled: boolean;
+}
+
+export interface AuthOptions {
+  /** Secure cookies: on whenever the dashboard is served over HTTPS. */
+  secureCookies: boolean;
+  /** Idle lifetime of a session; activity in its second half renews it. */
+  sessionLifetime?: TimeSpan;
+}
+
+function createLucia(db: Database, options: AuthOptions) {
+  return new Lucia(new DrizzlePostgreSQLAdapter(db, AuthSessions, Users), {
+    sessionExpiresIn: options.sessionLifetime ?? new TimeSpan(14, "d"),
+    sessionCookie: {
+      name: SESSION_COOKIE,
+      expires: true,
+      attributes: { secure: options.secureCookies, sameSite: "lax" },
+    },
+    getUserAttributes: (row) => ({
+      tenantId: row.tenantId,
+      email: row.email,
+      name: row.name,
+      role: row.role,
+      disabled: row.disabledAt != null,
+    }),
+  });
+}
+
+declare module "lucia" {
+  interface Register {
+    Lucia: ReturnType<typeof createLucia>;
+    UserId: string;
+    // The Drizzle adapter hands back the user row with the table's property (not column) names.
+    DatabaseUserAttributes: { tenantId: string; email: string; name: string; role: UserRole; disabledAt: Date | null };
+  }
+}
+
+export type Auth = ReturnType<typeof createAuth>;
+
+export function createAuth(db: Database, options: AuthOptions) {
+  const lucia = createLucia(db, options);
+  return {
+    lucia,
+    /** Opens a session for a user; the returned cookie is the only place the token exists. */
+    async createSession(userId: string): Promise<{ token: string; cookie: Cookie; expiresAt: Date }> {
+      const token = generateToken();
+      const session = await lucia.createSession(userId, {}, { sessionId: sha256Hex(token) });
+      return { token, cookie: lucia.createSessionCookie(token), expiresAt: session.expiresAt };
+    },
+    /**
+     * Resolves a cookie token. `refreshCookie` is set when the session was extended (re-send it);
+     * `clearCookie` when the token is dead (expired, unknown, or its user is deactivated).
+     */
+    async validate(token: string | undefined): Promise<{
+      user: AuthUser | null;
+      sessionId: string | null;
+      refreshCookie?: Cookie;
+      clearCookie?: Cookie;
+    }> {
+      if (!token) return { user: null, sessionId: null };
+      const { session, user } = await lucia.validateSession(sha256Hex(token));
+      if (!session || !user) return { user: null, sessionId: null, clearCookie: lucia.createBlankSessionCookie() };
+      if (user.disabled) {
+        await lucia.invalidateUserSessions(user.id);
+        return { user: null, sessionId: null, clearCookie: lucia.createBlankSessionCookie() };
+      }
+      const result = { user: { ...user }, sessionId: session.id };
+      return session.fresh ? { ...result, refreshCookie: lucia.createSessionCookie(token) } : result;
+    },
+    async invalidateSession(sessionId: string): Promise<Cookie> {
+      await lucia.invalidateSession(sessionId);
+      return lucia.createBlankSessionCookie();
+    },
+    invalidateUserSessions: (userId: string) => lucia.invalidateUserSessions(userId),
+  };
+}

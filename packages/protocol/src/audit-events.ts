@@ -1,0 +1,22 @@
+/** Names of audit events, shared by the writers (API, worker, agent) and the dashboard's timeline. */
+export const AUDIT_EVENT_LABELS = {
+  tenant_created: "Workspace created",
+  user_created: "User created",
+  user_deactivated: "User deactivated",
+  user_reactivated: "User reactivated",
+  user_signed_in: "Signed in",
+  user_signed_out: "Signed out",
+  enrollment_code_created: "Enrollment code created",
+  agent_enrolled: "Agent enrolled",
+  agent_renamed: "Agent renamed",
+  agent_removed: "Agent removed",
+  session_requested: "Session requested",
+  session_ended: "Session ended",
+} as const;
+
+export type AuditEventType = keyof typeof AUDIT_EVENT_LABELS;
+
+/** A readable label for any event type, including ones this build does not know yet. */
+export function auditEventLabel(type: string): string {
+  return (AUDIT_EVENT_LABELS as Record<string, string>)[type] ?? type.replaceAll("_", " ");
+}

@@ -1,0 +1,44 @@
+/**
+ * The remote session's state machine (design flow 3): pending → awaiting_consent → active → ended,
+ * with denied and failed as the other ends. Each legal move is a named transition; anything else is
+ * an error, never a silent no-op. Shared by the API, the signaling worker and the dashboard.
+ */
+export const SESSION_STATES = ["pending", "awaiting_consent", "active", "ended", "denied", "failed"] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+export const SESSION_TRANSITIONS = {
+  /** The agent received the request and is asking the person at the machine. */
+  askConsent: { from: ["pending"], to: "awaiting_consent" },
+  /** Media may flow: consent given, or the agent's policy needs none (notify / unattended). */
+  start: { from: ["pending", "awaiting_consent"], to: "active" },
+  /** The person at the machine said no, or did not answer in time. */
+  deny: { from: ["awaiting_consent"], to: "denied" },
+  /** Either side, or an admin, ended it; or a peer left. */
+  end: { from: ["pending", "awaiting_consent", "active"], to: "ended" },
+  /** It could not be set up or carried on (negotiation failed, agent unreachable). */
+  fail: { from: ["pending", "awaiting_consent", "active"], to: "failed" },
+} as const satisfies Record<string, { from: readonly SessionState[]; to: SessionState }>;
+
+export type SessionTransition = keyof typeof SESSION_TRANSITIONS;
+
+export const TERMINAL_SESSION_STATES: readonly SessionState[] = ["ended", "denied", "failed"];
+
+export class IllegalSessionTransition extends Error {
+  readonly from: SessionState;
+  readonly transition: SessionTransition;
+  constructor(from: SessionState, transition: SessionTransition) {
+    super(`A session that is ${from.replace("_", " ")} cannot ${transition}`);
+    this.name = "IllegalSessionTransition";
+    this.from = from;
+    this.transition = transition;
+  }
+}
+
+/** The state `transition` leads to from `from`, or an IllegalSessionTransition. */
+export function nextSessionState(from: SessionState, transition: SessionTransition): SessionState {
+  const rule = SESSION_TRANSITIONS[transition];
+  if (!(rule.from as readonly SessionState[]).includes(from)) throw new IllegalSessionTransition(from, transition);
+  return rule.to;
+}
+
+export const isTerminalSessionState = (state: SessionState) => TERMINAL_SESSION_STATES.includes(state);

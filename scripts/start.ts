@@ -1,0 +1,41 @@
+/**
+ * `npm start`: builds the dashboard when its sources changed, then serves it (migrations run at
+ * start-up) on PORT, and prints where to go. Runs in the foreground until Ctrl+C.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { buildIsStale, root, run, say, waitForHttp } from "./lib.ts";
+
+const port = process.env.PORT ?? "3000";
+if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
+  say(`PORT must be a TCP port number (1-65535), not "${port}".`);
+  process.exit(2);
+}
+
+if (buildIsStale()) {
+  say("building the dashboard (first start or sources changed)…");
+  if ((await run("npx", ["vite", "build", "--logLevel", "warn"])) !== 0) {
+    say("the build failed; see the errors above.");
+    process.exit(1);
+  }
+}
+
+const env = { HOST: "0.0.0.0", ...process.env, PORT: port, BODY_SIZE_LIMIT: process.env.BODY_SIZE_LIMIT ?? "1M" };
+const server = spawn(process.execPath, [path.join(root, "build/index.js")], { cwd: root, env, stdio: "inherit" });
+const stop = (signal: NodeJS.Signals) => server.kill(signal);
+process.on("SIGINT", () => stop("SIGINT"));
+process.on("SIGTERM", () => stop("SIGTERM"));
+server.on("exit", (code) => process.exit(code ?? 0));
+
+const url = `http://localhost:${port}`;
+if (await waitForHttp(`${url}/healthz`, server)) {
+  say(`dashboard ready: ${url}`);
+  say(
+    process.env.DATABASE_URL
+      ? "database: Postgres from DATABASE_URL"
+      : `database: embedded PGlite in ${path.resolve(root, process.env.DATA_DIR ?? ".data")}`,
+  );
+  say("first visit? the dashboard asks you to create the admin account. Stop with Ctrl+C.");
+} else if (server.exitCode === null) {
+  say(`the dashboard did not answer on ${url}/healthz within a minute; see the log above.`);
+}
