@@ -45,8 +45,8 @@ export const agentsRouter = router({
           .select(agentColumns)
           .from(Agents)
           .where(where)
-          // Online first, then by name: the dashboard's "who can I connect to" order.
-          .orderBy(desc(Agents.status), asc(Agents.name))
+          // Online first (enums sort in declaration order), then by name: "who can I connect to".
+          .orderBy(asc(Agents.status), asc(Agents.name))
           .limit(input.limit)
           .offset(input.offset),
         ctx.db.select({ n: count() }).from(Agents).where(where),
