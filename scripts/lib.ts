@@ -34,7 +34,13 @@ export function newestMtime(paths: string[]): number {
 export function buildIsStale(): boolean {
   const built = path.join(root, "build/handler.js");
   if (!existsSync(built)) return true;
-  const sources = newestMtime(["apps/web", "packages", "svelte.config.js", "vite.config.ts", "package-lock.json"]);
+  const sources = newestMtime([
+    "apps/web",
+    "packages",
+    "svelte.config.js",
+    "vite.config.ts",
+    "package-lock.json",
+  ]);
   return sources > statSync(built).mtimeMs;
 }
 

@@ -20,8 +20,17 @@ if (buildIsStale()) {
   }
 }
 
-const env = { HOST: "0.0.0.0", ...process.env, PORT: port, BODY_SIZE_LIMIT: process.env.BODY_SIZE_LIMIT ?? "1M" };
-const server = spawn(process.execPath, [path.join(root, "build/index.js")], { cwd: root, env, stdio: "inherit" });
+const env = {
+  HOST: "0.0.0.0",
+  ...process.env,
+  PORT: port,
+  BODY_SIZE_LIMIT: process.env.BODY_SIZE_LIMIT ?? "1M",
+};
+const server = spawn(process.execPath, [path.join(root, "apps/web/serve.ts")], {
+  cwd: root,
+  env,
+  stdio: "inherit",
+});
 const stop = (signal: NodeJS.Signals) => server.kill(signal);
 process.on("SIGINT", () => stop("SIGINT"));
 process.on("SIGTERM", () => stop("SIGTERM"));

@@ -2,7 +2,14 @@
  * Server hooks: start the app (migrate, seed) once; then, per request, the CSRF check on every
  * state-changing request, and the signed-in user from the session cookie (sliding expiry).
  */
-import { CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, csrfTokenMatches, generateCsrfToken, SESSION_COOKIE } from "@rd/auth";
+import {
+  CSRF_COOKIE,
+  CSRF_FIELD,
+  CSRF_HEADER,
+  csrfTokenMatches,
+  generateCsrfToken,
+  SESSION_COOKIE,
+} from "@rd/auth";
 import type { Handle, HandleServerError, ServerInit } from "@sveltejs/kit";
 import { getApp, startApp } from "$lib/server/app.ts";
 import { log } from "$lib/server/log.ts";
@@ -36,9 +43,14 @@ export const handle: Handle = async ({ event, resolve }) => {
   let csrfToken = event.cookies.get(CSRF_COOKIE);
   if (!SAFE_METHODS.has(event.request.method) && event.url.pathname !== "/healthz") {
     if (!csrfTokenMatches(csrfToken, await submittedCsrfToken(event.request))) {
-      log.warn({ path: event.url.pathname, ip: event.locals.clientIp }, "refused a request without a valid CSRF token");
+      log.warn(
+        { path: event.url.pathname, ip: event.locals.clientIp },
+        "refused a request without a valid CSRF token",
+      );
       return new Response(
-        JSON.stringify({ error: { message: "Missing or invalid CSRF token. Reload the page and try again." } }),
+        JSON.stringify({
+          error: { message: "Missing or invalid CSRF token. Reload the page and try again." },
+        }),
         { status: 403, headers: { "content-type": "application/json" } },
       );
     }
@@ -46,7 +58,12 @@ export const handle: Handle = async ({ event, resolve }) => {
   if (!csrfToken) {
     csrfToken = generateCsrfToken();
     // Readable by our scripts (they echo it), never sent cross-site.
-    event.cookies.set(CSRF_COOKIE, csrfToken, { path: "/", httpOnly: false, sameSite: "strict", secure: cookieSecure });
+    event.cookies.set(CSRF_COOKIE, csrfToken, {
+      path: "/",
+      httpOnly: false,
+      sameSite: "strict",
+      secure: cookieSecure,
+    });
   }
   event.locals.csrfToken = csrfToken;
 

@@ -3,4 +3,9 @@ export { appRouter, createCaller, type AppRouter } from "./root.ts";
 export { describeIssues, type Context, type FieldIssue } from "./trpc.ts";
 export { emailInput, passwordInput } from "./routers/users.ts";
 export { needsSetup, setupFirstAdmin, type FirstAdmin } from "./services/setup.ts";
-export { createEnrollmentCode, enrollAgent, type AgentInfo, type EnrollResult } from "./services/enrollment.ts";
+export {
+  createEnrollmentCode,
+  enrollAgent,
+  type AgentInfo,
+  type EnrollResult,
+} from "./services/enrollment.ts";

@@ -3,7 +3,6 @@ import { type DbHandle, EnrollmentCodes } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
 import type { AuthUser } from "@rd/auth";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { eq } from "drizzle-orm";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appRouter } from "./root.ts";
@@ -17,7 +16,12 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
   let f: Fixture;
 
   /** Calls a procedure through the real tRPC HTTP handler, as the dashboard's client does. */
-  async function http(user: AuthUser | null, path: string, input: unknown, type: "query" | "mutation" = "query") {
+  async function http(
+    user: AuthUser | null,
+    path: string,
+    input: unknown,
+    type: "query" | "mutation" = "query",
+  ) {
     const body = JSON.stringify(superjson.serialize(input));
     const url = `http://localhost/api/trpc/${path}`;
     const req =
@@ -30,7 +34,9 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       router: appRouter,
       createContext: () => ({ db: f.db, auth: f.auth, user }),
     });
-    const json = (await res.json()) as { error?: { json: { message: string; data: { code: string; issues: unknown } } } };
+    const json = (await res.json()) as {
+      error?: { json: { message: string; data: { code: string; issues: unknown } } };
+    };
     return { status: res.status, error: json.error?.json };
   }
 
@@ -45,8 +51,12 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       const all = await f.a.asTech.agents.list({});
       expect(all.items.map((x) => x.status)).toEqual(["online", "offline"]);
       expect(all.items[0]).not.toHaveProperty("credentialHash");
-      expect((await f.a.asTech.agents.list({ status: "offline" })).items.map((x) => x.id)).toEqual([f.a.offlineAgent]);
-      expect((await f.a.asTech.agents.list({ search: "LAPTOP" })).items.map((x) => x.id)).toEqual([f.a.offlineAgent]);
+      expect((await f.a.asTech.agents.list({ status: "offline" })).items.map((x) => x.id)).toEqual([
+        f.a.offlineAgent,
+      ]);
+      expect((await f.a.asTech.agents.list({ search: "LAPTOP" })).items.map((x) => x.id)).toEqual([
+        f.a.offlineAgent,
+      ]);
       expect((await f.a.asTech.agents.list({ search: "%" })).total).toBe(0); // LIKE wildcards are literal
       const page2 = await f.a.asTech.agents.list({ limit: 1, offset: 1 });
       expect(page2).toMatchObject({ total: 2, items: [{ id: f.a.offlineAgent }] });
@@ -54,7 +64,11 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
 
     it("shows one agent with its recent sessions", async () => {
       const agent = await f.a.asTech.agents.byId({ id: f.a.onlineAgent });
-      expect(agent).toMatchObject({ name: "Alpha-desk", hostname: "Alpha-desk.lan", consentPolicy: "prompt" });
+      expect(agent).toMatchObject({
+        name: "Alpha-desk",
+        hostname: "Alpha-desk.lan",
+        consentPolicy: "prompt",
+      });
       expect(agent.recentSessions.map((s) => s.id)).toContain(f.a.session.id);
     });
 
@@ -62,18 +76,32 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       const renamed = await f.a.asAdmin.agents.rename({ id: f.a.offlineAgent, name: "  Reception PC  " });
       expect(renamed.name).toBe("Reception PC");
       const events = await f.a.asAdmin.events.byAgent({ agentId: f.a.offlineAgent });
-      expect(events.items[0]).toMatchObject({ type: "agent_renamed", actorId: f.a.admin.id, data: { to: "Reception PC" } });
-      await expect(f.a.asTech.agents.rename({ id: f.a.offlineAgent, name: "x" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      expect(events.items[0]).toMatchObject({
+        type: "agent_renamed",
+        actorId: f.a.admin.id,
+        data: { to: "Reception PC" },
+      });
+      await expect(f.a.asTech.agents.rename({ id: f.a.offlineAgent, name: "x" })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
     });
 
     it("creates single-use enrollment codes that expire", async () => {
-      const { code, expiresAt } = await f.a.asAdmin.agents.createEnrollmentCode({ label: "front desk", expiresInMinutes: 15 });
+      const { code, expiresAt } = await f.a.asAdmin.agents.createEnrollmentCode({
+        label: "front desk",
+        expiresInMinutes: 15,
+      });
       expect(code).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
       expect(expiresAt.getTime() - Date.now()).toBeGreaterThan(14 * 60_000);
       const info = { name: "pc", hostname: "pc.lan", os: "linux", version: "1" };
       // Typed in lower case with spaces: still the same code.
-      expect(await enrollAgent(f.db, code.toLowerCase().replaceAll("-", " "), info)).toMatchObject({ ok: true });
-      expect(await enrollAgent(f.db, code, info)).toMatchObject({ ok: false, message: expect.stringMatching(/used already/) });
+      expect(await enrollAgent(f.db, code.toLowerCase().replaceAll("-", " "), info)).toMatchObject({
+        ok: true,
+      });
+      expect(await enrollAgent(f.db, code, info)).toMatchObject({
+        ok: false,
+        message: expect.stringMatching(/used already/),
+      });
       const expired = await f.a.asAdmin.agents.createEnrollmentCode({});
       await f.db.update(EnrollmentCodes).set({ expiresAt: new Date(Date.now() - 1) });
       expect(await enrollAgent(f.db, expired.code, info)).toMatchObject({ ok: false });
@@ -82,15 +110,24 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
 
     it("removes softly: gone from lists, open sessions ended, history kept", async () => {
       const { code } = await f.b.asAdmin.agents.createEnrollmentCode({});
-      const enrolled = await enrollAgent(f.db, code, { name: "temp", hostname: "temp", os: "linux", version: "1" });
+      const enrolled = await enrollAgent(f.db, code, {
+        name: "temp",
+        hostname: "temp",
+        os: "linux",
+        version: "1",
+      });
       if (!enrolled.ok) throw new Error(enrolled.message);
       const session = await f.b.asTech.sessions.create({ agentId: enrolled.agentId });
       await f.b.asAdmin.agents.remove({ id: enrolled.agentId });
-      await expect(f.b.asTech.agents.byId({ id: enrolled.agentId })).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(f.b.asTech.agents.byId({ id: enrolled.agentId })).rejects.toMatchObject({
+        code: "NOT_FOUND",
+      });
       const ended = await f.b.asTech.sessions.byId({ id: session.id });
       expect(ended).toMatchObject({ status: "ended", endReason: "agent_removed" });
       expect(ended.events.map((e) => e.type)).toEqual(["session_requested", "session_ended"]);
-      await expect(f.b.asAdmin.agents.remove({ id: enrolled.agentId })).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(f.b.asAdmin.agents.remove({ id: enrolled.agentId })).rejects.toMatchObject({
+        code: "NOT_FOUND",
+      });
       expect((await f.b.asAdmin.events.verify()).ok).toBe(true);
     });
   });
@@ -140,12 +177,21 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
 
   describe("users", () => {
     it("creates a technician with a one-time password that signs in", async () => {
-      const { user, temporaryPassword } = await f.a.asAdmin.users.create({ email: "New@Alpha.example", name: "New" });
+      const { user, temporaryPassword } = await f.a.asAdmin.users.create({
+        email: "New@Alpha.example",
+        name: "New",
+      });
       expect(user).toMatchObject({ email: "new@alpha.example", role: "technician", disabledAt: null });
       expect(user).not.toHaveProperty("passwordHash");
-      const result = await signIn(f.db, createSignInLimits(), { email: user.email, password: temporaryPassword!, ip: "1" });
+      const result = await signIn(f.db, createSignInLimits(), {
+        email: user.email,
+        password: temporaryPassword!,
+        ip: "1",
+      });
       expect(result).toEqual({ ok: true, userId: user.id });
-      await expect(f.a.asAdmin.users.create({ email: "new@alpha.example", name: "Again" })).rejects.toMatchObject({
+      await expect(
+        f.a.asAdmin.users.create({ email: "new@alpha.example", name: "Again" }),
+      ).rejects.toMatchObject({
         code: "CONFLICT",
         message: "A user with the email new@alpha.example already exists.",
       });
@@ -157,17 +203,21 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       await f.a.asAdmin.users.setDisabled({ id: f.a.tech.id, disabled: true });
       expect((await f.auth.validate(token)).user).toBeNull();
       await f.a.asAdmin.users.setDisabled({ id: f.a.tech.id, disabled: false });
-      await expect(f.a.asAdmin.users.setDisabled({ id: f.a.admin.id, disabled: true })).rejects.toMatchObject({
-        code: "BAD_REQUEST",
-        message: "You cannot deactivate your own account.",
-      });
+      await expect(f.a.asAdmin.users.setDisabled({ id: f.a.admin.id, disabled: true })).rejects.toMatchObject(
+        {
+          code: "BAD_REQUEST",
+          message: "You cannot deactivate your own account.",
+        },
+      );
       await expect(f.a.asTech.users.list()).rejects.toMatchObject({ code: "FORBIDDEN" });
     });
   });
 
   describe("over HTTP", () => {
     it("answers UNAUTHORIZED to every procedure without a session", async () => {
-      const procedures = Object.entries(appRouter._def.procedures) as [string, { _def: { type: string } }][];
+      // At runtime the router keeps a flat map of "router.procedure" paths.
+      const flat = appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>;
+      const procedures = Object.entries(flat);
       expect(procedures.length).toBeGreaterThanOrEqual(15);
       for (const [path, procedure] of procedures) {
         const type = procedure._def.type === "mutation" ? "mutation" : "query";
@@ -182,24 +232,54 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       ["agents.byId", { id: 42 }, "Invalid input — id: Agent id must be a valid id"],
       ["agents.byId", {}, "Invalid input — id: Agent id must be a valid id"],
       ["agents.list", { limit: 1000 }, "Invalid input — limit: Too big: expected number to be <=100"],
-      ["agents.list", { search: "x".repeat(101) }, "Invalid input — search: Search must be at most 100 characters"],
-      ["agents.list", { status: "sleeping" }, 'Invalid input — status: Invalid option: expected one of "online"|"offline"'],
+      [
+        "agents.list",
+        { search: "x".repeat(101) },
+        "Invalid input — search: Search must be at most 100 characters",
+      ],
+      [
+        "agents.list",
+        { status: "sleeping" },
+        'Invalid input — status: Invalid option: expected one of "online"|"offline"',
+      ],
       ["sessions.list", { status: "weird" }, "Invalid input — status: Invalid option"],
-      ["events.byAgent", { agentId: UNKNOWN_ID, before: -1 }, "Invalid input — before: Too small: expected number to be >0"],
+      [
+        "events.byAgent",
+        { agentId: UNKNOWN_ID, before: -1 },
+        "Invalid input — before: Too small: expected number to be >0",
+      ],
     ])("rejects bad input to %s %j with a readable BAD_REQUEST", async (path, input, message) => {
       const { status, error } = await http(f.a.admin, path, input);
       expect(status).toBe(400);
       expect(error?.data.code).toBe("BAD_REQUEST");
       expect(error?.message.startsWith(message)).toBe(true);
-      expect(error?.data.issues).toEqual(expect.arrayContaining([expect.objectContaining({ message: expect.any(String) })]));
+      expect(error?.data.issues).toEqual(
+        expect.arrayContaining([expect.objectContaining({ message: expect.any(String) })]),
+      );
     });
 
     it.each([
-      ["agents.rename", { id: UNKNOWN_ID, name: "x".repeat(101) }, "Invalid input — name: Name must be at most 100 characters"],
+      [
+        "agents.rename",
+        { id: UNKNOWN_ID, name: "x".repeat(101) },
+        "Invalid input — name: Name must be at most 100 characters",
+      ],
       ["agents.rename", { id: UNKNOWN_ID, name: "   " }, "Invalid input — name: Name is required"],
-      ["users.create", { email: "not-an-email", name: "X" }, "Invalid input — email: Enter a valid email address"],
-      ["users.create", { email: "a@b.example", name: "X", password: "short" }, "Invalid input — password: Password must be at least 10 characters"],
-      ["users.create", { email: "a@b.example", name: "X", role: "root" }, "Invalid input — role: Invalid option"],
+      [
+        "users.create",
+        { email: "not-an-email", name: "X" },
+        "Invalid input — email: Enter a valid email address",
+      ],
+      [
+        "users.create",
+        { email: "a@b.example", name: "X", password: "short" },
+        "Invalid input — password: Password must be at least 10 characters",
+      ],
+      [
+        "users.create",
+        { email: "a@b.example", name: "X", role: "root" },
+        "Invalid input — role: Invalid option",
+      ],
       ["agents.createEnrollmentCode", { expiresInMinutes: 1 }, "Invalid input — expiresInMinutes: Too small"],
       ["sessions.create", { agentId: null }, "Invalid input — agentId: Agent id must be a valid id"],
     ])("rejects bad input to mutation %s %j", async (path, input, message) => {
@@ -211,17 +291,34 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
     it.each([
       ["agents.byId", { id: UNKNOWN_ID }, "query", "Agent was not found. It may have been removed."],
       ["sessions.byId", { id: UNKNOWN_ID }, "query", "Session was not found. It may have been removed."],
-      ["sessions.create", { agentId: UNKNOWN_ID }, "mutation", "Agent was not found. It may have been removed."],
+      [
+        "sessions.create",
+        { agentId: UNKNOWN_ID },
+        "mutation",
+        "Agent was not found. It may have been removed.",
+      ],
       ["sessions.end", { id: UNKNOWN_ID }, "mutation", "Session was not found. It may have been removed."],
-      ["users.setDisabled", { id: UNKNOWN_ID, disabled: true }, "mutation", "User was not found. It may have been removed."],
+      [
+        "users.setDisabled",
+        { id: UNKNOWN_ID, disabled: true },
+        "mutation",
+        "User was not found. It may have been removed.",
+      ],
     ] as const)("answers NOT_FOUND for an unknown id to %s", async (path, input, type, message) => {
       const { status, error } = await http(f.a.admin, path, input, type);
-      expect({ status, code: error?.data.code, message: error?.message }).toEqual({ status: 404, code: "NOT_FOUND", message });
+      expect({ status, code: error?.data.code, message: error?.message }).toEqual({
+        status: 404,
+        code: "NOT_FOUND",
+        message,
+      });
     });
 
     it("answers FORBIDDEN with a reason when a technician calls an admin procedure", async () => {
       const { status, error } = await http(f.a.tech, "users.list", undefined);
-      expect({ status, message: error?.message }).toEqual({ status: 403, message: "Only administrators can do this." });
+      expect({ status, message: error?.message }).toEqual({
+        status: 403,
+        message: "Only administrators can do this.",
+      });
     });
   });
 });

@@ -39,15 +39,22 @@ describe.each(testDatabases())("tenant isolation on $name", (backend) => {
     await expect(f.a.asTech.sessions.byId({ id: f.b.session.id })).rejects.toMatchObject(notFound);
     await expect(f.a.asTech.events.bySession({ sessionId: f.b.session.id })).rejects.toMatchObject(notFound);
     await expect(f.a.asTech.events.byAgent({ agentId: f.b.onlineAgent })).rejects.toMatchObject(notFound);
-    await expect(f.a.asTech.sessions.list({ agentId: f.b.onlineAgent })).resolves.toEqual({ items: [], total: 0 });
+    await expect(f.a.asTech.sessions.list({ agentId: f.b.onlineAgent })).resolves.toEqual({
+      items: [],
+      total: 0,
+    });
   });
 
   it("cannot open, end, rename or remove anything of another tenant", async () => {
     await expect(f.a.asTech.sessions.create({ agentId: f.b.onlineAgent })).rejects.toMatchObject(notFound);
     await expect(f.a.asAdmin.sessions.end({ id: f.b.session.id })).rejects.toMatchObject(notFound);
-    await expect(f.a.asAdmin.agents.rename({ id: f.b.onlineAgent, name: "pwned" })).rejects.toMatchObject(notFound);
+    await expect(f.a.asAdmin.agents.rename({ id: f.b.onlineAgent, name: "pwned" })).rejects.toMatchObject(
+      notFound,
+    );
     await expect(f.a.asAdmin.agents.remove({ id: f.b.onlineAgent })).rejects.toMatchObject(notFound);
-    await expect(f.a.asAdmin.users.setDisabled({ id: f.b.tech.id, disabled: true })).rejects.toMatchObject(notFound);
+    await expect(f.a.asAdmin.users.setDisabled({ id: f.b.tech.id, disabled: true })).rejects.toMatchObject(
+      notFound,
+    );
 
     const [agent] = await f.db.select().from(Agents).where(eq(Agents.id, f.b.onlineAgent));
     expect(agent).toMatchObject({ name: "Beta-desk", removedAt: null });
@@ -60,7 +67,12 @@ describe.each(testDatabases())("tenant isolation on $name", (backend) => {
 
   it("enrolls an agent into the tenant whose admin created the code", async () => {
     const { code } = await f.a.asAdmin.agents.createEnrollmentCode({});
-    const result = await enrollAgent(f.db, code, { name: "new", hostname: "new.lan", os: "linux", version: "1" });
+    const result = await enrollAgent(f.db, code, {
+      name: "new",
+      hostname: "new.lan",
+      os: "linux",
+      version: "1",
+    });
     expect(result).toMatchObject({ ok: true, tenantId: f.a.id });
     expect((await f.b.asTech.agents.list({ search: "new.lan" })).total).toBe(0);
   });

@@ -20,14 +20,26 @@ export async function createFixture(handle: DbHandle) {
     const [row] = await db.insert(Tenants).values({ name }).returning();
     const user = async (role: UserRole, label: string): Promise<AuthUser> => {
       const email = `${label}@${name.toLowerCase()}.example`;
-      const [u] = await db.insert(Users).values({ tenantId: row!.id, email, name: label, role, passwordHash }).returning();
+      const [u] = await db
+        .insert(Users)
+        .values({ tenantId: row!.id, email, name: label, role, passwordHash })
+        .returning();
       return { id: u!.id, tenantId: row!.id, email, name: label, role, disabled: false };
     };
     const admin = await user("admin", "admin");
     const tech = await user("technician", "tech");
     const agent = async (agentName: string, status: "online" | "offline") => {
-      const { code } = await createEnrollmentCode(db, { tenantId: row!.id, createdBy: admin.id, expiresInMinutes: 60 });
-      const enrolled = await enrollAgent(db, code, { name: agentName, hostname: `${agentName}.lan`, os: "linux", version: "0.1.0" });
+      const { code } = await createEnrollmentCode(db, {
+        tenantId: row!.id,
+        createdBy: admin.id,
+        expiresInMinutes: 60,
+      });
+      const enrolled = await enrollAgent(db, code, {
+        name: agentName,
+        hostname: `${agentName}.lan`,
+        os: "linux",
+        version: "0.1.0",
+      });
       if (!enrolled.ok) throw new Error(enrolled.message);
       await db.update(Agents).set({ status }).where(eq(Agents.id, enrolled.agentId));
       return enrolled.agentId;
@@ -36,7 +48,16 @@ export async function createFixture(handle: DbHandle) {
     const offlineAgent = await agent(`${name}-laptop`, "offline");
     const as = (u: AuthUser) => createCaller({ db, auth, user: u } satisfies Context);
     const session = await as(tech).sessions.create({ agentId: onlineAgent });
-    return { id: row!.id, admin, tech, onlineAgent, offlineAgent, session, asAdmin: as(admin), asTech: as(tech) };
+    return {
+      id: row!.id,
+      admin,
+      tech,
+      onlineAgent,
+      offlineAgent,
+      session,
+      asAdmin: as(admin),
+      asTech: as(tech),
+    };
   }
 
   const a = await tenant("Alpha");

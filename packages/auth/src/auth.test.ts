@@ -57,7 +57,14 @@ describe.each(testDatabases())("sign-in and sessions on $name", (backend) => {
       .insert(Users)
       .values([
         { tenantId: tenant!.id, email: "tech@example.com", name: "Tech", role: "technician", passwordHash },
-        { tenantId: tenant!.id, email: "gone@example.com", name: "Gone", role: "technician", passwordHash, disabledAt: new Date() },
+        {
+          tenantId: tenant!.id,
+          email: "gone@example.com",
+          name: "Gone",
+          role: "technician",
+          passwordHash,
+          disabledAt: new Date(),
+        },
       ])
       .returning();
     userId = users[0]!.id;
@@ -65,8 +72,12 @@ describe.each(testDatabases())("sign-in and sessions on $name", (backend) => {
   });
   afterAll(() => handle?.close());
 
-  const attempt = (limits: ReturnType<typeof createSignInLimits>, email: string, password: string, ip = "10.0.0.1") =>
-    signIn(handle.db, limits, { email, password, ip });
+  const attempt = (
+    limits: ReturnType<typeof createSignInLimits>,
+    email: string,
+    password: string,
+    ip = "10.0.0.1",
+  ) => signIn(handle.db, limits, { email, password, ip });
 
   it("signs in with the right password, whatever the email's case", async () => {
     const result = await attempt(createSignInLimits(), " Tech@Example.com ", "a-good-password");
@@ -95,7 +106,11 @@ describe.each(testDatabases())("sign-in and sessions on $name", (backend) => {
     const limits = createSignInLimits();
     for (let i = 0; i < 5; i++) await attempt(limits, "tech@example.com", `wrong-${i}`);
     const result = await attempt(limits, "tech@example.com", "a-good-password");
-    expect(result).toMatchObject({ ok: false, reason: "rate_limited", message: expect.stringMatching(/Try again in 15 minutes/) });
+    expect(result).toMatchObject({
+      ok: false,
+      reason: "rate_limited",
+      message: expect.stringMatching(/Try again in 15 minutes/),
+    });
     // Another account from another address is unaffected.
     expect((await attempt(limits, "nobody@example.com", "x", "10.0.0.2")).ok).toBe(false);
   });
@@ -103,8 +118,12 @@ describe.each(testDatabases())("sign-in and sessions on $name", (backend) => {
   it("rate-limits an IP that guesses across many accounts", async () => {
     const limits = createSignInLimits();
     for (let i = 0; i < 30; i++) await attempt(limits, `user${i}@example.com`, "guess", "10.9.9.9");
-    expect(await attempt(limits, "tech@example.com", "a-good-password", "10.9.9.9")).toMatchObject({ reason: "rate_limited" });
-    expect(await attempt(limits, "tech@example.com", "a-good-password", "10.9.9.10")).toMatchObject({ ok: true });
+    expect(await attempt(limits, "tech@example.com", "a-good-password", "10.9.9.9")).toMatchObject({
+      reason: "rate_limited",
+    });
+    expect(await attempt(limits, "tech@example.com", "a-good-password", "10.9.9.10")).toMatchObject({
+      ok: true,
+    });
   });
 
   it("stores only the token's hash and resolves the cookie to the user", async () => {
@@ -116,7 +135,12 @@ describe.each(testDatabases())("sign-in and sessions on $name", (backend) => {
     expect(rows.map((r) => r.id)).toContain(sha256Hex(token));
     expect(rows.map((r) => r.id)).not.toContain(token);
     const result = await auth.validate(token);
-    expect(result.user).toMatchObject({ id: userId, email: "tech@example.com", role: "technician", disabled: false });
+    expect(result.user).toMatchObject({
+      id: userId,
+      email: "tech@example.com",
+      role: "technician",
+      disabled: false,
+    });
     expect(result.refreshCookie).toBeUndefined();
   });
 
@@ -139,11 +163,17 @@ describe.each(testDatabases())("sign-in and sessions on $name", (backend) => {
   it("slides a session that is past half its life", async () => {
     const { token } = await auth.createSession(userId);
     const soon = new Date(Date.now() + 60 * 60_000);
-    await handle.db.update(AuthSessions).set({ expiresAt: soon }).where(eq(AuthSessions.id, sha256Hex(token)));
+    await handle.db
+      .update(AuthSessions)
+      .set({ expiresAt: soon })
+      .where(eq(AuthSessions.id, sha256Hex(token)));
     const result = await auth.validate(token);
     expect(result.user?.id).toBe(userId);
     expect(result.refreshCookie?.value).toBe(token);
-    const [row] = await handle.db.select().from(AuthSessions).where(eq(AuthSessions.id, sha256Hex(token)));
+    const [row] = await handle.db
+      .select()
+      .from(AuthSessions)
+      .where(eq(AuthSessions.id, sha256Hex(token)));
     expect(row!.expiresAt.getTime()).toBeGreaterThan(soon.getTime() + 24 * 60 * 60_000);
   });
 
@@ -153,6 +183,8 @@ describe.each(testDatabases())("sign-in and sessions on $name", (backend) => {
     const { token } = await auth.createSession(disabledId);
     const result = await auth.validate(token);
     expect(result.user).toBeNull();
-    expect(await handle.db.select().from(AuthSessions).where(eq(AuthSessions.userId, disabledId))).toEqual([]);
+    expect(await handle.db.select().from(AuthSessions).where(eq(AuthSessions.userId, disabledId))).toEqual(
+      [],
+    );
   });
 });

@@ -11,6 +11,9 @@ export const CSRF_FIELD = "csrf_token";
 
 export const generateCsrfToken = () => generateToken(24);
 
-export function csrfTokenMatches(cookieToken: string | undefined, submitted: string | null | undefined): boolean {
+export function csrfTokenMatches(
+  cookieToken: string | undefined,
+  submitted: string | null | undefined,
+): boolean {
   return !!cookieToken && !!submitted && constantTimeEqual(cookieToken, submitted);
 }

@@ -49,7 +49,13 @@ declare module "lucia" {
     Lucia: ReturnType<typeof createLucia>;
     UserId: string;
     // The Drizzle adapter hands back the user row with the table's property (not column) names.
-    DatabaseUserAttributes: { tenantId: string; email: string; name: string; role: UserRole; disabledAt: Date | null };
+    DatabaseUserAttributes: {
+      tenantId: string;
+      email: string;
+      name: string;
+      role: UserRole;
+      disabledAt: Date | null;
+    };
   }
 }
 
@@ -77,7 +83,8 @@ export function createAuth(db: Database, options: AuthOptions) {
     }> {
       if (!token) return { user: null, sessionId: null };
       const { session, user } = await lucia.validateSession(sha256Hex(token));
-      if (!session || !user) return { user: null, sessionId: null, clearCookie: lucia.createBlankSessionCookie() };
+      if (!session || !user)
+        return { user: null, sessionId: null, clearCookie: lucia.createBlankSessionCookie() };
       if (user.disabled) {
         await lucia.invalidateUserSessions(user.id);
         return { user: null, sessionId: null, clearCookie: lucia.createBlankSessionCookie() };

@@ -13,7 +13,10 @@ describe.each(testDatabases())("audit chain on $name", (backend) => {
 
   beforeAll(async () => {
     handle = await backend.create();
-    const rows = await handle.db.insert(Tenants).values([{ name: "A" }, { name: "B" }]).returning();
+    const rows = await handle.db
+      .insert(Tenants)
+      .values([{ name: "A" }, { name: "B" }])
+      .returning();
     tenantA = rows[0]!.id;
     tenantB = rows[1]!.id;
   });
@@ -35,13 +38,21 @@ describe.each(testDatabases())("audit chain on $name", (backend) => {
     expect(first.seq).toBe(1);
     expect(first.prevHash).toBe(GENESIS_HASH);
     expect(first.hash).toMatch(/^[0-9a-f]{64}$/);
-    const second = await appendEvent(handle.db, { tenantId: tenantA, type: "test.second", actor: { type: "system" } });
+    const second = await appendEvent(handle.db, {
+      tenantId: tenantA,
+      type: "test.second",
+      actor: { type: "system" },
+    });
     expect(second.seq).toBe(2);
     expect(second.prevHash).toBe(first.hash);
   });
 
   it("keeps one chain per tenant", async () => {
-    const other = await appendEvent(handle.db, { tenantId: tenantB, type: "test.b", actor: { type: "system" } });
+    const other = await appendEvent(handle.db, {
+      tenantId: tenantB,
+      type: "test.b",
+      actor: { type: "system" },
+    });
     expect(other.seq).toBe(1);
     expect(other.prevHash).toBe(GENESIS_HASH);
   });
@@ -53,9 +64,19 @@ describe.each(testDatabases())("audit chain on $name", (backend) => {
     await Promise.all(
       Array.from({ length: writers }, (_, i) =>
         handle.db.transaction(async (tx) => {
-          await appendEvent(tx, { tenantId: tenantA, type: "test.concurrent", actor: { type: "system" }, data: { i } });
+          await appendEvent(tx, {
+            tenantId: tenantA,
+            type: "test.concurrent",
+            actor: { type: "system" },
+            data: { i },
+          });
           // A second append in the same transaction must continue that transaction's own link.
-          await appendEvent(tx, { tenantId: tenantA, type: "test.concurrent.follow", actor: { type: "system" }, data: { i } });
+          await appendEvent(tx, {
+            tenantId: tenantA,
+            type: "test.concurrent.follow",
+            actor: { type: "system" },
+            data: { i },
+          });
         }),
       ),
     );
@@ -94,7 +115,10 @@ describe.each(testDatabases())("audit chain on $name", (backend) => {
       handle.db.execute(sql`truncate session_events`),
     ];
     for (const attempt of attempts) {
-      expect(await refusal(attempt)).toMatchObject({ code: "42501", message: expect.stringMatching(/append-only/) });
+      expect(await refusal(attempt)).toMatchObject({
+        code: "42501",
+        message: expect.stringMatching(/append-only/),
+      });
     }
     expect((await verifyChain(handle.db, tenantA)).ok).toBe(true);
   });
@@ -124,7 +148,12 @@ describe.each(testDatabases())("audit chain on $name", (backend) => {
   it("reports a deleted event as a gap at the event after it", async () => {
     const tenant = (await handle.db.insert(Tenants).values({ name: "C" }).returning())[0]!.id;
     for (let i = 0; i < 5; i++) {
-      await appendEvent(handle.db, { tenantId: tenant, type: "test.gap", actor: { type: "system" }, data: { i } });
+      await appendEvent(handle.db, {
+        tenantId: tenant,
+        type: "test.gap",
+        actor: { type: "system" },
+        data: { i },
+      });
     }
     await handle.db.transaction(async (tx) => {
       await tx.execute(sql`alter table session_events disable trigger session_events_no_update_delete`);

@@ -24,7 +24,16 @@ export interface NewEvent {
 
 type HashedFields = Pick<
   SessionEvent,
-  "id" | "tenantId" | "seq" | "type" | "sessionId" | "agentId" | "actorType" | "actorId" | "data" | "createdAt"
+  | "id"
+  | "tenantId"
+  | "seq"
+  | "type"
+  | "sessionId"
+  | "agentId"
+  | "actorType"
+  | "actorId"
+  | "data"
+  | "createdAt"
 >;
 
 /** The exact text that is hashed: every field of the event except the two hashes. */
@@ -117,7 +126,10 @@ export async function verifyChain(
         firstBroken: { id: event.id, seq: event.seq, reason, message },
       });
       if (event.seq !== expectedSeq) {
-        return broken("seq_gap", `expected event #${expectedSeq} but found #${event.seq}: events are missing`);
+        return broken(
+          "seq_gap",
+          `expected event #${expectedSeq} but found #${event.seq}: events are missing`,
+        );
       }
       if (event.prevHash !== prevHash) {
         return broken("prev_hash_mismatch", `event #${event.seq} does not link to event #${event.seq - 1}`);

@@ -13,7 +13,9 @@ describe("canonicalJson", () => {
   });
 
   it("writes dates as ISO strings and refuses values JSON cannot hold", () => {
-    expect(canonicalJson({ at: new Date("2026-01-02T03:04:05.678Z") })).toBe('{"at":"2026-01-02T03:04:05.678Z"}');
+    expect(canonicalJson({ at: new Date("2026-01-02T03:04:05.678Z") })).toBe(
+      '{"at":"2026-01-02T03:04:05.678Z"}',
+    );
     expect(() => canonicalJson({ n: Number.NaN })).toThrow(/not valid JSON/);
     expect(() => canonicalJson({ f: () => 1 })).toThrow(/not valid JSON/);
   });

@@ -1,6 +1,20 @@
 /** @rd/db: schema, client factory, migrations and the audit chain. */
 export * from "./schema.ts";
-export { createDb, defaultMigrationsFolder, type Database, type DbHandle, type DbOptions, type Executor } from "./client.ts";
-export { appendEvent, verifyChain, eventHash, GENESIS_HASH, type NewEvent, type ChainVerification } from "./audit.ts";
+export {
+  createDb,
+  defaultMigrationsFolder,
+  type Database,
+  type DbHandle,
+  type DbOptions,
+  type Executor,
+} from "./client.ts";
+export {
+  appendEvent,
+  verifyChain,
+  eventHash,
+  GENESIS_HASH,
+  type NewEvent,
+  type ChainVerification,
+} from "./audit.ts";
 export { canonicalJson } from "./canonical-json.ts";
 export { databaseError, UNIQUE_VIOLATION, type DatabaseError } from "./errors.ts";

@@ -37,7 +37,8 @@ export class IllegalSessionTransition extends Error {
 /** The state `transition` leads to from `from`, or an IllegalSessionTransition. */
 export function nextSessionState(from: SessionState, transition: SessionTransition): SessionState {
   const rule = SESSION_TRANSITIONS[transition];
-  if (!(rule.from as readonly SessionState[]).includes(from)) throw new IllegalSessionTransition(from, transition);
+  if (!(rule.from as readonly SessionState[]).includes(from))
+    throw new IllegalSessionTransition(from, transition);
   return rule.to;
 }
 

@@ -84,9 +84,15 @@ export const agentsRouter = router({
         const [before] = await tx
           .select({ name: Agents.name })
           .from(Agents)
-          .where(and(eq(Agents.id, input.id), eq(Agents.tenantId, ctx.user.tenantId), isNull(Agents.removedAt)));
+          .where(
+            and(eq(Agents.id, input.id), eq(Agents.tenantId, ctx.user.tenantId), isNull(Agents.removedAt)),
+          );
         if (!before) throw notFound("Agent");
-        const [agent] = await tx.update(Agents).set({ name: input.name }).where(eq(Agents.id, input.id)).returning(agentColumns);
+        const [agent] = await tx
+          .update(Agents)
+          .set({ name: input.name })
+          .where(eq(Agents.id, input.id))
+          .returning(agentColumns);
         await appendEvent(tx, {
           tenantId: ctx.user.tenantId,
           type: "agent_renamed",
@@ -111,7 +117,12 @@ export const agentsRouter = router({
       const open = await tx
         .update(RemoteSessions)
         .set({ status: "ended", endedAt: now, endReason: "agent_removed" })
-        .where(and(eq(RemoteSessions.agentId, agent.id), notInArray(RemoteSessions.status, [...TERMINAL_SESSION_STATES])))
+        .where(
+          and(
+            eq(RemoteSessions.agentId, agent.id),
+            notInArray(RemoteSessions.status, [...TERMINAL_SESSION_STATES]),
+          ),
+        )
         .returning({ id: RemoteSessions.id });
       for (const session of open) {
         await appendEvent(tx, {
@@ -139,7 +150,12 @@ export const agentsRouter = router({
       z.object({
         label: z.string().trim().max(100, { error: "Label must be at most 100 characters" }).optional(),
         // Default one hour: long enough to walk to the machine, short enough not to linger.
-        expiresInMinutes: z.number().int().min(5).max(7 * 24 * 60).default(60),
+        expiresInMinutes: z
+          .number()
+          .int()
+          .min(5)
+          .max(7 * 24 * 60)
+          .default(60),
       }),
     )
     .mutation(({ ctx, input }) =>

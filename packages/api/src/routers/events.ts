@@ -13,18 +13,20 @@ function page<T extends { seq: number }>(rows: T[], limit: number): Page<T> {
 }
 
 export const eventsRouter = router({
-  bySession: protectedProcedure.input(z.object({ sessionId: id("Session id") })).query(async ({ ctx, input }) => {
-    const [session] = await ctx.db
-      .select({ id: RemoteSessions.id })
-      .from(RemoteSessions)
-      .where(and(eq(RemoteSessions.id, input.sessionId), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
-    if (!session) throw notFound("Session");
-    return ctx.db
-      .select()
-      .from(SessionEvents)
-      .where(and(eq(SessionEvents.tenantId, ctx.user.tenantId), eq(SessionEvents.sessionId, session.id)))
-      .orderBy(SessionEvents.seq);
-  }),
+  bySession: protectedProcedure
+    .input(z.object({ sessionId: id("Session id") }))
+    .query(async ({ ctx, input }) => {
+      const [session] = await ctx.db
+        .select({ id: RemoteSessions.id })
+        .from(RemoteSessions)
+        .where(and(eq(RemoteSessions.id, input.sessionId), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
+      if (!session) throw notFound("Session");
+      return ctx.db
+        .select()
+        .from(SessionEvents)
+        .where(and(eq(SessionEvents.tenantId, ctx.user.tenantId), eq(SessionEvents.sessionId, session.id)))
+        .orderBy(SessionEvents.seq);
+    }),
 
   byAgent: protectedProcedure
     .input(z.object({ agentId: id("Agent id"), ...cursorInput }))
@@ -50,7 +52,16 @@ export const eventsRouter = router({
     }),
 
   byTenant: adminProcedure
-    .input(z.object({ ...cursorInput, type: z.string().max(64).regex(/^[a-z_]+$/).optional() }))
+    .input(
+      z.object({
+        ...cursorInput,
+        type: z
+          .string()
+          .max(64)
+          .regex(/^[a-z_]+$/)
+          .optional(),
+      }),
+    )
     .query(async ({ ctx, input }) => {
       const rows = await ctx.db
         .select()

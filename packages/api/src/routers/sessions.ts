@@ -95,43 +95,45 @@ export const sessionsRouter = router({
   }),
 
   /** Ends a session that is still open. Technicians end their own; admins any in the tenant. */
-  end: protectedProcedure
-    .input(z.object({ id: id("Session id") }))
-    .mutation(async ({ ctx, input }) => {
-      return ctx.db.transaction(async (tx) => {
-        const [session] = await tx
-          .select()
-          .from(RemoteSessions)
-          .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)))
-          .for("update");
-        if (!session) throw notFound("Session");
-        if (ctx.user.role !== "admin" && session.technicianId !== ctx.user.id) {
-          throw new TRPCError({ code: "FORBIDDEN", message: "Only the technician who opened this session or an administrator can end it." });
-        }
-        let status;
-        try {
-          status = nextSessionState(session.status, "end");
-        } catch (error) {
-          if (error instanceof IllegalSessionTransition) throw new TRPCError({ code: "CONFLICT", message: `${error.message}.` });
-          throw error;
-        }
-        const endedAt = new Date();
-        const durationMs = session.startedAt ? endedAt.getTime() - session.startedAt.getTime() : null;
-        const endReason = ctx.user.id === session.technicianId ? "ended_by_technician" : "ended_by_admin";
-        const [updated] = await tx
-          .update(RemoteSessions)
-          .set({ status, endedAt, durationMs, endReason })
-          .where(eq(RemoteSessions.id, session.id))
-          .returning();
-        await appendEvent(tx, {
-          tenantId: ctx.user.tenantId,
-          type: "session_ended",
-          actor: { type: "user", id: ctx.user.id },
-          sessionId: session.id,
-          agentId: session.agentId,
-          data: { reason: endReason, from: session.status, durationMs },
+  end: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
+    return ctx.db.transaction(async (tx) => {
+      const [session] = await tx
+        .select()
+        .from(RemoteSessions)
+        .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)))
+        .for("update");
+      if (!session) throw notFound("Session");
+      if (ctx.user.role !== "admin" && session.technicianId !== ctx.user.id) {
+        throw new TRPCError({
+          code: "FORBIDDEN",
+          message: "Only the technician who opened this session or an administrator can end it.",
         });
-        return updated!;
+      }
+      let status;
+      try {
+        status = nextSessionState(session.status, "end");
+      } catch (error) {
+        if (error instanceof IllegalSessionTransition)
+          throw new TRPCError({ code: "CONFLICT", message: `${error.message}.` });
+        throw error;
+      }
+      const endedAt = new Date();
+      const durationMs = session.startedAt ? endedAt.getTime() - session.startedAt.getTime() : null;
+      const endReason = ctx.user.id === session.technicianId ? "ended_by_technician" : "ended_by_admin";
+      const [updated] = await tx
+        .update(RemoteSessions)
+        .set({ status, endedAt, durationMs, endReason })
+        .where(eq(RemoteSessions.id, session.id))
+        .returning();
+      await appendEvent(tx, {
+        tenantId: ctx.user.tenantId,
+        type: "session_ended",
+        actor: { type: "user", id: ctx.user.id },
+        sessionId: session.id,
+        agentId: session.agentId,
+        data: { reason: endReason, from: session.status, durationMs },
       });
-    }),
+      return updated!;
+    });
+  }),
 });

@@ -26,7 +26,11 @@ export const emailInput = z.email({ error: "Enter a valid email address" }).max(
 
 export const usersRouter = router({
   list: adminProcedure.query(({ ctx }) =>
-    ctx.db.select(userColumns).from(Users).where(eq(Users.tenantId, ctx.user.tenantId)).orderBy(asc(Users.createdAt)),
+    ctx.db
+      .select(userColumns)
+      .from(Users)
+      .where(eq(Users.tenantId, ctx.user.tenantId))
+      .orderBy(asc(Users.createdAt)),
   ),
 
   /** Without a password, one is generated and returned once for the admin to hand over. */
@@ -46,7 +50,13 @@ export const usersRouter = router({
         return await ctx.db.transaction(async (tx) => {
           const [user] = await tx
             .insert(Users)
-            .values({ tenantId: ctx.user.tenantId, email: emailKey(input.email), name: input.name, role: input.role, passwordHash })
+            .values({
+              tenantId: ctx.user.tenantId,
+              email: emailKey(input.email),
+              name: input.name,
+              role: input.role,
+              passwordHash,
+            })
             .returning(userColumns);
           await appendEvent(tx, {
             tenantId: ctx.user.tenantId,
@@ -58,7 +68,10 @@ export const usersRouter = router({
         });
       } catch (error) {
         if (databaseError(error)?.code === UNIQUE_VIOLATION) {
-          throw new TRPCError({ code: "CONFLICT", message: `A user with the email ${emailKey(input.email)} already exists.` });
+          throw new TRPCError({
+            code: "CONFLICT",
+            message: `A user with the email ${emailKey(input.email)} already exists.`,
+          });
         }
         throw error;
       }

@@ -41,8 +41,7 @@ export interface AgentInfo {
 }
 
 export type EnrollResult =
-  | { ok: true; agentId: string; tenantId: string; secret: string }
-  | { ok: false; message: string };
+  { ok: true; agentId: string; tenantId: string; secret: string } | { ok: false; message: string };
 
 /** Trades a valid code for a new agent and its credential; a code works once, before it expires. */
 export async function enrollAgent(db: Database, code: string, info: AgentInfo): Promise<EnrollResult> {
@@ -63,7 +62,8 @@ export async function enrollAgent(db: Database, code: string, info: AgentInfo): 
     if (!claimed) {
       return {
         ok: false,
-        message: "This enrollment code is not valid: it may be mistyped, used already, or expired. Create a new one in the dashboard.",
+        message:
+          "This enrollment code is not valid: it may be mistyped, used already, or expired. Create a new one in the dashboard.",
       };
     }
     const [agent] = await tx

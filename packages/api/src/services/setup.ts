@@ -19,7 +19,10 @@ export interface FirstAdmin {
 }
 
 /** Creates the first tenant and admin; returns null when setup was already done. */
-export async function setupFirstAdmin(db: Database, input: FirstAdmin): Promise<{ userId: string; tenantId: string } | null> {
+export async function setupFirstAdmin(
+  db: Database,
+  input: FirstAdmin,
+): Promise<{ userId: string; tenantId: string } | null> {
   const passwordHash = await hashPassword(input.password);
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended('rd:first-run-setup', 0))`);
@@ -28,7 +31,13 @@ export async function setupFirstAdmin(db: Database, input: FirstAdmin): Promise<
     const [tenant] = await tx.insert(Tenants).values({ name: input.workspace }).returning();
     const [user] = await tx
       .insert(Users)
-      .values({ tenantId: tenant!.id, email: emailKey(input.email), name: input.name, role: "admin", passwordHash })
+      .values({
+        tenantId: tenant!.id,
+        email: emailKey(input.email),
+        name: input.name,
+        role: "admin",
+        passwordHash,
+      })
       .returning();
     await appendEvent(tx, {
       tenantId: tenant!.id,

@@ -13,7 +13,10 @@ const optional = z
 
 const schema = z.object({
   DATABASE_URL: optional.pipe(
-    z.string().regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// URL" }).optional(),
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// URL" })
+      .optional(),
   ),
   DATA_DIR: z.string().default(".data"),
   MIGRATIONS_DIR: z.string().default("drizzle"),

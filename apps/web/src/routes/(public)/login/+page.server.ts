@@ -15,11 +15,19 @@ export const actions: Actions = {
     if (!email || !password) return fail(400, { email, message: "Enter your email and password." });
 
     const app = getApp();
-    const result = await signIn(app.database.db, app.signInLimits, { email, password, ip: event.locals.clientIp });
-    if (!result.ok) return fail(result.reason === "rate_limited" ? 429 : 400, { email, message: result.message });
+    const result = await signIn(app.database.db, app.signInLimits, {
+      email,
+      password,
+      ip: event.locals.clientIp,
+    });
+    if (!result.ok)
+      return fail(result.reason === "rate_limited" ? 429 : 400, { email, message: result.message });
 
     await startSession(event, result.userId);
-    const [user] = await app.database.db.select({ tenantId: Users.tenantId }).from(Users).where(eq(Users.id, result.userId));
+    const [user] = await app.database.db
+      .select({ tenantId: Users.tenantId })
+      .from(Users)
+      .where(eq(Users.id, result.userId));
     await appendEvent(app.database.db, {
       tenantId: user!.tenantId,
       type: "user_signed_in",

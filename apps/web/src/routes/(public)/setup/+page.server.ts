@@ -1,4 +1,4 @@
-import { describeIssues, emailInput, passwordInput, setupFirstAdmin } from "@rd/api";
+import { emailInput, passwordInput, setupFirstAdmin } from "@rd/api";
 import { fail, redirect } from "@sveltejs/kit";
 import { z } from "zod";
 import type { Actions } from "./$types";
@@ -19,10 +19,14 @@ export const actions: Actions = {
   default: async (event) => {
     const form = Object.fromEntries(await event.request.formData());
     const parsed = setupInput.safeParse(form);
-    const values = { workspace: String(form.workspace ?? ""), name: String(form.name ?? ""), email: String(form.email ?? "") };
+    const values = {
+      workspace: String(form.workspace ?? ""),
+      name: String(form.name ?? ""),
+      email: String(form.email ?? ""),
+    };
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
-      return fail(400, { values, message: describeIssues(issues) });
+      // Each message names its field already ("Your name is required"), so no paths here.
+      return fail(400, { values, message: parsed.error.issues.map((i) => i.message).join(". ") + "." });
     }
     const created = await setupFirstAdmin(getApp().database.db, parsed.data);
     if (!created) redirect(303, "/login");

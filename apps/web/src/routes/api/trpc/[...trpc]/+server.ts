@@ -12,7 +12,8 @@ const handler: RequestHandler = (event) =>
     router: appRouter,
     createContext: () => trpcContext(event),
     onError({ error, path }) {
-      if (error.code === "INTERNAL_SERVER_ERROR") log.error({ err: error.cause ?? error, path }, "tRPC procedure failed");
+      if (error.code === "INTERNAL_SERVER_ERROR")
+        log.error({ err: error.cause ?? error, path }, "tRPC procedure failed");
     },
   });
 

@@ -1,0 +1,35 @@
+/**
+ * The dashboard's production entry: the SvelteKit handler (adapter-node build) on a Node HTTP server.
+ * adapter-node assumes https when neither ORIGIN nor PROTOCOL_HEADER is configured, which breaks form
+ * posts and cookies on plain http://localhost; so, unless the operator configured a proxy header or
+ * ORIGIN, each request is told the scheme of the connection it actually arrived on.
+ */
+import http from "node:http";
+import type { TLSSocket } from "node:tls";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const SCHEME_HEADER = "x-rd-connection-scheme";
+const deriveScheme = !process.env.ORIGIN && !process.env.PROTOCOL_HEADER;
+if (deriveScheme) process.env.PROTOCOL_HEADER = SCHEME_HEADER;
+
+const buildDir = path.resolve(import.meta.dirname, "../../build");
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+// Importing the handler runs the app's init hook (configuration, migrations, first admin).
+const { handler } = (await import(pathToFileURL(path.join(buildDir, "handler.js")).href)) as {
+  handler: Handler;
+};
+
+const server = http.createServer((req, res) => {
+  // Overwritten on every request, so a client cannot claim https on a plain connection.
+  if (deriveScheme) req.headers[SCHEME_HEADER] = (req.socket as TLSSocket).encrypted ? "https" : "http";
+  handler(req, res);
+});
+
+const port = Number(process.env.PORT ?? 3000);
+const host = process.env.HOST ?? "0.0.0.0";
+server.listen(port, host, () => console.log(`Listening on http://${host}:${port}`));
+
+const shutdown = () => server.close(() => process.exit(0));
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);

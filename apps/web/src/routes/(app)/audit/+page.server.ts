@@ -1,0 +1,20 @@
+/** The tenant's audit log for admins: 50 events at a time, newest first, older via ?before=<seq>. */
+import { error } from "@sveltejs/kit";
+import type { PageServerLoad } from "./$types";
+import { api, load as call } from "$lib/server/api.ts";
+
+/** Events per page: enough to scan a busy hour at a glance. */
+const PAGE_SIZE = 50;
+
+export const load: PageServerLoad = async (event) => {
+  if (event.locals.user?.role !== "admin")
+    error(403, { message: "Only administrators can see the audit log." });
+  const before = Number.parseInt(event.url.searchParams.get("before") ?? "", 10);
+  const result = await call(
+    api(event).events.byTenant({
+      limit: PAGE_SIZE,
+      before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+    }),
+  );
+  return { events: result.items, nextCursor: result.nextCursor, paged: event.url.searchParams.has("before") };
+};

@@ -1,0 +1,110 @@
+/**
+ * A newcomer's first minutes, in real Chromium against the built dashboard on a fresh database:
+ * first-run setup → agents page empty state → enrollment code → sign out → sign in again.
+ * Tests run in order and share one server; later ones rely on the admin created by the first.
+ */
+import { expect, test, type Page } from "@playwright/test";
+
+const admin = {
+  workspace: "Acme IT",
+  name: "Ada Admin",
+  email: "ada@acme.example",
+  password: "a-long-admin-password",
+};
+
+test.describe.configure({ mode: "serial" });
+
+async function signIn(page: Page, password = admin.password) {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(admin.email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+test("first run: setup creates the admin and lands on an empty agents page", async ({ page }) => {
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/setup$/);
+  await expect(page.getByRole("heading", { name: "Welcome" })).toBeVisible();
+
+  // A mismatched confirmation is refused with a message, and nothing is created.
+  await page.getByLabel("Workspace name").fill(admin.workspace);
+  await page.getByLabel("Your name").fill(admin.name);
+  await page.getByLabel("Email").fill(admin.email);
+  await page.getByLabel(/^Password/).fill(admin.password);
+  await page.getByLabel("Confirm password").fill("something-else-entirely");
+  await page.getByRole("button", { name: /Create workspace/ }).click();
+  await expect(page.getByRole("alert")).toContainText("The two passwords do not match");
+
+  await page.getByLabel(/^Password/).fill(admin.password);
+  await page.getByLabel("Confirm password").fill(admin.password);
+  await page.getByRole("button", { name: /Create workspace/ }).click();
+
+  await expect(page).toHaveURL(/\/agents$/);
+  await expect(page.getByRole("heading", { name: "No agents yet" })).toBeVisible();
+  await expect(page.getByText("agent enroll", { exact: false }).first()).toBeVisible();
+  await expect(page.getByText(admin.name)).toBeVisible();
+
+  // Setup is a one-time page now.
+  await page.goto("/setup");
+  await expect(page).toHaveURL(/\/agents$/);
+});
+
+test("an admin creates an enrollment code and signs out", async ({ page }) => {
+  await signIn(page);
+  await expect(page).toHaveURL(/\/agents$/);
+
+  await page.getByRole("button", { name: "Create enrollment code" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toBeVisible();
+  await dialog.getByLabel(/Label/).fill("Front desk PC");
+  await dialog.getByRole("button", { name: "Create code" }).click();
+  const code = dialog.getByTestId("enrollment-code");
+  await expect(code).toHaveText(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
+  await expect(dialog).toContainText(`--code ${(await code.textContent())!.trim()}`);
+  await dialog.getByRole("button", { name: "Done" }).click();
+
+  // The code's creation is in the audit log.
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await expect(page.getByText("Enrollment code created").first()).toBeVisible();
+  await page.getByRole("button", { name: "Verify chain" }).click();
+  await expect(page.getByText(/Chain intact/)).toBeVisible();
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goto("/agents");
+  await expect(page).toHaveURL(/\/login\?next=%2Fagents$/);
+});
+
+test("a wrong password is refused with a message; the right one signs in", async ({ page }) => {
+  await signIn(page, "not-the-password");
+  await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
+  await expect(page).toHaveURL(/\/login/);
+  await signIn(page);
+  await expect(page).toHaveURL(/\/agents$/);
+});
+
+test("a mutation without the CSRF token is refused, with it accepted", async ({ page }) => {
+  await signIn(page);
+  await expect(page).toHaveURL(/\/agents$/);
+  const body = { json: { expiresInMinutes: 15 } };
+  const refused = await page.request.post("/api/trpc/agents.createEnrollmentCode", { data: body });
+  expect(refused.status()).toBe(403);
+  expect(await refused.text()).toContain("Missing or invalid CSRF token");
+
+  const csrf = (await page.context().cookies()).find((c) => c.name === "rd_csrf")!.value;
+  const accepted = await page.request.post("/api/trpc/agents.createEnrollmentCode", {
+    data: body,
+    headers: { "x-csrf-token": csrf },
+  });
+  expect(accepted.status()).toBe(200);
+});
+
+test("the session cookie is HttpOnly and SameSite=Lax; /healthz reports the database", async ({ page }) => {
+  await signIn(page);
+  await expect(page).toHaveURL(/\/agents$/);
+  const session = (await page.context().cookies()).find((c) => c.name === "rd_session");
+  expect(session).toMatchObject({ httpOnly: true, sameSite: "Lax" });
+  const health = await page.request.get("/healthz");
+  expect(health.status()).toBe(200);
+  expect(await health.json()).toMatchObject({ status: "ok", database: { kind: "pglite", ok: true } });
+});
