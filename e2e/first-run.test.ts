@@ -108,3 +108,14 @@ test("the session cookie is HttpOnly and SameSite=Lax; /healthz reports the data
   expect(health.status()).toBe(200);
   expect(await health.json()).toMatchObject({ status: "ok", database: { kind: "pglite", ok: true } });
 });
+
+test("a malformed or unknown id shows a friendly not-found page", async ({ page }) => {
+  await signIn(page);
+  await expect(page).toHaveURL(/\/agents$/);
+  const malformed = await page.goto("/agents/not-an-id");
+  expect(malformed?.status()).toBe(404);
+  await expect(page.getByText("This page does not exist.")).toBeVisible();
+  const unknown = await page.goto("/sessions/00000000-0000-4000-8000-000000000000");
+  expect(unknown?.status()).toBe(404);
+  await expect(page.getByText("Session was not found. It may have been removed.")).toBeVisible();
+});
