@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   plugins: [sveltekit()],
   server: { port: 5173 },
+  // The "slow plugin" timing report is noise in `npm start`'s output on a 2-core machine.
+  build: { rolldownOptions: { checks: { bundlerTimings: false } } },
   test: {
     include: ["packages/**/src/**/*.test.ts", "apps/**/src/**/*.test.ts", "scripts/**/*.test.ts"],
     environment: "node",

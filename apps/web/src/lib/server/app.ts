@@ -26,6 +26,7 @@ export function getApp(): App {
 
 export async function startApp(): Promise<App> {
   const env = loadEnv();
+  log.level = env.LOG_LEVEL;
   const database = createDb({ url: env.DATABASE_URL, dataDir: path.resolve(env.DATA_DIR, "pglite") });
   await database.migrate(path.resolve(env.MIGRATIONS_DIR));
   log.info({ database: database.kind }, "database ready");

@@ -1,4 +1,5 @@
 /** The dashboard's one logger (structured JSON lines); modules take a child named for themselves. */
 import pino from "pino";
 
-export const log = pino({ name: "web", level: process.env.LOG_LEVEL ?? "info" });
+/** Starts at info; `startApp()` applies LOG_LEVEL once the configuration is validated. */
+export const log = pino({ name: "web", level: "info" });
