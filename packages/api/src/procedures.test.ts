@@ -5,6 +5,7 @@ import type { AuthUser } from "@rd/auth";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyTicket } from "@rd/auth/tickets";
 import { appRouter } from "./root.ts";
 import { enrollAgent } from "./services/enrollment.ts";
 import { createFixture, type Fixture } from "./test-fixture.ts";
@@ -32,7 +33,7 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       endpoint: "/api/trpc",
       req,
       router: appRouter,
-      createContext: () => ({ db: f.db, auth: f.auth, user }),
+      createContext: () => ({ db: f.db, auth: f.auth, user, ticketKey: f.ticketKey }),
     });
     const json = (await res.json()) as {
       error?: { json: { message: string; data: { code: string; issues: unknown } } };
@@ -117,7 +118,7 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
         version: "1",
       });
       if (!enrolled.ok) throw new Error(enrolled.message);
-      const session = await f.b.asTech.sessions.create({ agentId: enrolled.agentId });
+      const { session } = await f.b.asTech.sessions.create({ agentId: enrolled.agentId });
       await f.b.asAdmin.agents.remove({ id: enrolled.agentId });
       await expect(f.b.asTech.agents.byId({ id: enrolled.agentId })).rejects.toMatchObject({
         code: "NOT_FOUND",
@@ -134,8 +135,22 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
 
   describe("sessions", () => {
     it("records a request with its event, lists and shows it, and ends it once", async () => {
-      const session = await f.a.asTech.sessions.create({ agentId: f.a.onlineAgent });
+      const { session, ticket, ticketExpiresAt } = await f.a.asTech.sessions.create({
+        agentId: f.a.onlineAgent,
+      });
       expect(session).toMatchObject({ status: "pending", technicianId: f.a.tech.id });
+      // The ticket is scoped to this session, tenant and user, and short-lived.
+      const checked = await verifyTicket(f.ticketKey, ticket);
+      expect(checked).toMatchObject({
+        ok: true,
+        claims: { sid: session.id, tid: f.a.id, uid: f.a.tech.id, role: "technician", email: f.a.tech.email },
+      });
+      expect(ticketExpiresAt.getTime() - Date.now()).toBeLessThanOrEqual(120_000);
+      const again = await f.a.asTech.sessions.ticket({ id: session.id });
+      expect(again.ticket).not.toBe(ticket);
+      await expect(f.a.asAdmin.sessions.ticket({ id: session.id })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
       const pending = await f.a.asTech.sessions.list({ status: "pending", agentId: f.a.onlineAgent });
       expect(pending.items.map((s) => s.id)).toContain(session.id);
       expect(pending.items[0]).toMatchObject({ agentName: "Alpha-desk", technicianName: "tech" });
@@ -150,12 +165,15 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
         code: "CONFLICT",
         message: "A session that is ended cannot end.",
       });
+      await expect(f.a.asTech.sessions.ticket({ id: session.id })).rejects.toMatchObject({
+        code: "CONFLICT",
+      });
     });
 
     it("lets a technician end only their own sessions, an admin any", async () => {
-      const other = await f.a.asAdmin.sessions.create({ agentId: f.a.onlineAgent });
+      const { session: other } = await f.a.asAdmin.sessions.create({ agentId: f.a.onlineAgent });
       await expect(f.a.asTech.sessions.end({ id: other.id })).rejects.toMatchObject({ code: "FORBIDDEN" });
-      const mine = await f.a.asTech.sessions.create({ agentId: f.a.onlineAgent });
+      const { session: mine } = await f.a.asTech.sessions.create({ agentId: f.a.onlineAgent });
       expect(await f.a.asAdmin.sessions.end({ id: mine.id })).toMatchObject({ endReason: "ended_by_admin" });
     });
   });

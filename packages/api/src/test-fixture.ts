@@ -3,6 +3,7 @@
  * agents (through the real enrollment path) and a session; plus callers acting as each user.
  */
 import { createAuth, hashPassword, type AuthUser } from "@rd/auth";
+import { importTicketKey } from "@rd/auth/tickets";
 import { Agents, type DbHandle, Tenants, Users, type UserRole } from "@rd/db";
 import { eq } from "drizzle-orm";
 import { createCaller } from "./root.ts";
@@ -10,11 +11,13 @@ import { createEnrollmentCode, enrollAgent } from "./services/enrollment.ts";
 import type { Context } from "./trpc.ts";
 
 export const FIXTURE_PASSWORD = "fixture-password-1";
+export const FIXTURE_SECRET = "fixture-ticket-secret-0123456789abcdef";
 
 export async function createFixture(handle: DbHandle) {
   const db = handle.db;
   const auth = createAuth(db, { secureCookies: false });
   const passwordHash = await hashPassword(FIXTURE_PASSWORD);
+  const ticketKey = await importTicketKey(FIXTURE_SECRET);
 
   async function tenant(name: string) {
     const [row] = await db.insert(Tenants).values({ name }).returning();
@@ -46,8 +49,8 @@ export async function createFixture(handle: DbHandle) {
     };
     const onlineAgent = await agent(`${name}-desk`, "online");
     const offlineAgent = await agent(`${name}-laptop`, "offline");
-    const as = (u: AuthUser) => createCaller({ db, auth, user: u } satisfies Context);
-    const session = await as(tech).sessions.create({ agentId: onlineAgent });
+    const as = (u: AuthUser) => createCaller({ db, auth, user: u, ticketKey } satisfies Context);
+    const { session } = await as(tech).sessions.create({ agentId: onlineAgent });
     return {
       id: row!.id,
       admin,
@@ -62,8 +65,8 @@ export async function createFixture(handle: DbHandle) {
 
   const a = await tenant("Alpha");
   const b = await tenant("Beta");
-  const anonymous = createCaller({ db, auth, user: null });
-  return { db, auth, a, b, anonymous };
+  const anonymous = createCaller({ db, auth, user: null, ticketKey });
+  return { db, auth, ticketKey, a, b, anonymous };
 }
 
 export type Fixture = Awaited<ReturnType<typeof createFixture>>;

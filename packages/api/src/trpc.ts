@@ -13,7 +13,13 @@ export interface Context {
   auth: Auth;
   /** The signed-in user, or null. Deactivated users never get this far (auth refuses them). */
   user: AuthUser | null;
+  /** HMAC key (from RD_SECRET) for the signaling worker's tickets. */
+  ticketKey: CryptoKey;
+  /** Tells connected peers that the API ended a session (wired to the signaling bus when there is one). */
+  sessionEnded?: (event: { sessionId: string; agentId: string; reason: string }) => void;
 }
+
+export type AuthedContext = Context & { user: AuthUser };
 
 export interface FieldIssue {
   /** Dotted path into the input, empty for the input as a whole. */

@@ -9,5 +9,6 @@ export {
   normalizeEnrollmentCode,
 } from "./secrets.ts";
 export { AttemptLimiter } from "./attempt-limiter.ts";
+export { resolveSecret } from "./secret-file.ts";
 export { signIn, createSignInLimits, type SignInLimits, type SignInResult } from "./sign-in.ts";
 export { CSRF_COOKIE, CSRF_HEADER, CSRF_FIELD, generateCsrfToken, csrfTokenMatches } from "./csrf.ts";

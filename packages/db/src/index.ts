@@ -18,3 +18,4 @@ export {
 } from "./audit.ts";
 export { canonicalJson } from "./canonical-json.ts";
 export { databaseError, UNIQUE_VIOLATION, type DatabaseError } from "./errors.ts";
+export { transitionSession, SessionNotFound, TRANSITION_EVENTS, type TransitionOptions } from "./sessions.ts";

@@ -10,7 +10,13 @@ export const AUDIT_EVENT_LABELS = {
   agent_enrolled: "Agent enrolled",
   agent_renamed: "Agent renamed",
   agent_removed: "Agent removed",
+  agent_online: "Agent came online",
+  agent_offline: "Agent went offline",
   session_requested: "Session requested",
+  session_consent_requested: "Consent requested",
+  session_started: "Session started",
+  session_denied: "Session denied",
+  session_failed: "Session failed",
   session_ended: "Session ended",
 } as const;
 

@@ -1,3 +1,4 @@
 /** @rd/protocol: the contracts shared by the dashboard, the API, the signaling worker and the agent. */
 export * from "./session-state.ts";
 export * from "./audit-events.ts";
+export * from "./signaling.ts";

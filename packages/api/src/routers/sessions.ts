@@ -1,11 +1,20 @@
 /** Remote sessions of the caller's tenant: list, inspect with events, request, end. */
-import { Agents, appendEvent, RemoteSessions, SessionEvents, Users } from "@rd/db";
-import { IllegalSessionTransition, nextSessionState, SESSION_STATES } from "@rd/protocol";
+import { signTicket } from "@rd/auth/tickets";
+import {
+  Agents,
+  appendEvent,
+  RemoteSessions,
+  SessionEvents,
+  SessionNotFound,
+  transitionSession,
+  Users,
+} from "@rd/db";
+import { IllegalSessionTransition, isTerminalSessionState, SESSION_STATES } from "@rd/protocol";
 import { TRPCError } from "@trpc/server";
 import { and, asc, count, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { id, pageInput } from "../inputs.ts";
-import { notFound, protectedProcedure, router } from "../trpc.ts";
+import { type AuthedContext, notFound, protectedProcedure, router } from "../trpc.ts";
 
 const sessionColumns = {
   id: RemoteSessions.id,
@@ -70,15 +79,18 @@ export const sessionsRouter = router({
     return { ...session, events };
   }),
 
-  /** Records a technician's request to connect. Signaling (ticket, consent) joins in a later step. */
+  /**
+   * Records a technician's request to connect and returns a ticket for the signaling worker, which
+   * forwards the request to the agent once the browser connects with it.
+   */
   create: protectedProcedure.input(z.object({ agentId: id("Agent id") })).mutation(async ({ ctx, input }) => {
-    return ctx.db.transaction(async (tx) => {
+    const session = await ctx.db.transaction(async (tx) => {
       const [agent] = await tx
         .select({ id: Agents.id, name: Agents.name, removedAt: Agents.removedAt })
         .from(Agents)
         .where(and(eq(Agents.id, input.agentId), eq(Agents.tenantId, ctx.user.tenantId)));
       if (!agent || agent.removedAt) throw notFound("Agent");
-      const [session] = await tx
+      const [row] = await tx
         .insert(RemoteSessions)
         .values({ tenantId: ctx.user.tenantId, agentId: agent.id, technicianId: ctx.user.id })
         .returning();
@@ -86,54 +98,78 @@ export const sessionsRouter = router({
         tenantId: ctx.user.tenantId,
         type: "session_requested",
         actor: { type: "user", id: ctx.user.id },
-        sessionId: session!.id,
+        sessionId: row!.id,
         agentId: agent.id,
         data: { technician: ctx.user.email, agent: agent.name },
       });
-      return session!;
+      return row!;
     });
+    return { session, ...(await issueTicket(ctx, session.id)) };
+  }),
+
+  /** A fresh ticket for a session the caller opened and that is still open (reconnects). */
+  ticket: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
+    const [session] = await ctx.db
+      .select({ status: RemoteSessions.status, technicianId: RemoteSessions.technicianId })
+      .from(RemoteSessions)
+      .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
+    if (!session) throw notFound("Session");
+    if (session.technicianId !== ctx.user.id) {
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: "Only the technician who opened this session can join it.",
+      });
+    }
+    if (isTerminalSessionState(session.status)) {
+      throw new TRPCError({
+        code: "CONFLICT",
+        message: `This session has ${session.status.replace("_", " ")}; start a new one.`,
+      });
+    }
+    return issueTicket(ctx, input.id);
   }),
 
   /** Ends a session that is still open. Technicians end their own; admins any in the tenant. */
   end: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
-    return ctx.db.transaction(async (tx) => {
-      const [session] = await tx
-        .select()
-        .from(RemoteSessions)
-        .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)))
-        .for("update");
-      if (!session) throw notFound("Session");
-      if (ctx.user.role !== "admin" && session.technicianId !== ctx.user.id) {
-        throw new TRPCError({
-          code: "FORBIDDEN",
-          message: "Only the technician who opened this session or an administrator can end it.",
-        });
-      }
-      let status;
-      try {
-        status = nextSessionState(session.status, "end");
-      } catch (error) {
-        if (error instanceof IllegalSessionTransition)
-          throw new TRPCError({ code: "CONFLICT", message: `${error.message}.` });
-        throw error;
-      }
-      const endedAt = new Date();
-      const durationMs = session.startedAt ? endedAt.getTime() - session.startedAt.getTime() : null;
-      const endReason = ctx.user.id === session.technicianId ? "ended_by_technician" : "ended_by_admin";
-      const [updated] = await tx
-        .update(RemoteSessions)
-        .set({ status, endedAt, durationMs, endReason })
-        .where(eq(RemoteSessions.id, session.id))
-        .returning();
-      await appendEvent(tx, {
-        tenantId: ctx.user.tenantId,
-        type: "session_ended",
-        actor: { type: "user", id: ctx.user.id },
-        sessionId: session.id,
-        agentId: session.agentId,
-        data: { reason: endReason, from: session.status, durationMs },
+    const [session] = await ctx.db
+      .select({ technicianId: RemoteSessions.technicianId, agentId: RemoteSessions.agentId })
+      .from(RemoteSessions)
+      .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
+    if (!session) throw notFound("Session");
+    if (ctx.user.role !== "admin" && session.technicianId !== ctx.user.id) {
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: "Only the technician who opened this session or an administrator can end it.",
       });
-      return updated!;
-    });
+    }
+    const reason = ctx.user.id === session.technicianId ? "ended_by_technician" : "ended_by_admin";
+    try {
+      const ended = await transitionSession(ctx.db, {
+        tenantId: ctx.user.tenantId,
+        sessionId: input.id,
+        transition: "end",
+        actor: { type: "user", id: ctx.user.id },
+        reason,
+      });
+      ctx.sessionEnded?.({ sessionId: ended.id, agentId: ended.agentId, reason });
+      return ended;
+    } catch (error) {
+      if (error instanceof IllegalSessionTransition)
+        throw new TRPCError({ code: "CONFLICT", message: `${error.message}.` });
+      if (error instanceof SessionNotFound) throw notFound("Session");
+      throw error;
+    }
   }),
 });
+
+async function issueTicket(ctx: AuthedContext, sessionId: string) {
+  const { ticket, expiresAt } = await signTicket(ctx.ticketKey, {
+    sid: sessionId,
+    tid: ctx.user.tenantId,
+    uid: ctx.user.id,
+    role: "technician",
+    name: ctx.user.name,
+    email: ctx.user.email,
+  });
+  return { ticket, ticketExpiresAt: expiresAt };
+}

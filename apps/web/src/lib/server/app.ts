@@ -4,7 +4,15 @@
  */
 import path from "node:path";
 import { needsSetup, setupFirstAdmin } from "@rd/api";
-import { createAuth, createSignInLimits, PASSWORD_MIN_LENGTH, type Auth, type SignInLimits } from "@rd/auth";
+import {
+  createAuth,
+  createSignInLimits,
+  PASSWORD_MIN_LENGTH,
+  resolveSecret,
+  type Auth,
+  type SignInLimits,
+} from "@rd/auth";
+import { importTicketKey } from "@rd/auth/tickets";
 import { createDb, type DbHandle } from "@rd/db";
 import { loadEnv, type Env } from "./env.ts";
 import { log } from "./log.ts";
@@ -15,6 +23,7 @@ export interface App {
   /** Auth with Secure cookies and without: the hook picks by the request's scheme. */
   auth: { secure: Auth; plain: Auth };
   signInLimits: SignInLimits;
+  ticketKey: CryptoKey;
 }
 
 let app: App | undefined;
@@ -39,6 +48,7 @@ export async function startApp(): Promise<App> {
       plain: createAuth(database.db, { secureCookies: env.COOKIE_SECURE === "true" }),
     },
     signInLimits: createSignInLimits(),
+    ticketKey: await importTicketKey(resolveSecret(env.RD_SECRET, env.DATA_DIR)),
   };
   return app;
 }

@@ -19,6 +19,8 @@ const schema = z.object({
       .optional(),
   ),
   DATA_DIR: z.string().default(".data"),
+  /** Signs signaling tickets; shared with the signaling worker. Unset: a generated one in DATA_DIR. */
+  RD_SECRET: optional,
   MIGRATIONS_DIR: z.string().default("drizzle"),
   RD_ADMIN_EMAIL: optional.pipe(z.email({ error: "must be an email address" }).optional()),
   RD_ADMIN_PASSWORD: optional,

@@ -9,5 +9,6 @@ export function trpcContext(event: Pick<RequestEvent, "locals" | "url">): Contex
     db: app.database.db,
     auth: event.url.protocol === "https:" ? app.auth.secure : app.auth.plain,
     user: event.locals.user,
+    ticketKey: app.ticketKey,
   };
 }

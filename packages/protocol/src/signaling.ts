@@ -1,0 +1,165 @@
+/**
+ * The signaling protocol: every message between browsers, agents and the signaling worker, as one zod
+ * discriminated union on `type` ("domain/action"). Version 1; the version travels in `presence/hello`,
+ * the first message of every connection, which also carries the credentials (never the URL, which
+ * proxies log). Every string has a size limit, so a parsed message is always bounded.
+ */
+import { z } from "zod";
+import { SESSION_STATES } from "./session-state.ts";
+
+export const SIGNALING_VERSION = 1;
+
+/** Limits on the wire. A frame larger than MAX_FRAME_BYTES is refused before it is parsed. */
+export const SIGNAL_LIMITS = {
+  /** An SDP for a video track plus data channels is a few KiB; 64 KiB leaves room for many codecs. */
+  sdpBytes: 64 * 1024,
+  candidateBytes: 1024,
+  /** Envelope + SDP, with room for JSON escaping. */
+  maxFrameBytes: 96 * 1024,
+  reasonChars: 200,
+  ticketChars: 2048,
+  secretChars: 128,
+} as const;
+
+const uuid = z.uuid();
+const reason = z.string().max(SIGNAL_LIMITS.reasonChars);
+
+export const PEER_ROLES = ["agent", "technician"] as const;
+export type PeerRole = (typeof PEER_ROLES)[number];
+
+const helloAuth = z.discriminatedUnion("kind", [
+  /** An enrolled agent: its id and the secret it received at enrollment. */
+  z.object({
+    kind: z.literal("agent"),
+    agentId: uuid,
+    secret: z.string().min(16).max(SIGNAL_LIMITS.secretChars),
+  }),
+  /** A browser: the short-lived ticket `sessions.create` returned. */
+  z.object({ kind: z.literal("ticket"), ticket: z.string().min(16).max(SIGNAL_LIMITS.ticketChars) }),
+]);
+
+const iceCandidate = z.object({
+  candidate: z.string().max(SIGNAL_LIMITS.candidateBytes),
+  sdpMid: z.string().max(64).nullable().optional(),
+  sdpMLineIndex: z.number().int().min(0).max(255).nullable().optional(),
+  usernameFragment: z.string().max(256).nullable().optional(),
+});
+
+const sessionId = { sessionId: uuid };
+
+/** Reasons a session ends; also the `end_reason` stored on the session. */
+export const SESSION_END_REASONS = [
+  "ended_by_technician",
+  "ended_by_agent",
+  "ended_by_admin",
+  "agent_offline",
+  "viewer_left",
+  "denied_by_user",
+  "consent_timeout",
+  "negotiation_failed",
+  "agent_removed",
+] as const;
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
+
+export const signalMessage = z.discriminatedUnion("type", [
+  // Connection
+  z.object({ type: z.literal("presence/hello"), v: z.literal(SIGNALING_VERSION), auth: helloAuth }),
+  z.object({
+    type: z.literal("presence/welcome"),
+    role: z.enum(PEER_ROLES),
+    peerId: z.string().max(64),
+    heartbeatMs: z.number().int().positive(),
+    sessionId: uuid.optional(),
+  }),
+  z.object({ type: z.literal("heartbeat/ping"), t: z.number() }),
+  z.object({ type: z.literal("heartbeat/pong"), t: z.number() }),
+  // Session lifecycle
+  z.object({
+    type: z.literal("session/request"),
+    ...sessionId,
+    technician: z.object({ id: uuid, name: z.string().max(100), email: z.string().max(254) }),
+  }),
+  /** Agent → worker: the person at the machine is being asked. */
+  z.object({ type: z.literal("session/prompt"), ...sessionId }),
+  z.object({ type: z.literal("session/accept"), ...sessionId }),
+  z.object({
+    type: z.literal("session/deny"),
+    ...sessionId,
+    reason: z.enum(["denied_by_user", "consent_timeout"]),
+  }),
+  z.object({ type: z.literal("session/end"), ...sessionId, reason: reason.optional() }),
+  /** Worker → peers: the session's state changed. */
+  z.object({
+    type: z.literal("session/state"),
+    ...sessionId,
+    status: z.enum(SESSION_STATES),
+    reason: reason.optional(),
+  }),
+  // WebRTC negotiation, relayed between the two peers of one session
+  z.object({ type: z.literal("signal/offer"), ...sessionId, sdp: z.string().max(SIGNAL_LIMITS.sdpBytes) }),
+  z.object({ type: z.literal("signal/answer"), ...sessionId, sdp: z.string().max(SIGNAL_LIMITS.sdpBytes) }),
+  /** `candidate: null` marks the end of candidates. */
+  z.object({ type: z.literal("signal/ice"), ...sessionId, candidate: iceCandidate.nullable() }),
+  z.object({
+    type: z.literal("error"),
+    code: z.string().max(64),
+    message: z.string().max(500),
+    ref: z.string().max(64).optional(),
+  }),
+]);
+
+export type SignalMessage = z.infer<typeof signalMessage>;
+export type SignalMessageType = SignalMessage["type"];
+export type SignalMessageOf<T extends SignalMessageType> = Extract<SignalMessage, { type: T }>;
+
+export type ParseResult = { ok: true; message: SignalMessage } | { ok: false; error: string };
+
+/** Parses one text frame. Never throws: a bad frame gives a readable error for the `error` reply. */
+export function parseSignalMessage(frame: string): ParseResult {
+  if (frame.length > SIGNAL_LIMITS.maxFrameBytes) {
+    return {
+      ok: false,
+      error: `message too large (${frame.length} bytes; the limit is ${SIGNAL_LIMITS.maxFrameBytes})`,
+    };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(frame);
+  } catch {
+    return { ok: false, error: "message is not valid JSON" };
+  }
+  const result = signalMessage.safeParse(json);
+  if (result.success) return { ok: true, message: result.data };
+  const issue = result.error.issues[0];
+  const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+  return { ok: false, error: `invalid message — ${where}${issue?.message ?? "unknown problem"}` };
+}
+
+/**
+ * WebSocket close codes of the signaling worker, in one place. 4000–4999 are for applications
+ * (RFC 6455 §7.4.2); the last digits echo the HTTP status they resemble.
+ */
+export const CLOSE_CODES = {
+  /** The worker is shutting down; reconnect elsewhere. */
+  goingAway: 1001,
+  /** No hello in time, or a heartbeat went unanswered. */
+  timeout: 4000,
+  /** Credentials missing, unknown, wrong, expired or revoked. */
+  unauthenticated: 4001,
+  /** Authenticated, but not allowed (ticket for a session that is over, connection limit…). */
+  forbidden: 4003,
+  /** Sending too many messages or bytes. */
+  rateLimited: 4008,
+  /** A frame over the size limit. */
+  messageTooBig: 4009,
+  /** Binary frames, a wrong version, or repeated protocol errors. */
+  protocolError: 4010,
+  /** The peer reads too slowly; its send buffer hit the limit. */
+  slowConsumer: 4011,
+  /** The same agent connected again; this older connection is replaced. */
+  replaced: 4012,
+  /** The session this connection was for has ended. */
+  sessionEnded: 4013,
+} as const;
+
+export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
