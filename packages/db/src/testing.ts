@@ -9,8 +9,8 @@ import { createDb, type DbHandle } from "./client.ts";
 
 export interface TestDatabase {
   name: "pglite" | "postgres";
-  /** A fresh, migrated database; `close()` drops it. */
-  create(): Promise<DbHandle>;
+  /** A fresh, migrated database; `close()` drops it. `url` is set for a real server. */
+  create(): Promise<DbHandle & { url?: string }>;
 }
 
 export function testDatabases(): TestDatabase[] {
@@ -26,7 +26,7 @@ async function createTestPglite(): Promise<DbHandle> {
   return handle;
 }
 
-async function createTestPostgres(url: string): Promise<DbHandle> {
+async function createTestPostgres(url: string): Promise<DbHandle & { url: string }> {
   const name = `rd_test_${randomBytes(6).toString("hex")}`;
   const admin = postgres(url, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
@@ -36,6 +36,7 @@ async function createTestPostgres(url: string): Promise<DbHandle> {
   await handle.migrate();
   return {
     ...handle,
+    url: testUrl.toString(),
     async close() {
       await handle.close();
       await admin.unsafe(`drop database if exists ${name} with (force)`);

@@ -1,0 +1,54 @@
+/**
+ * The bus that joins signaling workers. Each connection subscribes to the channels addressed to it
+ * (`agent:<id>`, `viewer:<sessionId>`); a worker publishes to a channel without knowing which worker,
+ * if any, holds its subscriber. In-process by default; Redis pub/sub when several workers share load.
+ */
+import type { SignalMessage } from "@rd/protocol";
+
+export type BusEnvelope =
+  /** A message for the peer(s) subscribed to the channel. */
+  | { kind: "deliver"; message: SignalMessage; fromWorker: string }
+  /** An agent connected somewhere: any other connection of that agent is stale. */
+  | { kind: "agent-connected"; agentId: string; connectionId: string; workerId: string }
+  /** A worker's heartbeat on the `workers` channel, so others notice when it dies. */
+  | { kind: "worker-alive"; workerId: string };
+
+export type BusHandler = (envelope: BusEnvelope) => void;
+
+export interface Bus {
+  publish(channel: string, envelope: BusEnvelope): Promise<void>;
+  /** Resolves once the subscription is active; returns the unsubscribe function. */
+  subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export const channels = {
+  agent: (agentId: string) => `agent:${agentId}`,
+  viewer: (sessionId: string) => `viewer:${sessionId}`,
+  workers: "workers",
+};
+
+/** One process, no network: delivery on a later microtask, like a real bus would be. */
+export class InProcessBus implements Bus {
+  private readonly handlers = new Map<string, Set<BusHandler>>();
+
+  async publish(channel: string, envelope: BusEnvelope): Promise<void> {
+    const handlers = this.handlers.get(channel);
+    if (!handlers) return;
+    for (const handler of [...handlers]) queueMicrotask(() => handler(envelope));
+  }
+
+  async subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>> {
+    let set = this.handlers.get(channel);
+    if (!set) this.handlers.set(channel, (set = new Set()));
+    set.add(handler);
+    return async () => {
+      set.delete(handler);
+      if (set.size === 0) this.handlers.delete(channel);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+  }
+}

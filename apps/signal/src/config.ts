@@ -1,0 +1,100 @@
+/**
+ * The signaling worker's configuration: environment variables validated once (runtime-neutral: the
+ * entries pass in their runtime's environment), and the tuning constants with why they have their value.
+ */
+import { z } from "zod";
+
+export interface SignalTuning {
+  /** Ping interval; a peer silent for 2.5× this is dead. 15 s keeps NAT mappings alive cheaply. */
+  heartbeatMs: number;
+  /** Time a new connection has to authenticate. */
+  helloTimeoutMs: number;
+  /** An agent that reconnects within this time leaves no offline/online pair in the timeline. */
+  offlineGraceMs: number;
+  /** Workers announce themselves this often; silent for workerDeadAfterMs means dead. */
+  workerHeartbeatMs: number;
+  workerDeadAfterMs: number;
+  /** How often connected agents' last_seen_at is refreshed (and stale ones swept). */
+  presenceRefreshMs: number;
+  /** Per connection: ICE trickle bursts reach ~30 messages; 200 leaves room, 50/s sustained. */
+  messagesPerSecond: number;
+  messageBurst: number;
+  /** Per connection: an offer is ≤ 64 KiB; 1 MiB burst, 256 KiB/s sustained. */
+  bytesPerSecond: number;
+  byteBurst: number;
+  /** A reader this far behind is closed rather than buffered without bound. */
+  maxBufferedBytes: number;
+  maxConnectionsPerUser: number;
+  /** Invalid messages tolerated (each answered with an error) before the connection is closed. */
+  maxProtocolErrors: number;
+}
+
+export const DEFAULT_TUNING: SignalTuning = {
+  heartbeatMs: 15_000,
+  helloTimeoutMs: 5_000,
+  offlineGraceMs: 5_000,
+  workerHeartbeatMs: 1_000,
+  workerDeadAfterMs: 3_500,
+  presenceRefreshMs: 15_000,
+  messagesPerSecond: 50,
+  messageBurst: 200,
+  bytesPerSecond: 256 * 1024,
+  byteBurst: 1024 * 1024,
+  maxBufferedBytes: 1024 * 1024,
+  maxConnectionsPerUser: 8,
+  maxProtocolErrors: 20,
+};
+
+const optional = z
+  .string()
+  .trim()
+  .transform((v) => v || undefined)
+  .optional();
+
+const schema = z.object({
+  SIGNAL_PORT: z.coerce.number().int().min(1).max(65535).default(8787),
+  SIGNAL_HOST: z.string().default("0.0.0.0"),
+  DATABASE_URL: optional.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// URL" })
+      .optional(),
+  ),
+  DATA_DIR: z.string().default(".data"),
+  REDIS_URL: optional.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\//, { error: "must be a redis:// URL" })
+      .optional(),
+  ),
+  RD_SECRET: optional,
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  SIGNAL_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).optional(),
+  SIGNAL_OFFLINE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).optional(),
+  SIGNAL_HELLO_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).optional(),
+});
+
+export type SignalEnv = z.infer<typeof schema>;
+
+export function loadSignalEnv(source: Record<string, string | undefined>): SignalEnv {
+  const result = schema.safeParse(source);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(
+      `Invalid signaling worker configuration — fix these environment variables:\n${lines.join("\n")}`,
+    );
+  }
+  return result.data;
+}
+
+export function tuningFrom(env: SignalEnv, overrides: Partial<SignalTuning> = {}): SignalTuning {
+  const heartbeatMs = env.SIGNAL_HEARTBEAT_MS ?? DEFAULT_TUNING.heartbeatMs;
+  return {
+    ...DEFAULT_TUNING,
+    heartbeatMs,
+    presenceRefreshMs: heartbeatMs,
+    offlineGraceMs: env.SIGNAL_OFFLINE_GRACE_MS ?? DEFAULT_TUNING.offlineGraceMs,
+    helloTimeoutMs: env.SIGNAL_HELLO_TIMEOUT_MS ?? DEFAULT_TUNING.helloTimeoutMs,
+    ...overrides,
+  };
+}

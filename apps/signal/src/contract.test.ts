@@ -1,0 +1,434 @@
+/**
+ * The signaling contract, run against every deployment: one Node worker (in-process bus), two Node
+ * workers over Redis with the agent and the viewer on different workers, and the Deno worker.
+ * Real worker, real database, real Redis; the peers are WebSocket clients speaking the protocol.
+ */
+import { Agents, RemoteSessions, SessionEvents } from "@rd/db";
+import { CLOSE_CODES } from "@rd/protocol";
+import { and, asc, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TestClient } from "./testing/client.ts";
+import { deployments, type Deployment } from "./testing/deployments.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (ok(value) || Date.now() > deadline) return value;
+    await sleep(50);
+  }
+}
+
+describe.each(deployments())("signaling contract on $name", (kind) => {
+  let d: Deployment;
+  const clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    d = await kind.create();
+  }, 60_000);
+  afterAll(async () => {
+    clients.forEach((c) => c.close());
+    await d?.close();
+  });
+
+  async function agent(credentials = d.seed.agentA) {
+    const client = await TestClient.open(d.agentUrl);
+    clients.push(client);
+    client.send({ type: "presence/hello", v: 1, auth: { kind: "agent", ...credentials } });
+    await client.next("presence/welcome");
+    return client;
+  }
+
+  async function viewer(ticket: string, url = d.viewerUrl) {
+    const client = await TestClient.open(url);
+    clients.push(client);
+    client.send({ type: "presence/hello", v: 1, auth: { kind: "ticket", ticket } });
+    return client;
+  }
+
+  const agentRow = async (agentId: string) =>
+    (await d.seed.db.db.select().from(Agents).where(eq(Agents.id, agentId)))[0]!;
+  const sessionRow = async (sessionId: string) =>
+    (await d.seed.db.db.select().from(RemoteSessions).where(eq(RemoteSessions.id, sessionId)))[0]!;
+  const eventTypes = async (where: { sessionId?: string; agentId?: string }) =>
+    (
+      await d.seed.db.db
+        .select({ type: SessionEvents.type })
+        .from(SessionEvents)
+        .where(
+          and(
+            where.sessionId ? eq(SessionEvents.sessionId, where.sessionId) : undefined,
+            where.agentId ? eq(SessionEvents.agentId, where.agentId) : undefined,
+          ),
+        )
+        .orderBy(asc(SessionEvents.seq))
+    ).map((e) => e.type);
+
+  /** Agent online, technician connected with a ticket, request delivered to the agent. */
+  async function requested(credentials = d.seed.agentA) {
+    const a = await agent(credentials);
+    const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, credentials.agentId);
+    const v = await viewer(ticket);
+    await v.next("presence/welcome");
+    const request = await a.next("session/request", (m) => m.sessionId === sessionId);
+    return { a, v, sessionId, request };
+  }
+
+  async function active() {
+    const r = await requested();
+    r.a.send({ type: "session/accept", sessionId: r.sessionId });
+    await r.v.next("session/state", (m) => m.status === "active");
+    await r.a.next("session/state", (m) => m.status === "active");
+    return r;
+  }
+
+  describe("presence", () => {
+    it("marks an agent online with an event, and offline after it leaves", async () => {
+      const { agentId } = d.seed.agentA2;
+      const a = await agent(d.seed.agentA2);
+      expect((await agentRow(agentId)).status).toBe("online");
+      a.close();
+      const row = await until(
+        () => agentRow(agentId),
+        (r) => r.status === "offline",
+      );
+      expect(row.status).toBe("offline");
+      expect(await eventTypes({ agentId })).toEqual(
+        expect.arrayContaining(["agent_online", "agent_offline"]),
+      );
+    });
+
+    it("does not spam the timeline when a link flaps within the grace period", async () => {
+      const { agentId } = d.seed.agentA2;
+      const before = (await eventTypes({ agentId })).length;
+      const first = await agent(d.seed.agentA2);
+      first.close();
+      await sleep(50);
+      const second = await agent(d.seed.agentA2);
+      await sleep(600); // past the grace period
+      expect((await agentRow(agentId)).status).toBe("online");
+      const after = await eventTypes({ agentId });
+      expect(after.slice(before)).toEqual(["agent_online"]);
+      second.close();
+      await until(
+        () => agentRow(agentId),
+        (r) => r.status === "offline",
+      );
+    });
+
+    it("replaces an agent's older connection when it connects again", async () => {
+      const first = await agent(d.seed.agentA2);
+      const second = await agent(d.seed.agentA2);
+      expect((await first.closedWith()).code).toBe(CLOSE_CODES.replaced);
+      expect(second.closed).toBeUndefined();
+      second.close();
+    });
+  });
+
+  describe("session lifecycle", () => {
+    it("delivers the request to the agent with the technician's name", async () => {
+      const { a, v, request } = await requested();
+      expect(request.technician).toEqual({
+        id: d.seed.techA.id,
+        name: d.seed.techA.name,
+        email: d.seed.techA.email,
+      });
+      v.close();
+      await a.next("session/state", (m) => m.status === "ended" && m.reason === "viewer_left");
+      a.close();
+    });
+
+    it("goes pending → awaiting_consent → active on prompt and accept, with events", async () => {
+      const { a, v, sessionId } = await requested();
+      a.send({ type: "session/prompt", sessionId });
+      expect(await v.next("session/state")).toMatchObject({ sessionId, status: "awaiting_consent" });
+      a.send({ type: "session/accept", sessionId });
+      expect(await v.next("session/state")).toMatchObject({ status: "active" });
+      expect((await sessionRow(sessionId)).status).toBe("active");
+      expect(await eventTypes({ sessionId })).toEqual([
+        "session_requested",
+        "session_consent_requested",
+        "session_started",
+      ]);
+      v.close();
+      a.close();
+    });
+
+    it("denies: the viewer is told and disconnected, the session is denied", async () => {
+      const { a, v, sessionId } = await requested();
+      a.send({ type: "session/prompt", sessionId });
+      a.send({ type: "session/deny", sessionId, reason: "denied_by_user" });
+      expect(await v.next("session/state", (m) => m.status === "denied")).toMatchObject({
+        reason: "denied_by_user",
+      });
+      expect((await v.closedWith()).code).toBe(CLOSE_CODES.sessionEnded);
+      expect(await sessionRow(sessionId)).toMatchObject({ status: "denied", endReason: "denied_by_user" });
+      a.close();
+    });
+
+    it("relays offer, answer and ICE only between the two peers", async () => {
+      const { a, v, sessionId } = await active();
+      a.send({ type: "signal/offer", sessionId, sdp: "v=0 offer" });
+      expect(await v.next("signal/offer")).toEqual({ type: "signal/offer", sessionId, sdp: "v=0 offer" });
+      v.send({ type: "signal/answer", sessionId, sdp: "v=0 answer" });
+      expect(await a.next("signal/answer")).toMatchObject({ sdp: "v=0 answer" });
+      const candidate = {
+        candidate: "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host",
+        sdpMid: "0",
+        sdpMLineIndex: 0,
+      };
+      v.send({ type: "signal/ice", sessionId, candidate });
+      expect(await a.next("signal/ice")).toMatchObject({ candidate });
+      a.send({ type: "signal/ice", sessionId, candidate: null });
+      expect(await v.next("signal/ice")).toMatchObject({ candidate: null });
+      v.close();
+      a.close();
+    });
+
+    it("ends from the viewer: both told, session ended with the reason", async () => {
+      const { a, v, sessionId } = await active();
+      v.send({ type: "session/end", sessionId });
+      expect(
+        await a.next("session/state", (m) => m.sessionId === sessionId && m.status === "ended"),
+      ).toMatchObject({
+        reason: "ended_by_technician",
+      });
+      expect((await v.closedWith()).code).toBe(CLOSE_CODES.sessionEnded);
+      expect(await sessionRow(sessionId)).toMatchObject({
+        status: "ended",
+        endReason: "ended_by_technician",
+      });
+      a.close();
+    });
+
+    it("ends from the agent", async () => {
+      const { a, v, sessionId } = await active();
+      a.send({ type: "session/end", sessionId });
+      expect(await v.next("session/state", (m) => m.status === "ended")).toMatchObject({
+        reason: "ended_by_agent",
+      });
+      expect((await sessionRow(sessionId)).endReason).toBe("ended_by_agent");
+      a.close();
+    });
+
+    it("ends with agent_offline when the agent disconnects", async () => {
+      const { a, v, sessionId } = await active();
+      a.close();
+      expect(await v.next("session/state", (m) => m.status === "ended")).toMatchObject({
+        reason: "agent_offline",
+      });
+      expect((await v.closedWith()).code).toBe(CLOSE_CODES.sessionEnded);
+      expect(await sessionRow(sessionId)).toMatchObject({ status: "ended", endReason: "agent_offline" });
+    });
+
+    it("ends with viewer_left when the viewer disconnects", async () => {
+      const { a, v, sessionId } = await active();
+      v.close();
+      expect(await a.next("session/state", (m) => m.status === "ended")).toMatchObject({
+        reason: "viewer_left",
+      });
+      expect((await sessionRow(sessionId)).endReason).toBe("viewer_left");
+      a.close();
+    });
+
+    it("ends a request for an offline agent at once", async () => {
+      const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA2.agentId);
+      await until(
+        () => agentRow(d.seed.agentA2.agentId),
+        (r) => r.status === "offline",
+      );
+      const v = await viewer(ticket);
+      expect(await v.next("session/state")).toMatchObject({ status: "ended", reason: "agent_offline" });
+      expect((await sessionRow(sessionId)).status).toBe("ended");
+    });
+  });
+
+  describe("security", () => {
+    it("refuses a replayed ticket", async () => {
+      const a = await agent();
+      const { ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
+      const first = await viewer(ticket);
+      await first.next("presence/welcome");
+      const replay = await viewer(ticket);
+      expect(await replay.closedWith()).toMatchObject({
+        code: CLOSE_CODES.unauthenticated,
+        reason: expect.stringMatching(/used already/),
+      });
+      first.close();
+      a.close();
+    });
+
+    it("refuses a tampered, a foreign-key and a garbage ticket", async () => {
+      const { ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
+      const [v, payload, sig] = ticket.split(".");
+      const claims = JSON.parse(Buffer.from(payload!, "base64url").toString());
+      claims.tid = d.seed.tenantB;
+      const tampered = `${v}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${sig}`;
+      const { importTicketKey, signTicket } = await import("@rd/auth/tickets");
+      const foreign = (await signTicket(await importTicketKey("x".repeat(40)), claims)).ticket;
+      for (const bad of [tampered, foreign, "v1.not.a-ticket-at-all"]) {
+        const client = await viewer(bad);
+        expect((await client.closedWith()).code).toBe(CLOSE_CODES.unauthenticated);
+      }
+    });
+
+    it("refuses an expired ticket", async () => {
+      const { signTicket } = await import("@rd/auth/tickets");
+      const { sessionId } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
+      const claims = {
+        sid: sessionId,
+        tid: d.seed.tenantA,
+        uid: d.seed.techA.id,
+        role: "technician" as const,
+        name: "t",
+        email: "t@x",
+      };
+      const { ticket } = await signTicket(d.seed.ticketKey, claims, {
+        ttlSeconds: 1,
+        now: Date.now() - 10_000,
+      });
+      const client = await viewer(ticket);
+      expect(await client.closedWith()).toMatchObject({
+        code: CLOSE_CODES.unauthenticated,
+        reason: expect.stringMatching(/expired/),
+      });
+    });
+
+    it("refuses a valid ticket that names another tenant's session", async () => {
+      const { signTicket } = await import("@rd/auth/tickets");
+      const other = await d.seed.openSession(d.seed.techB, d.seed.agentB.agentId);
+      // Correctly signed, but claiming tenant A for tenant B's session.
+      const claims = {
+        sid: other.sessionId,
+        tid: d.seed.tenantA,
+        uid: d.seed.techA.id,
+        role: "technician" as const,
+        name: "t",
+        email: "t@x",
+      };
+      const { ticket } = await signTicket(d.seed.ticketKey, claims);
+      const client = await viewer(ticket);
+      expect((await client.closedWith()).code).toBe(CLOSE_CODES.forbidden);
+    });
+
+    it("refuses a ticket for a session that has ended", async () => {
+      const { a, v, sessionId } = await active();
+      v.send({ type: "session/end", sessionId });
+      await a.next("session/state", (m) => m.status === "ended");
+      const { signTicket } = await import("@rd/auth/tickets");
+      const claims = {
+        sid: sessionId,
+        tid: d.seed.tenantA,
+        uid: d.seed.techA.id,
+        role: "technician" as const,
+        name: "t",
+        email: "t@x",
+      };
+      const late = await viewer((await signTicket(d.seed.ticketKey, claims)).ticket);
+      expect((await late.closedWith()).code).toBe(CLOSE_CODES.sessionEnded);
+      a.close();
+    });
+
+    it("refuses an agent with a wrong secret or another agent's id", async () => {
+      const wrong = await TestClient.open(d.agentUrl);
+      wrong.send({
+        type: "presence/hello",
+        v: 1,
+        auth: { kind: "agent", agentId: d.seed.agentA.agentId, secret: d.seed.agentB.secret },
+      });
+      expect((await wrong.closedWith()).code).toBe(CLOSE_CODES.unauthenticated);
+      const unknown = await TestClient.open(d.agentUrl);
+      unknown.send({
+        type: "presence/hello",
+        v: 1,
+        auth: { kind: "agent", agentId: crypto.randomUUID(), secret: "x".repeat(43) },
+      });
+      expect((await unknown.closedWith()).code).toBe(CLOSE_CODES.unauthenticated);
+    });
+
+    it("refuses messages for a session the sender is not part of", async () => {
+      const { a, v, sessionId } = await active();
+      const other = await agent(d.seed.agentA2);
+      // Another agent of the same tenant cannot inject into this session…
+      other.send({ type: "signal/offer", sessionId, sdp: "v=0 evil" });
+      expect(await other.next("error")).toMatchObject({ code: "forbidden" });
+      other.send({ type: "session/accept", sessionId });
+      expect(await other.next("error")).toMatchObject({ code: "forbidden" });
+      // …and a viewer cannot address another session.
+      v.send({ type: "signal/offer", sessionId: crypto.randomUUID(), sdp: "v=0" });
+      expect(await v.next("error")).toMatchObject({ code: "forbidden" });
+      // The real peers are unaffected.
+      a.send({ type: "signal/offer", sessionId, sdp: "v=0 good" });
+      expect(await v.next("signal/offer")).toMatchObject({ sdp: "v=0 good" });
+      expect(v.received.filter((m) => m.type === "signal/offer")).toEqual([]);
+      v.close();
+      a.close();
+      other.close();
+    });
+
+    it("closes a connection that never says hello, or says something else first", async () => {
+      const silent = await TestClient.open(d.agentUrl);
+      expect((await silent.closedWith(3000)).code).toBe(CLOSE_CODES.timeout);
+      const rude = await TestClient.open(d.agentUrl);
+      rude.send({ type: "heartbeat/ping", t: 1 });
+      expect((await rude.closedWith()).code).toBe(CLOSE_CODES.unauthenticated);
+    });
+  });
+
+  describe("robustness", () => {
+    it("answers a bad message with an error and keeps the connection", async () => {
+      const a = await agent();
+      a.sendRaw("{not json");
+      expect(await a.next("error")).toMatchObject({
+        code: "bad_message",
+        message: "message is not valid JSON",
+      });
+      a.send({ type: "signal/offer", sessionId: "nope", sdp: 1 });
+      expect((await a.next("error")).message).toMatch(/invalid message/);
+      a.send({ type: "heartbeat/ping", t: 7 });
+      expect(await a.next("heartbeat/pong")).toEqual({ type: "heartbeat/pong", t: 7 });
+      a.close();
+    });
+
+    it("closes with 4009 on an oversize frame and 4010 on a binary frame", async () => {
+      const big = await agent();
+      big.sendRaw(
+        JSON.stringify({ type: "signal/offer", sessionId: crypto.randomUUID(), sdp: "x".repeat(100 * 1024) }),
+      );
+      expect((await big.closedWith()).code).toBe(CLOSE_CODES.messageTooBig);
+      const binary = await agent();
+      binary.sendRaw(Buffer.from([1, 2, 3]));
+      expect((await binary.closedWith()).code).toBe(CLOSE_CODES.protocolError);
+    });
+
+    it("closes a flooding connection with 4008", async () => {
+      const flood = await agent();
+      // Thousands of messages a second, yielding between frames so the client notices the close;
+      // a client that keeps writing after the close frame may be cut off at the TCP level (1006).
+      for (let i = 0; i < 2000 && !flood.closed; i++) {
+        flood.send({ type: "heartbeat/ping", t: i });
+        await new Promise((r) => setImmediate(r));
+      }
+      const { code } = await flood.closedWith();
+      // Deno closes the TCP connection while the flood's unread frames are still queued, and the
+      // kernel's reset can overtake the close frame: the client then sees 1006 instead of 4008.
+      // Either way the flood is cut off — a missing limit would leave the socket open (timeout).
+      expect(kind.name === "deno" ? [CLOSE_CODES.rateLimited, 1006] : [CLOSE_CODES.rateLimited]).toContain(
+        code,
+      );
+      const healthy = await agent(d.seed.agentA2);
+      healthy.send({ type: "heartbeat/ping", t: 1 });
+      expect(await healthy.next("heartbeat/pong")).toMatchObject({ t: 1 });
+      healthy.close();
+    });
+
+    it("answers pings and keeps a quiet but alive connection open past the heartbeat", async () => {
+      const a = await agent();
+      await sleep(2_800); // > 2.5 heartbeats; the test client answers the server's pings
+      expect(a.closed).toBeUndefined();
+      a.close();
+    });
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * The deployments the contract suite runs against, all real: workers, database, Redis, Deno.
+ * - node: one Node worker, in-process bus.
+ * - node×2+redis: two Node workers sharing a Redis bus; the agent and the viewer use different ones.
+ * - deno: the worker running under Deno (a subprocess), against the test Postgres.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import path from "node:path";
+import { createCaller, createEnrollmentCode, enrollAgent } from "@rd/api";
+import { createAuth, hashPassword, type AuthUser } from "@rd/auth";
+import { importTicketKey } from "@rd/auth/tickets";
+import { type DbHandle, Tenants, Users } from "@rd/db";
+import { testDatabases } from "@rd/db/testing";
+import type { SignalTuning } from "../config.ts";
+import { startNodeSignal, type NodeSignal } from "../node.ts";
+
+export const TEST_SECRET = "signal-test-secret-0123456789abcdef0123";
+
+/** Short timers so presence, heartbeats and failure detection happen within a test's patience. */
+export const TEST_TUNING: Partial<SignalTuning> = {
+  heartbeatMs: 1_000,
+  presenceRefreshMs: 1_000,
+  helloTimeoutMs: 1_000,
+  offlineGraceMs: 300,
+  workerHeartbeatMs: 200,
+  workerDeadAfterMs: 1_000,
+};
+
+const root = path.resolve(import.meta.dirname, "../../../..");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth(url: string, child?: ChildProcess, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** Starts the signaling worker as a child process (Node or Deno) against a real Postgres. */
+export async function spawnWorker(
+  runtime: "node" | "deno",
+  databaseUrl: string,
+  extraEnv: Record<string, string> = {},
+) {
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    SIGNAL_PORT: String(port),
+    SIGNAL_HOST: "127.0.0.1",
+    DATABASE_URL: databaseUrl,
+    RD_SECRET: TEST_SECRET,
+    LOG_LEVEL: "warn",
+    SIGNAL_HEARTBEAT_MS: String(TEST_TUNING.heartbeatMs),
+    SIGNAL_OFFLINE_GRACE_MS: String(TEST_TUNING.offlineGraceMs),
+    SIGNAL_HELLO_TIMEOUT_MS: String(TEST_TUNING.helloTimeoutMs),
+    ...extraEnv,
+  };
+  const command =
+    runtime === "node"
+      ? [process.execPath, [path.join(root, "apps/signal/src/node.ts")]]
+      : [
+          path.join(root, "node_modules/.bin/deno"),
+          ["run", "-A", "--quiet", path.join(root, "apps/signal/src/deno.ts")],
+        ];
+  const child = spawn(command[0] as string, command[1] as string[], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  await waitForHealth(`http://127.0.0.1:${port}/healthz`, child);
+  return { url: `ws://127.0.0.1:${port}/ws`, port, child };
+}
+
+export interface Seed {
+  db: DbHandle;
+  tenantA: string;
+  tenantB: string;
+  techA: AuthUser;
+  techB: AuthUser;
+  agentA: { agentId: string; secret: string };
+  agentA2: { agentId: string; secret: string };
+  agentB: { agentId: string; secret: string };
+  /** Opens a session as a technician through the real API; returns its id and ticket. */
+  openSession(tech: AuthUser, agentId: string): Promise<{ sessionId: string; ticket: string }>;
+  ticketKey: CryptoKey;
+}
+
+async function seed(db: DbHandle): Promise<Seed> {
+  const ticketKey = await importTicketKey(TEST_SECRET);
+  const auth = createAuth(db.db, { secureCookies: false });
+  const passwordHash = await hashPassword("irrelevant-password");
+  const [a, b] = await db.db
+    .insert(Tenants)
+    .values([{ name: "A" }, { name: "B" }])
+    .returning();
+  const user = async (tenantId: string, email: string): Promise<AuthUser> => {
+    const [u] = await db.db
+      .insert(Users)
+      .values({ tenantId, email, name: email, role: "technician", passwordHash })
+      .returning();
+    return { id: u!.id, tenantId, email, name: email, role: "technician", disabled: false };
+  };
+  const techA = await user(a!.id, "tech-a@example.com");
+  const techB = await user(b!.id, "tech-b@example.com");
+  const agent = async (tenantId: string, createdBy: string, name: string) => {
+    const { code } = await createEnrollmentCode(db.db, { tenantId, createdBy, expiresInMinutes: 5 });
+    const result = await enrollAgent(db.db, code, { name, hostname: name, os: "linux", version: "test" });
+    if (!result.ok) throw new Error(result.message);
+    return { agentId: result.agentId, secret: result.secret };
+  };
+  return {
+    db,
+    tenantA: a!.id,
+    tenantB: b!.id,
+    techA,
+    techB,
+    agentA: await agent(a!.id, techA.id, "agent-a"),
+    agentA2: await agent(a!.id, techA.id, "agent-a2"),
+    agentB: await agent(b!.id, techB.id, "agent-b"),
+    ticketKey,
+    async openSession(tech, agentId) {
+      const caller = createCaller({ db: db.db, auth, user: tech, ticketKey });
+      const { session, ticket } = await caller.sessions.create({ agentId });
+      return { sessionId: session.id, ticket };
+    },
+  };
+}
+
+export interface Deployment {
+  seed: Seed;
+  /** Where agents connect, and where viewers connect (different workers in the Redis deployment). */
+  agentUrl: string;
+  viewerUrl: string;
+  workers: { stats(): Promise<unknown> }[];
+  close(): Promise<void>;
+}
+
+export interface DeploymentKind {
+  name: string;
+  create(): Promise<Deployment>;
+}
+
+function nodeWorkers(count: number, redisUrl?: string): DeploymentKind["create"] {
+  return async () => {
+    const backend = redisUrl
+      ? (testDatabases().find((d) => d.name === "postgres") ?? testDatabases()[0]!)
+      : testDatabases()[0]!;
+    const db = await backend.create();
+    const env = { RD_SECRET: TEST_SECRET, LOG_LEVEL: "warn", ...(redisUrl ? { REDIS_URL: redisUrl } : {}) };
+    const signals: NodeSignal[] = [];
+    for (let i = 0; i < count; i++) {
+      signals.push(
+        await startNodeSignal({ env, database: db, tuning: TEST_TUNING, port: 0, workerId: `w${i}` }),
+      );
+    }
+    const url = (s: NodeSignal) => `ws://127.0.0.1:${s.port}/ws`;
+    return {
+      seed: await seed(db),
+      agentUrl: url(signals[0]!),
+      viewerUrl: url(signals[count - 1]!),
+      workers: signals.map((s) => ({ stats: async () => s.worker.hub.stats })),
+      async close() {
+        for (const s of signals) await s.close();
+        await db.close();
+      },
+    };
+  };
+}
+
+/** The deployments available on this machine: Redis and Deno need their services. */
+export function deployments(): DeploymentKind[] {
+  const kinds: DeploymentKind[] = [{ name: "node", create: nodeWorkers(1) }];
+  if (process.env.REDIS_URL)
+    kinds.push({ name: "node×2+redis", create: nodeWorkers(2, process.env.REDIS_URL) });
+  const postgres = testDatabases().find((d) => d.name === "postgres");
+  if (postgres) {
+    kinds.push({
+      name: "deno",
+      async create() {
+        const db = await postgres.create();
+        const worker = await spawnWorker("deno", db.url!);
+        return {
+          seed: await seed(db),
+          agentUrl: worker.url,
+          viewerUrl: worker.url,
+          workers: [{ stats: async () => (await fetch(`http://127.0.0.1:${worker.port}/healthz`)).json() }],
+          async close() {
+            worker.child.kill("SIGTERM");
+            await new Promise((r) => worker.child.once("exit", r));
+            await db.close();
+          },
+        };
+      },
+    });
+  }
+  return kinds;
+}

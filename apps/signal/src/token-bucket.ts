@@ -1,0 +1,27 @@
+/** A token bucket: `rate` tokens a second, holding at most `burst`. Used for message and byte budgets. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  private readonly rate: number;
+  private readonly burst: number;
+  private readonly now: () => number;
+
+  constructor(rate: number, burst: number, now: () => number = Date.now) {
+    this.rate = rate;
+    this.burst = burst;
+    this.now = now;
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  /** Takes `cost` tokens if there are enough; false means the caller is over its budget. */
+  take(cost = 1): boolean {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < cost) return false;
+    this.tokens -= cost;
+    return true;
+  }
+}

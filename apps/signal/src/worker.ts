@@ -1,0 +1,86 @@
+/**
+ * Composition root of a signaling worker, shared by the Node and Deno entries: configuration, the
+ * database (or the one the host process already has), the bus (in-process or Redis), the replay
+ * guard, and the hub.
+ */
+import { resolveSecret } from "@rd/auth/secret-file";
+import { importTicketKey } from "@rd/auth/tickets";
+import { createDb, type DbHandle } from "@rd/db";
+import { Redis } from "ioredis";
+import path from "node:path";
+import { type Bus, InProcessBus } from "./bus.ts";
+import { loadSignalEnv, type SignalEnv, type SignalTuning, tuningFrom } from "./config.ts";
+import { SignalHub } from "./hub.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { RedisBus } from "./redis-bus.ts";
+import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from "./replay-guard.ts";
+import { createDbStore } from "./store.ts";
+
+export interface WorkerOptions {
+  env: Record<string, string | undefined>;
+  /** A database the host process already opened (the embedded PGlite can have one owner only). */
+  database?: DbHandle;
+  /** A bus shared with the host process (the dashboard publishes API-ended sessions on it). */
+  bus?: Bus;
+  tuning?: Partial<SignalTuning>;
+  workerId?: string;
+}
+
+export interface Worker {
+  env: SignalEnv;
+  hub: SignalHub;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export async function createWorker(options: WorkerOptions): Promise<Worker> {
+  const env = loadSignalEnv(options.env);
+  const workerId = options.workerId ?? crypto.randomUUID().slice(0, 8);
+  const log = createLogger(env.LOG_LEVEL, { name: "signal", worker: workerId });
+  const ownsDatabase = !options.database;
+  const database =
+    options.database ?? createDb({ url: env.DATABASE_URL, dataDir: path.resolve(env.DATA_DIR, "pglite") });
+  if (ownsDatabase) await database.migrate();
+
+  let bus: Bus;
+  let replayGuard: ReplayGuard;
+  let redis: Redis | undefined;
+  if (options.bus) {
+    bus = options.bus;
+    replayGuard = new MemoryReplayGuard();
+  } else if (env.REDIS_URL) {
+    bus = new RedisBus(env.REDIS_URL, log);
+    redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
+    replayGuard = new RedisReplayGuard(redis);
+  } else {
+    bus = new InProcessBus();
+    replayGuard = new MemoryReplayGuard();
+  }
+
+  const hub = new SignalHub({
+    workerId,
+    store: createDbStore(database.db),
+    bus,
+    replayGuard,
+    ticketKey: await importTicketKey(resolveSecret(env.RD_SECRET, env.DATA_DIR)),
+    tuning: tuningFrom(env, options.tuning),
+    log,
+  });
+  await hub.start();
+  log.info(
+    { bus: options.bus ? "shared" : env.REDIS_URL ? "redis" : "in-process", database: database.kind },
+    "signaling worker ready",
+  );
+
+  return {
+    env,
+    hub,
+    log,
+    async close() {
+      await hub.stop();
+      if (!options.bus) await bus.close();
+      redis?.disconnect();
+      if (ownsDatabase) await database.close();
+    },
+  };
+}
