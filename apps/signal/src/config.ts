@@ -72,6 +72,8 @@ const schema = z.object({
   SIGNAL_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).optional(),
   SIGNAL_OFFLINE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).optional(),
   SIGNAL_HELLO_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).optional(),
+  SIGNAL_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(50).max(60_000).optional(),
+  SIGNAL_WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(100).max(600_000).optional(),
 });
 
 export type SignalEnv = z.infer<typeof schema>;
@@ -95,6 +97,8 @@ export function tuningFrom(env: SignalEnv, overrides: Partial<SignalTuning> = {}
     presenceRefreshMs: heartbeatMs,
     offlineGraceMs: env.SIGNAL_OFFLINE_GRACE_MS ?? DEFAULT_TUNING.offlineGraceMs,
     helloTimeoutMs: env.SIGNAL_HELLO_TIMEOUT_MS ?? DEFAULT_TUNING.helloTimeoutMs,
+    workerHeartbeatMs: env.SIGNAL_WORKER_HEARTBEAT_MS ?? DEFAULT_TUNING.workerHeartbeatMs,
+    workerDeadAfterMs: env.SIGNAL_WORKER_DEAD_AFTER_MS ?? DEFAULT_TUNING.workerDeadAfterMs,
     ...overrides,
   };
 }

@@ -69,6 +69,8 @@ export async function spawnWorker(
     SIGNAL_HEARTBEAT_MS: String(TEST_TUNING.heartbeatMs),
     SIGNAL_OFFLINE_GRACE_MS: String(TEST_TUNING.offlineGraceMs),
     SIGNAL_HELLO_TIMEOUT_MS: String(TEST_TUNING.helloTimeoutMs),
+    SIGNAL_WORKER_HEARTBEAT_MS: String(TEST_TUNING.workerHeartbeatMs),
+    SIGNAL_WORKER_DEAD_AFTER_MS: String(TEST_TUNING.workerDeadAfterMs),
     ...extraEnv,
   };
   const command =
@@ -101,7 +103,7 @@ export interface Seed {
   ticketKey: CryptoKey;
 }
 
-async function seed(db: DbHandle): Promise<Seed> {
+export async function seed(db: DbHandle): Promise<Seed> {
   const ticketKey = await importTicketKey(TEST_SECRET);
   const auth = createAuth(db.db, { secureCookies: false });
   const passwordHash = await hashPassword("irrelevant-password");

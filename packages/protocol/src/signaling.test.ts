@@ -1,0 +1,80 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseSignalMessage, SIGNAL_LIMITS, signalMessage } from "./signaling.ts";
+
+const sid = "11111111-1111-4111-8111-111111111111";
+const valid = [
+  { type: "presence/hello", v: 1, auth: { kind: "agent", agentId: sid, secret: "s".repeat(43) } },
+  { type: "presence/hello", v: 1, auth: { kind: "ticket", ticket: "t".repeat(100) } },
+  { type: "session/accept", sessionId: sid },
+  { type: "session/deny", sessionId: sid, reason: "consent_timeout" },
+  { type: "signal/offer", sessionId: sid, sdp: "v=0" },
+  {
+    type: "signal/ice",
+    sessionId: sid,
+    candidate: { candidate: "candidate:1", sdpMid: "0", sdpMLineIndex: 0 },
+  },
+  { type: "signal/ice", sessionId: sid, candidate: null },
+  { type: "heartbeat/ping", t: 1 },
+];
+
+describe("parseSignalMessage", () => {
+  it.each(valid)("accepts $type", (message) => {
+    expect(parseSignalMessage(JSON.stringify(message))).toEqual({ ok: true, message });
+  });
+
+  it("explains what is wrong", () => {
+    expect(parseSignalMessage("{")).toEqual({ ok: false, error: "message is not valid JSON" });
+    expect(parseSignalMessage('{"type":"signal/offer","sessionId":"x","sdp":"v=0"}')).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^invalid message — sessionId: /),
+    });
+    expect(parseSignalMessage('{"type":"nope"}')).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/type/),
+    });
+    expect(
+      parseSignalMessage(JSON.stringify({ type: "presence/hello", v: 2, auth: valid[1]!.auth })),
+    ).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^invalid message — v: /),
+    });
+  });
+
+  it("refuses an SDP over 64 KiB and a frame over the frame limit", () => {
+    const sdp = "x".repeat(SIGNAL_LIMITS.sdpBytes + 1);
+    expect(parseSignalMessage(JSON.stringify({ type: "signal/offer", sessionId: sid, sdp })).ok).toBe(false);
+    expect(parseSignalMessage(" ".repeat(SIGNAL_LIMITS.maxFrameBytes + 1))).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/too large/),
+    });
+  });
+
+  it("never throws on arbitrary text, and accepts only what the schema accepts", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 2000 }), (text) => {
+        const result = parseSignalMessage(text);
+        if (result.ok) expect(signalMessage.safeParse(JSON.parse(text)).success).toBe(true);
+        else expect(result.error.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("never throws on arbitrary JSON, including valid messages with one field replaced", () => {
+    const mutated = fc
+      .tuple(fc.constantFrom(...valid), fc.string({ maxLength: 20 }), fc.jsonValue())
+      .map(([message, key, value]) => ({
+        ...message,
+        [Object.keys(message)[key.length % Object.keys(message).length]!]: value,
+      }));
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), mutated), (value) => {
+        const result = parseSignalMessage(JSON.stringify(value) ?? "null");
+        expect(typeof result.ok).toBe("boolean");
+        if (result.ok) expect(result.message.type).toMatch(/^[a-z]+\/[a-z]+$|^error$/);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
