@@ -25,7 +25,7 @@ describe.skipIf(!postgres || !redisUrl)("a worker dies mid-session (Redis)", () 
     cleanup.push(() => db.close());
     const s = await seed(db);
     const a = await spawnWorker("node", db.url!, { REDIS_URL: redisUrl! });
-    cleanup.push(() => a.child.kill("SIGKILL"));
+    cleanup.push(() => void a.child.kill("SIGKILL"));
     const b: NodeSignal = await startNodeSignal({
       env: { RD_SECRET: TEST_SECRET, LOG_LEVEL: "warn", REDIS_URL: redisUrl! },
       database: db,
