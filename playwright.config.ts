@@ -37,7 +37,7 @@ export default defineConfig({
   webServer: {
     command: "node scripts/start.ts",
     url: `${baseURL}/healthz`,
-    env: { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+    env: { PORT: String(port), SIGNAL_PORT: String(port + 1), DATA_DIR: dataDir, LOG_LEVEL: "warn" },
     timeout: 180_000,
     reuseExistingServer: false,
     stdout: "pipe",

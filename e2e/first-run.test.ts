@@ -3,23 +3,10 @@
  * first-run setup → agents page empty state → enrollment code → sign out → sign in again.
  * Tests run in order and share one server; later ones rely on the admin created by the first.
  */
-import { expect, test, type Page } from "@playwright/test";
-
-const admin = {
-  workspace: "Acme IT",
-  name: "Ada Admin",
-  email: "ada@acme.example",
-  password: "a-long-admin-password",
-};
+import { expect, test } from "@playwright/test";
+import { admin, signIn } from "./helpers.ts";
 
 test.describe.configure({ mode: "serial" });
-
-async function signIn(page: Page, password = admin.password) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(admin.email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
 
 test("first run: setup creates the admin and lands on an empty agents page", async ({ page }) => {
   await page.goto("/");

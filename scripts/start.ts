@@ -39,6 +39,9 @@ server.on("exit", (code) => process.exit(code ?? 0));
 const url = `http://localhost:${port}`;
 if (await waitForHttp(`${url}/healthz`, server)) {
   say(`dashboard ready: ${url}`);
+  if (process.env.SIGNAL_EMBEDDED !== "false") {
+    say(`signaling worker: ws://localhost:${process.env.SIGNAL_PORT ?? 8787}/ws (in this process)`);
+  }
   say(
     process.env.DATABASE_URL
       ? "database: Postgres from DATABASE_URL"

@@ -1,13 +1,19 @@
 /**
- * The dashboard's production entry: the SvelteKit handler (adapter-node build) on a Node HTTP server.
+ * The product's production process: the dashboard (SvelteKit adapter-node build) on PORT and, unless
+ * SIGNAL_EMBEDDED=false, the signaling worker on SIGNAL_PORT, sharing the dashboard's database (the
+ * embedded PGlite can have one owner only) and its in-process bus.
+ *
  * adapter-node assumes https when neither ORIGIN nor PROTOCOL_HEADER is configured, which breaks form
  * posts and cookies on plain http://localhost; so, unless the operator configured a proxy header or
  * ORIGIN, each request is told the scheme of the connection it actually arrived on.
  */
 import http from "node:http";
-import type { TLSSocket } from "node:tls";
 import path from "node:path";
+import type { TLSSocket } from "node:tls";
 import { pathToFileURL } from "node:url";
+import type { DbHandle } from "@rd/db";
+import { hostServices } from "@rd/protocol";
+import { startNodeSignal } from "@rd/signal/node";
 
 const SCHEME_HEADER = "x-rd-connection-scheme";
 const deriveScheme = !process.env.ORIGIN && !process.env.PROTOCOL_HEADER;
@@ -30,6 +36,15 @@ const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? "0.0.0.0";
 server.listen(port, host, () => console.log(`Listening on http://${host}:${port}`));
 
-const shutdown = () => server.close(() => process.exit(0));
+const signal =
+  process.env.SIGNAL_EMBEDDED === "false"
+    ? undefined
+    : await startNodeSignal({ env: process.env, database: hostServices.database as DbHandle });
+if (signal) hostServices.sessionEnded = (event) => void signal.worker.hub.announceEnded(event);
+
+const shutdown = () => {
+  void signal?.close();
+  server.close(() => process.exit(0));
+};
 process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);

@@ -126,6 +126,20 @@ export class SignalHub {
       this.close(connection, CLOSE_CODES.goingAway, "worker shutting down");
   }
 
+  /** Tells both peers of a session that something outside the worker (the API) ended it. */
+  async announceEnded(event: { sessionId: string; agentId: string; reason: string }): Promise<void> {
+    const state: SignalMessage = {
+      type: "session/state",
+      sessionId: event.sessionId,
+      status: "ended",
+      reason: event.reason,
+    };
+    await Promise.all([
+      this.deliver(channels.viewer(event.sessionId), state),
+      this.deliver(channels.agent(event.agentId), state),
+    ]);
+  }
+
   get stats() {
     return { connections: this.connections.size, agents: this.agents.size, viewers: this.viewers.size };
   }

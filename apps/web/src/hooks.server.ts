@@ -19,6 +19,8 @@ export const init: ServerInit = async () => {
 };
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Endpoints that authenticate without cookies, so a forged cross-site request gains nothing. */
+const CSRF_EXEMPT = new Set(["/healthz", "/api/agents/enroll"]);
 const FORM_TYPES = /^(application\/x-www-form-urlencoded|multipart\/form-data)/;
 
 async function submittedCsrfToken(request: Request): Promise<string | null> {
@@ -41,7 +43,7 @@ export const handle: Handle = async ({ event, resolve }) => {
   event.locals.clientIp = event.getClientAddress();
 
   let csrfToken = event.cookies.get(CSRF_COOKIE);
-  if (!SAFE_METHODS.has(event.request.method) && event.url.pathname !== "/healthz") {
+  if (!SAFE_METHODS.has(event.request.method) && !CSRF_EXEMPT.has(event.url.pathname)) {
     if (!csrfTokenMatches(csrfToken, await submittedCsrfToken(event.request))) {
       log.warn(
         { path: event.url.pathname, ip: event.locals.clientIp },

@@ -2,3 +2,4 @@
 export * from "./session-state.ts";
 export * from "./audit-events.ts";
 export * from "./signaling.ts";
+export * from "./host.ts";

@@ -14,6 +14,7 @@ import {
 } from "@rd/auth";
 import { importTicketKey } from "@rd/auth/tickets";
 import { createDb, type DbHandle } from "@rd/db";
+import { hostServices } from "@rd/protocol";
 import { loadEnv, type Env } from "./env.ts";
 import { log } from "./log.ts";
 
@@ -24,6 +25,8 @@ export interface App {
   auth: { secure: Auth; plain: Auth };
   signInLimits: SignInLimits;
   ticketKey: CryptoKey;
+  /** The signaling worker's WebSocket URL as seen from a client that reached us at `requestUrl`. */
+  signalUrl(requestUrl: URL): string;
 }
 
 let app: App | undefined;
@@ -39,6 +42,7 @@ export async function startApp(): Promise<App> {
   const database = createDb({ url: env.DATABASE_URL, dataDir: path.resolve(env.DATA_DIR, "pglite") });
   await database.migrate(path.resolve(env.MIGRATIONS_DIR));
   log.info({ database: database.kind }, "database ready");
+  hostServices.database = database;
   await seedAdmin(env, database);
   app = {
     env,
@@ -49,6 +53,9 @@ export async function startApp(): Promise<App> {
     },
     signInLimits: createSignInLimits(),
     ticketKey: await importTicketKey(resolveSecret(env.RD_SECRET, env.DATA_DIR)),
+    signalUrl: (requestUrl) =>
+      env.SIGNAL_PUBLIC_URL ??
+      `${requestUrl.protocol === "https:" ? "wss" : "ws"}://${requestUrl.hostname}:${env.SIGNAL_PORT}/ws`,
   };
   return app;
 }

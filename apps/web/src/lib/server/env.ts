@@ -28,6 +28,14 @@ const schema = z.object({
   RD_WORKSPACE_NAME: z.string().default("My workspace"),
   /** "auto" marks cookies Secure when the request arrived over HTTPS. */
   COOKIE_SECURE: z.enum(["auto", "true", "false"]).default("auto"),
+  /** Where agents and browsers reach the signaling worker; by default this host on SIGNAL_PORT. */
+  SIGNAL_PORT: z.coerce.number().int().min(1).max(65535).default(8787),
+  SIGNAL_PUBLIC_URL: optional.pipe(
+    z
+      .string()
+      .regex(/^wss?:\/\//, { error: "must be a ws:// or wss:// URL" })
+      .optional(),
+  ),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 

@@ -1,5 +1,6 @@
 /** Builds the tRPC context for a request: the shared database and auth, and the signed-in user. */
 import type { Context } from "@rd/api";
+import { hostServices } from "@rd/protocol";
 import type { RequestEvent } from "@sveltejs/kit";
 import { getApp } from "./app.ts";
 
@@ -10,5 +11,6 @@ export function trpcContext(event: Pick<RequestEvent, "locals" | "url">): Contex
     auth: event.url.protocol === "https:" ? app.auth.secure : app.auth.plain,
     user: event.locals.user,
     ticketKey: app.ticketKey,
+    sessionEnded: (event) => hostServices.sessionEnded?.(event),
   };
 }
