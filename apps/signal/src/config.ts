@@ -74,6 +74,8 @@ const schema = z.object({
   SIGNAL_HELLO_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).optional(),
   SIGNAL_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(50).max(60_000).optional(),
   SIGNAL_WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(100).max(600_000).optional(),
+  /** Per-connection message budget (sustained per second); the burst is four seconds' worth. */
+  SIGNAL_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).optional(),
 });
 
 export type SignalEnv = z.infer<typeof schema>;
@@ -99,6 +101,14 @@ export function tuningFrom(env: SignalEnv, overrides: Partial<SignalTuning> = {}
     helloTimeoutMs: env.SIGNAL_HELLO_TIMEOUT_MS ?? DEFAULT_TUNING.helloTimeoutMs,
     workerHeartbeatMs: env.SIGNAL_WORKER_HEARTBEAT_MS ?? DEFAULT_TUNING.workerHeartbeatMs,
     workerDeadAfterMs: env.SIGNAL_WORKER_DEAD_AFTER_MS ?? DEFAULT_TUNING.workerDeadAfterMs,
+    ...(env.SIGNAL_MESSAGES_PER_SECOND
+      ? {
+          messagesPerSecond: env.SIGNAL_MESSAGES_PER_SECOND,
+          messageBurst: env.SIGNAL_MESSAGES_PER_SECOND * 4,
+          bytesPerSecond: env.SIGNAL_MESSAGES_PER_SECOND * 4096,
+          byteBurst: env.SIGNAL_MESSAGES_PER_SECOND * 16_384,
+        }
+      : {}),
     ...overrides,
   };
 }
