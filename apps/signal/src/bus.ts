@@ -8,6 +8,11 @@ import type { SignalMessage } from "@rd/protocol";
 export type BusEnvelope =
   /** A message for the peer(s) subscribed to the channel. */
   | { kind: "deliver"; message: SignalMessage; fromWorker: string }
+  /**
+   * Offer, answer or ICE, forwarded as the validated frame it arrived as (the protocol's schemas
+   * are strict, so the text holds nothing the schema did not accept): no re-serialising per hop.
+   */
+  | { kind: "relay"; sessionId: string; raw: string; fromWorker: string }
   /** An agent connected somewhere: any other connection of that agent is stale. */
   | { kind: "agent-connected"; agentId: string; connectionId: string; workerId: string }
   /** A worker's heartbeat on the `workers` channel, so others notice when it dies. */

@@ -211,14 +211,15 @@ export class SignalHub {
     if (message.type === "heartbeat/pong") return;
 
     const identity = connection.identity;
-    if (identity.role === "technician") return this.fromTechnician(connection, identity, message);
-    return this.fromAgent(connection, identity, message);
+    if (identity.role === "technician") return this.fromTechnician(connection, identity, message, data);
+    return this.fromAgent(connection, identity, message, data);
   }
 
   private async fromTechnician(
     connection: Connection,
     identity: Extract<Identity, { role: "technician" }>,
     message: SignalMessage,
+    raw: string,
   ): Promise<void> {
     if (!("sessionId" in message) || message.sessionId !== identity.sessionId) {
       return this.refuse(
@@ -231,7 +232,7 @@ export class SignalHub {
       case "signal/offer":
       case "signal/answer":
       case "signal/ice":
-        return this.deliver(channels.agent(identity.agentId), message);
+        return this.relay(channels.agent(identity.agentId), identity.sessionId, raw);
       case "session/end":
         await this.applyTransition(
           identity.tenantId,
@@ -250,6 +251,7 @@ export class SignalHub {
     connection: Connection,
     identity: Extract<Identity, { role: "agent" }>,
     message: SignalMessage,
+    raw: string,
   ): Promise<void> {
     const sessionId = "sessionId" in message ? message.sessionId : undefined;
     if (!sessionId || !connection.sessions.has(sessionId)) {
@@ -260,7 +262,7 @@ export class SignalHub {
       case "signal/offer":
       case "signal/answer":
       case "signal/ice":
-        return this.deliver(channels.viewer(sessionId), message);
+        return this.relay(channels.viewer(sessionId), sessionId, raw);
       case "session/prompt":
       case "session/accept":
       case "session/deny":
@@ -394,6 +396,10 @@ export class SignalHub {
 
   // ——— Delivering ———
 
+  private async relay(channel: string, sessionId: string, raw: string): Promise<void> {
+    await this.deps.bus.publish(channel, { kind: "relay", sessionId, raw, fromWorker: this.deps.workerId });
+  }
+
   private async deliver(channel: string, message: SignalMessage): Promise<void> {
     await this.deps.bus.publish(channel, { kind: "deliver", message, fromWorker: this.deps.workerId });
   }
@@ -402,6 +408,10 @@ export class SignalHub {
     if (connection.closed) return;
     if (envelope.kind === "agent-connected") {
       if (envelope.connectionId !== connection.id) this.replace(connection);
+      return;
+    }
+    if (envelope.kind === "relay") {
+      if (connection.sessions.has(envelope.sessionId)) this.sendRaw(connection, envelope.raw);
       return;
     }
     if (envelope.kind !== "deliver") return;
@@ -418,14 +428,22 @@ export class SignalHub {
   }
 
   private toViewer(connection: Connection, envelope: BusEnvelope) {
-    if (connection.closed || envelope.kind !== "deliver") return;
+    if (connection.closed) return;
+    if (envelope.kind === "relay") {
+      // Negotiation comes from the agent's worker: that is the worker to watch.
+      connection.peerWorker = envelope.fromWorker;
+      this.sendRaw(connection, envelope.raw);
+      return;
+    }
+    if (envelope.kind !== "deliver") return;
     const { message } = envelope;
-    // Negotiation and consent come from the agent's worker: that is the worker to watch.
-    const fromAgentSide =
-      message.type.startsWith("signal/") ||
-      (message.type === "session/state" &&
-        (message.status === "awaiting_consent" || message.status === "active"));
-    if (fromAgentSide) connection.peerWorker = envelope.fromWorker;
+    // Consent answers come from the agent's worker too.
+    if (
+      message.type === "session/state" &&
+      (message.status === "awaiting_consent" || message.status === "active")
+    ) {
+      connection.peerWorker = envelope.fromWorker;
+    }
     this.send(connection, message);
     if (message.type === "session/state" && isTerminalSessionState(message.status)) {
       this.close(
@@ -468,14 +486,18 @@ export class SignalHub {
     return true;
   }
 
-  /** Sends unless the peer reads too slowly; then it is closed rather than buffered without bound. */
   private send(connection: Connection, message: SignalMessage) {
+    this.sendRaw(connection, JSON.stringify(message));
+  }
+
+  /** Sends unless the peer reads too slowly; then it is closed rather than buffered without bound. */
+  private sendRaw(connection: Connection, text: string) {
     if (connection.closed) return;
     if (connection.socket.bufferedAmount > this.deps.tuning.maxBufferedBytes) {
       return this.close(connection, CLOSE_CODES.slowConsumer, "reading too slowly; messages were piling up");
     }
     try {
-      connection.socket.send(JSON.stringify(message));
+      connection.socket.send(text);
     } catch {
       this.close(connection, CLOSE_CODES.goingAway, "send failed");
     }

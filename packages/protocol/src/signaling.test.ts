@@ -77,4 +77,62 @@ describe("parseSignalMessage", () => {
       { numRuns: 3000 },
     );
   });
+
+  it("takes the fast path for relayed messages only when the schema agrees", () => {
+    const relay = fc.constantFrom(
+      { type: "signal/offer", sessionId: sid, sdp: "v=0" },
+      { type: "signal/answer", sessionId: sid, sdp: "v=0" },
+      {
+        type: "signal/ice",
+        sessionId: sid,
+        candidate: { candidate: "c", sdpMid: "0", sdpMLineIndex: 0, usernameFragment: "u" },
+      },
+      { type: "signal/ice", sessionId: sid, candidate: null },
+    );
+    const value = fc.oneof(
+      fc.jsonValue(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.integer(),
+      fc.uuid(),
+      fc.string({ maxLength: 80 }),
+      fc.constant("x".repeat(SIGNAL_LIMITS.sdpBytes + 1)),
+      fc.record(
+        {
+          candidate: fc.oneof(fc.string(), fc.integer()),
+          sdpMid: fc.oneof(fc.string(), fc.constant(null)),
+          sdpMLineIndex: fc.oneof(fc.integer({ min: -5, max: 300 }), fc.double()),
+          extra: fc.string(),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    const mutated = fc
+      .tuple(relay, fc.constantFrom("type", "sessionId", "sdp", "candidate", "extra"), value, fc.boolean())
+      .map(([message, key, v, drop]) => {
+        const copy: Record<string, unknown> = { ...message };
+        if (drop) delete copy[key];
+        else copy[key] = v;
+        return copy;
+      });
+    fc.assert(
+      fc.property(fc.oneof(relay, mutated), (candidate) => {
+        const text = JSON.stringify(candidate);
+        const ours = parseSignalMessage(text);
+        const schema = signalMessage.safeParse(JSON.parse(text));
+        expect(ours.ok).toBe(schema.success);
+        if (ours.ok && schema.success) expect(ours.message).toEqual(schema.data);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("refuses unknown fields, so a validated frame can be relayed as it came", () => {
+    expect(
+      parseSignalMessage(JSON.stringify({ type: "signal/offer", sessionId: sid, sdp: "v=0", x: 1 })).ok,
+    ).toBe(false);
+    expect(
+      parseSignalMessage(JSON.stringify({ type: "session/accept", sessionId: sid, extra: true })).ok,
+    ).toBe(false);
+  });
 });
