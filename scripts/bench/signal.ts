@@ -123,11 +123,21 @@ function sentAt(frame: string): bigint {
   return BigInt(/ (\d+) typ host/.exec(frame)![1]!);
 }
 
+/** Answers the worker's heartbeats, as real clients do (a silent peer is closed as dead). */
+function answerPings(ws: WebSocket) {
+  ws.on("message", (data) => {
+    const text = String(data);
+    if (text.startsWith('{"type":"heartbeat/ping"'))
+      ws.send(text.replace("heartbeat/ping", "heartbeat/pong"));
+  });
+}
+
 async function measure(pairs: Pair[], pid: number[]) {
   // 1. Latency at a fixed, realistic rate: open loop, 5 msg/s per session, spread over the second.
   const latencies: number[] = [];
   for (const p of pairs) {
     p.viewer.removeAllListeners("message");
+    answerPings(p.viewer);
     p.viewer.on("message", (data) => {
       const text = String(data);
       if (text.includes("typ host")) latencies.push(Number(process.hrtime.bigint() - sentAt(text)) / 1e6);
@@ -158,6 +168,7 @@ async function measure(pairs: Pair[], pid: number[]) {
   for (const p of pairs) {
     let seq = 0;
     p.viewer.removeAllListeners("message");
+    answerPings(p.viewer);
     p.viewer.on("message", (data) => {
       if (!String(data).includes("typ host")) return;
       delivered++;
@@ -260,6 +271,7 @@ async function connectSessions(
     await request;
     agent.send(JSON.stringify({ type: "session/accept", sessionId: id }));
     await active;
+    answerPings(agent);
     return { agent, viewer, sessionId: id };
   });
 }

@@ -424,6 +424,34 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       healthy.close();
     });
 
+    it("closes a peer that stops answering heartbeats with 4000", async () => {
+      const hung = await agent(d.seed.agentA2);
+      hung.silent = true;
+      expect(await hung.closedWith(6000)).toMatchObject({
+        code: CLOSE_CODES.timeout,
+        reason: expect.stringMatching(/heartbeat/),
+      });
+    });
+
+    it("limits how many sessions one user may have open", async () => {
+      const a = await agent();
+      const viewers = [];
+      for (let i = 0; i < 8; i++) {
+        const { ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
+        const v = await viewer(ticket);
+        await v.next("presence/welcome");
+        viewers.push(v);
+      }
+      const { ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
+      const ninth = await viewer(ticket);
+      expect(await ninth.closedWith()).toMatchObject({
+        code: CLOSE_CODES.forbidden,
+        reason: expect.stringMatching(/too many/),
+      });
+      viewers.forEach((v) => v.close());
+      a.close();
+    });
+
     it("answers pings and keeps a quiet but alive connection open past the heartbeat", async () => {
       const a = await agent();
       await sleep(2_800); // > 2.5 heartbeats; the test client answers the server's pings

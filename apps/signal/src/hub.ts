@@ -85,6 +85,8 @@ export class SignalHub {
   private readonly connections = new Set<Connection>();
   private readonly agents = new Map<string, Connection>();
   private readonly viewers = new Map<string, Connection>();
+  /** Open viewer connections per user, for the per-user limit. */
+  private readonly viewersPerUser = new Map<string, number>();
   private readonly offlineTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly workersSeen = new Map<string, number>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
@@ -324,10 +326,7 @@ export class SignalHub {
         `the session has already ${session.status === "ended" ? "ended" : `been ${session.status}`}`,
       );
     }
-    const sameUser = [...this.connections].filter(
-      (c) => c.identity?.role === "technician" && c.identity.userId === claims.uid,
-    );
-    if (sameUser.length >= this.deps.tuning.maxConnectionsPerUser) {
+    if ((this.viewersPerUser.get(claims.uid) ?? 0) >= this.deps.tuning.maxConnectionsPerUser) {
       return this.close(connection, CLOSE_CODES.forbidden, "too many open sessions for this user");
     }
     if (connection.closed) return;
@@ -339,6 +338,7 @@ export class SignalHub {
       agentId: session.agentId,
     };
     connection.identity = identity;
+    this.viewersPerUser.set(claims.uid, (this.viewersPerUser.get(claims.uid) ?? 0) + 1);
     const previous = this.viewers.get(claims.sid);
     if (previous) this.replace(previous);
     this.viewers.set(claims.sid, connection);
@@ -544,6 +544,9 @@ export class SignalHub {
     if (!identity) return;
     if (identity.role === "technician") {
       if (this.viewers.get(identity.sessionId) === connection) this.viewers.delete(identity.sessionId);
+      const open = (this.viewersPerUser.get(identity.userId) ?? 1) - 1;
+      if (open > 0) this.viewersPerUser.set(identity.userId, open);
+      else this.viewersPerUser.delete(identity.userId);
       if (!connection.replaced) {
         await this.applyTransition(
           identity.tenantId,

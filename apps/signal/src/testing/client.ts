@@ -8,6 +8,8 @@ export class TestClient {
   closed?: { code: number; reason: string };
   private waiters: (() => void)[] = [];
   private readonly opened: Promise<void>;
+  /** Set to stop answering the worker's pings, like a peer that hung. */
+  silent = false;
 
   constructor(url: string) {
     this.ws = new WebSocket(url);
@@ -18,7 +20,8 @@ export class TestClient {
     this.ws.on("message", (data, isBinary) => {
       if (isBinary) return;
       const message = JSON.parse(data.toString()) as SignalMessage;
-      if (message.type === "heartbeat/ping") this.send({ type: "heartbeat/pong", t: message.t });
+      if (message.type === "heartbeat/ping" && !this.silent)
+        this.send({ type: "heartbeat/pong", t: message.t });
       this.received.push(message);
       this.wake();
     });
