@@ -53,6 +53,8 @@ interface Connection {
   helloTimer?: ReturnType<typeof setTimeout>;
   unsubscribe?: () => Promise<void>;
   closed: boolean;
+  /** Which heartbeat slice visits this connection. */
+  slice: number;
   /** Set when this connection was closed because a newer one replaced it. */
   replaced?: boolean;
   /** Messages are handled one at a time, in order: a deny must not overtake its prompt. */
@@ -74,6 +76,9 @@ export interface PeerHandle {
   onClose(): void;
 }
 
+/** The heartbeat visits one slice of the connections per tick. */
+const HEARTBEAT_SLICES = 8;
+
 const TRANSITION_FOR: Partial<Record<SignalMessage["type"], SessionTransition>> = {
   "session/prompt": "askConsent",
   "session/accept": "start",
@@ -92,6 +97,7 @@ export class SignalHub {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private unsubscribeWorkers?: () => Promise<void>;
   private nextId = 0;
+  private heartbeatTick = 0;
   private stopping = false;
 
   private readonly deps: HubDeps;
@@ -111,7 +117,8 @@ export class SignalHub {
       void bus.publish(channels.workers, { kind: "worker-alive", workerId }).catch(() => {});
     announce();
     this.timers.push(
-      setInterval(() => this.heartbeat(), tuning.heartbeatMs),
+      // In slices: a ping to every connection at once would stall relaying for a moment.
+      setInterval(() => this.heartbeat(), tuning.heartbeatMs / HEARTBEAT_SLICES),
       setInterval(announce, tuning.workerHeartbeatMs),
       setInterval(() => this.checkPeerWorkers(), tuning.workerHeartbeatMs),
       setInterval(() => void this.keepPresence(), tuning.presenceRefreshMs),
@@ -158,6 +165,7 @@ export class SignalHub {
       bytes: new TokenBucket(tuning.bytesPerSecond, tuning.byteBurst),
       closed: false,
       queue: Promise.resolve(),
+      slice: this.nextId % HEARTBEAT_SLICES,
     };
     connection.helloTimer = setTimeout(
       () => this.close(connection, CLOSE_CODES.timeout, "no presence/hello within the time limit"),
@@ -589,9 +597,10 @@ export class SignalHub {
 
   /** Pings every connection; one that stayed silent too long is dead and gets closed. */
   private heartbeat() {
+    const slice = this.heartbeatTick++ % HEARTBEAT_SLICES;
     const deadline = Date.now() - this.deps.tuning.heartbeatMs * 2.5;
     for (const connection of this.connections) {
-      if (!connection.identity) continue;
+      if (connection.slice !== slice || !connection.identity) continue;
       if (connection.lastHeard < deadline)
         this.close(connection, CLOSE_CODES.timeout, "no heartbeat from the peer");
       else this.send(connection, { type: "heartbeat/ping", t: Date.now() });

@@ -88,8 +88,11 @@ describe("parseSignalMessage", () => {
         candidate: { candidate: "c", sdpMid: "0", sdpMLineIndex: 0, usernameFragment: "u" },
       },
       { type: "signal/ice", sessionId: sid, candidate: null },
+      { type: "heartbeat/pong", t: 1 },
+      { type: "heartbeat/ping", t: 2.5 },
     );
     const value = fc.oneof(
+      fc.double(),
       fc.jsonValue(),
       fc.constant(null),
       fc.constant(undefined),
@@ -108,7 +111,12 @@ describe("parseSignalMessage", () => {
       ),
     );
     const mutated = fc
-      .tuple(relay, fc.constantFrom("type", "sessionId", "sdp", "candidate", "extra"), value, fc.boolean())
+      .tuple(
+        relay,
+        fc.constantFrom("type", "sessionId", "sdp", "candidate", "t", "extra"),
+        value,
+        fc.boolean(),
+      )
       .map(([message, key, v, drop]) => {
         const copy: Record<string, unknown> = { ...message };
         if (drop) delete copy[key];

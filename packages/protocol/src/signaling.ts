@@ -129,7 +129,7 @@ const optionalString = (value: unknown, max: number) =>
   value === undefined || value === null || (typeof value === "string" && value.length <= max);
 
 /**
- * The relayed messages (offer, answer, ICE) are nearly all the traffic; this checks them by hand
+ * The relayed messages (offer, answer, ICE) and heartbeats are nearly all the traffic; this checks them by hand
  * with exactly the schema's rules (strict keys, the same limits, zod's own UUID pattern), several
  * times faster. Anything it is not sure about goes to the schema, which decides and explains.
  * signaling.test.ts checks by property testing that both always agree.
@@ -137,6 +137,12 @@ const optionalString = (value: unknown, max: number) =>
 function parseRelayFast(json: unknown): SignalMessage | undefined {
   if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
   const m = json as Record<string, unknown>;
+  // Heartbeats are the other steady traffic: every connection, every 15 s.
+  if (m.type === "heartbeat/pong" || m.type === "heartbeat/ping") {
+    return typeof m.t === "number" && Number.isFinite(m.t) && Object.keys(m).length === 2
+      ? (m as SignalMessage)
+      : undefined;
+  }
   if (typeof m.sessionId !== "string" || !UUID.test(m.sessionId) || Object.keys(m).length !== 3)
     return undefined;
   if (m.type === "signal/offer" || m.type === "signal/answer") {
