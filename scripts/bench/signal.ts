@@ -7,9 +7,10 @@
  * Needs the local Postgres (the worker runs as its own process); uses Redis when it answers.
  * SESSIONS and SECONDS environment variables scale it down for a quick look.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { importTicketKey, signTicket } from "@rd/auth/tickets";
 import { Agents, RemoteSessions, Tenants, Users } from "@rd/db";
@@ -45,12 +46,24 @@ function percentile(sorted: number[], p: number) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 }
 
+/**
+ * Servers under test get core 1 to themselves and the load generator (this process) core 0, so the
+ * baseline and the worker are measured on equal terms instead of fighting the load generator.
+ */
+const PIN =
+  process.env.BENCH_PIN !== "false" && existsSync("/usr/bin/taskset") && availableParallelism() >= 2;
+if (PIN) spawnSync("taskset", ["-cp", "0", String(process.pid)], { stdio: "ignore" });
+
 async function startProcess(
   script: string,
   env: Record<string, string>,
   healthUrl: string,
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(root, script)], {
+  // taskset execs the command, so the child's pid is the server's own.
+  const [command, args] = PIN
+    ? ["taskset", ["-c", "1", process.execPath, path.join(root, script)]]
+    : [process.execPath, [path.join(root, script)]];
+  const child = spawn(command as string, args as string[], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "inherit"],
@@ -339,7 +352,8 @@ async function runBaseline() {
 }
 
 console.log(
-  `bench:signal — ${SESSIONS} sessions (${SESSIONS * 2} sockets), ${SECONDS} s per phase, ${RATE_PER_SESSION} msg/s per session`,
+  `bench:signal — ${SESSIONS} sessions (${SESSIONS * 2} sockets), ${SECONDS} s per phase, ${RATE_PER_SESSION} msg/s per session` +
+    (PIN ? "; servers pinned to core 1, load generator to core 0" : ""),
 );
 const rows = [await runBaseline(), await runSignal("signal, 1 Node worker, in-process bus", 1)];
 if (process.env.REDIS_URL)

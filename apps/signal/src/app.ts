@@ -6,12 +6,33 @@ import { Hono } from "hono";
 import type { UpgradeWebSocket, WSContext } from "hono/ws";
 import type { PeerHandle, PeerSocket, SignalHub } from "./hub.ts";
 
+interface NodeWsRaw {
+  bufferedAmount?: number;
+  /** Node's `ws` exposes its TCP socket; other runtimes do not. */
+  _socket?: { cork(): void; uncork(): void };
+}
+
 function peerSocket(ws: WSContext): PeerSocket {
+  const raw = ws.raw as NodeWsRaw | undefined;
+  const tcp = raw?._socket;
+  let corked = false;
   return {
-    send: (text) => ws.send(text),
+    send: (text) => {
+      // On Node, frames sent to one peer within an event-loop turn leave in one write instead of
+      // one syscall each: the relay's main cost under load. (Feature-detected: Node's ws only.)
+      if (tcp && !corked) {
+        corked = true;
+        tcp.cork();
+        setImmediate(() => {
+          corked = false;
+          tcp.uncork();
+        });
+      }
+      ws.send(text);
+    },
     close: (code, reason) => ws.close(code, reason),
     get bufferedAmount() {
-      return (ws.raw as { bufferedAmount?: number } | undefined)?.bufferedAmount ?? 0;
+      return raw?.bufferedAmount ?? 0;
     },
   };
 }
