@@ -4,6 +4,7 @@
  * Real worker, real database, real Redis; the peers are WebSocket clients speaking the protocol.
  */
 import { Agents, RemoteSessions, SessionEvents } from "@rd/db";
+import { importTicketKey, signTicket } from "@rd/auth/tickets";
 import { CLOSE_CODES } from "@rd/protocol";
 import { and, asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,6 +75,19 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     await v.next("presence/welcome");
     const request = await a.next("session/request", (m) => m.sessionId === sessionId);
     return { a, v, sessionId, request };
+  }
+
+  /** A correctly signed ticket for tenant A's technician, naming any session. */
+  async function forgeTicket(sessionId: string, options?: { ttlSeconds?: number; now?: number }) {
+    const claims = {
+      sid: sessionId,
+      tid: d.seed.tenantA,
+      uid: d.seed.techA.id,
+      role: "technician" as const,
+      name: "t",
+      email: "t@x",
+    };
+    return (await signTicket(d.seed.ticketKey, claims, options)).ticket;
   }
 
   async function active() {
@@ -266,7 +280,6 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       const claims = JSON.parse(Buffer.from(payload!, "base64url").toString());
       claims.tid = d.seed.tenantB;
       const tampered = `${v}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${sig}`;
-      const { importTicketKey, signTicket } = await import("@rd/auth/tickets");
       const foreign = (await signTicket(await importTicketKey("x".repeat(40)), claims)).ticket;
       for (const bad of [tampered, foreign, "v1.not.a-ticket-at-all"]) {
         const client = await viewer(bad);
@@ -275,21 +288,8 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     });
 
     it("refuses an expired ticket", async () => {
-      const { signTicket } = await import("@rd/auth/tickets");
       const { sessionId } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
-      const claims = {
-        sid: sessionId,
-        tid: d.seed.tenantA,
-        uid: d.seed.techA.id,
-        role: "technician" as const,
-        name: "t",
-        email: "t@x",
-      };
-      const { ticket } = await signTicket(d.seed.ticketKey, claims, {
-        ttlSeconds: 1,
-        now: Date.now() - 10_000,
-      });
-      const client = await viewer(ticket);
+      const client = await viewer(await forgeTicket(sessionId, { ttlSeconds: 1, now: Date.now() - 10_000 }));
       expect(await client.closedWith()).toMatchObject({
         code: CLOSE_CODES.unauthenticated,
         reason: expect.stringMatching(/expired/),
@@ -297,19 +297,9 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     });
 
     it("refuses a valid ticket that names another tenant's session", async () => {
-      const { signTicket } = await import("@rd/auth/tickets");
       const other = await d.seed.openSession(d.seed.techB, d.seed.agentB.agentId);
-      // Correctly signed, but claiming tenant A for tenant B's session.
-      const claims = {
-        sid: other.sessionId,
-        tid: d.seed.tenantA,
-        uid: d.seed.techA.id,
-        role: "technician" as const,
-        name: "t",
-        email: "t@x",
-      };
-      const { ticket } = await signTicket(d.seed.ticketKey, claims);
-      const client = await viewer(ticket);
+      // Correctly signed, but claiming tenant A (technician A) for tenant B's session.
+      const client = await viewer(await forgeTicket(other.sessionId));
       expect((await client.closedWith()).code).toBe(CLOSE_CODES.forbidden);
     });
 
@@ -317,16 +307,7 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       const { a, v, sessionId } = await active();
       v.send({ type: "session/end", sessionId });
       await a.next("session/state", (m) => m.status === "ended");
-      const { signTicket } = await import("@rd/auth/tickets");
-      const claims = {
-        sid: sessionId,
-        tid: d.seed.tenantA,
-        uid: d.seed.techA.id,
-        role: "technician" as const,
-        name: "t",
-        email: "t@x",
-      };
-      const late = await viewer((await signTicket(d.seed.ticketKey, claims)).ticket);
+      const late = await viewer(await forgeTicket(sessionId));
       expect((await late.closedWith()).code).toBe(CLOSE_CODES.sessionEnded);
       a.close();
     });

@@ -10,6 +10,7 @@ import {
   isTerminalSessionState,
   parseSignalMessage,
   SIGNAL_LIMITS,
+  type SessionState,
   type SessionTransition,
   type SignalMessage,
 } from "@rd/protocol";
@@ -136,17 +137,8 @@ export class SignalHub {
   }
 
   /** Tells both peers of a session that something outside the worker (the API) ended it. */
-  async announceEnded(event: { sessionId: string; agentId: string; reason: string }): Promise<void> {
-    const state: SignalMessage = {
-      type: "session/state",
-      sessionId: event.sessionId,
-      status: "ended",
-      reason: event.reason,
-    };
-    await Promise.all([
-      this.deliver(channels.viewer(event.sessionId), state),
-      this.deliver(channels.agent(event.agentId), state),
-    ]);
+  announceEnded(event: { sessionId: string; agentId: string; reason: string }): Promise<void> {
+    return this.broadcastState(event.sessionId, event.agentId, "ended", event.reason);
   }
 
   get stats() {
@@ -469,7 +461,7 @@ export class SignalHub {
     transition: SessionTransition,
     actor: { type: "user" | "agent" | "system"; id?: string },
     reason?: string,
-  ): Promise<boolean> {
+  ): Promise<void> {
     const result = await this.deps.store.transition({
       tenantId,
       sessionId,
@@ -479,19 +471,18 @@ export class SignalHub {
     });
     if (!result.ok) {
       this.deps.log.debug({ sessionId, transition, why: result.message }, "transition not applied");
-      return false;
+      return;
     }
-    const state: SignalMessage = {
-      type: "session/state",
-      sessionId,
-      status: result.status,
-      ...(reason ? { reason } : {}),
-    };
+    await this.broadcastState(sessionId, result.agentId, result.status, reason);
+  }
+
+  /** Tells both peers of a session its state, wherever they are connected. */
+  private async broadcastState(sessionId: string, agentId: string, status: SessionState, reason?: string) {
+    const state: SignalMessage = { type: "session/state", sessionId, status, ...(reason ? { reason } : {}) };
     await Promise.all([
       this.deliver(channels.viewer(sessionId), state),
-      this.deliver(channels.agent(result.agentId), state),
+      this.deliver(channels.agent(agentId), state),
     ]);
-    return true;
   }
 
   private send(connection: Connection, message: SignalMessage) {

@@ -12,6 +12,7 @@ import {
   transitionSession,
   type TransitionOptions,
 } from "@rd/db";
+import { sha256Hex } from "@rd/auth/secrets";
 import { IllegalSessionTransition, type SessionState } from "@rd/protocol";
 import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 
@@ -45,11 +46,6 @@ export interface SignalStore {
   transition(options: TransitionOptions): Promise<TransitionResult>;
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 export function createDbStore(db: Database, { credentialCacheMs = 30_000 } = {}): SignalStore {
   // Key: agent id + hash of the presented secret, so a wrong secret never hits a cached success.
   const cache = new Map<string, { result: AgentIdentity | null; expires: number }>();
@@ -78,7 +74,7 @@ export function createDbStore(db: Database, { credentialCacheMs = 30_000 } = {})
 
   return {
     async authenticateAgent(agentId, secret) {
-      const hash = await sha256Hex(secret);
+      const hash = sha256Hex(secret);
       const key = `${agentId}:${hash}`;
       const hit = cache.get(key);
       if (hit && hit.expires > Date.now()) return hit.result;

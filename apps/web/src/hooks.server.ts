@@ -37,9 +37,7 @@ async function submittedCsrfToken(request: Request): Promise<string | null> {
 
 export const handle: Handle = async ({ event, resolve }) => {
   const app = getApp();
-  const secure = event.url.protocol === "https:";
-  const auth = secure ? app.auth.secure : app.auth.plain;
-  const cookieSecure = app.env.COOKIE_SECURE === "auto" ? secure : app.env.COOKIE_SECURE === "true";
+  const auth = app.authFor(event.url);
   event.locals.clientIp = event.getClientAddress();
 
   let csrfToken = event.cookies.get(CSRF_COOKIE);
@@ -64,7 +62,7 @@ export const handle: Handle = async ({ event, resolve }) => {
       path: "/",
       httpOnly: false,
       sameSite: "strict",
-      secure: cookieSecure,
+      secure: app.secureCookies(event.url),
     });
   }
   event.locals.csrfToken = csrfToken;

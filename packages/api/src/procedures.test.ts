@@ -1,4 +1,5 @@
-import { signIn, createSignInLimits } from "@rd/auth";
+import { createSignInLimits, normalizeEnrollmentCode, sha256Hex, signIn } from "@rd/auth";
+import { eq } from "drizzle-orm";
 import { type DbHandle, EnrollmentCodes } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
 import type { AuthUser } from "@rd/auth";
@@ -104,7 +105,10 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
         message: expect.stringMatching(/used already/),
       });
       const expired = await f.a.asAdmin.agents.createEnrollmentCode({});
-      await f.db.update(EnrollmentCodes).set({ expiresAt: new Date(Date.now() - 1) });
+      await f.db
+        .update(EnrollmentCodes)
+        .set({ expiresAt: new Date(Date.now() - 1) })
+        .where(eq(EnrollmentCodes.codeHash, sha256Hex(normalizeEnrollmentCode(expired.code))));
       expect(await enrollAgent(f.db, expired.code, info)).toMatchObject({ ok: false });
       await expect(f.a.asTech.agents.createEnrollmentCode({})).rejects.toMatchObject({ code: "FORBIDDEN" });
     });

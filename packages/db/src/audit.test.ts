@@ -24,8 +24,19 @@ describe.each(testDatabases())("audit chain on $name", (backend) => {
 
   it("applies the migrations and can run them again without error", async () => {
     await handle.migrate();
-    const result = await handle.db.execute(sql`select count(*)::int as n from tenants`);
-    expect(result).toBeDefined();
+    const count = async (query: ReturnType<typeof sql>) => {
+      const result = await handle.db.execute(query);
+      const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { n: number }[];
+      return rows[0]!.n;
+    };
+    // Both migrations recorded once, the append-only triggers in place, the data untouched.
+    expect(await count(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)).toBe(2);
+    expect(
+      await count(
+        sql`select count(*)::int as n from pg_trigger where tgrelid = 'session_events'::regclass and not tgisinternal`,
+      ),
+    ).toBe(2);
+    expect(await count(sql`select count(*)::int as n from tenants`)).toBe(2);
   });
 
   it("starts each tenant's chain at seq 1 from the genesis hash", async () => {

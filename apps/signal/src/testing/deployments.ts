@@ -149,7 +149,6 @@ export interface Deployment {
   /** Where agents connect, and where viewers connect (different workers in the Redis deployment). */
   agentUrl: string;
   viewerUrl: string;
-  workers: { stats(): Promise<unknown> }[];
   close(): Promise<void>;
 }
 
@@ -176,7 +175,6 @@ function nodeWorkers(count: number, redisUrl?: string): DeploymentKind["create"]
       seed: await seed(db),
       agentUrl: url(signals[0]!),
       viewerUrl: url(signals[count - 1]!),
-      workers: signals.map((s) => ({ stats: async () => s.worker.hub.stats })),
       async close() {
         for (const s of signals) await s.close();
         await db.close();
@@ -201,7 +199,6 @@ export function deployments(): DeploymentKind[] {
           seed: await seed(db),
           agentUrl: worker.url,
           viewerUrl: worker.url,
-          workers: [{ stats: async () => (await fetch(`http://127.0.0.1:${worker.port}/healthz`)).json() }],
           async close() {
             worker.child.kill("SIGTERM");
             await new Promise((r) => worker.child.once("exit", r));

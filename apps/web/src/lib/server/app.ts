@@ -21,8 +21,10 @@ import { log } from "./log.ts";
 export interface App {
   env: Env;
   database: DbHandle;
-  /** Auth with Secure cookies and without: the hook picks by the request's scheme. */
-  auth: { secure: Auth; plain: Auth };
+  /** Whether cookies set for a request to `url` are Secure (COOKIE_SECURE: auto = over HTTPS). */
+  secureCookies(url: URL): boolean;
+  /** Auth whose session cookies follow `secureCookies(url)`. */
+  authFor(url: URL): Auth;
   signInLimits: SignInLimits;
   ticketKey: CryptoKey;
   /** The signaling worker's WebSocket URL as seen from a client that reached us at `requestUrl`. */
@@ -44,13 +46,15 @@ export async function startApp(): Promise<App> {
   log.info({ database: database.kind }, "database ready");
   hostServices.database = database;
   await seedAdmin(env, database);
+  const secureCookies = (url: URL) =>
+    env.COOKIE_SECURE === "auto" ? url.protocol === "https:" : env.COOKIE_SECURE === "true";
+  const secureAuth = createAuth(database.db, { secureCookies: true });
+  const plainAuth = createAuth(database.db, { secureCookies: false });
   app = {
     env,
     database,
-    auth: {
-      secure: createAuth(database.db, { secureCookies: env.COOKIE_SECURE !== "false" }),
-      plain: createAuth(database.db, { secureCookies: env.COOKIE_SECURE === "true" }),
-    },
+    secureCookies,
+    authFor: (url) => (secureCookies(url) ? secureAuth : plainAuth),
     signInLimits: createSignInLimits(),
     ticketKey: await importTicketKey(resolveSecret(env.RD_SECRET, env.DATA_DIR)),
     signalUrl: (requestUrl) =>

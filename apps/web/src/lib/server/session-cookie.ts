@@ -3,9 +3,7 @@ import type { RequestEvent } from "@sveltejs/kit";
 import { getApp } from "./app.ts";
 
 export async function startSession(event: RequestEvent, userId: string) {
-  const app = getApp();
-  const auth = event.url.protocol === "https:" ? app.auth.secure : app.auth.plain;
-  const { cookie } = await auth.createSession(userId);
+  const { cookie } = await getApp().authFor(event.url).createSession(userId);
   event.cookies.set(cookie.name, cookie.value, { path: "/", ...cookie.attributes });
 }
 

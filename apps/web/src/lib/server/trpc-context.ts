@@ -8,7 +8,7 @@ export function trpcContext(event: Pick<RequestEvent, "locals" | "url">): Contex
   const app = getApp();
   return {
     db: app.database.db,
-    auth: event.url.protocol === "https:" ? app.auth.secure : app.auth.plain,
+    auth: app.authFor(event.url),
     user: event.locals.user,
     ticketKey: app.ticketKey,
     sessionEnded: (event) => hostServices.sessionEnded?.(event),

@@ -9,8 +9,7 @@ export const actions: Actions = {
   default: async ({ locals, cookies, url }) => {
     if (locals.sessionId && locals.user) {
       const app = getApp();
-      const auth = url.protocol === "https:" ? app.auth.secure : app.auth.plain;
-      const blank = await auth.invalidateSession(locals.sessionId);
+      const blank = await app.authFor(url).invalidateSession(locals.sessionId);
       cookies.set(blank.name, blank.value, { path: "/", ...blank.attributes });
       await appendEvent(app.database.db, {
         tenantId: locals.user.tenantId,
