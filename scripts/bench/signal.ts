@@ -21,6 +21,7 @@ const SESSIONS = Number(process.env.SESSIONS ?? 1000);
 const SECONDS = Number(process.env.SECONDS ?? 15);
 const RATE_PER_SESSION = 5;
 const IN_FLIGHT = 4; // closed-loop window per session when saturating
+const WARM_UP_MS = 2000;
 const SECRET = "bench-secret-0123456789abcdef0123456789";
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -60,13 +61,15 @@ async function startProcess(
   healthUrl: string,
 ): Promise<ChildProcess> {
   // taskset execs the command, so the child's pid is the server's own.
+  // BENCH_NODE_FLAGS (e.g. "--cpu-prof --trace-gc") go to the servers under test only.
+  const node = [process.execPath, ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])];
   const [command, args] = PIN
-    ? ["taskset", ["-c", "1", process.execPath, path.join(root, script)]]
-    : [process.execPath, [path.join(root, script)]];
+    ? ["taskset", ["-c", "1", ...node, path.join(root, script)]]
+    : [node[0]!, [...node.slice(1), path.join(root, script)]];
   const child = spawn(command as string, args as string[], {
     cwd: root,
     env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", process.env.BENCH_NODE_FLAGS ? "inherit" : "ignore", "inherit"],
   });
   for (let i = 0; i < 300; i++) {
     try {
@@ -147,13 +150,17 @@ function answerPings(ws: WebSocket) {
 
 async function measure(pairs: Pair[], pid: number[]) {
   // 1. Latency at a fixed, realistic rate: open loop, 5 msg/s per session, spread over the second.
+  // Samples count after a warm-up (the senders' ramp and the JIT's first compiles), as for any
+  // steady-state figure; the baseline gets the same.
   const latencies: number[] = [];
+  let recording = false;
   for (const p of pairs) {
     p.viewer.removeAllListeners("message");
     answerPings(p.viewer);
     p.viewer.on("message", (data) => {
       const text = String(data);
-      if (text.includes("typ host")) latencies.push(Number(process.hrtime.bigint() - sentAt(text)) / 1e6);
+      if (recording && text.includes("typ host"))
+        latencies.push(Number(process.hrtime.bigint() - sentAt(text)) / 1e6);
     });
   }
   const timers = pairs.map((p, i) => {
@@ -166,6 +173,8 @@ async function measure(pairs: Pair[], pid: number[]) {
     }, Math.random() * 1000);
     return start as unknown as ReturnType<typeof setInterval>;
   });
+  await new Promise((r) => setTimeout(r, WARM_UP_MS));
+  recording = true;
   const cpuBefore = pid.map(cpuTicks);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const cpuAfter = pid.map(cpuTicks);
@@ -190,6 +199,8 @@ async function measure(pairs: Pair[], pid: number[]) {
     for (let k = 0; k < IN_FLIGHT; k++) p.agent.send(payload(p.sessionId, seq++));
   }
   const window = (SECONDS / 2) * 1000;
+  await new Promise((r) => setTimeout(r, WARM_UP_MS));
+  delivered = 0;
   await new Promise((r) => setTimeout(r, window));
   running = false;
   const throughput = delivered / (window / 1000);
@@ -323,7 +334,8 @@ async function runSignal(label: string, workers: number, redisUrl?: string) {
       RD_SECRET: SECRET,
       LOG_LEVEL: "warn",
       SIGNAL_MESSAGES_PER_SECOND: "100000",
-      ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+      // Explicitly empty otherwise: the worker would inherit this process's REDIS_URL.
+      REDIS_URL: redisUrl ?? "",
     };
     children.push(await startProcess("apps/signal/src/node.ts", env, `http://127.0.0.1:${port}/healthz`));
     urls.push(`ws://127.0.0.1:${port}/ws`);
@@ -351,12 +363,23 @@ async function runBaseline() {
   return { label: "bare ws relay (baseline)", ...result, perConnectionKiB: NaN };
 }
 
+function skippedBaseline() {
+  const none = { p50: NaN, p99: NaN, samples: 0, offered: 0, throughput: NaN, serverCpuCores: NaN };
+  return { label: "bare ws relay (skipped)", ...none, perConnectionKiB: NaN };
+}
+
 console.log(
   `bench:signal — ${SESSIONS} sessions (${SESSIONS * 2} sockets), ${SECONDS} s per phase, ${RATE_PER_SESSION} msg/s per session` +
     (PIN ? "; servers pinned to core 1, load generator to core 0" : ""),
 );
-const rows = [await runBaseline(), await runSignal("signal, 1 Node worker, in-process bus", 1)];
-if (process.env.REDIS_URL)
+// BENCH_SKIP=baseline,redis leaves setups out for a quicker look (ratios then read n/a).
+const skip = new Set((process.env.BENCH_SKIP ?? "").split(","));
+const rows = [
+  skip.has("baseline") ? skippedBaseline() : await runBaseline(),
+  await runSignal("signal, 1 Node worker, in-process bus", 1),
+];
+if (skip.has("redis")) console.log("(BENCH_SKIP: skipping the two-worker Redis run)");
+else if (process.env.REDIS_URL)
   rows.push(await runSignal("signal, 2 Node workers over Redis", 2, process.env.REDIS_URL));
 else console.log("(REDIS_URL not set: skipping the two-worker Redis run)");
 

@@ -10,6 +10,8 @@ interface NodeWsRaw {
   bufferedAmount?: number;
   /** Node's `ws` exposes its TCP socket; other runtimes do not. */
   _socket?: { cork(): void; uncork(): void };
+  /** Node's `ws` hands frames over as Buffers, whose toString() decodes UTF-8. */
+  on?(event: "message", listener: (data: Uint8Array, isBinary: boolean) => void): void;
 }
 
 function peerSocket(ws: WSContext): PeerSocket {
@@ -48,13 +50,25 @@ export function createSignalApp(hub: SignalHub, upgradeWebSocket: UpgradeWebSock
       return {
         onOpen: (_event, ws) => {
           peer = hub.connect(peerSocket(ws));
+          // On Node, read frames straight from `ws`: the adapter's own path copies each frame and
+          // wraps it in a MessageEvent, which costs more than relaying it. (Hono registers no
+          // listener of its own when onMessage is absent.)
+          const raw = ws.raw as NodeWsRaw | undefined;
+          if (runtime === "node" && raw?.on) {
+            const handle = peer;
+            raw.on("message", (data, isBinary) => handle.onMessage(isBinary ? data : data.toString()));
+          }
         },
-        onMessage: (event, _ws) => {
-          const data = event.data;
-          peer?.onMessage(
-            typeof data === "string" ? data : data instanceof ArrayBuffer ? data : new Uint8Array(0),
-          );
-        },
+        ...(runtime === "node"
+          ? {}
+          : {
+              onMessage: (event: MessageEvent) => {
+                const data: unknown = event.data;
+                peer?.onMessage(
+                  typeof data === "string" ? data : data instanceof ArrayBuffer ? data : new Uint8Array(0),
+                );
+              },
+            }),
         onClose: () => peer?.onClose(),
         onError: () => peer?.onClose(),
       };

@@ -40,7 +40,8 @@ export class InProcessBus implements Bus {
   async publish(channel: string, envelope: BusEnvelope): Promise<void> {
     const handlers = this.handlers.get(channel);
     if (!handlers) return;
-    for (const handler of [...handlers]) queueMicrotask(() => handler(envelope));
+    // The handlers run later, so a handler that unsubscribes cannot disturb this loop.
+    for (const handler of handlers) queueMicrotask(() => handler(envelope));
   }
 
   async subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>> {

@@ -58,8 +58,11 @@ interface Connection {
   slice: number;
   /** Set when this connection was closed because a newer one replaced it. */
   replaced?: boolean;
-  /** Messages are handled one at a time, in order: a deny must not overtake its prompt. */
-  queue: Promise<void>;
+  /**
+   * Messages are handled one at a time, in order: a deny must not overtake its prompt. While a
+   * message's work (a database transition, say) is in flight, later ones wait on this promise.
+   */
+  pending?: Promise<void>;
 }
 
 export interface HubDeps {
@@ -77,8 +80,14 @@ export interface PeerHandle {
   onClose(): void;
 }
 
-/** The heartbeat visits one slice of the connections per tick. */
-const HEARTBEAT_SLICES = 8;
+/**
+ * The heartbeat visits one slice of the connections per tick: up to 60 slices, a tick every 250 ms
+ * at the default interval, so 2,000 connections cost ~33 pings (and pongs) per tick instead of a
+ * burst that delays relaying. Ticks stay ≥ 50 ms apart when the interval is short (tests).
+ */
+function heartbeatSlices(heartbeatMs: number) {
+  return Math.max(1, Math.min(60, Math.floor(heartbeatMs / 50)));
+}
 
 const TRANSITION_FOR: Partial<Record<SignalMessage["type"], SessionTransition>> = {
   "session/prompt": "askConsent",
@@ -102,9 +111,11 @@ export class SignalHub {
   private stopping = false;
 
   private readonly deps: HubDeps;
+  private readonly slices: number;
 
   constructor(deps: HubDeps) {
     this.deps = deps;
+    this.slices = heartbeatSlices(deps.tuning.heartbeatMs);
   }
 
   async start(): Promise<void> {
@@ -119,7 +130,7 @@ export class SignalHub {
     announce();
     this.timers.push(
       // In slices: a ping to every connection at once would stall relaying for a moment.
-      setInterval(() => this.heartbeat(), tuning.heartbeatMs / HEARTBEAT_SLICES),
+      setInterval(() => this.heartbeat(), tuning.heartbeatMs / this.slices),
       setInterval(announce, tuning.workerHeartbeatMs),
       setInterval(() => this.checkPeerWorkers(), tuning.workerHeartbeatMs),
       setInterval(() => void this.keepPresence(), tuning.presenceRefreshMs),
@@ -156,8 +167,7 @@ export class SignalHub {
       messages: new TokenBucket(tuning.messagesPerSecond, tuning.messageBurst),
       bytes: new TokenBucket(tuning.bytesPerSecond, tuning.byteBurst),
       closed: false,
-      queue: Promise.resolve(),
-      slice: this.nextId % HEARTBEAT_SLICES,
+      slice: this.nextId % this.slices,
     };
     connection.helloTimer = setTimeout(
       () => this.close(connection, CLOSE_CODES.timeout, "no presence/hello within the time limit"),
@@ -165,11 +175,7 @@ export class SignalHub {
     );
     this.connections.add(connection);
     return {
-      onMessage: (data) => {
-        connection.queue = connection.queue
-          .then(() => this.receive(connection, data))
-          .catch((error: unknown) => this.crashed(connection, error));
-      },
+      onMessage: (data) => this.enqueue(connection, data),
       onClose: () =>
         void this.disconnected(connection).catch((error: unknown) => this.crashed(connection, error)),
     };
@@ -177,7 +183,35 @@ export class SignalHub {
 
   // ——— Receiving ———
 
-  private async receive(connection: Connection, data: string | ArrayBuffer | Uint8Array): Promise<void> {
+  /**
+   * Handles a message now when nothing is pending, else after what is: in order either way. Relayed
+   * negotiation finishes synchronously, so the common case allocates no promise chain.
+   */
+  private enqueue(connection: Connection, data: string | ArrayBuffer | Uint8Array) {
+    if (connection.pending) {
+      return this.track(
+        connection,
+        connection.pending.then(() => this.receive(connection, data)),
+      );
+    }
+    try {
+      const work = this.receive(connection, data);
+      if (work) this.track(connection, work);
+    } catch (error) {
+      this.crashed(connection, error);
+    }
+  }
+
+  private track(connection: Connection, work: Promise<void>) {
+    const settled: Promise<void> = work
+      .catch((error: unknown) => this.crashed(connection, error))
+      .then(() => {
+        if (connection.pending === settled) connection.pending = undefined;
+      });
+    connection.pending = settled;
+  }
+
+  private receive(connection: Connection, data: string | ArrayBuffer | Uint8Array): Promise<void> | void {
     if (connection.closed) return;
     connection.lastHeard = Date.now();
     const size = typeof data === "string" ? data.length : data.byteLength;
@@ -217,12 +251,12 @@ export class SignalHub {
     return this.fromAgent(connection, identity, message, data);
   }
 
-  private async fromTechnician(
+  private fromTechnician(
     connection: Connection,
     identity: Extract<Identity, { role: "technician" }>,
     message: SignalMessage,
     raw: string,
-  ): Promise<void> {
+  ): Promise<void> | void {
     if (!("sessionId" in message) || message.sessionId !== identity.sessionId) {
       return this.refuse(
         connection,
@@ -236,25 +270,24 @@ export class SignalHub {
       case "signal/ice":
         return this.relay(channels.agent(identity.agentId), identity.sessionId, raw);
       case "session/end":
-        await this.applyTransition(
+        return this.applyTransition(
           identity.tenantId,
           identity.sessionId,
           "end",
           { type: "user", id: identity.userId },
           "ended_by_technician",
         );
-        return;
       default:
         return this.refuse(connection, "forbidden", `${message.type} is not a message a viewer may send`);
     }
   }
 
-  private async fromAgent(
+  private fromAgent(
     connection: Connection,
     identity: Extract<Identity, { role: "agent" }>,
     message: SignalMessage,
     raw: string,
-  ): Promise<void> {
+  ): Promise<void> | void {
     const sessionId = "sessionId" in message ? message.sessionId : undefined;
     if (!sessionId || !connection.sessions.has(sessionId)) {
       return this.refuse(connection, "forbidden", "this agent is not a peer of that session");
@@ -275,14 +308,13 @@ export class SignalHub {
             : message.type === "session/end"
               ? "ended_by_agent"
               : undefined;
-        await this.applyTransition(
+        return this.applyTransition(
           identity.tenantId,
           sessionId,
           TRANSITION_FOR[message.type]!,
           actor,
           reason,
         );
-        return;
       }
       default:
         return this.refuse(connection, "forbidden", `${message.type} is not a message an agent may send`);
@@ -396,8 +428,14 @@ export class SignalHub {
 
   // ——— Delivering ———
 
-  private async relay(channel: string, sessionId: string, raw: string): Promise<void> {
-    await this.deps.bus.publish(channel, { kind: "relay", sessionId, raw, fromWorker: this.deps.workerId });
+  /**
+   * Not awaited: the bus keeps one connection's publishes in order, and the sender need not wait
+   * for delivery before its next message.
+   */
+  private relay(channel: string, sessionId: string, raw: string) {
+    this.deps.bus
+      .publish(channel, { kind: "relay", sessionId, raw, fromWorker: this.deps.workerId })
+      .catch((error: unknown) => this.deps.log.warn({ err: error, channel }, "relay publish failed"));
   }
 
   private async deliver(channel: string, message: SignalMessage): Promise<void> {
@@ -588,7 +626,7 @@ export class SignalHub {
 
   /** Pings every connection; one that stayed silent too long is dead and gets closed. */
   private heartbeat() {
-    const slice = this.heartbeatTick++ % HEARTBEAT_SLICES;
+    const slice = this.heartbeatTick++ % this.slices;
     const deadline = Date.now() - this.deps.tuning.heartbeatMs * 2.5;
     for (const connection of this.connections) {
       if (connection.slice !== slice || !connection.identity) continue;

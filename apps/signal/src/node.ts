@@ -6,6 +6,8 @@
 import { serve, upgradeWebSocket } from "@hono/node-server";
 import { SIGNAL_LIMITS } from "@rd/protocol";
 import type { AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { WebSocketServer } from "ws";
 import { createSignalApp } from "./app.ts";
 import { createWorker, type Worker, type WorkerOptions } from "./worker.ts";
@@ -42,6 +44,9 @@ export async function startNodeSignal(options: WorkerOptions & { port?: number }
 }
 
 if (import.meta.main) {
+  // Given a single core (CPU affinity or a one-CPU container), V8's parallel GC helpers only take
+  // turns with the main thread and stretch each pause; one-threaded collection pauses less.
+  if (availableParallelism() === 1) setFlagsFromString("--single-threaded-gc");
   const signal = await startNodeSignal({ env: process.env });
   const stop = () => void signal.close().then(() => process.exit(0));
   process.on("SIGINT", stop);
