@@ -12,6 +12,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { importTicketKey, signTicket } from "@rd/auth/tickets";
 import { Agents, RemoteSessions, Tenants, Users } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
@@ -53,7 +54,12 @@ function percentile(sorted: number[], p: number) {
  */
 const PIN =
   process.env.BENCH_PIN !== "false" && existsSync("/usr/bin/taskset") && availableParallelism() >= 2;
-if (PIN) spawnSync("taskset", ["-cp", "0", String(process.pid)], { stdio: "ignore" });
+if (PIN) {
+  spawnSync("taskset", ["-cp", "0", String(process.pid)], { stdio: "ignore" });
+  // On its one core, V8's parallel GC helpers would only stretch the load generator's own pauses,
+  // which the latency figures would then blame on the server under test.
+  setFlagsFromString("--single-threaded-gc");
+}
 
 async function startProcess(
   script: string,

@@ -16,7 +16,7 @@ import {
 } from "@rd/protocol";
 import { type Bus, type BusEnvelope, channels } from "./bus.ts";
 import type { SignalTuning } from "./config.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "@rd/log";
 import type { ReplayGuard } from "./replay-guard.ts";
 import type { AgentIdentity, SignalStore } from "./store.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -393,6 +393,7 @@ export class SignalHub {
         type: "session/request",
         sessionId: claims.sid,
         technician: { id: claims.uid, name: claims.name, email: claims.email },
+        consent: session.consent,
       });
     } else {
       this.send(connection, { type: "session/state", sessionId: claims.sid, status: session.status });

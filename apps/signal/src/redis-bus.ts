@@ -5,7 +5,7 @@
  */
 import { Redis } from "ioredis";
 import type { Bus, BusEnvelope, BusHandler } from "./bus.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "@rd/log";
 
 const PREFIX = "rd:signal:";
 

@@ -13,7 +13,7 @@ import {
   type TransitionOptions,
 } from "@rd/db";
 import { sha256Hex } from "@rd/auth/secrets";
-import { IllegalSessionTransition, type SessionState } from "@rd/protocol";
+import { type ConsentPolicy, IllegalSessionTransition, type SessionState } from "@rd/protocol";
 import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 
 export interface AgentIdentity {
@@ -27,6 +27,7 @@ export interface TicketSession {
   agentId: string;
   technicianId: string;
   agentOnline: boolean;
+  consent: ConsentPolicy;
 }
 
 export type TransitionResult =
@@ -114,6 +115,7 @@ export function createDbStore(db: Database, { credentialCacheMs = 30_000 } = {})
           technicianId: RemoteSessions.technicianId,
           agentStatus: Agents.status,
           removedAt: Agents.removedAt,
+          consent: Agents.consentPolicy,
         })
         .from(RemoteSessions)
         .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
@@ -124,6 +126,7 @@ export function createDbStore(db: Database, { credentialCacheMs = 30_000 } = {})
         agentId: row.agentId,
         technicianId: row.technicianId,
         agentOnline: row.agentStatus === "online" && !row.removedAt,
+        consent: row.consent,
       };
     },
 

@@ -11,7 +11,7 @@ import path from "node:path";
 import { type Bus, InProcessBus } from "./bus.ts";
 import { loadSignalEnv, type SignalEnv, type SignalTuning, tuningFrom } from "./config.ts";
 import { SignalHub } from "./hub.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, type Logger } from "@rd/log";
 import { RedisBus } from "./redis-bus.ts";
 import { MemoryReplayGuard, RedisReplayGuard, type ReplayGuard } from "./replay-guard.ts";
 import { createDbStore } from "./store.ts";

@@ -48,6 +48,14 @@ const iceCandidate = z.strictObject({
 
 const sessionId = { sessionId: uuid };
 
+/**
+ * How an agent treats a session request, set per agent by admins and enforced by the agent:
+ * `prompt` asks the person at the machine (deny after a timeout), `notify` starts at once and shows
+ * an indicator while the session runs, `unattended` starts at once (servers, kiosks).
+ */
+export const CONSENT_POLICIES = ["prompt", "notify", "unattended"] as const;
+export type ConsentPolicy = (typeof CONSENT_POLICIES)[number];
+
 /** Reasons a session ends; also the `end_reason` stored on the session. */
 export const SESSION_END_REASONS = [
   "ended_by_technician",
@@ -79,6 +87,8 @@ export const signalMessage = z.discriminatedUnion("type", [
     type: z.literal("session/request"),
     ...sessionId,
     technician: z.strictObject({ id: uuid, name: z.string().max(100), email: z.string().max(254) }),
+    /** The agent's consent policy as the dashboard stores it at the time of the request. */
+    consent: z.enum(CONSENT_POLICIES),
   }),
   /** Agent → worker: the person at the machine is being asked. */
   z.strictObject({ type: z.literal("session/prompt"), ...sessionId }),

@@ -1,4 +1,4 @@
-/** A tiny structured logger (JSON lines) that runs unchanged on Node and Deno. */
+/** @rd/log: a tiny structured logger (JSON lines) that runs unchanged on Node and Deno; one per app, a child per module. */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
@@ -10,7 +10,7 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-export function createLogger(level: LogLevel, base: Record<string, unknown> = { name: "signal" }): Logger {
+export function createLogger(level: LogLevel, base: Record<string, unknown>): Logger {
   const write = (at: Exclude<LogLevel, "silent">) => (fields: Record<string, unknown>, msg: string) => {
     if (RANK[at] < RANK[level]) return;
     const line = JSON.stringify({ level: at, time: Date.now(), ...base, ...fields, msg }, (_k, v) =>

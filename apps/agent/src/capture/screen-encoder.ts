@@ -1,0 +1,73 @@
+/**
+ * One ffmpeg process that captures the screen and encodes it: frames come out as they are encoded,
+ * each stamped when it arrives. The first frame of every process is a keyframe, which is how a
+ * keyframe is produced on demand (see video-source.ts).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import type { Logger } from "@rd/log";
+import { type CaptureTarget, type EncoderSettings, ffmpegArgs } from "./ffmpeg-args.ts";
+import { IvfReader } from "./ivf-reader.ts";
+
+export interface EncodedFrame {
+  data: Buffer;
+  keyframe: boolean;
+}
+
+export interface ScreenEncoderEvents {
+  onScreen(size: { width: number; height: number }): void;
+  onFrame(frame: EncodedFrame): void;
+  /** The process ended on its own (not through stop()); `message` says why as well as ffmpeg did. */
+  onExit(message: string): void;
+}
+
+const STDERR_TAIL_CHARS = 2000;
+
+export class ScreenEncoder {
+  private readonly child: ChildProcess;
+  private stopped = false;
+  private stderrTail = "";
+
+  constructor(target: CaptureTarget, settings: EncoderSettings, events: ScreenEncoderEvents, log: Logger) {
+    this.child = spawn("ffmpeg", ffmpegArgs(target, settings), {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...(target.display ? { DISPLAY: target.display } : {}) },
+    });
+    const reader = new IvfReader(
+      (header) => events.onScreen({ width: header.width, height: header.height }),
+      (frame) => events.onFrame(frame),
+    );
+    this.child.stdout!.on("data", (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+      } catch (error) {
+        log.error({ err: error }, "the encoder's output is unreadable; restarting it");
+        this.child.kill("SIGKILL");
+      }
+    });
+    this.child.stderr!.setEncoding("utf8");
+    this.child.stderr!.on("data", (text: string) => {
+      this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_CHARS);
+    });
+    this.child.on("error", (error: NodeJS.ErrnoException) => {
+      if (this.stopped) return;
+      this.stopped = true;
+      events.onExit(
+        error.code === "ENOENT"
+          ? "ffmpeg is not installed: sudo apt-get install -y ffmpeg"
+          : `ffmpeg could not start: ${error.message}`,
+      );
+    });
+    this.child.on("exit", (code, signal) => {
+      if (this.stopped) return;
+      this.stopped = true;
+      const said = this.stderrTail.trim().split("\n").slice(-3).join(" | ");
+      events.onExit(`ffmpeg exited (${signal ?? `code ${code}`})${said ? `: ${said}` : ""}`);
+    });
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.child.kill("SIGKILL");
+  }
+}
