@@ -37,7 +37,14 @@ export default defineConfig({
   webServer: {
     command: "node scripts/start.ts",
     url: `${baseURL}/healthz`,
-    env: { PORT: String(port), SIGNAL_PORT: String(port + 1), DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+    env: {
+      PORT: String(port),
+      SIGNAL_PORT: String(port + 1),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: "warn",
+      // The tests enroll agents of their own, with the consent policy each test needs.
+      RD_DEMO_AGENT: "false",
+    },
     timeout: 180_000,
     reuseExistingServer: false,
     stdout: "pipe",

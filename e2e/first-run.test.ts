@@ -28,7 +28,7 @@ test("first run: setup creates the admin and lands on an empty agents page", asy
 
   await expect(page).toHaveURL(/\/agents$/);
   await expect(page.getByRole("heading", { name: "No agents yet" })).toBeVisible();
-  await expect(page.getByText("agent enroll", { exact: false }).first()).toBeVisible();
+  await expect(page.getByText("npm run agent -- enroll", { exact: false }).first()).toBeVisible();
   await expect(page.getByText(admin.name)).toBeVisible();
 
   // Setup is a one-time page now.

@@ -25,6 +25,8 @@ const env = {
   ...process.env,
   PORT: port,
   BODY_SIZE_LIMIT: process.env.BODY_SIZE_LIMIT ?? "1M",
+  // The embedded default includes a demo agent on a virtual display; RD_DEMO_AGENT=false leaves it out.
+  RD_DEMO_AGENT: process.env.RD_DEMO_AGENT ?? "true",
 };
 const server = spawn(process.execPath, [path.join(root, "apps/web/serve.ts")], {
   cwd: root,
@@ -48,6 +50,8 @@ if (await waitForHttp(`${url}/healthz`, server)) {
       : `database: embedded PGlite in ${path.resolve(root, process.env.DATA_DIR ?? ".data")}`,
   );
   say("first visit? the dashboard asks you to create the admin account. Stop with Ctrl+C.");
+  if (env.RD_DEMO_AGENT === "true")
+    say('then open Agents: "Demo desktop" (a virtual display on this machine) is ready to Connect.');
 } else if (server.exitCode === null) {
   say(`the dashboard did not answer on ${url}/healthz within a minute; see the log above.`);
 }

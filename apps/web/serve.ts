@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import type { DbHandle } from "@rd/db";
 import { hostServices } from "@rd/protocol";
 import { startNodeSignal } from "@rd/signal/node";
+import { startDemoAgent } from "./demo-agent.ts";
 
 const SCHEME_HEADER = "x-rd-connection-scheme";
 const deriveScheme = !process.env.ORIGIN && !process.env.PROTOCOL_HEADER;
@@ -42,7 +43,19 @@ const signal =
     : await startNodeSignal({ env: process.env, database: hostServices.database as DbHandle });
 if (signal) hostServices.sessionEnded = (event) => void signal.worker.hub.announceEnded(event);
 
+// `npm start` asks for the demo agent; a production deployment does not get one by accident.
+const demo =
+  process.env.RD_DEMO_AGENT === "true"
+    ? startDemoAgent({
+        db: (hostServices.database as DbHandle).db,
+        serverUrl: `http://127.0.0.1:${port}`,
+        dataDir: process.env.DATA_DIR ?? ".data",
+        say: (message) => console.log(`[remote-desk] ${message}`),
+      })
+    : undefined;
+
 const shutdown = () => {
+  demo?.stop();
   void signal?.close();
   server.close(() => process.exit(0));
 };

@@ -9,6 +9,7 @@ export const AUDIT_EVENT_LABELS = {
   enrollment_code_created: "Enrollment code created",
   agent_enrolled: "Agent enrolled",
   agent_renamed: "Agent renamed",
+  agent_consent_policy_changed: "Consent policy changed",
   agent_removed: "Agent removed",
   agent_online: "Agent came online",
   agent_offline: "Agent went offline",

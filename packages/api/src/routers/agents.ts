@@ -1,6 +1,6 @@
 /** Agents (enrolled devices) of the caller's tenant: list, inspect, rename, remove, enroll more. */
 import { Agents, appendEvent, RemoteSessions, Users } from "@rd/db";
-import { TERMINAL_SESSION_STATES } from "@rd/protocol";
+import { CONSENT_POLICIES, TERMINAL_SESSION_STATES } from "@rd/protocol";
 import { and, asc, count, desc, eq, ilike, isNull, notInArray, or } from "drizzle-orm";
 import { z } from "zod";
 import { id, pageInput, text } from "../inputs.ts";
@@ -100,6 +100,40 @@ export const agentsRouter = router({
           agentId: input.id,
           data: { from: before.name, to: input.name },
         });
+        return agent!;
+      });
+    }),
+
+  /**
+   * Sets how the agent treats session requests (prompt, notify, unattended). The agent applies the
+   * policy that `session/request` carries, so a change holds from the next session on.
+   */
+  setConsentPolicy: adminProcedure
+    .input(z.object({ id: id("Agent id"), policy: z.enum(CONSENT_POLICIES) }))
+    .mutation(async ({ ctx, input }) => {
+      return ctx.db.transaction(async (tx) => {
+        const [before] = await tx
+          .select({ policy: Agents.consentPolicy })
+          .from(Agents)
+          .where(
+            and(eq(Agents.id, input.id), eq(Agents.tenantId, ctx.user.tenantId), isNull(Agents.removedAt)),
+          );
+        if (!before) throw notFound("Agent");
+        const [agent] = await tx
+          .update(Agents)
+          .set({ consentPolicy: input.policy })
+          .where(eq(Agents.id, input.id))
+          .returning(agentColumns);
+        // Setting the policy it already has changes nothing, so the audit trail records nothing.
+        if (before.policy !== input.policy) {
+          await appendEvent(tx, {
+            tenantId: ctx.user.tenantId,
+            type: "agent_consent_policy_changed",
+            actor: { type: "user", id: ctx.user.id },
+            agentId: input.id,
+            data: { from: before.policy, to: input.policy },
+          });
+        }
         return agent!;
       });
     }),

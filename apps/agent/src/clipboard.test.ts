@@ -1,0 +1,119 @@
+/**
+ * The clipboard against a real Xvfb and real xclip; "another application" is a second xclip
+ * process, which owns the selection just as a desktop app would.
+ */
+import { spawn } from "node:child_process";
+import { createLogger } from "@rd/log";
+import { DATA_LIMITS } from "@rd/protocol";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ClipboardTooLargeError, createClipboard } from "./clipboard.ts";
+import { startDisplay, type TestDisplay } from "./testing/display.ts";
+
+const log = createLogger("silent", { name: "agent", module: "clipboard-test" });
+
+describe("the X11 clipboard", () => {
+  let display: TestDisplay;
+  const stops: (() => void)[] = [];
+
+  beforeAll(async () => {
+    display = await startDisplay({ width: 320, height: 240 });
+  });
+  afterAll(async () => {
+    for (const stop of stops) stop();
+    await display?.close();
+  });
+
+  /**
+   * Another X client taking the clipboard, as an app's "Copy" does. (Waiting for `exit`, as xclip's
+   * forked server keeps inherited pipes open: execFile would wait for it forever.)
+   */
+  const copyElsewhere = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const args = ["-display", display.display, "-selection", "clipboard", "-i"];
+      const child = spawn("xclip", args, { stdio: ["pipe", "ignore", "ignore"] });
+      child.once("error", reject);
+      child.once("exit", (code) =>
+        code === 0 ? resolve() : reject(new Error(`xclip -i exited with ${code}`)),
+      );
+      child.stdin.end(text);
+    });
+
+  it("reads an empty string while nobody owns the clipboard", async () => {
+    const fresh = await startDisplay({ width: 320, height: 240 });
+    try {
+      expect(await createClipboard({ log, display: fresh.display }).read()).toBe("");
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("reads back what it wrote, byte for byte", async () => {
+    const clipboard = createClipboard({ log, display: display.display });
+    const text = "héllo ✓ 👋\nsecond line\ttab";
+    await clipboard.write(text);
+    expect(await clipboard.read()).toBe(text);
+    await clipboard.write("");
+    expect(await clipboard.read()).toBe("");
+  });
+
+  it("reads what another application copied", async () => {
+    await copyElsewhere("from elsewhere");
+    expect(await createClipboard({ log, display: display.display }).read()).toBe("from elsewhere");
+  });
+
+  it("keeps a text of exactly the limit whole", async () => {
+    const clipboard = createClipboard({ log, display: display.display });
+    const text = "ä".repeat(DATA_LIMITS.clipboardChars);
+    await clipboard.write(text);
+    expect(await clipboard.read()).toBe(text);
+  });
+
+  it("refuses text over the limit in both directions instead of cutting it", async () => {
+    const clipboard = createClipboard({ log, display: display.display });
+    const long = "x".repeat(DATA_LIMITS.clipboardChars + 1);
+    await expect(clipboard.write(long)).rejects.toBeInstanceOf(ClipboardTooLargeError);
+    await copyElsewhere(long);
+    await expect(clipboard.read()).rejects.toBeInstanceOf(ClipboardTooLargeError);
+    // Far over the limit too: xclip is stopped early rather than read to the end.
+    await copyElsewhere("y".repeat(20 * DATA_LIMITS.clipboardChars));
+    await expect(clipboard.read()).rejects.toBeInstanceOf(ClipboardTooLargeError);
+  });
+
+  it("watch reports another application's copies, not its own writes, and flags text too large", async () => {
+    await copyElsewhere("baseline");
+    const clipboard = createClipboard({ log, display: display.display });
+    const changes: string[] = [];
+    const stop = clipboard.watch(
+      (text) => changes.push(text),
+      () => changes.push("(too large)"),
+      50,
+    );
+    stops.push(stop);
+
+    await clipboard.write("written by the viewer");
+    // Several polls see our own text; none may report it.
+    await new Promise((r) => setTimeout(r, 300));
+    await copyElsewhere("copied on the desktop");
+    await vi.waitFor(() => expect(changes).toHaveLength(1), { timeout: 10_000 });
+    expect(changes[0]).toBe("copied on the desktop");
+
+    await copyElsewhere("z".repeat(DATA_LIMITS.clipboardChars + 1));
+    await vi.waitFor(() => expect(changes).toHaveLength(2), { timeout: 10_000 });
+    expect(changes[1]).toBe("(too large)");
+
+    await copyElsewhere("small again");
+    await vi.waitFor(() => expect(changes).toHaveLength(3), { timeout: 10_000 });
+    expect(changes[2]).toBe("small again");
+    stop();
+  });
+
+  it("names the package to install when xclip is missing", async () => {
+    const clipboard = createClipboard({ log, display: display.display, xclip: "/nonexistent/xclip" });
+    await expect(clipboard.read()).rejects.toThrow("sudo apt-get install -y xclip");
+    await expect(clipboard.write("x")).rejects.toThrow("sudo apt-get install -y xclip");
+  });
+
+  it("refuses to start without a display", () => {
+    expect(() => createClipboard({ log, display: undefined })).toThrow(/DISPLAY is not set/);
+  });
+});

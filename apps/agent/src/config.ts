@@ -1,0 +1,66 @@
+/**
+ * The agent's configuration: one validated env module (no scattered process.env). Every setting
+ * has a default that works for a desktop agent; the README lists them.
+ */
+import { homedir } from "node:os";
+import path from "node:path";
+import { z } from "zod";
+
+const iceServer = z.strictObject({
+  urls: z.union([z.string(), z.array(z.string())]),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
+
+const iceServers = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: 'must be JSON, e.g. [{"urls":"stun:stun.example.org:3478"}]' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(iceServer));
+
+const schema = z.object({
+  /** Where the credential file lives (0600). */
+  RD_AGENT_CONFIG_DIR: z.string().min(1).optional(),
+  XDG_CONFIG_HOME: z.string().optional(),
+  DISPLAY: z.string().optional(),
+  RD_AGENT_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  /** STUN/TURN servers for viewers outside the LAN; loopback and LAN work without any. */
+  RD_ICE_SERVERS: iceServers.optional(),
+  /** Capture rate; 30 is smooth for desktop work, higher costs CPU for little gain. */
+  RD_AGENT_FPS: z.coerce.number().int().min(1).max(60).default(30),
+  /** The encoder's ceiling; receiver estimates lower it on slow links. */
+  RD_AGENT_MAX_KBPS: z.coerce.number().int().min(100).max(50_000).default(4000),
+  /** How long the person at the machine has to answer before the request is denied. */
+  RD_AGENT_CONSENT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+});
+
+export type AgentConfig = ReturnType<typeof loadConfig>;
+
+/** Validates the environment; throws one readable message naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid agent configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  const configDir =
+    e.RD_AGENT_CONFIG_DIR ??
+    path.join(e.XDG_CONFIG_HOME ?? path.join(homedir(), ".config"), "remote-desk-agent");
+  return {
+    configDir,
+    credentialFile: path.join(configDir, "credential.json"),
+    display: e.DISPLAY,
+    logLevel: e.RD_AGENT_LOG_LEVEL,
+    iceServers: e.RD_ICE_SERVERS ?? [],
+    fps: e.RD_AGENT_FPS,
+    maxKbps: e.RD_AGENT_MAX_KBPS,
+    consentTimeoutMs: e.RD_AGENT_CONSENT_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * The injector: the one place that presses keys and moves the pointer on the real desktop, through
+ * nut-js (XTest on Linux). Everything above it speaks in screen pixels and nut-js key names, so the
+ * input handler can be driven by any `Injector`.
+ *
+ * nut-js is imported lazily and only after the display has been checked with a real X client:
+ * libnut calls XOpenDisplay without checking the result, so with no (or an unreachable) display it
+ * segfaults instead of throwing.
+ */
+import type { Logger } from "@rd/log";
+import type { MappedKey } from "./keymap.ts";
+import { KEYSYMS, readKeysyms } from "./x-keymap.ts";
+import { readScreenSize } from "./x-screen.ts";
+
+/** `MouseEvent.button`: 0 left, 1 middle, 2 right. */
+export type PointerButton = 0 | 1 | 2;
+
+export interface Injector {
+  /** Moves the pointer to a pixel of the screen. */
+  move(x: number, y: number): Promise<void>;
+  buttonDown(button: PointerButton): Promise<void>;
+  buttonUp(button: PointerButton): Promise<void>;
+  /** Whole wheel notches: positive `dy` scrolls down, positive `dx` right. */
+  scroll(dx: number, dy: number): Promise<void>;
+  /** False when the desktop's keyboard layout cannot produce `key`; pressing it would then fail. */
+  canPress(key: MappedKey): boolean;
+  keyDown(key: MappedKey): Promise<void>;
+  keyUp(key: MappedKey): Promise<void>;
+  /** The screen's size now, in pixels; it follows resolution changes. */
+  screenSize(): Promise<{ width: number; height: number }>;
+  /** Stops background work (the layout refresh). The desktop itself is left alone. */
+  close(): void;
+}
+
+export interface NutInjectorOptions {
+  /** The X display to inject into, e.g. ":0"; from the agent's config. */
+  display: string | undefined;
+  log: Logger;
+  /** How often to re-read the keyboard layout, which the desktop's user may switch at any time. */
+  layoutRefreshMs?: number;
+}
+
+/** Thrown by keyDown/keyUp for a key the current layout cannot produce. */
+export class KeyUnavailableError extends Error {
+  readonly key: MappedKey;
+  constructor(key: MappedKey) {
+    super(`the keyboard layout has no key for ${key} (keysym ${KEYSYMS[key]})`);
+    this.key = key;
+  }
+}
+
+/**
+ * A layout switch is rare, but until the guard sees it a key the new layout lacks could still be
+ * pressed (and kill the process); xmodmap costs a few milliseconds, so look every two seconds.
+ */
+const DEFAULT_LAYOUT_REFRESH_MS = 2_000;
+
+let openedDisplay: string | undefined;
+
+/**
+ * Creates the nut-js injector for `display`. Rejects with an actionable message when there is no
+ * display, the display cannot be reached, or the XTest library is missing.
+ */
+export async function createNutInjector(options: NutInjectorOptions): Promise<Injector> {
+  const { display, log } = options;
+  if (!display) {
+    throw new Error(
+      "cannot inject input: DISPLAY is not set (the agent needs an X11 session, e.g. DISPLAY=:0)",
+    );
+  }
+  // libnut opens the display once per process and keeps it: a second display would silently be
+  // the first one.
+  if (openedDisplay !== undefined && openedDisplay !== display) {
+    throw new Error(`cannot inject into ${display}: this process already injects into ${openedDisplay}`);
+  }
+  let keysyms = await readKeysyms(display);
+  // libnut reads DISPLAY from the process environment when it first opens the display.
+  process.env.DISPLAY = display;
+  openedDisplay = display;
+
+  let nut: typeof import("@nut-tree-fork/nut-js");
+  try {
+    nut = await import("@nut-tree-fork/nut-js");
+    // The first call loads libnut's native code, which is where a missing libXtst shows.
+    await nut.screen.width();
+  } catch (error) {
+    throw explainNativeError(error);
+  }
+  const { Button, Key, Point, keyboard, mouse, providerRegistry, screen } = nut;
+  // No pauses between events: the viewer's own timing is the timing. nut-js sleeps autoDelayMs in
+  // JavaScript and libnut sleeps its own delay natively after every event; both default to 100-300 ms.
+  mouse.config.autoDelayMs = 0;
+  keyboard.config.autoDelayMs = 0;
+  providerRegistry.getMouse().setMouseDelay(0);
+  providerRegistry.getKeyboard().setKeyboardDelay(0);
+
+  let refreshing = false;
+  const refreshLayout = async () => {
+    const fresh = await readKeysyms(display);
+    if (sameSet(fresh, keysyms)) return;
+    // libnut's Xlib only learns of a new layout when it next reads from the server; a round trip
+    // now makes its keycode lookups agree with the set the guard is about to trust.
+    await mouse.getPosition();
+    keysyms = fresh;
+    log.info({ keysyms: fresh.size }, "keyboard layout changed");
+  };
+  const refresh = setInterval(() => {
+    if (refreshing) return;
+    refreshing = true;
+    refreshLayout()
+      .catch((error: unknown) =>
+        log.warn({ err: error }, "cannot re-read the keyboard layout; keeping the last one"),
+      )
+      .finally(() => (refreshing = false));
+  }, options.layoutRefreshMs ?? DEFAULT_LAYOUT_REFRESH_MS);
+  refresh.unref();
+
+  const buttons = { 0: Button.LEFT, 1: Button.MIDDLE, 2: Button.RIGHT } as const;
+  const canPress = (key: MappedKey) => keysyms.has(KEYSYMS[key]);
+  const press = async (key: MappedKey, down: boolean) => {
+    if (!canPress(key)) throw new KeyUnavailableError(key);
+    if (down) await keyboard.pressKey(Key[key]);
+    else await keyboard.releaseKey(Key[key]);
+  };
+
+  return {
+    move: async (x, y) => void (await mouse.setPosition(new Point(x, y))),
+    buttonDown: async (button) => void (await mouse.pressButton(buttons[button])),
+    buttonUp: async (button) => void (await mouse.releaseButton(buttons[button])),
+    scroll: async (dx, dy) => {
+      if (dy > 0) await mouse.scrollDown(dy);
+      if (dy < 0) await mouse.scrollUp(-dy);
+      // libnut's X11 backend has the horizontal buttons the wrong way round (scrollLeft sends
+      // button 7, which X means as right), so right is asked for as left and vice versa.
+      if (dx > 0) await mouse.scrollLeft(dx);
+      if (dx < 0) await mouse.scrollRight(-dx);
+    },
+    canPress,
+    keyDown: (key) => press(key, true),
+    keyUp: (key) => press(key, false),
+    screenSize: () =>
+      readScreenSize(display).catch(async (error: unknown) => {
+        // Without RandR (some VNC servers) there is no resizing either: libnut's size is right.
+        log.debug({ err: error }, "xrandr cannot tell the screen size; asking libnut");
+        return { width: await screen.width(), height: await screen.height() };
+      }),
+    close: () => clearInterval(refresh),
+  };
+}
+
+function sameSet(a: Set<string>, b: Set<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const item of a) if (!b.has(item)) return false;
+  return true;
+}
+
+/** Turns a failure to load libnut into an instruction, when it is one we know. */
+export function explainNativeError(error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/libXtst/i.test(message)) {
+    return new Error(
+      `cannot inject input: the XTest library is missing; install libxtst6: sudo apt-get install -y libxtst6 (${message})`,
+      { cause: error },
+    );
+  }
+  return new Error(`cannot load nut-js for input injection: ${message}`, { cause: error });
+}

@@ -1,0 +1,318 @@
+/**
+ * The `input` data channel's handler: decodes each frame, enforces the input budget, maps normalized
+ * coordinates and key codes to the desktop, and injects in arrival order through one `Injector`.
+ * It owns the "what is held down" state, so it can release everything when a viewer leaves and
+ * repair modifiers whose key-up the browser never saw (Alt+Tab away from the viewer, say).
+ */
+import type { Logger } from "@rd/log";
+import {
+  DATA_LIMITS,
+  parseInputMessage,
+  type InputMessage,
+  type Modifiers,
+  type SpecialKey,
+} from "@rd/protocol";
+import type { Injector, PointerButton } from "./injector.ts";
+import { keyForCode, UNSUPPORTED_CODES, type MappedKey } from "./keymap.ts";
+import { createRateLimitedLog } from "./rate-limited-log.ts";
+
+export interface InputHandlerOptions {
+  injector: Injector;
+  log: Logger;
+  /** The desktop's size in pixels now; coordinates are mapped onto it. */
+  screen: () => { width: number; height: number };
+  /** Events a second and burst; the protocol's limits unless a test needs others. */
+  limits?: { perSecond: number; burst: number };
+  /** The token bucket's clock. */
+  now?: () => number;
+}
+
+export interface InputStats {
+  /** Messages that reached the desktop. */
+  injected: number;
+  /** Messages refused: malformed, unknown key, over budget, or failed to inject. */
+  dropped: number;
+  /** Pointer messages whose coordinates were outside 0..1 and were pulled onto the screen. */
+  clamped: number;
+}
+
+export interface InputHandler {
+  /** Handles one frame of the input channel. Never throws; a bad frame is dropped and logged. */
+  handle(frame: unknown): void;
+  /** Releases every key and button the viewer holds, after dropping presses still queued. */
+  releaseAll(): Promise<void>;
+  /** Resolves once everything handled so far has been injected (or dropped). */
+  idle(): Promise<void>;
+  stats(): InputStats;
+}
+
+/** The keys behind each modifier flag a key event carries. */
+const MODIFIER_KEYS: Record<keyof Modifiers, readonly MappedKey[]> = {
+  ctrl: ["LeftControl", "RightControl"],
+  shift: ["LeftShift", "RightShift"],
+  alt: ["LeftAlt", "RightAlt"],
+  meta: ["LeftSuper", "RightSuper"],
+};
+
+/** What each toolbar combo presses, in order; released in reverse. */
+const COMBOS: Record<SpecialKey, readonly MappedKey[]> = {
+  "ctrl-alt-del": ["LeftControl", "LeftAlt", "Delete"],
+  "alt-tab": ["LeftAlt", "Tab"],
+  "alt-f4": ["LeftAlt", "F4"],
+  super: ["LeftSuper"],
+  "print-screen": ["Print"],
+  "ctrl-esc": ["LeftControl", "Escape"],
+};
+
+/**
+ * Injections waiting at most, beyond which presses and moves are dropped (releases never are).
+ * One burst's worth: the budget already bounds the rate, this bounds memory if the desktop stalls.
+ */
+const MAX_QUEUED = DATA_LIMITS.inputBurst;
+
+export function createInputHandler(options: InputHandlerOptions): InputHandler {
+  const { injector, screen } = options;
+  const log = createRateLimitedLog(options.log);
+  const limits = options.limits ?? { perSecond: DATA_LIMITS.inputPerSecond, burst: DATA_LIMITS.inputBurst };
+  const takeToken = tokenBucket(limits.perSecond, limits.burst, options.now ?? Date.now);
+  const counters: InputStats = { injected: 0, dropped: 0, clamped: 0 };
+
+  const heldKeys = new Set<MappedKey>();
+  const heldButtons = new Set<PointerButton>();
+  // Fractions of a wheel notch (trackpads send them) wait here until they add up to a whole one.
+  const wheelRest = { dx: 0, dy: 0 };
+
+  let tail: Promise<void> = Promise.resolve();
+  let queued = 0;
+  // Bumped by releaseAll: a press queued before it must not run after it and leave a key held.
+  let epoch = 0;
+
+  /** Runs `op` after everything queued before it; a failure is logged and counted, never thrown. */
+  const enqueue = (what: string, op: () => Promise<void>): Promise<void> => {
+    queued++;
+    const run = tail
+      .then(op)
+      .catch((error: unknown) => {
+        counters.dropped++;
+        log.write("warn", `inject-${what}`, { err: error }, "input injection failed");
+      })
+      .finally(() => queued--);
+    tail = run;
+    return run;
+  };
+
+  /** Queues a press or move: over budget, over the queue limit or outlived by releaseAll, it is dropped. */
+  const enqueuePress = (what: string, op: () => Promise<void>) => {
+    if (!takeToken()) {
+      return drop("warn", "over-budget", {}, "viewer over its input budget; dropping presses and moves");
+    }
+    if (queued >= MAX_QUEUED) {
+      return drop("warn", "queue-full", { queued }, "input queue full; dropping presses and moves");
+    }
+    const queuedIn = epoch;
+    void enqueue(what, async () => {
+      if (queuedIn !== epoch) return void counters.dropped++;
+      await op();
+      counters.injected++;
+    });
+  };
+
+  /** Queues a release; releases skip the budget, since dropping one would leave a key stuck. */
+  const enqueueRelease = (what: string, op: () => Promise<boolean>) => {
+    void enqueue(what, async () => {
+      if (await op()) counters.injected++;
+    });
+  };
+
+  const drop = (
+    level: "debug" | "warn",
+    kind: string,
+    fields: Record<string, unknown>,
+    msg: string,
+  ): void => {
+    counters.dropped++;
+    log.write(level, kind, fields, msg);
+  };
+
+  /** Maps normalized coordinates onto the screen, clamping what lies outside it. */
+  const toPixels = (x: number, y: number) => {
+    const { width, height } = screen();
+    const cx = Math.min(1, Math.max(0, x));
+    const cy = Math.min(1, Math.max(0, y));
+    if (cx !== x || cy !== y) counters.clamped++;
+    return { x: Math.round(cx * (width - 1)), y: Math.round(cy * (height - 1)) };
+  };
+
+  /** Releases held modifiers the event says are up, except the event's own key. */
+  const repairModifiers = async (modifiers: Modifiers, except: MappedKey) => {
+    for (const flag of Object.keys(MODIFIER_KEYS) as (keyof Modifiers)[]) {
+      if (modifiers[flag]) continue;
+      for (const key of MODIFIER_KEYS[flag]) {
+        if (key === except || !heldKeys.has(key)) continue;
+        heldKeys.delete(key);
+        log.write("debug", "modifier-repair", { key }, "released a modifier the viewer no longer holds");
+        await injector.keyUp(key);
+      }
+    }
+  };
+
+  const releaseHeld = async () => {
+    wheelRest.dx = wheelRest.dy = 0;
+    // Each release on its own: one failing must not leave the others held.
+    for (const key of [...heldKeys]) {
+      heldKeys.delete(key);
+      await injector.keyUp(key).catch((error: unknown) => {
+        log.write("warn", "release-failed", { key, err: error }, "could not release a key");
+      });
+    }
+    for (const button of [...heldButtons]) {
+      heldButtons.delete(button);
+      await injector.buttonUp(button).catch((error: unknown) => {
+        log.write("warn", "release-failed", { button, err: error }, "could not release a button");
+      });
+    }
+  };
+
+  const releaseAll = () => {
+    epoch++;
+    return enqueue("release-all", async () => {
+      await releaseHeld();
+      counters.injected++;
+    });
+  };
+
+  const dispatch = (message: InputMessage) => {
+    switch (message.type) {
+      case "input/pointer": {
+        const { x, y } = toPixels(message.x, message.y);
+        const button = message.button ?? 0;
+        if (message.action === "move") {
+          enqueuePress("move", () => injector.move(x, y));
+        } else if (message.action === "down") {
+          enqueuePress("button", async () => {
+            await injector.move(x, y);
+            heldButtons.add(button);
+            await injector.buttonDown(button);
+          });
+        } else {
+          enqueueRelease("button", async () => {
+            // An up for a button not held (its down was dropped, or releaseAll came first) is moot.
+            if (!heldButtons.delete(button)) return false;
+            await injector.move(x, y);
+            await injector.buttonUp(button);
+            return true;
+          });
+        }
+        return;
+      }
+      case "input/wheel": {
+        wheelRest.dx += message.dx;
+        wheelRest.dy += message.dy;
+        const dx = Math.trunc(wheelRest.dx);
+        const dy = Math.trunc(wheelRest.dy);
+        if (dx === 0 && dy === 0) return;
+        wheelRest.dx -= dx;
+        wheelRest.dy -= dy;
+        enqueuePress("wheel", () => injector.scroll(dx, dy));
+        return;
+      }
+      case "input/key": {
+        const key = keyForCode(message.code);
+        // Only the code is logged: `key` is the typed character, and the log is no keylogger.
+        if (!key) {
+          const reason = UNSUPPORTED_CODES[message.code] ?? "unknown key code";
+          return drop(
+            "debug",
+            "unknown-key",
+            { code: message.code, reason },
+            "dropping a key the agent cannot press",
+          );
+        }
+        if (!injector.canPress(key)) {
+          return drop(
+            "debug",
+            "unavailable-key",
+            { code: message.code },
+            "the desktop's keyboard layout lacks this key",
+          );
+        }
+        const { modifiers } = message;
+        if (message.action === "down") {
+          enqueuePress("key", async () => {
+            await repairModifiers(modifiers, key);
+            heldKeys.add(key);
+            await injector.keyDown(key);
+          });
+        } else {
+          enqueueRelease("key", async () => {
+            await repairModifiers(modifiers, key);
+            if (!heldKeys.delete(key)) return false;
+            await injector.keyUp(key);
+            return true;
+          });
+        }
+        return;
+      }
+      case "input/special": {
+        const keys = COMBOS[message.combo];
+        const missing = keys.filter((key) => !injector.canPress(key));
+        if (missing.length > 0) {
+          return drop(
+            "warn",
+            "unavailable-combo",
+            { combo: message.combo, missing },
+            "the layout lacks a combo key",
+          );
+        }
+        enqueuePress("special", async () => {
+          const pressed: MappedKey[] = [];
+          try {
+            for (const key of keys) {
+              await injector.keyDown(key);
+              pressed.push(key);
+            }
+          } finally {
+            for (const key of pressed.reverse()) {
+              heldKeys.delete(key);
+              await injector.keyUp(key);
+            }
+          }
+        });
+        return;
+      }
+      case "input/release-all":
+        void releaseAll();
+        return;
+    }
+  };
+
+  return {
+    handle(frame) {
+      try {
+        const parsed = parseInputMessage(frame);
+        if (!parsed.ok)
+          return drop("warn", "malformed", { error: parsed.error }, "dropping a malformed input message");
+        dispatch(parsed.message);
+      } catch (error) {
+        drop("warn", "handler-error", { err: error }, "input message handling failed");
+      }
+    },
+    releaseAll,
+    idle: () => tail,
+    stats: () => ({ ...counters }),
+  };
+}
+
+/** A token bucket: `rate` tokens a second, holding at most `burst`; each event costs one. */
+function tokenBucket(rate: number, burst: number, now: () => number): () => boolean {
+  let tokens = burst;
+  let last = now();
+  return () => {
+    const at = now();
+    tokens = Math.min(burst, tokens + ((at - last) / 1000) * rate);
+    last = at;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * The agent's side of one WebRTC session (werift): a sendonly VP8 track fed from the display's
+ * shared VideoSource, and the `input` and `control` data channels. The agent offers; candidates
+ * trickle both ways through the signaling worker. Picture-loss reports ask the source for a
+ * keyframe, receiver bitrate estimates (REMB) steer the encoder, and a broken ICE path is restarted
+ * before the session is given up.
+ */
+import type { Logger } from "@rd/log";
+import { DATA_CHANNELS } from "@rd/protocol";
+import {
+  MediaStreamTrack,
+  RTCIceCandidate,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  type RTCIceServer,
+  type RTCRtpTransceiver,
+} from "werift";
+import { Vp8Packetizer } from "./capture/vp8-packetizer.ts";
+import type { VideoSource, VideoViewer } from "./capture/video-source.ts";
+
+export type IceCandidateJson = {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+  usernameFragment?: string | null;
+};
+
+export interface AgentPeerEvents {
+  /** An offer or a candidate for the viewer; `null` ends the candidates. */
+  onOffer(sdp: string): void;
+  onCandidate(candidate: IceCandidateJson | null): void;
+  onInput(frame: string | Buffer): void;
+  onControl(frame: string | Buffer): void;
+  /** Media flows (first time and after every recovery). */
+  onConnected(): void;
+  /** The connection could not be recovered; the session should end. */
+  onFailed(reason: string): void;
+}
+
+export interface AgentPeerOptions {
+  iceServers: RTCIceServer[];
+  video: VideoSource;
+  log: Logger;
+  events: AgentPeerEvents;
+}
+
+/** How long ICE may stay "disconnected" before a restart is tried, and how many restarts. */
+const DISCONNECTED_GRACE_MS = 2500;
+const MAX_ICE_RESTARTS = 3;
+/** How often the receiver's bandwidth estimate is read; the source rate-limits the restarts. */
+const BITRATE_POLL_MS = 1000;
+/** Leave headroom under the estimate for RTP/SRTP overhead and retransmissions. */
+const ESTIMATE_SHARE = 0.85;
+const CLOSE_TIMEOUT_MS = 2000;
+
+export class AgentPeer {
+  readonly pc: RTCPeerConnection;
+  private readonly track = new MediaStreamTrack({ kind: "video" });
+  private readonly transceiver: RTCRtpTransceiver;
+  private readonly control;
+  private readonly packetizer = new Vp8Packetizer();
+  private readonly viewer: VideoViewer;
+  private unsubscribeVideo?: () => void;
+  private disconnectedTimer?: ReturnType<typeof setTimeout>;
+  private bitrateTimer?: ReturnType<typeof setInterval>;
+  private restarts = 0;
+  /** The technician's quality choice caps the bitrate; undefined = follow the estimate. */
+  private qualityCapKbps?: number;
+  private estimateKbps?: number;
+  private closed = false;
+  private readonly options: AgentPeerOptions;
+
+  constructor(options: AgentPeerOptions) {
+    this.options = options;
+    const { iceServers, events, log } = options;
+    this.pc = new RTCPeerConnection({
+      iceServers,
+      // werift leaves out loopback candidates unless asked; a viewer on the same machine needs them.
+      iceAdditionalHostAddresses: ["127.0.0.1"],
+      codecs: {
+        video: [
+          new RTCRtpCodecParameters({
+            mimeType: "video/VP8",
+            clockRate: 90_000,
+            rtcpFeedback: [
+              { type: "nack" },
+              { type: "nack", parameter: "pli" },
+              { type: "ccm", parameter: "fir" },
+              { type: "goog-remb" },
+            ],
+          }),
+        ],
+      },
+    });
+    this.transceiver = this.pc.addTransceiver(this.track, { direction: "sendonly" });
+    const input = this.pc.createDataChannel(DATA_CHANNELS.input, { ordered: true });
+    this.control = this.pc.createDataChannel(DATA_CHANNELS.control, { ordered: true });
+    input.onMessage.subscribe((data) => events.onInput(data));
+    this.control.onMessage.subscribe((data) => events.onControl(data));
+
+    this.viewer = {
+      onFrame: (frame) => {
+        const payloadType = this.transceiver.sender.codec?.payloadType;
+        for (const packet of this.packetizer.packetize(frame.data)) {
+          if (payloadType !== undefined) packet.header.payloadType = payloadType;
+          this.track.writeRtp(packet);
+        }
+      },
+      onScreen: (size) => this.sendControl({ type: "control/screen", ...size }),
+    };
+    this.transceiver.sender.onPictureLossIndication.subscribe(() => options.video.requestKeyframe());
+
+    this.pc.onIceCandidate.subscribe((candidate) => {
+      if (this.closed) return;
+      events.onCandidate(candidate ? (candidate.toJSON() as IceCandidateJson) : null);
+    });
+    this.pc.iceConnectionStateChange.subscribe((state) => this.iceStateChanged(state));
+    this.control.stateChanged.subscribe((state) => {
+      if (state === "open" && options.video.screenSize)
+        this.sendControl({ type: "control/screen", ...options.video.screenSize });
+    });
+    log.debug({}, "peer created");
+  }
+
+  /** Creates and sends the offer; call once, after the session is accepted. */
+  async start(): Promise<void> {
+    await this.sendOffer(false);
+  }
+
+  async acceptAnswer(sdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: "answer", sdp });
+  }
+
+  async addCandidate(candidate: IceCandidateJson | null): Promise<void> {
+    if (!candidate || !candidate.candidate) return;
+    await this.pc.addIceCandidate(
+      new RTCIceCandidate({
+        candidate: candidate.candidate,
+        sdpMid: candidate.sdpMid ?? undefined,
+        sdpMLineIndex: candidate.sdpMLineIndex ?? undefined,
+        usernameFragment: candidate.usernameFragment ?? undefined,
+      }),
+    );
+  }
+
+  /** Sends on the control channel if it is open; control messages are best-effort by design. */
+  sendControl(message: object): void {
+    if (this.control.readyState !== "open") return;
+    try {
+      this.control.send(JSON.stringify(message));
+    } catch (error) {
+      this.options.log.debug({ err: error }, "control message not sent");
+    }
+  }
+
+  setQualityCap(kbps: number | undefined): void {
+    this.qualityCapKbps = kbps;
+    this.applyBitrate();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.disconnectedTimer);
+    clearInterval(this.bitrateTimer);
+    this.unsubscribeVideo?.();
+    // werift's close can wait on a transport that is already gone; never let it hold up the end.
+    await Promise.race([
+      this.pc.close().catch(() => {}),
+      new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS)),
+    ]);
+  }
+
+  private async sendOffer(iceRestart: boolean) {
+    const offer = await this.pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
+    await this.pc.setLocalDescription(offer);
+    if (this.closed) return;
+    this.options.events.onOffer(this.pc.localDescription!.sdp);
+  }
+
+  private iceStateChanged(state: string) {
+    const { log, events, video } = this.options;
+    log.debug({ state }, "ice state");
+    if (this.closed) return;
+    if (state === "connected" || state === "completed") {
+      clearTimeout(this.disconnectedTimer);
+      this.disconnectedTimer = undefined;
+      if (!this.unsubscribeVideo) {
+        this.unsubscribeVideo = video.subscribe(this.viewer);
+        this.bitrateTimer = setInterval(() => this.readEstimate(), BITRATE_POLL_MS);
+      } else {
+        video.requestKeyframe();
+      }
+      events.onConnected();
+    } else if (state === "disconnected") {
+      this.disconnectedTimer ??= setTimeout(
+        () => void this.restartIce("disconnected"),
+        DISCONNECTED_GRACE_MS,
+      );
+    } else if (state === "failed") {
+      void this.restartIce("failed");
+    }
+  }
+
+  private async restartIce(why: string) {
+    this.disconnectedTimer = undefined;
+    if (this.closed) return;
+    if (this.restarts >= MAX_ICE_RESTARTS) {
+      return this.options.events.onFailed(`the connection to the viewer was lost (${why})`);
+    }
+    this.restarts++;
+    this.options.log.info({ why, attempt: this.restarts }, "restarting ICE");
+    try {
+      await this.sendOffer(true);
+    } catch (error) {
+      this.options.events.onFailed(`ICE restart failed: ${(error as Error).message}`);
+    }
+  }
+
+  private readEstimate() {
+    const estimate = Number(this.transceiver.sender.receiverEstimatedMaxBitrate ?? 0n);
+    if (!estimate) return;
+    this.estimateKbps = (estimate / 1000) * ESTIMATE_SHARE;
+    this.applyBitrate();
+  }
+
+  private applyBitrate() {
+    const limits = [this.estimateKbps, this.qualityCapKbps].filter((v) => v !== undefined);
+    const kbps = limits.length ? Math.min(...limits) : undefined;
+    if (kbps === this.viewer.kbps) return;
+    this.viewer.kbps = kbps;
+    this.options.video.bitrateChanged();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Checks before `agent run` touches the screen, each failing with what to do: a display to capture
+ * (nut-js crashes the process without one, so this comes first), ffmpeg, and the X tools the
+ * clipboard and the consent prompt use.
+ */
+import { spawnSync } from "node:child_process";
+import type { AgentConfig } from "./config.ts";
+
+export class PreflightError extends Error {}
+
+function has(command: string, args: string[], env?: NodeJS.ProcessEnv): boolean {
+  const result = spawnSync(command, args, { stdio: "ignore", env, timeout: 5000 });
+  return !result.error && result.status === 0;
+}
+
+/** Returns the display to capture; throws a PreflightError that says how to fix what is missing. */
+export async function preflight(config: AgentConfig): Promise<string> {
+  if (process.platform !== "linux") {
+    throw new PreflightError(
+      `this build of the agent runs on Linux (X11). Capture command lines for ${process.platform} exist but are untested.`,
+    );
+  }
+  const display = config.display;
+  if (!display) {
+    throw new PreflightError(
+      "no DISPLAY: run the agent inside the X session it should share (e.g. DISPLAY=:0 agent run)",
+    );
+  }
+  const env = { ...process.env, DISPLAY: display };
+  if (!has("ffmpeg", ["-hide_banner", "-version"])) {
+    throw new PreflightError("ffmpeg is missing: sudo apt-get install -y ffmpeg");
+  }
+  if (!has("xclip", ["-version"])) {
+    throw new PreflightError("xclip is missing: sudo apt-get install -y xclip");
+  }
+  if (!has("xmessage", ["-help"], env) && !has("which", ["xmessage"])) {
+    throw new PreflightError("xmessage (consent prompt) is missing: sudo apt-get install -y x11-utils");
+  }
+  // xclip -o exits non-zero on an empty clipboard but says "Can't open display" when X is unreachable.
+  const probe = spawnSync("xclip", ["-selection", "clipboard", "-o"], {
+    env,
+    encoding: "utf8",
+    timeout: 5000,
+  });
+  if (/can't open display/i.test(probe.stderr ?? "")) {
+    throw new PreflightError(
+      `cannot open display ${display}: is the X server running and may this user use it?`,
+    );
+  }
+  return display;
+}

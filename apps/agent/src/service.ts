@@ -1,0 +1,164 @@
+/**
+ * `agent run`: the long-running agent, wired in order (composition root): preflight checks, the
+ * display's video source, input injection, clipboard, consent UI, then the signaling connection
+ * that turns session requests into sessions. Writes a small status file for `agent status`.
+ */
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "@rd/log";
+import type { SignalMessage } from "@rd/protocol";
+import { VideoSource } from "./capture/video-source.ts";
+import { createClipboard } from "./clipboard.ts";
+import type { AgentConfig } from "./config.ts";
+import { createXConsentUi } from "./consent.ts";
+import type { Credential } from "./credential.ts";
+import { createInputHandler } from "./input/input-handler.ts";
+import { createNutInjector } from "./input/injector.ts";
+import { preflight } from "./preflight.ts";
+import { AgentSession } from "./session.ts";
+import { SignalClient } from "./signal-client.ts";
+
+export interface RunningAgent {
+  /** Resolves when the agent stops: with 0 on request, 3 when the credential was revoked. */
+  done: Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** The screen size is re-read this often, so input maps right after a resolution change. */
+const SCREEN_POLL_MS = 5000;
+const STATUS_WRITE_MS = 5000;
+
+export async function runAgent(
+  config: AgentConfig,
+  credential: Credential,
+  log: Logger,
+): Promise<RunningAgent> {
+  const display = await preflight(config);
+  const injector = await createNutInjector({ display, log: log.child({ module: "input" }) });
+  let screen = await injector.screenSize();
+  const screenPoll = setInterval(() => {
+    injector
+      .screenSize()
+      .then((size) => (screen = size))
+      .catch((error: unknown) => log.warn({ err: error }, "cannot read the screen size"));
+  }, SCREEN_POLL_MS);
+
+  const video = new VideoSource({
+    target: { platform: process.platform, display },
+    fps: config.fps,
+    maxKbps: config.maxKbps,
+    log: log.child({ module: "video" }),
+  });
+  const clipboard = createClipboard({ log: log.child({ module: "clipboard" }), display });
+  const consent = createXConsentUi(display, log.child({ module: "consent" }));
+  const sessions = new Map<string, AgentSession>();
+  let online = false;
+  let lastProblem: string | undefined;
+
+  const writeStatus = () =>
+    writeFile(
+      path.join(config.configDir, "status.json"),
+      JSON.stringify({
+        pid: process.pid,
+        online,
+        sessions: [...sessions.keys()],
+        lastProblem,
+        updatedAt: new Date().toISOString(),
+      }),
+      { mode: 0o600 },
+    ).catch((error: unknown) => log.debug({ err: error }, "status file not written"));
+  const statusTimer = setInterval(() => void writeStatus(), STATUS_WRITE_MS);
+
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+
+  const client: SignalClient = new SignalClient(
+    credential,
+    {
+      onOnline: () => {
+        online = true;
+        lastProblem = undefined;
+        void writeStatus();
+      },
+      onOffline: (reason) => {
+        online = false;
+        lastProblem = `disconnected: ${reason}`;
+        // The worker ends this agent's sessions as agent_offline; the viewers have gone with them.
+        for (const session of sessions.values()) void session.close();
+        void writeStatus();
+      },
+      onRevoked: (reason) => {
+        lastProblem = `credential refused: ${reason}`;
+        log.error(
+          { reason },
+          "the server refused this agent's credential (removed or re-enrolled?). Enroll again: agent enroll --server URL --code CODE",
+        );
+        void stop().then(() => finish(3));
+      },
+      onMessage: (message) => route(message),
+    },
+    log.child({ module: "signal" }),
+  );
+
+  function route(message: SignalMessage) {
+    switch (message.type) {
+      case "session/request": {
+        if (sessions.has(message.sessionId)) return;
+        const session = new AgentSession(message, {
+          send: (m) => client.send(m),
+          video,
+          consent,
+          clipboard,
+          createInput: () =>
+            createInputHandler({ injector, log: log.child({ module: "input" }), screen: () => screen }),
+          iceServers: config.iceServers,
+          consentTimeoutMs: config.consentTimeoutMs,
+          log,
+          onClosed: (id) => {
+            sessions.delete(id);
+            void writeStatus();
+          },
+        });
+        sessions.set(message.sessionId, session);
+        void writeStatus();
+        void session.begin().catch((error: unknown) => {
+          log.error({ err: error, sessionId: message.sessionId }, "session failed to start");
+          void session.close();
+        });
+        return;
+      }
+      case "session/state":
+        return sessions.get(message.sessionId)?.onState(message);
+      case "signal/answer":
+      case "signal/ice":
+        void sessions.get(message.sessionId)?.onSignal(message);
+        return;
+      case "error":
+        log.warn({ code: message.code, message: message.message }, "the worker refused a message");
+        return;
+      default:
+        log.debug({ type: message.type }, "ignored a message the agent does not handle");
+    }
+  }
+
+  async function stop() {
+    client.stop();
+    clearInterval(screenPoll);
+    clearInterval(statusTimer);
+    await Promise.all([...sessions.values()].map((s) => s.close()));
+    video.stop();
+    injector.close();
+    online = false;
+    await writeStatus();
+  }
+
+  client.start();
+  log.info({ agentId: credential.agentId, display, signalUrl: credential.signalUrl }, "agent running");
+  return {
+    done,
+    stop: async () => {
+      await stop();
+      finish(0);
+    },
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The agent's one WebSocket to the signaling worker: says hello with the credential, answers
+ * heartbeats, parses every message with the protocol, and reconnects with exponential backoff and
+ * jitter (so a restarted worker is not stormed by every agent at once). A refused credential (4001)
+ * stops it for good: retrying would only hammer the server with a revoked secret.
+ */
+import type { Logger } from "@rd/log";
+import { CLOSE_CODES, parseSignalMessage, SIGNALING_VERSION, type SignalMessage } from "@rd/protocol";
+import WebSocket from "ws";
+import type { Credential } from "./credential.ts";
+
+export interface SignalClientEvents {
+  onMessage(message: SignalMessage): void;
+  /** Welcomed by the worker (first time and after each reconnect). */
+  onOnline(): void;
+  /** Lost the worker; sessions in progress are over (the worker ends them as agent_offline). */
+  onOffline(reason: string): void;
+  /** The server refused the credential: enroll again. */
+  onRevoked(reason: string): void;
+}
+
+const BACKOFF_MS = { first: 500, max: 30_000 };
+/** A silent worker is presumed gone after this many missed heartbeats. */
+const MISSED_HEARTBEATS = 2.5;
+
+export class SignalClient {
+  private socket?: WebSocket;
+  private attempt = 0;
+  private stopped = false;
+  private retryTimer?: ReturnType<typeof setTimeout>;
+  private watchdog?: ReturnType<typeof setTimeout>;
+  private heartbeatMs = 15_000;
+  private readonly credential: Credential;
+  private readonly events: SignalClientEvents;
+  private readonly log: Logger;
+
+  constructor(credential: Credential, events: SignalClientEvents, log: Logger) {
+    this.credential = credential;
+    this.events = events;
+    this.log = log;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** Sends if connected; signaling is request/response, so a message lost while offline is moot. */
+  send(message: SignalMessage): boolean {
+    if (this.socket?.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.watchdog);
+    this.socket?.close(CLOSE_CODES.goingAway, "agent stopping");
+  }
+
+  private connect() {
+    if (this.stopped) return;
+    const { signalUrl, agentId, secret } = this.credential;
+    const socket = new WebSocket(signalUrl, { perMessageDeflate: false, handshakeTimeout: 10_000 });
+    this.socket = socket;
+    let welcomed = false;
+    socket.on("open", () => {
+      socket.send(
+        JSON.stringify({
+          type: "presence/hello",
+          v: SIGNALING_VERSION,
+          auth: { kind: "agent", agentId, secret },
+        }),
+      );
+    });
+    socket.on("message", (data, isBinary) => {
+      this.feedWatchdog();
+      if (isBinary) return;
+      const parsed = parseSignalMessage(data.toString());
+      if (!parsed.ok)
+        return this.log.warn({ error: parsed.error }, "ignored an invalid message from the worker");
+      const message = parsed.message;
+      if (message.type === "heartbeat/ping") {
+        socket.send(JSON.stringify({ type: "heartbeat/pong", t: message.t }));
+        return;
+      }
+      if (message.type === "presence/welcome") {
+        welcomed = true;
+        this.attempt = 0;
+        this.heartbeatMs = message.heartbeatMs;
+        this.feedWatchdog();
+        this.log.info({ peerId: message.peerId }, "online");
+        this.events.onOnline();
+        return;
+      }
+      this.events.onMessage(message);
+    });
+    socket.on("error", (error) => {
+      this.log.debug({ err: error.message }, "signaling socket error");
+    });
+    socket.on("close", (code, reasonBuffer) => {
+      clearTimeout(this.watchdog);
+      if (this.socket !== socket) return;
+      const reason = reasonBuffer.toString() || `code ${code}`;
+      if (welcomed) this.events.onOffline(reason);
+      if (this.stopped) return;
+      if (code === CLOSE_CODES.unauthenticated) {
+        this.stopped = true;
+        this.events.onRevoked(reason);
+        return;
+      }
+      const delay = this.backoff();
+      this.log.warn(
+        { code, reason, retryInMs: Math.round(delay) },
+        "signaling connection closed; reconnecting",
+      );
+      this.retryTimer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  /** Full jitter: a random wait between 0 and the exponential bound. */
+  private backoff(): number {
+    const bound = Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** this.attempt++);
+    return BACKOFF_MS.first / 2 + Math.random() * bound;
+  }
+
+  private feedWatchdog() {
+    clearTimeout(this.watchdog);
+    const socket = this.socket;
+    this.watchdog = setTimeout(() => {
+      this.log.warn({}, "the worker stopped answering; reconnecting");
+      socket?.terminate();
+    }, this.heartbeatMs * MISSED_HEARTBEATS);
+  }
+}

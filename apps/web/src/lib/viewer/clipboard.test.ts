@@ -1,0 +1,51 @@
+import { DATA_LIMITS } from "@rd/protocol";
+import { describe, expect, it } from "vitest";
+import { clipboardProblem, readLocalClipboard, writeLocalClipboard } from "./clipboard.ts";
+
+describe("clipboardProblem", () => {
+  it("accepts text up to the protocol's limit", () => {
+    expect(clipboardProblem("hello")).toBeNull();
+    expect(clipboardProblem("x".repeat(DATA_LIMITS.clipboardChars))).toBeNull();
+  });
+
+  it("refuses longer text with a message that gives both sizes", () => {
+    expect(clipboardProblem("x".repeat(DATA_LIMITS.clipboardChars + 1))).toBe(
+      "The clipboard holds 65,537 characters; at most 65,536 can be sent. Copy less and try again.",
+    );
+  });
+
+  it("refuses text within the character limit that is too large once encoded for the channel", () => {
+    // 60 000 characters of 3-byte UTF-8: 180 000 bytes, over a 128 KiB transport but under 300 KiB.
+    const wide = "€".repeat(60_000);
+    expect(clipboardProblem(wide)).toBeNull();
+    expect(clipboardProblem(wide, 128 * 1024)).toMatch(/too large to send once encoded \(176 KiB\)/);
+  });
+
+  it("says so when there is nothing to send", () => {
+    expect(clipboardProblem("")).toMatch(/empty/);
+  });
+});
+
+describe("local clipboard access", () => {
+  it("reads the clipboard's text when the browser allows it", async () => {
+    expect(await readLocalClipboard({ readText: async () => "copied" })).toEqual({
+      ok: true,
+      text: "copied",
+    });
+  });
+
+  it("reports a refusal instead of throwing, so the caller can offer a text box", async () => {
+    const refused = await readLocalClipboard({
+      readText: () => Promise.reject(new DOMException("denied", "NotAllowedError")),
+    });
+    expect(refused).toMatchObject({ ok: false });
+    expect(await readLocalClipboard(undefined)).toMatchObject({ ok: false });
+  });
+
+  it("writes when allowed and says false when refused", async () => {
+    const written: string[] = [];
+    expect(await writeLocalClipboard("a", { writeText: async (t) => void written.push(t) })).toBe(true);
+    expect(written).toEqual(["a"]);
+    expect(await writeLocalClipboard("a", { writeText: () => Promise.reject(new Error("no")) })).toBe(false);
+  });
+});

@@ -1,0 +1,294 @@
+/**
+ * The viewer's session logic against the real signaling worker, the real API and database, and an
+ * agent built from the protocol with werift (offerer: one sendonly video track, `input` and
+ * `control` channels). Only the browser is missing: werift stands in for its RTCPeerConnection and
+ * Node's own WebSocket for the browser's.
+ */
+import { createAuth, hashPassword, type AuthUser } from "@rd/auth";
+import { importTicketKey } from "@rd/auth/tickets";
+import { createCaller, createEnrollmentCode, enrollAgent } from "@rd/api";
+import { type DbHandle, Tenants, Users } from "@rd/db";
+import { testDatabases } from "@rd/db/testing";
+import { DATA_LIMITS, parseControlMessage, parseInputMessage, type SignalMessage } from "@rd/protocol";
+import { startNodeSignal, type NodeSignal } from "@rd/signal/node";
+import { RTCPeerConnection as WeriftPeerConnection } from "werift";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { refusedControl, ViewerSession, type ViewerSessionEvents } from "./viewer-session.ts";
+import type { ViewerState } from "./viewer-state.ts";
+
+const SECRET = "viewer-test-secret-0123456789abcdef0123";
+
+async function eventually(check: () => boolean, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+type Answer = "accept" | "deny" | "ignore";
+
+/** An agent that speaks the protocol: consent as told, then offers its screen and two channels. */
+class ProtocolAgent {
+  readonly socket: WebSocket;
+  readonly inputs: unknown[] = [];
+  pc: WeriftPeerConnection | null = null;
+  control: ReturnType<WeriftPeerConnection["createDataChannel"]> | null = null;
+  private work: Promise<unknown> = Promise.resolve();
+  private welcomed = false;
+
+  constructor(url: string, credentials: { agentId: string; secret: string }, answer: Answer) {
+    this.socket = new WebSocket(url);
+    const send = (m: SignalMessage) => this.socket.send(JSON.stringify(m));
+    this.socket.addEventListener("open", () =>
+      send({
+        type: "presence/hello",
+        v: 1,
+        auth: { kind: "agent", agentId: credentials.agentId, secret: credentials.secret },
+      }),
+    );
+    this.socket.addEventListener("message", (event) => {
+      const m = JSON.parse(String(event.data)) as SignalMessage;
+      if (m.type === "presence/welcome") this.welcomed = true;
+      if (m.type === "heartbeat/ping") send({ type: "heartbeat/pong", t: m.t });
+      if (m.type === "session/request") {
+        if (answer === "ignore") return;
+        send({ type: "session/prompt", sessionId: m.sessionId });
+        if (answer === "deny")
+          return send({ type: "session/deny", sessionId: m.sessionId, reason: "denied_by_user" });
+        send({ type: "session/accept", sessionId: m.sessionId });
+        void this.offer(m.sessionId, send);
+      }
+      if (m.type === "signal/answer") {
+        this.work = this.work.then(() => this.pc!.setRemoteDescription({ type: "answer", sdp: m.sdp }));
+      }
+      if (m.type === "signal/ice") {
+        this.work = this.work.then(() => this.pc!.addIceCandidate(m.candidate ?? undefined)).catch(() => {});
+      }
+    });
+  }
+
+  get ready() {
+    return this.welcomed;
+  }
+
+  private async offer(sessionId: string, send: (m: SignalMessage) => void) {
+    const pc = new WeriftPeerConnection({ iceServers: [] });
+    this.pc = pc;
+    pc.addTransceiver("video", { direction: "sendonly" });
+    const input = pc.createDataChannel("input", { ordered: true });
+    input.onmessage = (event) => this.inputs.push(parseInputMessage(String(event.data)));
+    this.control = pc.createDataChannel("control", { ordered: true });
+    this.control.onopen = () =>
+      this.control!.send(JSON.stringify({ type: "control/screen", width: 1920, height: 1080 }));
+    pc.onicecandidate = ({ candidate }) =>
+      send({
+        type: "signal/ice",
+        sessionId,
+        candidate: candidate
+          ? {
+              candidate: candidate.candidate,
+              sdpMid: candidate.sdpMid ?? null,
+              sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+            }
+          : null,
+      });
+    await pc.setLocalDescription(await pc.createOffer());
+    send({ type: "signal/offer", sessionId, sdp: pc.localDescription!.sdp });
+  }
+
+  close() {
+    this.socket.close();
+    void this.pc?.close();
+  }
+}
+
+describe("ViewerSession against the real signaling worker", () => {
+  let db: DbHandle;
+  let signal: NodeSignal;
+  let url: string;
+  let tech: AuthUser;
+  let caller: ReturnType<typeof createCaller>;
+  let tenantId: string;
+  const open: { close(): unknown }[] = [];
+
+  beforeAll(async () => {
+    db = await testDatabases()[0]!.create();
+    signal = await startNodeSignal({
+      env: { RD_SECRET: SECRET, LOG_LEVEL: "silent" },
+      database: db,
+      tuning: { heartbeatMs: 1_000, offlineGraceMs: 300 },
+      port: 0,
+      workerId: "viewer-test",
+    });
+    url = `ws://127.0.0.1:${signal.port}/ws`;
+    const [tenant] = await db.db.insert(Tenants).values({ name: "Viewer" }).returning();
+    tenantId = tenant!.id;
+    const [user] = await db.db
+      .insert(Users)
+      .values({
+        tenantId,
+        email: "tech@viewer.example",
+        name: "Tech",
+        role: "technician",
+        passwordHash: await hashPassword("irrelevant-password"),
+      })
+      .returning();
+    tech = { id: user!.id, tenantId, email: user!.email, name: "Tech", role: "technician", disabled: false };
+    const auth = createAuth(db.db, { secureCookies: false });
+    caller = createCaller({ db: db.db, auth, user: tech, ticketKey: await importTicketKey(SECRET) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await signal?.close();
+    await db?.close();
+  });
+
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+
+  async function onlineAgent(answer: Answer) {
+    const { code } = await createEnrollmentCode(db.db, { tenantId, createdBy: tech.id, expiresInMinutes: 5 });
+    const enrolled = await enrollAgent(db.db, code, {
+      name: "pc",
+      hostname: "pc",
+      os: "linux",
+      version: "t",
+    });
+    if (!enrolled.ok) throw new Error(enrolled.message);
+    const agent = new ProtocolAgent(url, enrolled, answer);
+    open.push(agent);
+    await eventually(() => agent.ready, "the agent's welcome");
+    return { agent, agentId: enrolled.agentId };
+  }
+
+  function viewer(sessionId: string, ticket: string, signalUrl = url) {
+    const states: [ViewerState, string | undefined][] = [];
+    const controls: unknown[] = [];
+    const tracks: string[] = [];
+    let inputReady = false;
+    let orphaned = false;
+    const events: ViewerSessionEvents = {
+      onOrphaned: () => (orphaned = true),
+      onState: (state, reason) => states.push([state, reason]),
+      onTrack: (event) => tracks.push(event.track.kind),
+      onControl: (message) => controls.push(message),
+      onInputReady: (ready) => (inputReady = ready),
+    };
+    const session = new ViewerSession({
+      sessionId,
+      ticket,
+      signalUrl,
+      iceServers: [],
+      events,
+      tuning: { endConfirmMs: 1_000 },
+      // The viewer passes no ICE servers in these tests; werift's own config type differs in details.
+      createPeerConnection: () =>
+        new WeriftPeerConnection({ iceServers: [] }) as unknown as RTCPeerConnection,
+    });
+    open.push({ close: () => session.leave() });
+    session.start();
+    return { session, states, controls, tracks, inputReady: () => inputReady, orphaned: () => orphaned };
+  }
+
+  it("goes from consent to live, carries input and control, and ends as the technician's doing", async () => {
+    const { agent, agentId } = await onlineAgent("accept");
+    const { session: row, ticket } = await caller.sessions.create({ agentId });
+    const v = viewer(row.id, ticket);
+
+    await eventually(() => v.session.state === "live", "live");
+    expect(v.states.map(([s]) => s)).toEqual(["awaiting_consent", "negotiating", "live"]);
+    expect(v.tracks).toEqual(["video"]);
+    await eventually(() => v.inputReady(), "the input channel");
+    expect(v.session.sendInput({ type: "input/pointer", action: "down", x: 0.5, y: 0.25, button: 0 })).toBe(
+      true,
+    );
+    await eventually(() => agent.inputs.length === 1, "the agent to get input");
+    expect(agent.inputs[0]).toEqual({
+      ok: true,
+      message: { type: "input/pointer", action: "down", x: 0.5, y: 0.25, button: 0 },
+    });
+    await eventually(() => v.controls.length === 1, "the agent's screen size");
+    expect(v.controls[0]).toEqual({ type: "control/screen", width: 1920, height: 1080 });
+
+    v.session.end();
+    await eventually(() => v.session.state === "ended", "the end");
+    expect(v.session.reason).toBe("ended_by_technician");
+    expect(await caller.sessions.byId({ id: row.id })).toMatchObject({
+      status: "ended",
+      endReason: "ended_by_technician",
+    });
+    expect(v.orphaned()).toBe(false);
+  }, 30_000);
+
+  it("shows that the person at the machine denied the request", async () => {
+    const { agentId } = await onlineAgent("deny");
+    const { session: row, ticket } = await caller.sessions.create({ agentId });
+    const v = viewer(row.id, ticket);
+    await eventually(() => v.session.state === "denied", "the denial");
+    expect(v.states).toEqual([
+      ["awaiting_consent", undefined],
+      ["denied", "denied_by_user"],
+    ]);
+  });
+
+  it("says the agent went offline when it drops mid-session", async () => {
+    const { agent, agentId } = await onlineAgent("accept");
+    const { session: row, ticket } = await caller.sessions.create({ agentId });
+    const v = viewer(row.id, ticket);
+    await eventually(() => v.session.state === "live", "live");
+    agent.close();
+    await eventually(() => v.session.state === "ended", "the end");
+    expect(v.session.reason).toBe("agent_offline");
+  }, 30_000);
+
+  it("refuses a ticket that was used already", async () => {
+    const { agentId } = await onlineAgent("ignore");
+    const { session: row, ticket } = await caller.sessions.create({ agentId });
+    // Whichever hello the worker reads second is the replay.
+    const both = [viewer(row.id, ticket), viewer(row.id, ticket)];
+    await eventually(() => both.some((v) => v.session.state === "failed"), "the refusal");
+    const refused = both.find((v) => v.session.state === "failed")!;
+    expect(refused.session.reason).toBe("signaling_unauthenticated");
+    // Refused at the door, it could not end the session itself: it asks for that to be done.
+    expect(refused.orphaned()).toBe(true);
+    expect(both.find((v) => v !== refused)!.session.state).toBe("connecting");
+  });
+
+  it("answers the worker's heartbeats, so a long wait for consent keeps its link", async () => {
+    const { agentId } = await onlineAgent("ignore");
+    const { session: row, ticket } = await caller.sessions.create({ agentId });
+    const v = viewer(row.id, ticket);
+    // The worker pings every second here and closes a peer silent for 2.5 s.
+    await new Promise((r) => setTimeout(r, 3_500));
+    expect(v.session.state).toBe("connecting");
+  });
+
+  it("says the signaling server cannot be reached when nothing listens", async () => {
+    const v = viewer("7b0f2c34-5d6e-4f70-8a91-b2c3d4e5f607", "x".repeat(32), "ws://127.0.0.1:9/ws");
+    await eventually(() => v.session.state === "failed", "the failure");
+    expect(v.session.reason).toBe("signaling_unreachable");
+  });
+});
+
+describe("refusedControl", () => {
+  const refusal = (frame: string) => {
+    const parsed = parseControlMessage(frame);
+    if (parsed.ok) throw new Error("expected a refusal");
+    return refusedControl(frame, parsed.error);
+  };
+
+  it("names the clipboard limit when the agent's clipboard is too long", () => {
+    const text = "x".repeat(DATA_LIMITS.clipboardChars + 1);
+    expect(refusal(JSON.stringify({ type: "control/clipboard", text }))).toBe(
+      "The remote clipboard holds more than 65,536 characters, so it was not copied.",
+    );
+  });
+
+  it("passes on the parser's words for anything else", () => {
+    expect(refusal(JSON.stringify({ type: "control/teleport" }))).toMatch(
+      /^A message from the agent was ignored \(/,
+    );
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * The live viewer's state machine and the words it shows: connecting → awaiting_consent →
+ * negotiating → live ⇄ reconnecting, ending in ended, denied or failed. Each legal move is a named
+ * transition; anything else throws. Reasons (a session end reason, a WebSocket close, a failed
+ * peer connection) become sentences a technician can act on.
+ */
+import { CLOSE_CODES } from "@rd/protocol";
+
+export const VIEWER_STATES = [
+  "connecting",
+  "awaiting_consent",
+  "negotiating",
+  "live",
+  "reconnecting",
+  "ended",
+  "denied",
+  "failed",
+] as const;
+export type ViewerState = (typeof VIEWER_STATES)[number];
+
+const OPEN: readonly ViewerState[] = [
+  "connecting",
+  "awaiting_consent",
+  "negotiating",
+  "live",
+  "reconnecting",
+];
+
+export const VIEWER_TRANSITIONS = {
+  /** The worker says the agent is asking the person at the machine (session state awaiting_consent). */
+  askConsent: { from: ["connecting"], to: "awaiting_consent" },
+  /** The session is active: consent given or not needed; the agent's offer is on its way. */
+  accept: { from: ["connecting", "awaiting_consent"], to: "negotiating" },
+  /** The peer connection reached "connected" (W3C webrtc-pc §4.3.3 RTCPeerConnectionState). */
+  connect: { from: ["negotiating", "reconnecting"], to: "live" },
+  /** The peer connection went "disconnected" or "failed" after it had worked; the agent may restart ICE. */
+  lose: { from: ["live"], to: "reconnecting" },
+  /** The session ended: either side, an admin, the agent going offline, or the signaling link closing. */
+  end: { from: OPEN, to: "ended" },
+  /** The person at the machine said no, or nobody answered. */
+  deny: { from: ["connecting", "awaiting_consent"], to: "denied" },
+  /** It could not be set up or carried on: the signaling server refused us, or the peer connection died. */
+  fail: { from: OPEN, to: "failed" },
+} as const satisfies Record<string, { from: readonly ViewerState[]; to: ViewerState }>;
+
+export type ViewerTransition = keyof typeof VIEWER_TRANSITIONS;
+
+export class IllegalViewerTransition extends Error {
+  readonly from: ViewerState;
+  readonly transition: ViewerTransition;
+  constructor(from: ViewerState, transition: ViewerTransition) {
+    super(`The viewer cannot ${transition} while ${from.replace("_", " ")}`);
+    this.name = "IllegalViewerTransition";
+    this.from = from;
+    this.transition = transition;
+  }
+}
+
+export const canTransition = (from: ViewerState, transition: ViewerTransition) =>
+  (VIEWER_TRANSITIONS[transition].from as readonly ViewerState[]).includes(from);
+
+/** The state `transition` leads to from `from`, or an IllegalViewerTransition. */
+export function nextViewerState(from: ViewerState, transition: ViewerTransition): ViewerState {
+  if (!canTransition(from, transition)) throw new IllegalViewerTransition(from, transition);
+  return VIEWER_TRANSITIONS[transition].to;
+}
+
+export const isTerminalViewerState = (state: ViewerState) => !OPEN.includes(state);
+
+/** What the state line says while the viewer is not in a terminal state. */
+export const STATE_LINES: Record<ViewerState, string> = {
+  connecting: "Connecting to the signaling server…",
+  awaiting_consent: "Waiting for the person at the machine to accept…",
+  negotiating: "Accepted. Setting up the connection…",
+  live: "Live",
+  reconnecting: "Connection lost; trying again…",
+  ended: "The session has ended.",
+  denied: "The request was denied.",
+  failed: "The connection failed.",
+};
+
+/** Reasons the viewer itself gives for a terminal state (alongside SESSION_END_REASONS and close codes). */
+export const VIEWER_REASONS = {
+  /** The peer connection failed and no ICE restart brought it back in time. */
+  peerFailed: "peer_failed",
+  /** The agent never sent an offer after the session became active. */
+  noOffer: "no_offer",
+  /** The WebSocket could not be opened at all. */
+  unreachable: "signaling_unreachable",
+} as const;
+
+const REASON_SENTENCES: Record<string, string> = {
+  agent_offline: "The agent went offline.",
+  denied_by_user: "The person at the machine denied the request.",
+  consent_timeout: "Nobody answered the request in time.",
+  ended_by_technician: "You ended the session.",
+  ended_by_agent: "The session was ended at the remote machine.",
+  ended_by_admin: "An administrator ended the session.",
+  viewer_left: "The viewer disconnected (the page was closed or reloaded), which ends the session.",
+  negotiation_failed: "The connection to the agent could not be set up.",
+  agent_removed: "An administrator removed the agent.",
+  peer_failed:
+    "The connection to the agent failed and could not be restored. A firewall may block the direct path; the server may need a TURN relay.",
+  no_offer: "The agent accepted but never started the video connection.",
+  signaling_unreachable: "The signaling server cannot be reached. Check that it is running and reachable.",
+  signaling_goingAway: "The signaling server is restarting; the session was cut off.",
+  signaling_timeout: "The signaling server stopped hearing from this page (heartbeat timeout).",
+  signaling_unauthenticated:
+    "The signaling server refused this page's ticket: it expired or was used already.",
+  signaling_forbidden: "The signaling server refused this session.",
+  signaling_rateLimited: "The signaling server disconnected this page for sending too many messages.",
+  signaling_messageTooBig:
+    "The signaling server disconnected this page for sending a message that was too large.",
+  signaling_protocolError:
+    "This page and the signaling server disagree on the protocol. Reload to get the current version.",
+  signaling_slowConsumer:
+    "The signaling server disconnected this page because it read messages too slowly (a busy tab or congested network).",
+  signaling_replaced: "This session was opened in another tab or window, so this one was disconnected.",
+  signaling_sessionEnded: "The session is over; it may have ended before this page could join it.",
+  signaling_lost: "The connection to the signaling server dropped (network or server down).",
+};
+
+/** A sentence for a terminal state's reason; the state's own line when the reason is unknown or absent. */
+export function describeOutcome(state: ViewerState, reason: string | undefined): string {
+  return (reason && REASON_SENTENCES[reason]) || STATE_LINES[state];
+}
+
+const CLOSE_CODE_NAMES = new Map<number, string>(
+  Object.entries(CLOSE_CODES).map(([name, code]) => [code, name]),
+);
+
+/**
+ * What a signaling WebSocket close means for the viewer: the reason code to show and whether the
+ * session is over (ended) or broken (failed). 1006 is the browser's "closed abnormally": no close
+ * frame arrived, so the network or the server went away.
+ */
+export function closeOutcome(code: number): { state: "ended" | "failed"; reason: string } {
+  const name = CLOSE_CODE_NAMES.get(code);
+  if (!name) return { state: "failed", reason: "signaling_lost" };
+  const ended = code === CLOSE_CODES.sessionEnded || code === CLOSE_CODES.replaced;
+  return { state: ended ? "ended" : "failed", reason: `signaling_${name}` };
+}

@@ -1,0 +1,216 @@
+/**
+ * The live session, end to end with nothing simulated: Debian Chromium runs the dashboard's viewer,
+ * the signaling worker runs beside the dashboard (as `npm start` runs it), and the real agent
+ * captures a real Xvfb desktop and injects input into it. What the test checks, it reads back from
+ * X itself: decoded pixels, the X pointer, a file written by a terminal, the X clipboard.
+ */
+import { expect, type Page, test } from "@playwright/test";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { signInAsAdmin } from "./helpers.ts";
+import { eventually, type RealAgent, startRealAgent } from "./real-agent.ts";
+
+const viewer = (page: Page) => page.locator("[data-state]").first();
+
+/** The decoded video's pixel at normalized (x, y), read through a canvas. */
+async function videoPixel(page: Page, x: number, y: number): Promise<[number, number, number]> {
+  return page.evaluate(
+    ([nx, ny]) => {
+      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
+      if (!video || !video.videoWidth) throw new Error("no decoded video yet");
+      const canvas = document.createElement("canvas");
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      const context = canvas.getContext("2d")!;
+      context.drawImage(video, 0, 0);
+      const d = context.getImageData(
+        Math.round(nx! * (video.videoWidth - 1)),
+        Math.round(ny! * (video.videoHeight - 1)),
+        1,
+        1,
+      ).data;
+      return [d[0]!, d[1]!, d[2]!] as [number, number, number];
+    },
+    [x, y],
+  );
+}
+
+/** Where normalized (x, y) of the remote screen is on the page (object-fit: contain letterboxes). */
+async function screenPoint(page: Page, x: number, y: number) {
+  return page.evaluate(
+    ([nx, ny]) => {
+      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]')!;
+      const box = video.getBoundingClientRect();
+      const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
+      const width = video.videoWidth * scale;
+      const height = video.videoHeight * scale;
+      const left = box.left + (box.width - width) / 2;
+      const top = box.top + (box.height - height) / 2;
+      return { x: left + nx! * width, y: top + ny! * height };
+    },
+    [x, y],
+  );
+}
+
+async function connect(page: Page, agent: RealAgent) {
+  await page.goto(`/agents/${agent.agentId}`);
+  await expect(page.getByRole("button", { name: "Connect" })).toBeEnabled({ timeout: 15_000 });
+  await page.getByRole("button", { name: "Connect" }).click();
+  await expect(page).toHaveURL(/\/sessions\/[0-9a-f-]{36}\/live/);
+  return /\/sessions\/([0-9a-f-]{36})\/live/.exec(page.url())![1]!;
+}
+
+/** The person at the machine answers the consent prompt (Return = Allow; closing it = Deny). */
+function answerConsent(agent: RealAgent, answer: "allow" | "close") {
+  const id = agent
+    .x("xdotool", ["search", "--sync", "--name", "remote-desk: remote session request"])
+    .trim()
+    .split("\n")[0]!;
+  if (answer === "allow") agent.x("xdotool", ["windowactivate", "--sync", id, "key", "Return"]);
+  else agent.x("xdotool", ["windowkill", id]);
+}
+
+test.describe("live session with the real agent", () => {
+  let agent: RealAgent | undefined;
+  test.afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+  });
+
+  test("consent, first frame, pointer, keyboard, clipboard both ways, disconnect with the full trail", async ({
+    page,
+    context,
+    baseURL,
+  }) => {
+    test.setTimeout(120_000);
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseURL });
+    await signInAsAdmin(page);
+    agent = await startRealAgent(page, baseURL!, { name: "Lab workstation" });
+    const typed = path.join(tmpdir(), `rd-e2e-typed-${Date.now()}.txt`);
+    // A magenta terminal over most of the screen: the pixels to find, and an app to type into.
+    agent.launch("xterm", [
+      "-title",
+      "rd-e2e-target",
+      "-bg",
+      "#ff00ff",
+      "-fg",
+      "black",
+      "-geometry",
+      "200x50+0+0",
+      "-e",
+      "sh",
+      "-c",
+      `cat > ${typed}`,
+    ]);
+    agent.x("xdotool", ["search", "--sync", "--onlyvisible", "--name", "rd-e2e-target"]);
+
+    const sessionId = await connect(page, agent);
+    await expect(viewer(page)).toHaveAttribute("data-state", "awaiting_consent", { timeout: 15_000 });
+    answerConsent(agent, "allow");
+    await expect(viewer(page)).toHaveAttribute("data-state", "live", { timeout: 15_000 });
+
+    // First frame decoded: the terminal's magenta where no pointer is drawn (X starts it mid-screen).
+    const [r, g, b] = await eventually(async () => {
+      const pixel = await videoPixel(page, 0.3, 0.6);
+      if (!(pixel[0] > 200 && pixel[1] < 60 && pixel[2] > 200)) throw new Error(`pixel ${pixel}`);
+      return pixel;
+    }, 15_000);
+    expect([r > 200, g < 60, b > 200]).toEqual([true, true, true]);
+
+    // A pointer move in the viewer moves the real X pointer to the same place on the remote screen.
+    const target = await screenPoint(page, 0.25, 0.5);
+    await page.mouse.move(target.x, target.y);
+    const pointer = await eventually(() => {
+      const p = agent!.pointer();
+      if (Math.abs(p.x - 320) > 3 || Math.abs(p.y - 360) > 3) throw new Error(`pointer at ${p.x},${p.y}`);
+      return p;
+    });
+    expect(Math.abs(pointer.x - 320)).toBeLessThanOrEqual(3);
+
+    // A click focuses the terminal (fluxbox focuses on click), and typed keys reach it.
+    const inTerminal = await screenPoint(page, 0.5, 0.3);
+    await page.mouse.click(inTerminal.x, inTerminal.y);
+    await page.keyboard.type("hello remote");
+    await page.keyboard.press("Enter");
+    const text = await eventually(() => {
+      const content = readFileSync(typed, "utf8");
+      if (!content.includes("\n")) throw new Error(`typed so far: ${JSON.stringify(content)}`);
+      return content;
+    });
+    expect(text).toBe("hello remote\n");
+    rmSync(typed, { force: true });
+
+    // Clipboard, viewer → remote: the X clipboard holds what the technician sent.
+    await page.evaluate(() => navigator.clipboard.writeText("from the viewer"));
+    await page.getByRole("button", { name: /send clipboard/i }).click();
+    await eventually(() => {
+      const remote = agent!.x("xclip", ["-selection", "clipboard", "-o"]);
+      if (remote !== "from the viewer") throw new Error(`X clipboard: ${remote}`);
+    });
+
+    // Clipboard, remote → viewer: something copied on the remote machine shows up in the viewer.
+    agent.launch("sh", ["-c", "printf 'copied on the remote machine' | xclip -selection clipboard -i"]);
+    await expect(page.getByText("copied on the remote machine").first()).toBeVisible({ timeout: 10_000 });
+
+    await page.getByRole("button", { name: /disconnect/i }).click();
+    await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });
+
+    await page.goto(`/sessions/${sessionId}`);
+    for (const label of ["Session requested", "Consent requested", "Session started", "Session ended"]) {
+      await expect(page.getByText(label).first()).toBeVisible();
+    }
+    await expect(
+      page
+        .getByText("ended_by_technician")
+        .or(page.getByText(/ended by the technician/i))
+        .first(),
+    ).toBeVisible();
+  });
+
+  test("the person at the machine says no: the viewer says so and the session is denied", async ({
+    page,
+    baseURL,
+  }) => {
+    test.setTimeout(90_000);
+    await signInAsAdmin(page);
+    agent = await startRealAgent(page, baseURL!, { name: "Denying desk" });
+    await connect(page, agent);
+    await expect(viewer(page)).toHaveAttribute("data-state", "awaiting_consent", { timeout: 15_000 });
+    answerConsent(agent, "close");
+    await expect(viewer(page)).toHaveAttribute("data-state", "denied", { timeout: 10_000 });
+    await expect(viewer(page)).toHaveAttribute("data-reason", "denied_by_user");
+  });
+
+  test("nobody answers: the request times out as denied", async ({ page, baseURL }) => {
+    test.setTimeout(90_000);
+    await signInAsAdmin(page);
+    agent = await startRealAgent(page, baseURL!, {
+      name: "Empty office",
+      env: { RD_AGENT_CONSENT_TIMEOUT_MS: "2000" },
+    });
+    await connect(page, agent);
+    await expect(viewer(page)).toHaveAttribute("data-state", "denied", { timeout: 15_000 });
+    await expect(viewer(page)).toHaveAttribute("data-reason", "consent_timeout");
+  });
+
+  test("the agent dies mid-session: the viewer says the agent went offline", async ({ page, baseURL }) => {
+    test.setTimeout(90_000);
+    await signInAsAdmin(page);
+    agent = await startRealAgent(page, baseURL!, { name: "Crashing kiosk" });
+    const sessionId = await connect(page, agent);
+    answerConsent(agent, "allow");
+    await expect(viewer(page)).toHaveAttribute("data-state", "live", { timeout: 15_000 });
+    agent.child.kill("SIGKILL");
+    await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 20_000 });
+    await expect(viewer(page)).toHaveAttribute("data-reason", "agent_offline");
+    await expect(page.getByText(/agent went offline/i).first()).toBeVisible();
+    await page.goto(`/sessions/${sessionId}`);
+    await expect(
+      page
+        .getByText("agent_offline")
+        .or(page.getByText(/agent went offline/i))
+        .first(),
+    ).toBeVisible();
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * Runs the real agent for a browser test: enrolls it with a code made in the dashboard (through the
+ * real endpoint, via `agent enroll`), then `agent run --virtual-display` on a fresh Xvfb desktop of
+ * its own, and reads the X display back with xdotool/xclip the way a person at that machine would
+ * see it.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Page } from "@playwright/test";
+import { createEnrollmentCode } from "./helpers.ts";
+
+const root = path.resolve(import.meta.dirname, "..");
+const cli = path.join(root, "apps/agent/src/cli.ts");
+
+export interface RealAgent {
+  agentId: string;
+  display: string;
+  child: ChildProcess;
+  logs: string[];
+  /** Runs an X client on the agent's display. */
+  x(command: string, args: string[]): string;
+  /** Starts an X program on the agent's display and leaves it running until stop(). */
+  launch(command: string, args: string[]): ChildProcess;
+  pointer(): { x: number; y: number };
+  stop(): Promise<void>;
+}
+
+export async function startRealAgent(
+  page: Page,
+  baseURL: string,
+  options: { name: string; env?: Record<string, string> },
+): Promise<RealAgent> {
+  const code = await createEnrollmentCode(page);
+  const configDir = mkdtempSync(path.join(tmpdir(), "rd-agent-"));
+  const env = { ...process.env, RD_AGENT_CONFIG_DIR: configDir, RD_AGENT_LOG_LEVEL: "info", ...options.env };
+  execFileSync(
+    process.execPath,
+    [cli, "enroll", "--server", baseURL, "--code", code, "--name", options.name],
+    {
+      env,
+    },
+  );
+  const { agentId } = JSON.parse(readFileSync(path.join(configDir, "credential.json"), "utf8")) as {
+    agentId: string;
+  };
+  // Its own process group: whatever it leaves behind (its Xvfb after a SIGKILL) is killed with it.
+  const child = spawn(process.execPath, [cli, "run", "--virtual-display", "1280x720"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const logs: string[] = [];
+  let display = "";
+  const online = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`agent did not come online:\n${logs.join("\n")}`)),
+      30_000,
+    );
+    const onLine = (line: string) => {
+      logs.push(line);
+      if (line.includes('"virtual desktop started"'))
+        display = (JSON.parse(line) as { display: string }).display;
+      if (line.includes('"msg":"online"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let buffer = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (text: string) => {
+        buffer += text;
+        const lines = buffer.split("\n");
+        buffer = lines.pop()!;
+        lines.forEach(onLine);
+      });
+    }
+    child.once("exit", (code) => reject(new Error(`agent exited (${code}):\n${logs.join("\n")}`)));
+  });
+  await online;
+  const launched: ChildProcess[] = [];
+  const xEnv = { ...process.env, DISPLAY: display };
+  return {
+    agentId,
+    display,
+    child,
+    logs,
+    x: (command, args) => execFileSync(command, args, { env: xEnv, encoding: "utf8" }),
+    launch: (command, args) => {
+      const program = spawn(command, args, { env: xEnv, stdio: "ignore" });
+      launched.push(program);
+      return program;
+    },
+    pointer() {
+      const out = spawnSync("xdotool", ["getmouselocation", "--shell"], {
+        env: xEnv,
+        encoding: "utf8",
+      }).stdout;
+      return { x: Number(/X=(\d+)/.exec(out)?.[1]), y: Number(/Y=(\d+)/.exec(out)?.[1]) };
+    },
+    async stop() {
+      launched.forEach((p) => p.kill("SIGKILL"));
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // the group is gone already
+      }
+    },
+  };
+}
+
+/** Waits until `check` passes, retrying; for state that lives outside the page (X, files). */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
