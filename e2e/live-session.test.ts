@@ -73,7 +73,11 @@ function answerConsent(agent: RealAgent, answer: "allow" | "close") {
 
 test.describe("live session with the real agent", () => {
   let agent: RealAgent | undefined;
-  test.afterEach(async () => {
+  test.afterEach(async ({}, testInfo) => {
+    // The agent's own log explains most failures; keep it with the test's results.
+    if (agent && testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach("agent.log", { body: agent.logs.join("\n"), contentType: "text/plain" });
+    }
     await agent?.stop();
     agent = undefined;
   });
@@ -131,6 +135,11 @@ test.describe("live session with the real agent", () => {
     // A click focuses the terminal (fluxbox focuses on click), and typed keys reach it.
     const inTerminal = await screenPoint(page, 0.5, 0.3);
     await page.mouse.click(inTerminal.x, inTerminal.y);
+    // The window manager moves focus on its own time; a person would not type mid-click either.
+    await eventually(() => {
+      const focused = agent!.x("xdotool", ["getwindowfocus", "getwindowname"]).trim();
+      if (focused !== "rd-e2e-target") throw new Error(`focus on ${focused}`);
+    });
     await page.keyboard.type("hello remote");
     await page.keyboard.press("Enter");
     const text = await eventually(() => {

@@ -44,8 +44,12 @@ export interface AgentPeerOptions {
   events: AgentPeerEvents;
 }
 
-/** How long ICE may stay "disconnected" before a restart is tried, and how many restarts. */
-const DISCONNECTED_GRACE_MS = 2500;
+/**
+ * How long ICE may stay "disconnected" before a restart is tried, and how many restarts. Generous:
+ * "disconnected" usually heals by itself (a busy machine answering consent checks late), and a
+ * restart costs more than waiting.
+ */
+const DISCONNECTED_GRACE_MS = 5000;
 const MAX_ICE_RESTARTS = 3;
 /** How often the receiver's bandwidth estimate is read; the source rate-limits the restarts. */
 const BITRATE_POLL_MS = 1000;

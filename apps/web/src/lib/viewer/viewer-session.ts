@@ -201,6 +201,9 @@ export class ViewerSession {
   private accepted() {
     if (!canTransition(this.state, "accept")) return;
     this.move("accept");
+    // The media path can be up before the worker's "active" reaches this page (the two travel
+    // separately); its "connected" event has then come and gone, so look instead of waiting.
+    if (this.peer?.pc.connectionState === "connected") this.move("connect");
     if (!this.offered) {
       clearTimeout(this.offerTimer);
       this.offerTimer = setTimeout(() => {
