@@ -73,6 +73,7 @@ function answerConsent(agent: RealAgent, answer: "allow" | "close") {
 
 test.describe("live session with the real agent", () => {
   let agent: RealAgent | undefined;
+  // eslint-disable-next-line no-empty-pattern -- Playwright hands fixtures first; this hook needs none.
   test.afterEach(async ({}, testInfo) => {
     // The agent's own log explains most failures; keep it with the test's results.
     if (agent && testInfo.status !== testInfo.expectedStatus) {
