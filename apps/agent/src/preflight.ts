@@ -8,9 +8,9 @@ import type { AgentConfig } from "./config.ts";
 
 export class PreflightError extends Error {}
 
-function has(command: string, args: string[], env?: NodeJS.ProcessEnv): boolean {
-  const result = spawnSync(command, args, { stdio: "ignore", env, timeout: 5000 });
-  return !result.error && result.status === 0;
+/** True when `command` is on PATH. */
+export function commandExists(command: string): boolean {
+  return spawnSync("sh", ["-c", `command -v "$0"`, command], { stdio: "ignore" }).status === 0;
 }
 
 /** Returns the display to capture; throws a PreflightError that says how to fix what is missing. */
@@ -27,13 +27,13 @@ export async function preflight(config: AgentConfig): Promise<string> {
     );
   }
   const env = { ...process.env, DISPLAY: display };
-  if (!has("ffmpeg", ["-hide_banner", "-version"])) {
+  if (!commandExists("ffmpeg")) {
     throw new PreflightError("ffmpeg is missing: sudo apt-get install -y ffmpeg");
   }
-  if (!has("xclip", ["-version"])) {
+  if (!commandExists("xclip")) {
     throw new PreflightError("xclip is missing: sudo apt-get install -y xclip");
   }
-  if (!has("xmessage", ["-help"], env) && !has("which", ["xmessage"])) {
+  if (!commandExists("xmessage")) {
     throw new PreflightError("xmessage (consent prompt) is missing: sudo apt-get install -y x11-utils");
   }
   // xclip -o exits non-zero on an empty clipboard but says "Can't open display" when X is unreachable.

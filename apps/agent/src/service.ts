@@ -26,7 +26,6 @@ export interface RunningAgent {
 
 /** The screen size is re-read this often, so input maps right after a resolution change. */
 const SCREEN_POLL_MS = 5000;
-const STATUS_WRITE_MS = 5000;
 
 export async function runAgent(
   config: AgentConfig,
@@ -55,6 +54,7 @@ export async function runAgent(
   let online = false;
   let lastProblem: string | undefined;
 
+  // Written on every change (online, offline, sessions), which is all `agent status` reports.
   const writeStatus = () =>
     writeFile(
       path.join(config.configDir, "status.json"),
@@ -67,7 +67,6 @@ export async function runAgent(
       }),
       { mode: 0o600 },
     ).catch((error: unknown) => log.debug({ err: error }, "status file not written"));
-  const statusTimer = setInterval(() => void writeStatus(), STATUS_WRITE_MS);
 
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
@@ -144,7 +143,6 @@ export async function runAgent(
   async function stop() {
     client.stop();
     clearInterval(screenPoll);
-    clearInterval(statusTimer);
     await Promise.all([...sessions.values()].map((s) => s.close()));
     video.stop();
     injector.close();

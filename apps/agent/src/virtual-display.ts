@@ -1,10 +1,12 @@
 /**
- * A virtual desktop: Xvfb on a free display number, a window manager (fluxbox) and a terminal
- * (xterm). The demo agent of `npm start` runs on one (`agent run --virtual-display 1280x720`), and
- * so will interview desks. Everything it starts is stopped by close().
+ * A virtual desktop: Xvfb on a free display number, optionally a window manager (fluxbox) and a
+ * terminal (xterm). The demo agent of `npm start` runs on one (`agent run --virtual-display
+ * 1280x720`), so will interview desks, and so do the agent's tests. Everything it starts is stopped
+ * by close(), and killed on process exit as a last resort.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { commandExists } from "./preflight.ts";
 
 export interface VirtualDisplayOptions {
   width?: number;
@@ -12,40 +14,29 @@ export interface VirtualDisplayOptions {
   windowManager?: boolean;
   /** A command for a terminal window, e.g. ["bash"]; none when omitted. */
   terminal?: string[];
-  /** The first display number to try. */
+  /** The first display number to try (well above the :0/:1 of a desktop session by default). */
   firstDisplay?: number;
 }
 
 export interface VirtualDisplay {
+  /** The X display name, e.g. ":90". */
   display: string;
   width: number;
   height: number;
+  /** Stops the terminal, the window manager and the X server; safe to call twice. */
   close(): Promise<void>;
 }
 
-const START_TIMEOUT_MS = 10_000;
+/** How many display numbers to try from the first. */
+const DISPLAY_RANGE = 200;
+/** Xvfb starts in well under a second; the margin is for a loaded 2-core machine. */
+const START_TIMEOUT_MS = 15_000;
 
-function displayFree(n: number) {
-  return !existsSync(`/tmp/.X11-unix/X${n}`) && !existsSync(`/tmp/.X${n}-lock`);
-}
-
-async function waitFor(check: () => boolean, what: string, timeoutMs = START_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function answers(display: string) {
-  // xclip is one of the agent's own dependencies: it fails with "Can't open display" until X is up.
-  const probe = spawnSync("xclip", ["-selection", "clipboard", "-o"], {
-    env: { ...process.env, DISPLAY: display },
-    encoding: "utf8",
-    timeout: 2000,
-  });
-  return !/can't open display/i.test(probe.stderr ?? "") && !probe.error;
-}
+/** Children still running, killed synchronously if the process exits without closing them. */
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
 
 /** Parses "1280x720" as the CLI takes it. */
 export function parseGeometry(text: string): { width: number; height: number } {
@@ -62,53 +53,94 @@ export function parseGeometry(text: string): { width: number; height: number } {
 
 export async function startVirtualDisplay(options: VirtualDisplayOptions = {}): Promise<VirtualDisplay> {
   const { width = 1280, height = 720, windowManager = true, terminal, firstDisplay = 90 } = options;
-  if (spawnSync("sh", ["-c", "command -v Xvfb"]).status !== 0) {
-    throw new Error("Xvfb is missing: sudo apt-get install -y xvfb fluxbox xterm");
-  }
-  const children: ChildProcess[] = [];
-  let display = "";
-  for (let n = firstDisplay; n < firstDisplay + 100 && !display; n++) {
-    if (!displayFree(n)) continue;
-    const xvfb = spawn(
-      "Xvfb",
-      [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset"],
-      { stdio: "ignore" },
-    );
-    const exited = new Promise<boolean>((resolve) => {
-      xvfb.once("exit", () => resolve(true));
-      xvfb.once("error", () => resolve(true));
-    });
-    const up = await Promise.race([
-      waitFor(() => existsSync(`/tmp/.X11-unix/X${n}`), `display :${n}`).then(() => true),
-      exited.then(() => false),
-    ]).catch(() => false);
-    if (up && xvfb.exitCode === null) {
-      display = `:${n}`;
-      children.push(xvfb);
-    } else {
-      xvfb.kill("SIGKILL");
-    }
-  }
-  if (!display) throw new Error("could not start Xvfb on any display number");
-  const close = async () => {
-    for (const child of children.reverse()) child.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 100));
-  };
-  try {
-    await waitFor(() => answers(display), `X on ${display}`);
+  if (!commandExists("Xvfb")) throw new Error("Xvfb is missing: sudo apt-get install -y xvfb fluxbox xterm");
+  for (let n = firstDisplay; n < firstDisplay + DISPLAY_RANGE; n++) {
+    if (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) continue;
+    const xvfb = await startXvfb(n, width, height);
+    // Another process took the number between the probe and the spawn: try the next one.
+    if (!xvfb) continue;
+    const display = `:${n}`;
     const env = { ...process.env, DISPLAY: display };
-    if (windowManager) children.push(spawn("fluxbox", [], { stdio: "ignore", env }));
+    // Stopped in reverse order of start: clients first, the X server last.
+    const children = [xvfb];
+    if (windowManager) children.unshift(track(spawn("fluxbox", [], { stdio: "ignore", env })));
     if (terminal) {
-      children.push(
-        spawn("xterm", ["-geometry", "100x30+40+40", "-fa", "Monospace", "-fs", "11", "-e", ...terminal], {
-          stdio: "ignore",
-          env,
-        }),
-      );
+      const args = ["-geometry", "100x30+40+40", "-fa", "Monospace", "-fs", "11", "-e", ...terminal];
+      children.unshift(track(spawn("xterm", args, { stdio: "ignore", env })));
     }
-  } catch (error) {
-    await close();
-    throw error;
+    let closed: Promise<void> | undefined;
+    return {
+      display,
+      width,
+      height,
+      close: () => (closed ??= stopAll(children)),
+    };
   }
-  return { display, width, height, close };
+  throw new Error(`no free X display between :${firstDisplay} and :${firstDisplay + DISPLAY_RANGE - 1}`);
+}
+
+/**
+ * Spawns Xvfb on display `n`; resolves with the process once it accepts connections, or undefined
+ * when the number turned out to be taken. `-displayfd` makes Xvfb itself say when it is ready, so
+ * there is no polling; `-noreset` keeps the server state (pointer position, keyboard) when the last
+ * client disconnects.
+ */
+function startXvfb(n: number, width: number, height: number): Promise<ChildProcess | undefined> {
+  const xvfb = track(
+    spawn(
+      "Xvfb",
+      [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset", "-displayfd", "3"],
+      { stdio: ["ignore", "ignore", "pipe", "pipe"] },
+    ),
+  );
+  let stderr = "";
+  xvfb.stderr?.on("data", (chunk: Buffer) => {
+    // Keep only the tail: Xvfb prints xkbcomp warnings nobody needs in full.
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop(xvfb);
+      reject(new Error(`Xvfb :${n} did not start within ${START_TIMEOUT_MS} ms: ${stderr}`));
+    }, START_TIMEOUT_MS);
+    xvfb.stdio[3]?.on("data", () => {
+      clearTimeout(timer);
+      resolve(xvfb);
+    });
+    xvfb.once("error", (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start Xvfb (sudo apt-get install -y xvfb): ${error.message}`));
+    });
+    xvfb.once("exit", () => {
+      clearTimeout(timer);
+      if (/already active|listening sockets/i.test(stderr)) resolve(undefined);
+      else reject(new Error(`Xvfb :${n} exited during startup: ${stderr}`));
+    });
+  });
+}
+
+function track(child: ChildProcess): ChildProcess {
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  child.once("error", () => live.delete(child));
+  return child;
+}
+
+async function stopAll(children: ChildProcess[]) {
+  for (const child of children) await stop(child);
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited within a second. */
+export function stop(child: ChildProcess): Promise<void> {
+  // No pid: the spawn itself failed, there is nothing to stop.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill("SIGKILL"), 1_000);
+    child.once("exit", () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
 }

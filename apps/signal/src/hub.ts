@@ -13,13 +13,13 @@ import {
   type SessionState,
   type SessionTransition,
   type SignalMessage,
+  TokenBucket,
 } from "@rd/protocol";
 import { type Bus, type BusEnvelope, channels } from "./bus.ts";
 import type { SignalTuning } from "./config.ts";
 import type { Logger } from "@rd/log";
 import type { ReplayGuard } from "./replay-guard.ts";
 import type { AgentIdentity, SignalStore } from "./store.ts";
-import { TokenBucket } from "./token-bucket.ts";
 
 /** What the hub needs of a WebSocket; the Node and Deno entries adapt theirs to it. */
 export interface PeerSocket {

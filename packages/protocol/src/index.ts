@@ -3,4 +3,5 @@ export * from "./session-state.ts";
 export * from "./audit-events.ts";
 export * from "./signaling.ts";
 export * from "./datachannel.ts";
+export * from "./token-bucket.ts";
 export * from "./host.ts";

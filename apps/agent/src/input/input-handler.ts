@@ -11,6 +11,7 @@ import {
   type InputMessage,
   type Modifiers,
   type SpecialKey,
+  TokenBucket,
 } from "@rd/protocol";
 import type { Injector, PointerButton } from "./injector.ts";
 import { keyForCode, UNSUPPORTED_CODES, type MappedKey } from "./keymap.ts";
@@ -74,7 +75,7 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
   const { injector, screen } = options;
   const log = createRateLimitedLog(options.log);
   const limits = options.limits ?? { perSecond: DATA_LIMITS.inputPerSecond, burst: DATA_LIMITS.inputBurst };
-  const takeToken = tokenBucket(limits.perSecond, limits.burst, options.now ?? Date.now);
+  const budget = new TokenBucket(limits.perSecond, limits.burst, options.now ?? Date.now);
   const counters: InputStats = { injected: 0, dropped: 0, clamped: 0 };
 
   const heldKeys = new Set<MappedKey>();
@@ -103,7 +104,7 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
 
   /** Queues a press or move: over budget, over the queue limit or outlived by releaseAll, it is dropped. */
   const enqueuePress = (what: string, op: () => Promise<void>) => {
-    if (!takeToken()) {
+    if (!budget.take()) {
       return drop("warn", "over-budget", {}, "viewer over its input budget; dropping presses and moves");
     }
     if (queued >= MAX_QUEUED) {
@@ -300,19 +301,5 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
     releaseAll,
     idle: () => tail,
     stats: () => ({ ...counters }),
-  };
-}
-
-/** A token bucket: `rate` tokens a second, holding at most `burst`; each event costs one. */
-function tokenBucket(rate: number, burst: number, now: () => number): () => boolean {
-  let tokens = burst;
-  let last = now();
-  return () => {
-    const at = now();
-    tokens = Math.min(burst, tokens + ((at - last) / 1000) * rate);
-    last = at;
-    if (tokens < 1) return false;
-    tokens -= 1;
-    return true;
   };
 }

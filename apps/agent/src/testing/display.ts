@@ -1,12 +1,11 @@
 /**
  * Real X11 displays for tests: a private Xvfb (optionally with fluxbox), a focused xterm running a
- * shell command, and the pointer's position and windows' geometry read back with xdotool. Everything started here is
- * killed by the matching `close()`, and on process exit as a last resort, so a failed test never
- * leaves an X server behind.
+ * shell command, and the pointer's position and windows' geometry read back with xdotool. Displays
+ * come from the agent's own virtual-display.ts, which kills what it started on process exit too.
  */
-import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { startVirtualDisplay, stop } from "../virtual-display.ts";
 
 export interface TestDisplay {
   /** The X display name, e.g. ":50". */
@@ -32,48 +31,29 @@ export interface TestTerminal {
   close(): Promise<void>;
 }
 
-/** Display numbers well above the :0/:1 a developer's own session or CI's xvfb-run would take. */
+/** Display numbers apart from the demo agent's (:90 up), above a developer's own session. */
 const FIRST_DISPLAY = 50;
-const LAST_DISPLAY = 250;
-/** Xvfb starts in well under a second; the margin is for a loaded 2-core CI machine. */
-const START_TIMEOUT_MS = 15_000;
+/** fluxbox starts in well under a second; the margin is for a loaded 2-core CI machine. */
+const WM_TIMEOUT_MS = 15_000;
 
-/** Children still running, killed synchronously if the test process exits without closing them. */
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of live) child.kill("SIGKILL");
-});
-
-/** Starts a private Xvfb on the first free display number from :50 up, and waits until it serves. */
+/** Starts a private Xvfb (see virtual-display.ts) from :50 up; with a window manager that manages. */
 export async function startDisplay(options: DisplayOptions = {}): Promise<TestDisplay> {
-  const width = options.width ?? 1024;
-  const height = options.height ?? 768;
-  for (let n = FIRST_DISPLAY; n <= LAST_DISPLAY; n++) {
-    if (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) continue;
-    const xvfb = await startXvfb(n, width, height);
-    // Another process took the number between the probe and the spawn: try the next one.
-    if (!xvfb) continue;
-    const display = `:${n}`;
-    const env = { ...process.env, DISPLAY: display };
-    const children = [xvfb];
-    if (options.windowManager) {
-      try {
-        children.unshift(await startWindowManager(env));
-      } catch (error) {
-        await stop(xvfb);
-        throw error;
-      }
+  const desktop = await startVirtualDisplay({
+    width: options.width ?? 1024,
+    height: options.height ?? 768,
+    windowManager: options.windowManager ?? false,
+    firstDisplay: FIRST_DISPLAY,
+  });
+  const env = { ...process.env, DISPLAY: desktop.display };
+  if (options.windowManager) {
+    try {
+      await waitForWindowManager(env);
+    } catch (error) {
+      await desktop.close();
+      throw error;
     }
-    let closed: Promise<void> | undefined;
-    return {
-      display,
-      env,
-      width,
-      height,
-      close: () => (closed ??= stopAll(children)),
-    };
   }
-  throw new Error(`no free X display between :${FIRST_DISPLAY} and :${LAST_DISPLAY}`);
+  return { ...desktop, env };
 }
 
 /**
@@ -93,7 +73,6 @@ export async function startTerminal(
     env,
     stdio: "ignore",
   });
-  track(xterm);
   try {
     const found = await xdotool(env, ["search", "--sync", "--onlyvisible", "--classname", name], 15_000);
     const windowId = found.split("\n")[0]?.trim();
@@ -140,85 +119,16 @@ export function xdotool(env: NodeJS.ProcessEnv, args: string[], timeoutMs = 10_0
   });
 }
 
-/**
- * Spawns Xvfb on display `n`; resolves with the process once it accepts connections, or undefined
- * when the number turned out to be taken. `-displayfd` makes Xvfb itself say when it is ready, so
- * there is no polling; `-noreset` keeps the server state (pointer position, keyboard) when the last
- * client disconnects, which happens between every xdotool call.
- */
-function startXvfb(n: number, width: number, height: number): Promise<ChildProcess | undefined> {
-  const xvfb = spawn(
-    "Xvfb",
-    [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset", "-displayfd", "3"],
-    { stdio: ["ignore", "ignore", "pipe", "pipe"] },
-  );
-  track(xvfb);
-  let stderr = "";
-  xvfb.stderr?.on("data", (chunk: Buffer) => {
-    // Keep only the tail: Xvfb prints xkbcomp warnings we never need in full.
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop(xvfb);
-      reject(new Error(`Xvfb :${n} did not start within ${START_TIMEOUT_MS} ms: ${stderr}`));
-    }, START_TIMEOUT_MS);
-    xvfb.stdio[3]?.on("data", () => {
-      clearTimeout(timer);
-      resolve(xvfb);
-    });
-    xvfb.once("error", (error) => {
-      clearTimeout(timer);
-      live.delete(xvfb);
-      reject(new Error(`cannot start Xvfb (install it: sudo apt-get install -y xvfb): ${error.message}`));
-    });
-    xvfb.once("exit", () => {
-      clearTimeout(timer);
-      if (/already active|listening sockets/i.test(stderr)) resolve(undefined);
-      else reject(new Error(`Xvfb :${n} exited during startup: ${stderr}`));
-    });
-  });
-}
-
-/** Starts fluxbox and waits until it manages the screen (it sets _NET_SUPPORTING_WM_CHECK then). */
-async function startWindowManager(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const wm = spawn("fluxbox", [], { env, stdio: "ignore" });
-  track(wm);
-  const deadline = Date.now() + START_TIMEOUT_MS;
+/** Waits until fluxbox manages the screen: a window manager's first act is to claim the root. */
+async function waitForWindowManager(env: NodeJS.ProcessEnv): Promise<void> {
+  const deadline = Date.now() + WM_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (wm.exitCode !== null) throw new Error(`fluxbox exited with ${wm.exitCode}`);
-    // A window manager's first act is to claim the root; xdotool can name the active desktop then.
     const ready = await xdotool(env, ["get_num_desktops"]).then(
       (out) => Number(out.trim()) > 0,
       () => false,
     );
-    if (ready) return wm;
+    if (ready) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  await stop(wm);
-  throw new Error(`fluxbox did not start within ${START_TIMEOUT_MS} ms`);
-}
-
-function track(child: ChildProcess) {
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-}
-
-async function stopAll(children: ChildProcess[]) {
-  for (const child of children) await stop(child);
-}
-
-/** SIGTERM, then SIGKILL if the process has not exited within a second. */
-function stop(child: ChildProcess): Promise<void> {
-  // No pid: the spawn itself failed, there is nothing to stop.
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
-    return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill("SIGKILL"), 1_000);
-    child.once("exit", () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
+  throw new Error(`the window manager did not start within ${WM_TIMEOUT_MS} ms`);
 }

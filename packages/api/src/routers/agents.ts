@@ -23,6 +23,10 @@ const agentColumns = {
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
+/** The agent `id` of `tenantId`, unless it was removed: the only agents the dashboard may touch. */
+const liveAgent = (tenantId: string, id: string) =>
+  and(eq(Agents.id, id), eq(Agents.tenantId, tenantId), isNull(Agents.removedAt));
+
 export const agentsRouter = router({
   list: protectedProcedure
     .input(
@@ -58,7 +62,7 @@ export const agentsRouter = router({
     const [agent] = await ctx.db
       .select(agentColumns)
       .from(Agents)
-      .where(and(eq(Agents.id, input.id), eq(Agents.tenantId, ctx.user.tenantId), isNull(Agents.removedAt)));
+      .where(liveAgent(ctx.user.tenantId, input.id));
     if (!agent) throw notFound("Agent");
     const recentSessions = await ctx.db
       .select({
@@ -84,9 +88,7 @@ export const agentsRouter = router({
         const [before] = await tx
           .select({ name: Agents.name })
           .from(Agents)
-          .where(
-            and(eq(Agents.id, input.id), eq(Agents.tenantId, ctx.user.tenantId), isNull(Agents.removedAt)),
-          );
+          .where(liveAgent(ctx.user.tenantId, input.id));
         if (!before) throw notFound("Agent");
         const [agent] = await tx
           .update(Agents)
@@ -115,9 +117,7 @@ export const agentsRouter = router({
         const [before] = await tx
           .select({ policy: Agents.consentPolicy })
           .from(Agents)
-          .where(
-            and(eq(Agents.id, input.id), eq(Agents.tenantId, ctx.user.tenantId), isNull(Agents.removedAt)),
-          );
+          .where(liveAgent(ctx.user.tenantId, input.id));
         if (!before) throw notFound("Agent");
         const [agent] = await tx
           .update(Agents)
@@ -145,7 +145,7 @@ export const agentsRouter = router({
       const [agent] = await tx
         .update(Agents)
         .set({ removedAt: now, status: "offline", credentialHash: "revoked" })
-        .where(and(eq(Agents.id, input.id), eq(Agents.tenantId, ctx.user.tenantId), isNull(Agents.removedAt)))
+        .where(liveAgent(ctx.user.tenantId, input.id))
         .returning({ id: Agents.id, name: Agents.name });
       if (!agent) throw notFound("Agent");
       const open = await tx

@@ -2,6 +2,7 @@ import type { SignalMessage } from "@rd/protocol";
 import { RTCPeerConnection as WeriftPeerConnection } from "werift";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type IceCandidateMessage, type PeerEvents, ViewerPeer } from "./peer.ts";
+import { eventually } from "./eventually.ts";
 
 const SESSION = "7b0f2c34-5d6e-4f70-8a91-b2c3d4e5f607";
 
@@ -176,15 +177,6 @@ describe("ViewerPeer (negotiation rules)", () => {
     expect(fake.added).toEqual([]);
   });
 });
-
-/** Resolves when `check` passes, polling; the WebRTC stack works on its own timers. */
-async function eventually(check: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("ViewerPeer against a real WebRTC stack (werift as both agent and viewer)", () => {
   const toClose: { close(): unknown }[] = [];

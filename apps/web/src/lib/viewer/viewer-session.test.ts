@@ -15,16 +15,9 @@ import { RTCPeerConnection as WeriftPeerConnection } from "werift";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { refusedControl, ViewerSession, type ViewerSessionEvents } from "./viewer-session.ts";
 import type { ViewerState } from "./viewer-state.ts";
+import { eventually } from "./eventually.ts";
 
 const SECRET = "viewer-test-secret-0123456789abcdef0123";
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 type Answer = "accept" | "deny" | "ignore";
 

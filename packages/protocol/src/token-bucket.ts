@@ -1,4 +1,7 @@
-/** A token bucket: `rate` tokens a second, holding at most `burst`. Used for message and byte budgets. */
+/**
+ * A token bucket: `rate` tokens a second, holding at most `burst`. The budgets both sides of the
+ * protocol enforce: the worker's per-connection messages and bytes, the agent's input events.
+ */
 export class TokenBucket {
   private tokens: number;
   private last: number;
