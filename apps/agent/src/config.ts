@@ -5,6 +5,7 @@
 import { homedir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { VIDEO_CODECS } from "./capture/video-codec.ts";
 
 const iceServer = z.strictObject({
   urls: z.union([z.string(), z.array(z.string())]),
@@ -34,6 +35,8 @@ const schema = z.object({
   RD_ICE_SERVERS: iceServers.optional(),
   /** Capture rate; 30 is smooth for desktop work, higher costs CPU for little gain. */
   RD_AGENT_FPS: z.coerce.number().int().min(1).max(60).default(30),
+  /** vp8 (every WebRTC browser decodes it) or h264 (Constrained Baseline); case-insensitive. */
+  RD_AGENT_CODEC: z.string().toLowerCase().pipe(z.enum(VIDEO_CODECS)).default("vp8"),
   /** The encoder's ceiling; receiver estimates lower it on slow links. */
   RD_AGENT_MAX_KBPS: z.coerce.number().int().min(100).max(50_000).default(4000),
   /** How long the person at the machine has to answer before the request is denied. */
@@ -59,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     display: e.DISPLAY,
     logLevel: e.RD_AGENT_LOG_LEVEL,
     iceServers: e.RD_ICE_SERVERS ?? [],
+    codec: e.RD_AGENT_CODEC,
     fps: e.RD_AGENT_FPS,
     maxKbps: e.RD_AGENT_MAX_KBPS,
     consentTimeoutMs: e.RD_AGENT_CONSENT_TIMEOUT_MS,

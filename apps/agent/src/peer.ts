@@ -1,9 +1,9 @@
 /**
- * The agent's side of one WebRTC session (werift): a sendonly VP8 track fed from the display's
- * shared VideoSource, and the `input` and `control` data channels. The agent offers; candidates
- * trickle both ways through the signaling worker. Picture-loss reports ask the source for a
- * keyframe, receiver bitrate estimates (REMB) steer the encoder, and a broken ICE path is restarted
- * before the session is given up.
+ * The agent's side of one WebRTC session (werift): a sendonly video track (VP8 or H.264, whichever
+ * the source encodes) fed from the display's shared VideoSource, and the `input` and `control` data
+ * channels. The agent offers; candidates trickle both ways through the signaling worker.
+ * Picture-loss reports ask the source for a keyframe, receiver bitrate estimates (REMB) steer the
+ * encoder, and a broken ICE path is restarted before the session is given up.
  */
 import type { Logger } from "@rd/log";
 import { DATA_CHANNELS } from "@rd/protocol";
@@ -15,7 +15,8 @@ import {
   type RTCIceServer,
   type RTCRtpTransceiver,
 } from "werift";
-import { Vp8Packetizer } from "./capture/vp8-packetizer.ts";
+import { RtpPacketizer } from "./capture/rtp-packetizer.ts";
+import { RTP_ENCODING_NAME, type VideoCodec } from "./capture/video-codec.ts";
 import type { VideoSource, VideoViewer } from "./capture/video-source.ts";
 
 export type IceCandidateJson = {
@@ -56,13 +57,47 @@ const BITRATE_POLL_MS = 1000;
 /** Leave headroom under the estimate for RTP/SRTP overhead and retransmissions. */
 const ESTIMATE_SHARE = 0.85;
 const CLOSE_TIMEOUT_MS = 2000;
+/**
+ * A receiver's estimate says something about the link only when the stream pushes against it: a
+ * quiet screen sends a few kbit/s, and the estimate sinks toward that without any congestion, to
+ * strangle the next burst of activity. So a lower estimate counts only after the stream sent at
+ * least the estimate, and a real share of what the encoder may use, for this many readings in a
+ * row (one keyframe is a burst, not a load).
+ */
+const READINGS_AT_ESTIMATE = 2;
+const LOADED_SHARE = 0.25;
+
+/**
+ * The one video codec the agent offers: the source encodes a single codec for every viewer. The
+ * feedback is what it acts on: NACK (werift retransmits), PLI and FIR (a fresh keyframe) and REMB
+ * (the bitrate).
+ */
+function videoCodecParameters(codec: VideoCodec): RTCRtpCodecParameters {
+  return new RTCRtpCodecParameters({
+    mimeType: `video/${RTP_ENCODING_NAME[codec]}`,
+    clockRate: 90_000,
+    rtcpFeedback: [
+      { type: "nack" },
+      { type: "nack", parameter: "pli" },
+      { type: "ccm", parameter: "fir" },
+      { type: "goog-remb" },
+    ],
+    // H.264 (RFC 6184 §8.1): FU-A needs mode 1, and 42e01f is Constrained Baseline, which x264
+    // writes for -profile:v baseline. x264 picks the level for the frame size (4.0 for 1080p) and
+    // browsers decode it although they announce 3.1 (1f) themselves; level-asymmetry-allowed says
+    // the two directions may differ.
+    ...(codec === "h264"
+      ? { parameters: "packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1" }
+      : {}),
+  });
+}
 
 export class AgentPeer {
   readonly pc: RTCPeerConnection;
   private readonly track = new MediaStreamTrack({ kind: "video" });
   private readonly transceiver: RTCRtpTransceiver;
   private readonly control;
-  private readonly packetizer = new Vp8Packetizer();
+  private readonly packetizer: RtpPacketizer;
   private readonly viewer: VideoViewer;
   private unsubscribeVideo?: () => void;
   private disconnectedTimer?: ReturnType<typeof setTimeout>;
@@ -71,30 +106,20 @@ export class AgentPeer {
   /** The technician's quality choice caps the bitrate; undefined = follow the estimate. */
   private qualityCapKbps?: number;
   private estimateKbps?: number;
+  private bytesSinceEstimate = 0;
+  private readingsAtEstimate = 0;
   private closed = false;
   private readonly options: AgentPeerOptions;
 
   constructor(options: AgentPeerOptions) {
     this.options = options;
-    const { iceServers, events, log } = options;
+    const { iceServers, events, log, video } = options;
+    this.packetizer = new RtpPacketizer(video.codec);
     this.pc = new RTCPeerConnection({
       iceServers,
       // werift leaves out loopback candidates unless asked; a viewer on the same machine needs them.
       iceAdditionalHostAddresses: ["127.0.0.1"],
-      codecs: {
-        video: [
-          new RTCRtpCodecParameters({
-            mimeType: "video/VP8",
-            clockRate: 90_000,
-            rtcpFeedback: [
-              { type: "nack" },
-              { type: "nack", parameter: "pli" },
-              { type: "ccm", parameter: "fir" },
-              { type: "goog-remb" },
-            ],
-          }),
-        ],
-      },
+      codecs: { video: [videoCodecParameters(video.codec)] },
     });
     this.transceiver = this.pc.addTransceiver(this.track, { direction: "sendonly" });
     const input = this.pc.createDataChannel(DATA_CHANNELS.input, { ordered: true });
@@ -104,6 +129,7 @@ export class AgentPeer {
 
     this.viewer = {
       onFrame: (frame) => {
+        this.bytesSinceEstimate += frame.data.length;
         const payloadType = this.transceiver.sender.codec?.payloadType;
         for (const packet of this.packetizer.packetize(frame.data)) {
           if (payloadType !== undefined) packet.header.payloadType = payloadType;
@@ -119,6 +145,9 @@ export class AgentPeer {
       events.onCandidate(candidate ? (candidate.toJSON() as IceCandidateJson) : null);
     });
     this.pc.iceConnectionStateChange.subscribe((state) => this.iceStateChanged(state));
+    this.pc.connectionStateChange.subscribe((state) => {
+      if (state === "connected") this.mediaReady();
+    });
     this.control.stateChanged.subscribe((state) => {
       if (state === "open" && options.video.screenSize)
         this.sendControl({ type: "control/screen", ...options.video.screenSize });
@@ -189,13 +218,12 @@ export class AgentPeer {
     if (state === "connected" || state === "completed") {
       clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = undefined;
-      if (!this.unsubscribeVideo) {
-        this.unsubscribeVideo = video.subscribe(this.viewer);
-        this.bitrateTimer = setInterval(() => this.readEstimate(), BITRATE_POLL_MS);
-      } else {
+      // Back after a restart or a blip: frames sent meanwhile were lost, so start from a keyframe.
+      // (The first connection waits for DTLS as well; see mediaReady.)
+      if (this.unsubscribeVideo) {
         video.requestKeyframe();
+        events.onConnected();
       }
-      events.onConnected();
     } else if (state === "disconnected") {
       this.disconnectedTimer ??= setTimeout(
         () => void this.restartIce("disconnected"),
@@ -204,6 +232,18 @@ export class AgentPeer {
     } else if (state === "failed") {
       void this.restartIce("failed");
     }
+  }
+
+  /**
+   * DTLS is up as well as ICE: only now can SRTP carry frames. Subscribing at ICE "connected"
+   * (earlier) sent the first keyframe into the void, and with a static screen the viewer then
+   * waited up to ten seconds for the next one.
+   */
+  private mediaReady() {
+    if (this.closed || this.unsubscribeVideo) return;
+    this.unsubscribeVideo = this.options.video.subscribe(this.viewer);
+    this.bitrateTimer = setInterval(() => this.readEstimate(), BITRATE_POLL_MS);
+    this.options.events.onConnected();
   }
 
   private async restartIce(why: string) {
@@ -223,8 +263,15 @@ export class AgentPeer {
 
   private readEstimate() {
     const estimate = Number(this.transceiver.sender.receiverEstimatedMaxBitrate ?? 0n);
+    const sentKbps = (this.bytesSinceEstimate * 8) / BITRATE_POLL_MS;
+    this.bytesSinceEstimate = 0;
     if (!estimate) return;
-    this.estimateKbps = (estimate / 1000) * ESTIMATE_SHARE;
+    const kbps = (estimate / 1000) * ESTIMATE_SHARE;
+    const loaded = sentKbps >= kbps && sentKbps >= this.options.video.targetKbps * LOADED_SHARE;
+    this.readingsAtEstimate = loaded ? this.readingsAtEstimate + 1 : 0;
+    const lower = this.estimateKbps === undefined || kbps < this.estimateKbps;
+    if (lower && this.readingsAtEstimate < READINGS_AT_ESTIMATE) return;
+    this.estimateKbps = kbps;
     this.applyBitrate();
   }
 

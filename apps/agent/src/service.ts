@@ -44,6 +44,7 @@ export async function runAgent(
 
   const video = new VideoSource({
     target: { platform: process.platform, display },
+    codec: config.codec,
     fps: config.fps,
     maxKbps: config.maxKbps,
     log: log.child({ module: "video" }),

@@ -14,6 +14,7 @@ import {
   type SignalMessage,
   type SignalMessageOf,
 } from "@rd/protocol";
+import { RTP_ENCODING_NAME } from "./capture/video-codec.ts";
 import type { VideoSource } from "./capture/video-source.ts";
 import type { Clipboard } from "./clipboard.ts";
 import type { ConsentUi } from "./consent.ts";
@@ -164,7 +165,7 @@ export class AgentSession {
       const frames = video.frames;
       this.peer?.sendControl({
         type: "control/stats",
-        codec: "VP8",
+        codec: RTP_ENCODING_NAME[video.codec],
         targetKbps: video.targetKbps,
         fps: Math.round(((frames - lastFrames) * 1000) / STATS_INTERVAL_MS),
       });

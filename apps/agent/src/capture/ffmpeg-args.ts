@@ -3,6 +3,7 @@
  * Linux (x11grab) is what runs and is tested here; the Windows (gdigrab, ddagrab) and macOS
  * (avfoundation) inputs are implemented but untested (no such machines in CI).
  */
+import type { VideoCodec } from "./video-codec.ts";
 
 export interface CaptureTarget {
   platform: NodeJS.Platform;
@@ -13,6 +14,7 @@ export interface CaptureTarget {
 }
 
 export interface EncoderSettings {
+  codec: VideoCodec;
   fps: number;
   kbps: number;
 }
@@ -35,19 +37,8 @@ export function captureInputArgs(target: CaptureTarget, fps: number): string[] {
   }
 }
 
-/**
- * The whole command: capture → drop unchanged frames → VP8 in IVF on stdout.
- *
- * - `mpdecimate` drops frames that did not change, so a static screen costs neither encoding nor
- *   bandwidth; `max=fps` still lets one frame a second through, so the viewer knows the stream lives.
- * - `-fps_mode passthrough` keeps ffmpeg from re-inserting the dropped frames to hold a constant rate.
- * - Real-time VP8: no look-ahead (`lag-in-frames 0`, no alt-ref), `error-resilient` so a lost
- *   packet damages one frame, and a rate cap with a small buffer so a busy screen cannot queue seconds
- *   of data. Keyframes come on demand (the encoder is restarted), plus one every 10 s as a safety net.
- * - `-flush_packets 1`: every frame reaches the pipe at once instead of filling a 32 KiB buffer.
- */
+/** The whole command: capture → drop unchanged frames → encode → a container on stdout. */
 export function ffmpegArgs(target: CaptureTarget, settings: EncoderSettings): string[] {
-  const { fps, kbps } = settings;
   return [
     "-hide_banner",
     "-loglevel",
@@ -57,11 +48,39 @@ export function ffmpegArgs(target: CaptureTarget, settings: EncoderSettings): st
     "nobuffer",
     "-flags",
     "low_delay",
-    ...captureInputArgs(target, fps),
+    ...captureInputArgs(target, settings.fps),
+    ...outputArgs(settings),
+  ];
+}
+
+/**
+ * Everything after the input, for any input (tests encode a generated one):
+ *
+ * - `mpdecimate` drops frames that did not change, so a static screen costs neither encoding nor
+ *   bandwidth; `max=fps` still lets one frame a second through, so the viewer knows the stream lives.
+ * - The crop to even sizes is for 4:2:0 chroma, which both codecs use.
+ * - `-fps_mode passthrough` keeps ffmpeg from re-inserting the dropped frames to hold a constant rate.
+ * - `-flush_packets 1`: every frame reaches the pipe at once instead of filling a 32 KiB buffer.
+ */
+export function outputArgs(settings: EncoderSettings): string[] {
+  return [
     "-vf",
-    `mpdecimate=max=${fps},crop=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p`,
+    `mpdecimate=max=${settings.fps},crop=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p`,
     "-fps_mode",
     "passthrough",
+    ...ENCODER_ARGS[settings.codec](settings),
+    "-flush_packets",
+    "1",
+    "pipe:1",
+  ];
+}
+
+/**
+ * Real-time VP8 in IVF: no look-ahead (`lag-in-frames 0`, no alt-ref), `error-resilient` so a lost
+ * packet damages one frame, and the rate cap.
+ */
+function vp8Args({ fps, kbps }: EncoderSettings): string[] {
+  return [
     "-c:v",
     "libvpx",
     "-deadline",
@@ -70,12 +89,7 @@ export function ffmpegArgs(target: CaptureTarget, settings: EncoderSettings): st
     "8",
     "-threads",
     "2",
-    "-b:v",
-    `${kbps}k`,
-    "-maxrate",
-    `${kbps}k`,
-    "-bufsize",
-    `${Math.max(100, Math.round(kbps / 2))}k`,
+    ...rateCapArgs(kbps),
     "-undershoot-pct",
     "95",
     "-lag-in-frames",
@@ -84,12 +98,53 @@ export function ffmpegArgs(target: CaptureTarget, settings: EncoderSettings): st
     "0",
     "-error-resilient",
     "1",
-    "-g",
-    String(fps * 10),
-    "-flush_packets",
-    "1",
+    ...keyframeIntervalArgs(fps),
     "-f",
     "ivf",
-    "pipe:1",
   ];
+}
+
+/**
+ * Real-time H.264 in FLV (see h264-flv-reader.ts for why FLV). `zerolatency` turns off look-ahead
+ * and frame threading (its two threads code two slices of the same frame instead), and Constrained
+ * Baseline without B-frames is what the SDP offers (profile-level-id 42e01f) and what every WebRTC
+ * H.264 decoder takes. With a global header (FLV's) x264 writes SPS and PPS only once; `dump_extra`
+ * puts them before every keyframe again, so a viewer can start at any of them.
+ */
+function h264Args({ fps, kbps }: EncoderSettings): string[] {
+  return [
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-tune",
+    "zerolatency",
+    "-profile:v",
+    "baseline",
+    "-bf",
+    "0",
+    "-threads",
+    "2",
+    ...rateCapArgs(kbps),
+    ...keyframeIntervalArgs(fps),
+    "-bsf:v",
+    "dump_extra",
+    "-f",
+    "flv",
+  ];
+}
+
+const ENCODER_ARGS: Record<VideoCodec, (settings: EncoderSettings) => string[]> = {
+  vp8: vp8Args,
+  h264: h264Args,
+};
+
+/** A rate cap with a small buffer, so a busy screen cannot queue seconds of data. */
+function rateCapArgs(kbps: number): string[] {
+  return ["-b:v", `${kbps}k`, "-maxrate", `${kbps}k`, "-bufsize", `${Math.max(100, Math.round(kbps / 2))}k`];
+}
+
+/** Keyframes come on demand (the encoder is restarted), plus one every 10 s as a safety net. */
+function keyframeIntervalArgs(fps: number): string[] {
+  return ["-g", String(fps * 10)];
 }

@@ -5,17 +5,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "@rd/log";
+import type { FrameEvents } from "./encoded-frame.ts";
 import { type CaptureTarget, type EncoderSettings, ffmpegArgs } from "./ffmpeg-args.ts";
-import { IvfReader } from "./ivf-reader.ts";
+import { createFrameReader } from "./frame-reader.ts";
 
-export interface EncodedFrame {
-  data: Buffer;
-  keyframe: boolean;
-}
-
-export interface ScreenEncoderEvents {
-  onScreen(size: { width: number; height: number }): void;
-  onFrame(frame: EncodedFrame): void;
+export interface ScreenEncoderEvents extends FrameEvents {
   /** The process ended on its own (not through stop()); `message` says why as well as ffmpeg did. */
   onExit(message: string): void;
 }
@@ -32,14 +26,15 @@ export class ScreenEncoder {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...(target.display ? { DISPLAY: target.display } : {}) },
     });
-    const reader = new IvfReader(
-      (header) => events.onScreen({ width: header.width, height: header.height }),
-      (frame) => events.onFrame(frame),
-    );
+    const reader = createFrameReader(settings.codec, events);
+    let unreadable = false;
     this.child.stdout!.on("data", (chunk: Buffer) => {
+      // Past the first bad byte nothing lines up again; the bytes still in the pipe are noise.
+      if (unreadable) return;
       try {
         reader.push(chunk);
       } catch (error) {
+        unreadable = true;
         log.error({ err: error }, "the encoder's output is unreadable; restarting it");
         this.child.kill("SIGKILL");
       }

@@ -8,18 +8,21 @@
  * merged into one.
  */
 import type { Logger } from "@rd/log";
+import type { EncodedFrame, ScreenSize } from "./encoded-frame.ts";
 import type { CaptureTarget } from "./ffmpeg-args.ts";
-import { type EncodedFrame, ScreenEncoder, type ScreenEncoderEvents } from "./screen-encoder.ts";
+import { ScreenEncoder, type ScreenEncoderEvents } from "./screen-encoder.ts";
+import type { VideoCodec } from "./video-codec.ts";
 
 export interface VideoViewer {
   onFrame(frame: EncodedFrame): void;
-  onScreen(size: { width: number; height: number }): void;
+  onScreen(size: ScreenSize): void;
   /** What this viewer's link can take, from its receiver's reports; undefined = no estimate yet. */
   kbps?: number;
 }
 
 export interface VideoSourceOptions {
   target: CaptureTarget;
+  codec: VideoCodec;
   fps: number;
   /** Starting and maximum bitrate; receiver estimates move it between minKbps and this. */
   maxKbps: number;
@@ -41,7 +44,7 @@ export class VideoSource {
   private readonly viewers = new Set<VideoViewer>();
   private current?: { stop(): void; kbps: number };
   private next?: { stop(): void; kbps: number };
-  private screen?: { width: number; height: number };
+  private screen?: ScreenSize;
   private lastRestartAt = 0;
   private restartTimer?: ReturnType<typeof setTimeout>;
   private failures = 0;
@@ -54,6 +57,11 @@ export class VideoSource {
 
   get screenSize() {
     return this.screen;
+  }
+
+  /** What every encoder of this source produces; a viewer's peer negotiates this codec. */
+  get codec(): VideoCodec {
+    return this.options.codec;
   }
 
   /** Frames encoded since start: the stats a viewer sees come from its own receiver instead. */
@@ -154,7 +162,12 @@ export class VideoSource {
     const create =
       this.options.createEncoder ??
       ((rate: number, e: ScreenEncoderEvents) =>
-        new ScreenEncoder(this.options.target, { fps: this.options.fps, kbps: rate }, e, log));
+        new ScreenEncoder(
+          this.options.target,
+          { codec: this.codec, fps: this.options.fps, kbps: rate },
+          e,
+          log,
+        ));
     const process = create(kbps, events);
     encoder.stop = () => process.stop();
     // Until its first frame, the new encoder waits in `next` while the current one keeps streaming.

@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "./config.ts";
+
+describe("loadConfig: RD_AGENT_CODEC", () => {
+  it("defaults to VP8", () => {
+    expect(loadConfig({}).codec).toBe("vp8");
+  });
+
+  it.each([
+    ["h264", "h264"],
+    ["H264", "h264"],
+    ["VP8", "vp8"],
+  ])("accepts %s", (value, codec) => {
+    expect(loadConfig({ RD_AGENT_CODEC: value }).codec).toBe(codec);
+  });
+
+  it("rejects another codec, naming the variable and the choices", () => {
+    expect(() => loadConfig({ RD_AGENT_CODEC: "av1" })).toThrow(/RD_AGENT_CODEC: .*"vp8".*"h264"/);
+  });
+});
