@@ -16,7 +16,7 @@ const USAGE = `usage:
   agent enroll --server URL --code CODE [--name NAME]   enroll this machine (code from the dashboard's Agents page)
   agent run [--virtual-display WxH]                     run the agent on DISPLAY, or on a virtual desktop of its own
   agent status                                          show enrollment and connection state
-environment: RD_AGENT_CONFIG_DIR, DISPLAY, RD_ICE_SERVERS, RD_AGENT_FPS, RD_AGENT_MAX_KBPS,
+environment: RD_AGENT_CONFIG_DIR, DISPLAY, RD_ICE_SERVERS, RD_AGENT_FPS, RD_AGENT_CODEC, RD_AGENT_MAX_KBPS,
              RD_AGENT_CONSENT_TIMEOUT_MS, RD_AGENT_LOG_LEVEL (see the README)`;
 
 class UsageError extends Error {}

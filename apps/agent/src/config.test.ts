@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.ts";
 
 describe("loadConfig: RD_AGENT_CODEC", () => {
-  it("defaults to VP8", () => {
-    expect(loadConfig({}).codec).toBe("vp8");
+  it("defaults to H.264 captured at 60 frames/s", () => {
+    expect(loadConfig({}).codec).toBe("h264");
+    expect(loadConfig({}).fps).toBe(60);
   });
 
   it.each([

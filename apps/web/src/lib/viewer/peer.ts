@@ -74,7 +74,10 @@ export class ViewerPeer {
       if (this.heldLocal) this.heldLocal.push(candidate);
       else this.sendIce(candidate);
     };
-    this.pc.ontrack = (event) => this.events.onTrack(event);
+    this.pc.ontrack = (event) => {
+      playImmediately(event.receiver);
+      this.events.onTrack(event);
+    };
     this.pc.ondatachannel = (event) => this.events.onChannel(event.channel);
     this.pc.onconnectionstatechange = () => this.events.onConnectionState(this.pc.connectionState);
   }
@@ -169,4 +172,19 @@ export class ViewerPeer {
       console.debug("remote ICE candidate not added", error);
     }
   }
+}
+
+/**
+ * A remote desktop is interactive: show each frame as soon as it is decoded instead of holding it
+ * in the jitter buffer to smooth playback, which a video call wants and a pointer does not.
+ * `jitterBufferTarget` is the standard knob (Chrome 114+, Firefox 123+); `playoutDelayHint` is
+ * Chrome's older one. Browsers without either keep their defaults.
+ */
+function playImmediately(receiver: RTCRtpReceiver): void {
+  const knobs = receiver as RTCRtpReceiver & {
+    jitterBufferTarget?: number | null;
+    playoutDelayHint?: number;
+  };
+  if ("jitterBufferTarget" in knobs) knobs.jitterBufferTarget = 0;
+  if ("playoutDelayHint" in knobs) knobs.playoutDelayHint = 0;
 }

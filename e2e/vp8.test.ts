@@ -1,8 +1,7 @@
 /**
- * H.264 end to end: the real agent with `RD_AGENT_CODEC=h264` and Debian Chromium's viewer.
- * Chromium offers H.264 (Constrained Baseline, packetization-mode 1) for receiving, so the session
- * negotiates it; the test reads back a decoded pixel, the codec the browser says it decodes, and
- * the codec the agent says it encodes.
+ * The other codec end to end: the real agent with `RD_AGENT_CODEC=vp8` (the default, H.264, runs in
+ * live-session.test.ts) and Debian Chromium's viewer. The test reads back a decoded pixel, the codec
+ * the browser says it decodes, and the codec the agent says it encodes.
  */
 import { expect, type Page, test } from "@playwright/test";
 import { signInAsAdmin } from "./helpers.ts";
@@ -46,7 +45,7 @@ function inboundVideoCodec(page: Page): Promise<string | undefined> {
   });
 }
 
-test.describe("an H.264 agent", () => {
+test.describe("a VP8 agent", () => {
   let agent: RealAgent | undefined;
   // eslint-disable-next-line no-empty-pattern -- Playwright hands fixtures first; this hook needs none.
   test.afterEach(async ({}, testInfo) => {
@@ -57,7 +56,7 @@ test.describe("an H.264 agent", () => {
     agent = undefined;
   });
 
-  test("streams H.264 that Chromium decodes: the magenta terminal, codec video/H264 both ends", async ({
+  test("streams VP8 that Chromium decodes: the magenta terminal, codec video/VP8 both ends", async ({
     page,
     baseURL,
   }) => {
@@ -73,9 +72,9 @@ test.describe("an H.264 agent", () => {
       };
     });
     await signInAsAdmin(page);
-    agent = await startRealAgent(page, baseURL!, { name: "H.264 desk", env: { RD_AGENT_CODEC: "h264" } });
-    agent.launch("xterm", ["-title", "rd-e2e-h264", "-bg", "#ff00ff", "-geometry", "200x50+0+0"]);
-    agent.x("xdotool", ["search", "--sync", "--onlyvisible", "--name", "rd-e2e-h264"]);
+    agent = await startRealAgent(page, baseURL!, { name: "VP8 desk", env: { RD_AGENT_CODEC: "vp8" } });
+    agent.launch("xterm", ["-title", "rd-e2e-vp8", "-bg", "#ff00ff", "-geometry", "200x50+0+0"]);
+    agent.x("xdotool", ["search", "--sync", "--onlyvisible", "--name", "rd-e2e-vp8"]);
 
     await page.goto(`/agents/${agent.agentId}`);
     await expect(page.getByRole("button", { name: "Connect" })).toBeEnabled({ timeout: 15_000 });
@@ -97,11 +96,11 @@ test.describe("an H.264 agent", () => {
       return p;
     }, 15_000);
     expect(magenta(pixel)).toBe(true);
-    expect(await inboundVideoCodec(page)).toBe("video/H264");
+    expect(await inboundVideoCodec(page)).toBe("video/VP8");
 
     // The stats overlay shows both: the browser's decoder, and the agent's report of its encoder.
     await page.getByTestId("stats-toggle").click();
-    await expect(page.getByTestId("stats-codec")).toHaveText("H264", { timeout: 10_000 });
-    await expect(page.getByTestId("stats")).toContainText(/Agent encoder\s*H264,/, { timeout: 10_000 });
+    await expect(page.getByTestId("stats-codec")).toHaveText("VP8", { timeout: 10_000 });
+    await expect(page.getByTestId("stats")).toContainText(/Agent encoder\s*VP8,/, { timeout: 10_000 });
   });
 });
