@@ -1,0 +1,323 @@
+/**
+ * `npm run bench:media`: the live session against the VNC-in-the-browser stack it replaces, on the
+ * same Xvfb desktops, in the same headless Chromium. For each workload (static desktop, busy
+ * terminal at 1280×720, full-screen motion at 1920×1080) it measures
+ *
+ * - our path: the dashboard and its signaling worker (`npm start` on a fresh embedded database),
+ *   the real agent (`agent run`) on the desktop, and the real viewer opened by clicking Connect;
+ * - x11vnc + a WebSocket bridge + noVNC on the same desktop (the agent stopped meanwhile);
+ *
+ * and prints Connect → first frame, frames/s shown, kbit/s, input-to-photon p50/p95 and the
+ * serving side's CPU, then the ratios. Prints figures; asserts nothing.
+ *
+ * Knobs: SECONDS (steady window, 10), SAMPLES (latency samples per run, 40), CONNECTS (connections
+ * timed per run, 3), BENCH_WORKLOADS (e.g. "terminal,motion"), BENCH_VERBOSE=1 (every latency
+ * sample), BENCH_AGENT_LOG=file (the agent's debug log), CHROMIUM_PATH; RD_AGENT_* reach the agent.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { type Browser, type BrowserContext, chromium, type Page } from "@playwright/test";
+import { createEnrollmentCode, signInAsAdmin } from "../../e2e/helpers.ts";
+import { root, waitForHttp } from "../lib.ts";
+import { type Figures, inputToPhoton, sleep, steadyWindow, waitForFirstFrame } from "./media/measure.ts";
+import { startNoVnc } from "./media/novnc.ts";
+import { installBenchHooks } from "./media/page-hooks.ts";
+import { stopProcess, treeCpuSeconds } from "./media/processes.ts";
+import { startWorkload, type Workload, WORKLOADS, type WorkloadName } from "./media/workloads.ts";
+
+const SECONDS = positive("SECONDS", 10);
+const SAMPLES = positive("SAMPLES", 40);
+const CONNECTS = positive("CONNECTS", 3);
+const SETTLE_MS = 3000;
+const PORT = 3300;
+const cli = path.join(root, "apps/agent/src/cli.ts");
+
+function positive(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`${name} must be a positive whole number (got "${process.env[name]}").`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function selectedWorkloads(): WorkloadName[] {
+  const names = process.env.BENCH_WORKLOADS?.split(",").map((s) => s.trim()) ?? WORKLOADS;
+  const unknown = names.filter((n) => !WORKLOADS.includes(n as WorkloadName));
+  if (unknown.length) {
+    console.error(`BENCH_WORKLOADS takes ${WORKLOADS.join(", ")} (got "${unknown.join(", ")}").`);
+    process.exit(2);
+  }
+  return names as WorkloadName[];
+}
+
+const log = (message: string) => process.stderr.write(`[bench:media] ${message}\n`);
+
+/** The dashboard with its signaling worker, as `npm start` runs it, on a throwaway database. */
+async function startDashboard(dataDir: string): Promise<ChildProcess> {
+  const server = spawn(process.execPath, [path.join(root, "scripts/start.ts")], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: String(PORT),
+      SIGNAL_PORT: String(PORT + 1),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: "warn",
+      RD_DEMO_AGENT: "false",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  if (!(await waitForHttp(`http://127.0.0.1:${PORT}/healthz`, server, 180_000))) {
+    throw new Error("the dashboard did not start; see its output above");
+  }
+  return server;
+}
+
+/** Enrolls one agent through the dashboard and sets it to unattended (no consent prompt). */
+async function enrollAgent(page: Page, configDir: string): Promise<string> {
+  const code = await createEnrollmentCode(page);
+  execFileSync(process.execPath, [cli, "enroll", "--server", `http://127.0.0.1:${PORT}`, "--code", code], {
+    env: { ...process.env, RD_AGENT_CONFIG_DIR: configDir },
+    stdio: "ignore",
+  });
+  const { agentId } = JSON.parse(readFileSync(path.join(configDir, "credential.json"), "utf8")) as {
+    agentId: string;
+  };
+  await page.goto(`/agents/${agentId}`);
+  await page.getByTestId("consent-policy").selectOption("unattended");
+  // Saved once the explanation list marks it as the policy in force.
+  await page.locator("li.current", { hasText: "Unattended" }).waitFor();
+  return agentId;
+}
+
+/** `agent run` on the workload's display; resolves once it is online. */
+async function runAgent(configDir: string, display: string): Promise<ChildProcess> {
+  const agent = spawn(process.execPath, [cli, "run"], {
+    env: {
+      ...process.env,
+      RD_AGENT_CONFIG_DIR: configDir,
+      DISPLAY: display,
+      RD_AGENT_LOG_LEVEL: process.env.BENCH_AGENT_LOG ? "debug" : "info",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the agent did not come online:\n${output}`)), 30_000);
+    agent.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('"msg":"online"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    agent.once("exit", (code) => reject(new Error(`the agent exited (${code}):\n${output}`)));
+  });
+  if (process.env.BENCH_AGENT_LOG) agent.stdout!.pipe(createWriteStream(process.env.BENCH_AGENT_LOG));
+  else agent.stdout!.resume();
+  return agent;
+}
+
+/** Inbound video counters of the viewer's peer connection. */
+async function videoStats(page: Page) {
+  return page.evaluate(async () => {
+    const pc = window.__bench.pcs.at(-1)!;
+    let frames = 0;
+    let bytes = 0;
+    let detail = "";
+    const stats = await pc.getStats();
+    stats.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        frames = s.framesDecoded ?? 0;
+        bytes = (s.bytesReceived ?? 0) + (s.headerBytesReceived ?? 0);
+        const codec = stats.get(s.codecId)?.mimeType ?? "?";
+        // Where the receiving side spends its time: held in the jitter buffer, then decoding.
+        const held = (1000 * (s.jitterBufferDelay ?? 0)) / Math.max(1, s.jitterBufferEmittedCount ?? 0);
+        const decoding = (1000 * (s.totalDecodeTime ?? 0)) / Math.max(1, s.framesDecoded ?? 0);
+        detail = `${codec} ${s.frameWidth}×${s.frameHeight}, jitter buffer ${held.toFixed(0)} ms, decode ${decoding.toFixed(1)} ms`;
+      }
+    });
+    return { frames, bytes, detail };
+  });
+}
+
+async function measureOurs(
+  page: Page,
+  agentId: string,
+  workload: Workload,
+  agent: ChildProcess,
+): Promise<Figures> {
+  const firstFrameMs: number[] = [];
+  for (let i = 0; i < CONNECTS; i++) {
+    await page.goto(`/agents/${agentId}`);
+    const connect = page.locator("button:not([disabled])", { hasText: "Connect" });
+    await connect.waitFor({ timeout: 30_000 });
+    const clickedAt = Date.now();
+    await connect.click();
+    firstFrameMs.push(await waitForFirstFrame(page, clickedAt));
+  }
+  await sleep(SETTLE_MS);
+  const steady = await steadyWindow(
+    { read: () => videoStats(page), cpuSeconds: () => treeCpuSeconds(agent.pid!) },
+    SECONDS,
+  );
+  const { detail } = await videoStats(page);
+  let samples = { latencies: [] as number[], lost: 0 };
+  if (workload.probe) {
+    const click = await page.evaluate(({ x, y }) => {
+      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]')!;
+      const box = video.getBoundingClientRect();
+      const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
+      const left = box.left + (box.width - video.videoWidth * scale) / 2;
+      const top = box.top + (box.height - video.videoHeight * scale) / 2;
+      return { x: left + x * scale, y: top + y * scale };
+    }, workload.probe.click);
+    samples = await inputToPhoton(page, workload.probe, click, SAMPLES);
+  }
+  await page.getByTestId("disconnect").click();
+  return { firstFrameMs, ...steady, ...samples, detail };
+}
+
+async function measureNoVnc(context: BrowserContext, workload: Workload): Promise<Figures> {
+  const vnc = await startNoVnc(workload.display.display);
+  const page = await context.newPage();
+  try {
+    const firstFrameMs: number[] = [];
+    for (let i = 0; i < CONNECTS; i++) {
+      await page.goto(vnc.pageUrl);
+      await page.waitForFunction(() => "connectVnc" in window);
+      const connectedAt = Date.now();
+      await page.evaluate(
+        (url) => (window as unknown as { connectVnc(u: string): void }).connectVnc(url),
+        vnc.socketUrl,
+      );
+      firstFrameMs.push(await waitForFirstFrame(page, connectedAt));
+    }
+    await sleep(SETTLE_MS);
+    const steady = await steadyWindow(
+      {
+        read: async () => ({
+          frames: await page.evaluate(() => window.__bench.draws),
+          bytes: vnc.bytesToBrowser(),
+        }),
+        cpuSeconds: () => treeCpuSeconds(vnc.x11vnc.pid!),
+      },
+      SECONDS,
+    );
+    let samples = { latencies: [] as number[], lost: 0 };
+    if (workload.probe) {
+      const click = await page.evaluate(({ x, y }) => {
+        const box = document.querySelector("canvas")!.getBoundingClientRect();
+        return { x: box.left + x, y: box.top + y };
+      }, workload.probe.click);
+      samples = await inputToPhoton(page, workload.probe, click, SAMPLES);
+    }
+    return { firstFrameMs, ...steady, ...samples, detail: "Tight, quality 6" };
+  } finally {
+    await page.close();
+    await vnc.close();
+  }
+}
+
+// ---- report ----------------------------------------------------------------------------------
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
+}
+
+const fixed = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+
+function row(workload: Workload, system: string, f: Figures): string {
+  const latency = f.latencies.length
+    ? `${fixed(percentile(f.latencies, 50))} / ${fixed(percentile(f.latencies, 95))}${f.lost ? ` (${f.lost} lost)` : ""}`
+    : "–";
+  const firstFrame = `${fixed(percentile(f.firstFrameMs, 50))} (max ${fixed(Math.max(...f.firstFrameMs))})`;
+  return `| ${workload.description} | ${system} | ${firstFrame} | ${fixed(f.fps, 1)} | ${fixed(f.kbps)} | ${latency} | ${fixed(f.cores, 2)} | ${f.detail} |`;
+}
+
+function ratios(workload: Workload, ours: Figures, vnc: Figures): string {
+  const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? `${(a / b).toFixed(2)}×` : "–");
+  return (
+    `| ${workload.description} | ours ÷ noVNC | ${ratio(percentile(ours.firstFrameMs, 50), percentile(vnc.firstFrameMs, 50))} | ` +
+    `${ratio(ours.fps, vnc.fps)} | ${ratio(ours.kbps, vnc.kbps)} | ` +
+    `${ratio(percentile(ours.latencies, 95), percentile(vnc.latencies, 95))} (p95) | ${ratio(ours.cores, vnc.cores)} | |`
+  );
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+const workloads = selectedWorkloads();
+const dataDir = mkdtempSync(path.join(tmpdir(), "rd-bench-media-"));
+const configDir = mkdtempSync(path.join(tmpdir(), "rd-bench-agent-"));
+let dashboard: ChildProcess | undefined;
+let browser: Browser | undefined;
+const lines: string[] = [];
+try {
+  log("starting the dashboard (builds it first when the sources changed)…");
+  dashboard = await startDashboard(dataDir);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+  const context = await browser.newContext({
+    baseURL: `http://127.0.0.1:${PORT}`,
+    viewport: { width: 1920, height: 1200 },
+  });
+  await context.addInitScript(installBenchHooks);
+  const page = await context.newPage();
+  await signInAsAdmin(page);
+  const agentId = await enrollAgent(page, configDir);
+
+  for (const name of workloads) {
+    const workload = await startWorkload(name);
+    try {
+      log(`${workload.description}: our viewer and agent…`);
+      const agent = await runAgent(configDir, workload.display.display);
+      let ours: Figures;
+      try {
+        ours = await measureOurs(page, agentId, workload, agent);
+        log(row(workload, "remote-desk (WebRTC)", ours));
+      } finally {
+        await stopProcess(agent);
+      }
+      log(`${workload.description}: x11vnc + noVNC…`);
+      const vnc = await measureNoVnc(context, workload);
+      lines.push(
+        row(workload, "remote-desk (WebRTC)", ours),
+        row(workload, "x11vnc + noVNC", vnc),
+        ratios(workload, ours, vnc),
+      );
+      log(lines.slice(-3).join("\n"));
+    } finally {
+      await workload.close();
+    }
+  }
+} finally {
+  await browser?.close();
+  if (dashboard) await stopProcess(dashboard);
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(configDir, { recursive: true, force: true });
+}
+
+console.log(`
+bench:media — ${SECONDS} s steady window, ${SAMPLES} input-to-photon samples, ${CONNECTS} connections per run
+| workload | system | Connect → first frame, ms (p50) | frames/s | kbit/s | input-to-photon p50 / p95, ms | server CPU, cores | stream |
+|---|---|---|---|---|---|---|---|
+${lines.join("\n")}
+
+Targets: input-to-photon p95 ≤ 60 ms and below noVNC's on the busy terminal; kbit/s at or below noVNC's
+there; ≥ 30 frames/s at 1080p motion with ≤ 1 core for the agent; ≤ 50 kbit/s on the static desktop;
+first frame ≤ 1000 ms after Connect.
+kbit/s counts RTP (headers + payload) for WebRTC and RFB bytes for noVNC; server CPU is the agent with
+its ffmpeg encoders, or x11vnc.`);

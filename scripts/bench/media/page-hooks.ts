@@ -1,0 +1,96 @@
+/**
+ * What the media benchmark runs inside the browser page, for both viewers alike. Installed with
+ * `page.addInitScript`, so it must be self-contained (Playwright sends the function's source).
+ *
+ * Input-to-photon is measured from the keydown event's timestamp (the browser delivering the key to
+ * the page) to the rendering step that first shows the remote probe window flipped: for the
+ * WebRTC viewer that is the `requestVideoFrameCallback` of the first decoded frame showing it; for
+ * noVNC, the animation frame after the canvas draw that shows it (noVNC.html reports its draws).
+ */
+
+/** Page-side state, read by the benchmark with `page.evaluate`. */
+export interface BenchState {
+  /** Wall-clock ms of the first frame shown, for "Connect → first frame". */
+  firstFrameAt: number;
+  /** Canvas draws (noVNC) — the WebRTC viewer's frames come from getStats instead. */
+  draws: number;
+  /** Peer connections the page created (the viewer's, for getStats). */
+  pcs: RTCPeerConnection[];
+  /** A pending measurement: which pixel to watch and which way it should flip. */
+  armed: { x: number; y: number; wantLight: boolean; keyAt: number } | null;
+  /** Measured input-to-photon latencies, ms. */
+  latencies: number[];
+  /** Reads a pixel's luma (0-255) of the picture shown last. */
+  luma(x: number, y: number): number;
+  /** Called by a viewer when a new picture is on screen; `luma` reads a pixel of it. */
+  shown(now: number, luma: (x: number, y: number) => number): void;
+}
+
+declare global {
+  interface Window {
+    __bench: BenchState;
+  }
+}
+
+export function installBenchHooks() {
+  const bench: BenchState = {
+    firstFrameAt: 0,
+    draws: 0,
+    pcs: [],
+    armed: null,
+    latencies: [],
+    luma: () => 0,
+    shown(now, luma) {
+      bench.luma = luma;
+      if (!bench.firstFrameAt) bench.firstFrameAt = performance.timeOrigin + now;
+      const armed = bench.armed;
+      if (!armed || !armed.keyAt) return;
+      if (luma(armed.x, armed.y) > 128 === armed.wantLight) {
+        bench.latencies.push(now - armed.keyAt);
+        bench.armed = null;
+      }
+    },
+  };
+  window.__bench = bench;
+
+  addEventListener(
+    "keydown",
+    (event) => {
+      if (bench.armed && !bench.armed.keyAt) bench.armed.keyAt = event.timeStamp;
+    },
+    true,
+  );
+
+  // The WebRTC viewer's connection, for getStats (the page has no debug flag when Connect opens it).
+  const NativePeerConnection = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends NativePeerConnection {
+    constructor(config?: RTCConfiguration) {
+      super(config);
+      bench.pcs.push(this);
+    }
+  };
+
+  // The WebRTC viewer's video element, watched from the moment it is added to the page.
+  const probe = document.createElement("canvas");
+  probe.width = probe.height = 1;
+  const probeContext = probe.getContext("2d", { willReadFrequently: true })!;
+  const watched = new WeakSet<HTMLVideoElement>();
+  const watch = (video: HTMLVideoElement) => {
+    if (watched.has(video)) return;
+    watched.add(video);
+    const luma = (x: number, y: number) => {
+      probeContext.drawImage(video, x, y, 1, 1, 0, 0, 1, 1);
+      const [r, g, b] = probeContext.getImageData(0, 0, 1, 1).data;
+      return 0.299 * r! + 0.587 * g! + 0.114 * b!;
+    };
+    const onFrame = (now: number) => {
+      bench.shown(now, luma);
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  };
+  new MutationObserver(() => {
+    const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
+    if (video) watch(video);
+  }).observe(document, { childList: true, subtree: true });
+}

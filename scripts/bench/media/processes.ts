@@ -1,0 +1,55 @@
+/** Processes for the media benchmark: CPU time of a process tree, and stopping a child. */
+import { type ChildProcess, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+
+const TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+interface ProcStat {
+  pid: number;
+  ppid: number;
+  /** utime + stime, plus cutime + cstime: the process and its children that already exited. */
+  ticks: number;
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    const field = (n: number) => Number(fields[n - 3]);
+    return { pid, ppid: field(4), ticks: field(14) + field(15) + field(16) + field(17) };
+  } catch {
+    return undefined; // exited meanwhile
+  }
+}
+
+/**
+ * CPU seconds used by `pid` and every process below it (the agent's ffmpeg encoders, clipboard
+ * watchers), including descendants that already exited and were reaped.
+ */
+export function treeCpuSeconds(pid: number): number {
+  const all = readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => readStat(Number(name)))
+    .filter((stat): stat is ProcStat => stat !== undefined);
+  const children = new Map<number, ProcStat[]>();
+  for (const stat of all) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), stat]);
+  let ticks = 0;
+  const visit = (stat: ProcStat | undefined) => {
+    if (!stat) return;
+    ticks += stat.ticks;
+    children.get(stat.pid)?.forEach(visit);
+  };
+  visit(all.find((stat) => stat.pid === pid));
+  return ticks / TICKS_PER_SECOND;
+}
+
+/** SIGTERM, then SIGKILL after two seconds; resolves when the child has exited. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
+  await exited;
+  clearTimeout(timer);
+}
