@@ -111,9 +111,11 @@ function startXvfb(n: number, width: number, height: number): Promise<ChildProce
       clearTimeout(timer);
       reject(new Error(`cannot start Xvfb (sudo apt-get install -y xvfb): ${error.message}`));
     });
-    xvfb.once("exit", () => {
+    // "close", not "exit": exit can come before the last of stderr, which says why it stopped.
+    xvfb.once("close", () => {
       clearTimeout(timer);
-      if (/already active|listening sockets/i.test(stderr)) resolve(undefined);
+      // Another server took this number between the probe and the spawn (or holds its lock file).
+      if (/already active|listening sockets|lock file/i.test(stderr)) resolve(undefined);
       else reject(new Error(`Xvfb :${n} exited during startup: ${stderr}`));
     });
   });
