@@ -4,82 +4,19 @@
  * captures a real Xvfb desktop and injects input into it. What the test checks, it reads back from
  * X itself: decoded pixels, the X pointer, a file written by a terminal, the X clipboard.
  */
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { signInAsAdmin } from "./helpers.ts";
-import { eventually, type RealAgent, startRealAgent } from "./real-agent.ts";
-
-const viewer = (page: Page) => page.locator("[data-state]").first();
-
-/** The decoded video's pixel at normalized (x, y), read through a canvas. */
-async function videoPixel(page: Page, x: number, y: number): Promise<[number, number, number]> {
-  return page.evaluate(
-    ([nx, ny]) => {
-      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
-      if (!video || !video.videoWidth) throw new Error("no decoded video yet");
-      const canvas = document.createElement("canvas");
-      canvas.width = video.videoWidth;
-      canvas.height = video.videoHeight;
-      const context = canvas.getContext("2d")!;
-      context.drawImage(video, 0, 0);
-      const d = context.getImageData(
-        Math.round(nx! * (video.videoWidth - 1)),
-        Math.round(ny! * (video.videoHeight - 1)),
-        1,
-        1,
-      ).data;
-      return [d[0]!, d[1]!, d[2]!] as [number, number, number];
-    },
-    [x, y],
-  );
-}
-
-/** Where normalized (x, y) of the remote screen is on the page (object-fit: contain letterboxes). */
-async function screenPoint(page: Page, x: number, y: number) {
-  return page.evaluate(
-    ([nx, ny]) => {
-      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]')!;
-      const box = video.getBoundingClientRect();
-      const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
-      const width = video.videoWidth * scale;
-      const height = video.videoHeight * scale;
-      const left = box.left + (box.width - width) / 2;
-      const top = box.top + (box.height - height) / 2;
-      return { x: left + nx! * width, y: top + ny! * height };
-    },
-    [x, y],
-  );
-}
-
-async function connect(page: Page, agent: RealAgent) {
-  await page.goto(`/agents/${agent.agentId}`);
-  await expect(page.getByRole("button", { name: "Connect" })).toBeEnabled({ timeout: 15_000 });
-  await page.getByRole("button", { name: "Connect" }).click();
-  await expect(page).toHaveURL(/\/sessions\/[0-9a-f-]{36}\/live/);
-  return /\/sessions\/([0-9a-f-]{36})\/live/.exec(page.url())![1]!;
-}
-
-/** The person at the machine answers the consent prompt (Return = Allow; closing it = Deny). */
-function answerConsent(agent: RealAgent, answer: "allow" | "close") {
-  const id = agent
-    .x("xdotool", ["search", "--sync", "--name", "remote-desk: remote session request"])
-    .trim()
-    .split("\n")[0]!;
-  if (answer === "allow") agent.x("xdotool", ["windowactivate", "--sync", id, "key", "Return"]);
-  else agent.x("xdotool", ["windowkill", id]);
-}
+import { eventually, finishAgent, type RealAgent, startRealAgent } from "./real-agent.ts";
+import { answerConsent, connect, screenPoint, videoPixel, viewer } from "./viewer.ts";
 
 test.describe("live session with the real agent", () => {
   let agent: RealAgent | undefined;
   // eslint-disable-next-line no-empty-pattern -- Playwright hands fixtures first; this hook needs none.
   test.afterEach(async ({}, testInfo) => {
-    // The agent's own log explains most failures; keep it with the test's results.
-    if (agent && testInfo.status !== testInfo.expectedStatus) {
-      await testInfo.attach("agent.log", { body: agent.logs.join("\n"), contentType: "text/plain" });
-    }
-    await agent?.stop();
+    await finishAgent(agent, testInfo);
     agent = undefined;
   });
 

@@ -8,7 +8,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_pr
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { Page } from "@playwright/test";
+import type { Page, TestInfo } from "@playwright/test";
 import { createEnrollmentCode } from "./helpers.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -127,4 +127,12 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/** For afterEach: keeps the agent's log with a failed test (it explains most failures), then stops it. */
+export async function finishAgent(agent: RealAgent | undefined, testInfo: TestInfo): Promise<void> {
+  if (agent && testInfo.status !== testInfo.expectedStatus) {
+    await testInfo.attach("agent.log", { body: agent.logs.join("\n"), contentType: "text/plain" });
+  }
+  await agent?.stop();
 }

@@ -19,7 +19,9 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "@playwright/test";
+import { chromiumLaunchOptions } from "../../e2e/chromium.ts";
 import { createEnrollmentCode, signInAsAdmin } from "../../e2e/helpers.ts";
+import { screenPoint } from "../../e2e/viewer.ts";
 import { root, waitForHttp } from "../lib.ts";
 import { type Figures, inputToPhoton, sleep, steadyWindow, waitForFirstFrame } from "./media/measure.ts";
 import { startNoVnc } from "./media/novnc.ts";
@@ -166,14 +168,8 @@ async function measureOurs(
   const { detail } = await videoStats(page);
   let samples = { latencies: [] as number[], lost: 0 };
   if (workload.probe) {
-    const click = await page.evaluate(({ x, y }) => {
-      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]')!;
-      const box = video.getBoundingClientRect();
-      const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
-      const left = box.left + (box.width - video.videoWidth * scale) / 2;
-      const top = box.top + (box.height - video.videoHeight * scale) / 2;
-      return { x: left + x * scale, y: top + y * scale };
-    }, workload.probe.click);
+    const { width, height } = workload.display;
+    const click = await screenPoint(page, workload.probe.click.x / width, workload.probe.click.y / height);
     samples = await inputToPhoton(page, workload.probe, click, SAMPLES);
   }
   await page.getByTestId("disconnect").click();
@@ -258,18 +254,7 @@ const lines: string[] = [];
 try {
   log("starting the dashboard (builds it first when the sources changed)…");
   dashboard = await startDashboard(dataDir);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
+  browser = await chromium.launch(chromiumLaunchOptions);
   const context = await browser.newContext({
     baseURL: `http://127.0.0.1:${PORT}`,
     viewport: { width: 1920, height: 1200 },

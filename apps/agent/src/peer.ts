@@ -16,6 +16,7 @@ import {
   type RTCRtpTransceiver,
 } from "werift";
 import { RtpPacketizer } from "./capture/rtp-packetizer.ts";
+import { LinkEstimate } from "./link-estimate.ts";
 import { RTP_ENCODING_NAME, type VideoCodec } from "./capture/video-codec.ts";
 import type { VideoSource, VideoViewer } from "./capture/video-source.ts";
 
@@ -54,18 +55,7 @@ const DISCONNECTED_GRACE_MS = 5000;
 const MAX_ICE_RESTARTS = 3;
 /** How often the receiver's bandwidth estimate is read; the source rate-limits the restarts. */
 const BITRATE_POLL_MS = 1000;
-/** Leave headroom under the estimate for RTP/SRTP overhead and retransmissions. */
-const ESTIMATE_SHARE = 0.85;
 const CLOSE_TIMEOUT_MS = 2000;
-/**
- * A receiver's estimate says something about the link only when the stream pushes against it: a
- * quiet screen sends a few kbit/s, and the estimate sinks toward that without any congestion, to
- * strangle the next burst of activity. So a lower estimate counts only after the stream sent at
- * least the estimate, and a real share of what the encoder may use, for this many readings in a
- * row (one keyframe is a burst, not a load).
- */
-const READINGS_AT_ESTIMATE = 2;
-const LOADED_SHARE = 0.25;
 
 /**
  * The one video codec the agent offers: the source encodes a single codec for every viewer. The
@@ -105,9 +95,8 @@ export class AgentPeer {
   private restarts = 0;
   /** The technician's quality choice caps the bitrate; undefined = follow the estimate. */
   private qualityCapKbps?: number;
-  private estimateKbps?: number;
+  private readonly link = new LinkEstimate();
   private bytesSinceEstimate = 0;
-  private readingsAtEstimate = 0;
   private closed = false;
   private readonly options: AgentPeerOptions;
 
@@ -265,18 +254,12 @@ export class AgentPeer {
     const estimate = Number(this.transceiver.sender.receiverEstimatedMaxBitrate ?? 0n);
     const sentKbps = (this.bytesSinceEstimate * 8) / BITRATE_POLL_MS;
     this.bytesSinceEstimate = 0;
-    if (!estimate) return;
-    const kbps = (estimate / 1000) * ESTIMATE_SHARE;
-    const loaded = sentKbps >= kbps && sentKbps >= this.options.video.targetKbps * LOADED_SHARE;
-    this.readingsAtEstimate = loaded ? this.readingsAtEstimate + 1 : 0;
-    const lower = this.estimateKbps === undefined || kbps < this.estimateKbps;
-    if (lower && this.readingsAtEstimate < READINGS_AT_ESTIMATE) return;
-    this.estimateKbps = kbps;
+    this.link.read(estimate, sentKbps, this.options.video.targetKbps);
     this.applyBitrate();
   }
 
   private applyBitrate() {
-    const limits = [this.estimateKbps, this.qualityCapKbps].filter((v) => v !== undefined);
+    const limits = [this.link.kbps, this.qualityCapKbps].filter((v) => v !== undefined);
     const kbps = limits.length ? Math.min(...limits) : undefined;
     if (kbps === this.viewer.kbps) return;
     this.viewer.kbps = kbps;

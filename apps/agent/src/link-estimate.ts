@@ -1,0 +1,34 @@
+/**
+ * What the receiver's bandwidth estimate (REMB) says about the link, read once a second.
+ *
+ * An estimate says something about the link only when the stream pushes against it: a quiet screen
+ * sends a few kbit/s, and the estimate sinks toward that without any congestion, to strangle the
+ * next burst of activity. So a lower estimate counts only after the stream sent at least the
+ * estimate, and a real share of what the encoder may use, for a few readings in a row (one keyframe
+ * is a burst, not a load). A higher one counts at once.
+ */
+
+/** Leave headroom under the estimate for RTP/SRTP overhead and retransmissions. */
+const ESTIMATE_SHARE = 0.85;
+const READINGS_AT_ESTIMATE = 2;
+const LOADED_SHARE = 0.25;
+
+export class LinkEstimate {
+  /** The usable kbit/s by the estimates that counted; undefined until one did. */
+  kbps: number | undefined;
+  private readingsAtEstimate = 0;
+
+  /**
+   * One reading: `estimateBps` as the receiver reported it, `sentKbps` what the stream sent since
+   * the last reading, `budgetKbps` what the encoder may use now. Returns the usable kbit/s.
+   */
+  read(estimateBps: number, sentKbps: number, budgetKbps: number): number | undefined {
+    if (!estimateBps) return this.kbps;
+    const kbps = (estimateBps / 1000) * ESTIMATE_SHARE;
+    const loaded = sentKbps >= kbps && sentKbps >= budgetKbps * LOADED_SHARE;
+    this.readingsAtEstimate = loaded ? this.readingsAtEstimate + 1 : 0;
+    const lower = this.kbps === undefined || kbps < this.kbps;
+    if (!lower || this.readingsAtEstimate >= READINGS_AT_ESTIMATE) this.kbps = kbps;
+    return this.kbps;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The viewer as the browser tests (and bench:media) drive it: Connect, the consent prompt on the
+ * agent's desktop, decoded pixels and where a remote point is on the page.
+ */
+import { expect, type Page } from "@playwright/test";
+import type { RealAgent } from "./real-agent.ts";
+
+/** The viewer component; its data-state says where the session is. */
+export const viewer = (page: Page) => page.locator("[data-state]").first();
+
+/** The decoded video's pixel at normalized (x, y), read through a canvas. */
+export async function videoPixel(page: Page, x: number, y: number): Promise<[number, number, number]> {
+  return page.evaluate(
+    ([nx, ny]) => {
+      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
+      if (!video || !video.videoWidth) throw new Error("no decoded video yet");
+      const canvas = document.createElement("canvas");
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      const context = canvas.getContext("2d")!;
+      context.drawImage(video, 0, 0);
+      const d = context.getImageData(
+        Math.round(nx! * (video.videoWidth - 1)),
+        Math.round(ny! * (video.videoHeight - 1)),
+        1,
+        1,
+      ).data;
+      return [d[0]!, d[1]!, d[2]!] as [number, number, number];
+    },
+    [x, y],
+  );
+}
+
+/** Where normalized (x, y) of the remote screen is on the page (object-fit: contain letterboxes). */
+export async function screenPoint(page: Page, x: number, y: number) {
+  return page.evaluate(
+    ([nx, ny]) => {
+      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]')!;
+      const box = video.getBoundingClientRect();
+      const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
+      const width = video.videoWidth * scale;
+      const height = video.videoHeight * scale;
+      const left = box.left + (box.width - width) / 2;
+      const top = box.top + (box.height - height) / 2;
+      return { x: left + nx! * width, y: top + ny! * height };
+    },
+    [x, y],
+  );
+}
+
+/** Clicks Connect on the agent's page; resolves with the new session's id. */
+export async function connect(page: Page, agent: RealAgent) {
+  await page.goto(`/agents/${agent.agentId}`);
+  await expect(page.getByRole("button", { name: "Connect" })).toBeEnabled({ timeout: 15_000 });
+  await page.getByRole("button", { name: "Connect" }).click();
+  await expect(page).toHaveURL(/\/sessions\/[0-9a-f-]{36}\/live/);
+  return /\/sessions\/([0-9a-f-]{36})\/live/.exec(page.url())![1]!;
+}
+
+/** The person at the machine answers the consent prompt (Return = Allow; closing it = Deny). */
+export function answerConsent(agent: RealAgent, answer: "allow" | "close") {
+  const id = agent
+    .x("xdotool", ["search", "--sync", "--name", "remote-desk: remote session request"])
+    .trim()
+    .split("\n")[0]!;
+  if (answer === "allow") agent.x("xdotool", ["windowactivate", "--sync", id, "key", "Return"]);
+  else agent.x("xdotool", ["windowkill", id]);
+}
