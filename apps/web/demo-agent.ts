@@ -3,9 +3,13 @@
  * agent through the real enrollment endpoint, sets it to "notify" (no prompt to answer on a screen
  * nobody sits at) and keeps `agent run --virtual-display` running on its own Xvfb desktop, so a
  * newcomer can click Connect within a minute of cloning. Its credential lives in DATA_DIR.
+ *
+ * Everything here is asynchronous: the enrollment request is served by this very process, so a
+ * synchronous child (spawnSync) would hold the event loop that has to answer it.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { constants } from "node:fs";
+import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import { createEnrollmentCode } from "@rd/api";
 import { Agents, type Database, Users } from "@rd/db";
@@ -13,8 +17,15 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const cli = path.join(root, "apps/agent/src/cli.ts");
-const POLL_MS = 2000;
+/** How often to look for the first admin: the demo should be online seconds after setup. */
+const POLL_MS = 1000;
 const RESTART_MS = [1000, 2000, 5000, 10_000, 30_000];
+/** An agent that ran this long before exiting was healthy; its next restart starts the backoff anew. */
+const HEALTHY_RUN_MS = 60_000;
+/** `agent enroll` gives up on the server after 15 s itself; this only catches a hung child. */
+const ENROLL_TIMEOUT_MS = 30_000;
+/** What the agent may inherit from the dashboard: no secrets (RD_SECRET, RD_ADMIN_PASSWORD, DATABASE_URL). */
+const INHERITED_ENV = /^(PATH|HOME|LANG|LC_[A-Z]+|TZ|TMPDIR|RD_AGENT_[A-Z_]+|RD_ICE_SERVERS)$/;
 
 function killGroup(child: ChildProcess) {
   try {
@@ -22,6 +33,38 @@ function killGroup(child: ChildProcess) {
   } catch {
     // nothing left in the group
   }
+}
+
+/** Whether `command` is an executable on PATH, without a shell or a synchronous call. */
+async function onPath(command: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
+    try {
+      await access(path.join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
+
+/** Runs the agent CLI to completion; resolves with its exit code and what it printed on stderr. */
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (text: string) => (stderr = (stderr + text).slice(-4000)));
+    const timer = setTimeout(() => child.kill("SIGKILL"), ENROLL_TIMEOUT_MS);
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      resolve({ code: null, stderr: error.message });
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr: stderr.trim() });
+    });
+  });
 }
 
 export interface DemoAgentOptions {
@@ -32,23 +75,25 @@ export interface DemoAgentOptions {
   say(message: string): void;
 }
 
-export function startDemoAgent({ db, serverUrl, dataDir, say }: DemoAgentOptions): { stop(): void } {
+export function startDemoAgent({ db, serverUrl, dataDir, say }: DemoAgentOptions): {
+  stop(): Promise<void>;
+} {
   const configDir = path.resolve(dataDir, "demo-agent");
   const credentialFile = path.join(configDir, "credential.json");
-  const env = { ...process.env, RD_AGENT_CONFIG_DIR: configDir, RD_AGENT_LOG_LEVEL: "warn" };
+  const env: NodeJS.ProcessEnv = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([key]) => INHERITED_ENV.test(key))),
+    RD_AGENT_CONFIG_DIR: configDir,
+    RD_AGENT_LOG_LEVEL: process.env.RD_AGENT_LOG_LEVEL ?? "warn",
+  };
   let child: ChildProcess | undefined;
   let stopped = false;
   let failures = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
-  if (process.platform !== "linux" || spawnSync("sh", ["-c", "command -v Xvfb"]).status !== 0) {
-    say("demo agent: needs Linux with Xvfb (sudo apt-get install -y xvfb fluxbox xterm); not started");
-    return { stop() {} };
-  }
-
   async function enrolledAgentId(): Promise<string | undefined> {
-    if (!existsSync(credentialFile)) return undefined;
-    const { agentId } = JSON.parse(readFileSync(credentialFile, "utf8")) as { agentId: string };
+    const text = await readFile(credentialFile, "utf8").catch(() => undefined);
+    if (!text) return undefined;
+    const { agentId } = JSON.parse(text) as { agentId: string };
     const [agent] = await db
       .select({ id: Agents.id })
       .from(Agents)
@@ -70,12 +115,11 @@ export function startDemoAgent({ db, serverUrl, dataDir, say }: DemoAgentOptions
       label: "demo desktop",
       expiresInMinutes: 5,
     });
-    const result = spawnSync(
-      process.execPath,
-      [cli, "enroll", "--server", serverUrl, "--code", code, "--name", "Demo desktop"],
-      { env, encoding: "utf8" },
+    const result = await runCli(
+      ["enroll", "--server", serverUrl, "--code", code, "--name", "Demo desktop"],
+      env,
     );
-    if (result.status !== 0) throw new Error(result.stderr.trim() || "agent enroll failed");
+    if (result.code !== 0) throw new Error(result.stderr || `agent enroll exited with ${result.code}`);
     const agentId = await enrolledAgentId();
     if (agentId) await db.update(Agents).set({ consentPolicy: "notify" }).where(eq(Agents.id, agentId));
     say('demo agent: enrolled "Demo desktop" (consent policy: notify)');
@@ -89,13 +133,15 @@ export function startDemoAgent({ db, serverUrl, dataDir, say }: DemoAgentOptions
       stdio: "inherit",
       detached: true,
     });
+    const startedAt = Date.now();
     child = started;
     started.on("exit", (code) => {
       killGroup(started);
       child = undefined;
       if (stopped) return;
-      // 3 = credential refused (the demo agent was removed): enroll a new one on the next round.
-      const delay = RESTART_MS[Math.min(failures++, RESTART_MS.length - 1)]!;
+      if (Date.now() - startedAt > HEALTHY_RUN_MS) failures = 0;
+      // 3 = credential refused (the demo agent was removed): the next round enrolls one new agent.
+      const delay = code === 3 ? POLL_MS : RESTART_MS[Math.min(failures++, RESTART_MS.length - 1)]!;
       say(`demo agent: exited (code ${code}); starting again in ${delay / 1000} s`);
       schedule(delay);
     });
@@ -105,7 +151,7 @@ export function startDemoAgent({ db, serverUrl, dataDir, say }: DemoAgentOptions
     if (stopped) return;
     try {
       if (!(await enrolledAgentId()) && !(await enroll())) return schedule(POLL_MS);
-      run();
+      if (!stopped) run();
     } catch (error) {
       say(`demo agent: ${(error as Error).message}`);
       schedule(RESTART_MS.at(-1)!);
@@ -116,14 +162,26 @@ export function startDemoAgent({ db, serverUrl, dataDir, say }: DemoAgentOptions
     timer = setTimeout(() => void tick(), ms);
   }
 
-  void tick();
+  void (async () => {
+    if (process.platform !== "linux" || !(await onPath("Xvfb"))) {
+      say("demo agent: needs Linux with Xvfb (sudo apt-get install -y xvfb fluxbox xterm); not started");
+      return;
+    }
+    await tick();
+  })();
+
   return {
-    stop() {
+    /** Stops the agent (it closes its desktop); whatever is left of its group after 3 s is killed. */
+    async stop() {
       stopped = true;
       clearTimeout(timer);
       const running = child;
-      running?.kill("SIGTERM");
-      if (running) setTimeout(() => killGroup(running), 2000).unref();
+      if (!running) return;
+      const exited = new Promise((resolve) => running.once("exit", resolve));
+      running.kill("SIGTERM");
+      const force = setTimeout(() => killGroup(running), 3000);
+      await exited;
+      clearTimeout(force);
     },
   };
 }

@@ -54,10 +54,14 @@ const demo =
       })
     : undefined;
 
-const shutdown = () => {
-  demo?.stop();
-  void signal?.close();
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  await demo?.stop();
+  await signal?.close();
   server.close(() => process.exit(0));
+  server.closeAllConnections();
 };
-process.on("SIGINT", shutdown);
-process.on("SIGTERM", shutdown);
+process.on("SIGINT", () => void shutdown());
+process.on("SIGTERM", () => void shutdown());

@@ -1,0 +1,84 @@
+/**
+ * A newcomer's first minute, exactly as the README tells it: `npm start` on an empty data directory
+ * (demo agent on, as `npm start` defaults it), create the admin on the setup page, wait for "Demo
+ * desktop" to come online, click Connect, see its screen and type a line into its terminal. What
+ * the test checks, it reads where it lands: decoded pixels in the browser, a file that the demo
+ * desktop's shell wrote.
+ */
+import { expect, test } from "@playwright/test";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { admin } from "./helpers.ts";
+import { type Product, startProduct } from "./product.ts";
+import { eventually } from "./real-agent.ts";
+import { screenPoint, videoPixel, viewer } from "./viewer.ts";
+
+const port = Number(process.env.E2E_PORT ?? 3100) + 10;
+
+test.describe("the first minute after npm start", () => {
+  let product: Product | undefined;
+  // eslint-disable-next-line no-empty-pattern -- Playwright hands fixtures first; this hook needs none.
+  test.afterEach(async ({}, testInfo) => {
+    if (product && testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach("product.log", { body: product.logs.join("\n"), contentType: "text/plain" });
+    }
+    await product?.stop();
+    product = undefined;
+  });
+
+  test("setup, Demo desktop online, Connect, see it and type into its terminal", async ({ page }) => {
+    test.setTimeout(240_000);
+    product = await startProduct({ port });
+    const url = (p: string) => `${product!.baseURL}${p}`;
+
+    await page.goto(url("/"));
+    await expect(page).toHaveURL(/\/setup$/);
+    await page.getByLabel("Workspace name").fill(admin.workspace);
+    await page.getByLabel("Your name").fill(admin.name);
+    await page.getByLabel("Email").fill(admin.email);
+    await page.getByLabel(/^Password/).fill(admin.password);
+    await page.getByLabel("Confirm password").fill(admin.password);
+    await page.getByRole("button", { name: /Create workspace/ }).click();
+    await expect(page).toHaveURL(/\/agents$/);
+    const setupDone = Date.now();
+
+    // The agents page refreshes itself; nobody reloads it by hand.
+    const row = page.getByRole("row", { name: /Demo desktop/ });
+    await expect(row).toContainText("Online:", { timeout: 60_000 });
+    // Printed, not asserted: timings belong to benchmarks. The issue's bar is 15 s.
+    console.log(`Demo desktop online ${Date.now() - setupDone} ms after setup`);
+    // Exactly one demo agent, however long the page stays open.
+    await page.waitForTimeout(3000);
+    await page.reload();
+    await expect(page.getByRole("row", { name: /Demo desktop/ })).toHaveCount(1);
+
+    await row.getByRole("link", { name: "Demo desktop" }).click();
+    await page.getByRole("button", { name: "Connect" }).click();
+    await expect(page).toHaveURL(/\/sessions\/[0-9a-f-]{36}\/live/);
+    // The demo agent's policy is "notify": no prompt to answer.
+    await expect(viewer(page)).toHaveAttribute("data-state", "live", { timeout: 20_000 });
+
+    // Decoded pixels: the demo terminal (xterm's white) at the top left, where it opens.
+    await eventually(async () => {
+      const [r, g, b] = await videoPixel(page, 0.3, 0.3);
+      if (!(r > 200 && g > 200 && b > 200)) throw new Error(`pixel ${r},${g},${b}`);
+    }, 15_000);
+
+    // A click focuses the terminal; a typed line runs in the demo desktop's shell. (Unshifted
+    // characters only: Playwright's type() sends "$" as Digit4 without Shift, and the agent
+    // injects physical keys, as a person's keyboard would press them.)
+    const file = path.join(tmpdir(), `rd-first-minute-${Date.now()}`);
+    const inTerminal = await screenPoint(page, 0.3, 0.3);
+    await page.mouse.click(inTerminal.x, inTerminal.y);
+    await page.waitForTimeout(300);
+    await page.keyboard.type(`cp /etc/hostname ${file}`);
+    await page.keyboard.press("Enter");
+    const written = await eventually(() => readFileSync(file, "utf8"), 10_000);
+    expect(written).toBe(readFileSync("/etc/hostname", "utf8"));
+    rmSync(file, { force: true });
+
+    await page.getByRole("button", { name: /disconnect/i }).click();
+    await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });
+  });
+});
