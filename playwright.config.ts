@@ -34,6 +34,8 @@ export default defineConfig({
       LOG_LEVEL: "warn",
       // The tests enroll agents of their own, with the consent policy each test needs.
       RD_DEMO_AGENT: "false",
+      // A peer that went away is given up after 5 s (20 s by default), so "did not come back" is quick.
+      SIGNAL_RESUME_GRACE_MS: "5000",
     },
     timeout: 180_000,
     reuseExistingServer: false,

@@ -78,7 +78,7 @@ test.describe("the first minute after npm start", () => {
     expect(written).toBe(readFileSync("/etc/hostname", "utf8"));
     rmSync(file, { force: true });
 
-    await page.getByRole("button", { name: /disconnect/i }).click();
+    await page.getByRole("button", { name: "End session" }).click();
     await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });
   });
 });

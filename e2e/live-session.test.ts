@@ -100,7 +100,7 @@ test.describe("live session with the real agent", () => {
     agent.launch("sh", ["-c", "printf 'copied on the remote machine' | xclip -selection clipboard -i"]);
     await expect(page.getByText("copied on the remote machine").first()).toBeVisible({ timeout: 10_000 });
 
-    await page.getByRole("button", { name: /disconnect/i }).click();
+    await page.getByRole("button", { name: "End session" }).click();
     await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });
 
     await page.goto(`/sessions/${sessionId}`);
@@ -115,7 +115,7 @@ test.describe("live session with the real agent", () => {
     ).toBeVisible();
   });
 
-  test("the person at the machine says no: the viewer says so and the session is denied", async ({
+  test("the person at the machine presses Return: Deny is the default, the session is denied", async ({
     page,
     baseURL,
   }) => {
@@ -124,7 +124,7 @@ test.describe("live session with the real agent", () => {
     agent = await startRealAgent(page, baseURL!, { name: "Denying desk" });
     await connect(page, agent);
     await expect(viewer(page)).toHaveAttribute("data-state", "awaiting_consent", { timeout: 15_000 });
-    answerConsent(agent, "close");
+    answerConsent(agent, "return");
     await expect(viewer(page)).toHaveAttribute("data-state", "denied", { timeout: 10_000 });
     await expect(viewer(page)).toHaveAttribute("data-reason", "denied_by_user");
   });

@@ -57,12 +57,22 @@ export async function connect(page: Page, agent: RealAgent) {
   return /\/sessions\/([0-9a-f-]{36})\/live/.exec(page.url())![1]!;
 }
 
-/** The person at the machine answers the consent prompt (Return = Allow; closing it = Deny). */
-export function answerConsent(agent: RealAgent, answer: "allow" | "close") {
+/**
+ * The person at the machine answers the consent prompt: clicks Allow, presses Return (which denies:
+ * Deny is the default), or closes the window (which denies too).
+ */
+export function answerConsent(agent: RealAgent, answer: "allow" | "return" | "close") {
   const id = agent
     .x("xdotool", ["search", "--sync", "--name", "remote-desk: remote session request"])
     .trim()
     .split("\n")[0]!;
-  if (answer === "allow") agent.x("xdotool", ["windowactivate", "--sync", id, "key", "Return"]);
-  else agent.x("xdotool", ["windowkill", id]);
+  if (answer === "close") return void agent.x("xdotool", ["windowkill", id]);
+  agent.x("xdotool", ["windowactivate", "--sync", id]);
+  if (answer === "return") return void agent.x("xdotool", ["key", "Return"]);
+  // The buttons sit at the bottom left in the order given, Deny then Allow (xmessage's layout);
+  // the pointer moves relative to the window itself, whatever frame the window manager adds.
+  const height = Number(
+    /^HEIGHT=(\d+)$/m.exec(agent.x("xdotool", ["getwindowgeometry", "--shell", id]))?.[1],
+  );
+  agent.x("xdotool", ["mousemove", "--window", id, "71", String(height - 14), "click", "1"]);
 }

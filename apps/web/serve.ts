@@ -1,7 +1,7 @@
 /**
- * The product's production process: the dashboard (SvelteKit adapter-node build) on PORT and, unless
- * SIGNAL_EMBEDDED=false, the signaling worker on SIGNAL_PORT, sharing the dashboard's database (the
- * embedded PGlite can have one owner only) and its in-process bus.
+ * The product's production process: the dashboard (SvelteKit adapter-node build) on PORT. The
+ * dashboard's own composition root (src/lib/server/app.ts) starts the signaling worker beside it
+ * unless SIGNAL_EMBEDDED=false, and the demo agent under `npm start`.
  *
  * adapter-node assumes https when neither ORIGIN nor PROTOCOL_HEADER is configured, which breaks form
  * posts and cookies on plain http://localhost; so, unless the operator configured a proxy header or
@@ -11,18 +11,16 @@ import http from "node:http";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
 import { pathToFileURL } from "node:url";
-import type { DbHandle } from "@rd/db";
-import { hostServices } from "@rd/protocol";
-import { startNodeSignal } from "@rd/signal/node";
-import { startDemoAgent } from "./demo-agent.ts";
 
 const SCHEME_HEADER = "x-rd-connection-scheme";
+/** A stuck shutdown (a connection that will not close, a child that will not stop) ends here. */
+const SHUTDOWN_DEADLINE_MS = 15_000;
 const deriveScheme = !process.env.ORIGIN && !process.env.PROTOCOL_HEADER;
 if (deriveScheme) process.env.PROTOCOL_HEADER = SCHEME_HEADER;
 
 const buildDir = path.resolve(import.meta.dirname, "../../build");
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-// Importing the handler runs the app's init hook (configuration, migrations, first admin).
+// Importing the handler runs the app's init hook (configuration, migrations, first admin, worker).
 const { handler } = (await import(pathToFileURL(path.join(buildDir, "handler.js")).href)) as {
   handler: Handler;
 };
@@ -37,31 +35,16 @@ const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? "0.0.0.0";
 server.listen(port, host, () => console.log(`Listening on http://${host}:${port}`));
 
-const signal =
-  process.env.SIGNAL_EMBEDDED === "false"
-    ? undefined
-    : await startNodeSignal({ env: process.env, database: hostServices.database as DbHandle });
-if (signal) hostServices.sessionEnded = (event) => void signal.worker.hub.announceEnded(event);
-
-// `npm start` asks for the demo agent; a production deployment does not get one by accident.
-const demo =
-  process.env.RD_DEMO_AGENT === "true"
-    ? startDemoAgent({
-        db: (hostServices.database as DbHandle).db,
-        serverUrl: `http://127.0.0.1:${port}`,
-        dataDir: process.env.DATA_DIR ?? ".data",
-        say: (message) => console.log(`[remote-desk] ${message}`),
-      })
-    : undefined;
-
+// As adapter-node's own server does: stop taking requests, then tell the app, which stops the
+// worker, the demo agent and the database; the process ends when nothing is left to do.
 let stopping = false;
-const shutdown = async () => {
+function shutdown(reason: NodeJS.Signals) {
   if (stopping) return;
   stopping = true;
-  await demo?.stop();
-  await signal?.close();
-  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS).unref();
+  server.closeIdleConnections();
+  server.close(() => process.emit("sveltekit:shutdown" as "exit", reason as unknown as number));
   server.closeAllConnections();
-};
-process.on("SIGINT", () => void shutdown());
-process.on("SIGTERM", () => void shutdown());
+}
+process.on("SIGINT", () => shutdown("SIGINT"));
+process.on("SIGTERM", () => shutdown("SIGTERM"));

@@ -14,7 +14,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { importTicketKey, signTicket } from "@rd/auth/tickets";
-import { Agents, RemoteSessions, Tenants, Users } from "@rd/db";
+import { Agents, joinSession, RemoteSessions, Tenants, Users } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
 import WebSocket from "ws";
 
@@ -26,7 +26,7 @@ const WARM_UP_MS = 2000;
 const SECRET = "bench-secret-0123456789abcdef0123456789";
 const root = path.resolve(import.meta.dirname, "../..");
 
-type Pair = { agent: WebSocket; viewer: WebSocket; sessionId: string };
+type Pair = { agent: WebSocket; viewer: WebSocket; sessionId: string; participantId: string };
 
 // Like `npm test`: the machine's Postgres and Redis on their standard ports unless told otherwise.
 process.env.TEST_DATABASE_URL ??= "postgres://postgres@127.0.0.1:5432/test";
@@ -96,12 +96,16 @@ function open(url: string): Promise<WebSocket> {
   });
 }
 
-function nextMessage(ws: WebSocket, type: string): Promise<unknown> {
+function nextMessage(
+  ws: WebSocket,
+  type: string,
+  match: (m: Record<string, unknown>) => boolean = () => true,
+): Promise<unknown> {
   return new Promise((resolve) => {
     const onMessage = (data: WebSocket.RawData) => {
       const message = JSON.parse(String(data)) as { type: string };
       if (message.type === "heartbeat/ping") ws.send(JSON.stringify({ type: "heartbeat/pong", t: 0 }));
-      if (message.type === type) {
+      if (message.type === type && match(message)) {
         ws.off("message", onMessage);
         resolve(message);
       }
@@ -130,10 +134,11 @@ async function pooled<T, R>(
 }
 
 /** The load: each agent sends ICE-shaped frames to its viewer; the viewer timestamps arrivals. */
-function payload(sessionId: string, seq: number) {
+function payload(sessionId: string, participantId: string, seq: number) {
   return JSON.stringify({
     type: "signal/ice",
     sessionId,
+    participantId,
     candidate: {
       candidate: `candidate:${seq} 1 udp 2122260223 192.0.2.1 ${process.hrtime.bigint()} typ host`,
       sdpMid: "0",
@@ -173,7 +178,7 @@ async function measure(pairs: Pair[], pid: number[]) {
     let seq = 0;
     const start = setTimeout(() => {
       timers[i] = setInterval(
-        () => p.agent.send(payload(p.sessionId, seq++)),
+        () => p.agent.send(payload(p.sessionId, p.participantId, seq++)),
         1000 / RATE_PER_SESSION,
       ) as never;
     }, Math.random() * 1000);
@@ -200,9 +205,9 @@ async function measure(pairs: Pair[], pid: number[]) {
     p.viewer.on("message", (data) => {
       if (!String(data).includes("typ host")) return;
       delivered++;
-      if (running) p.agent.send(payload(p.sessionId, seq++));
+      if (running) p.agent.send(payload(p.sessionId, p.participantId, seq++));
     });
-    for (let k = 0; k < IN_FLIGHT; k++) p.agent.send(payload(p.sessionId, seq++));
+    for (let k = 0; k < IN_FLIGHT; k++) p.agent.send(payload(p.sessionId, p.participantId, seq++));
   }
   const window = (SECONDS / 2) * 1000;
   await new Promise((r) => setTimeout(r, WARM_UP_MS));
@@ -285,6 +290,13 @@ async function connectSessions(
     .returning({ id: RemoteSessions.id });
   return pooled(sessions, 50, async ({ id }, i) => {
     const agent = agentSockets[i]!;
+    const participant = await joinSession(s.db.db, {
+      tenantId: s.tenantId,
+      sessionId: id,
+      userId: s.techIds[i]!,
+      actor: { type: "system" },
+      opener: true,
+    });
     const request = nextMessage(agent, "session/request");
     const viewer = await open(viewerUrl);
 
@@ -292,17 +304,18 @@ async function connectSessions(
       sid: id,
       tid: s.tenantId,
       uid: s.techIds[i]!,
+      pid: participant.id,
       role: "technician",
       name: "Bench",
       email: "b@x",
     });
-    const active = nextMessage(viewer, "session/state");
+    const active = nextMessage(viewer, "session/state", (m) => m.status === "active");
     viewer.send(JSON.stringify({ type: "presence/hello", v: 1, auth: { kind: "ticket", ticket } }));
     await request;
     agent.send(JSON.stringify({ type: "session/accept", sessionId: id }));
     await active;
     answerPings(agent);
-    return { agent, viewer, sessionId: id };
+    return { agent, viewer, sessionId: id, participantId: participant.id };
   });
 }
 
@@ -314,6 +327,7 @@ async function bareRelayPairs(url: string): Promise<Pair[]> {
       agent: await open(`${url}?pair=${i}`),
       viewer: await open(`${url}?pair=${i}`),
       sessionId: `${i}`,
+      participantId: `${i}`,
     }),
   );
 }

@@ -1,19 +1,35 @@
 /**
- * Asking the person at the machine, and telling them a session runs. On X11 both are small
- * `xmessage` windows (x11-utils): the prompt names the technician and has Allow / Deny buttons
- * (Return allows; closing the window denies) and is answered "no" by itself after a timeout; the
- * indicator stays in the corner while a session runs and has an "End session" button.
+ * Asking the person at the machine, and telling them who is connected. On X11 both are small
+ * `xmessage` windows (x11-utils). The prompt names the technician and their workspace and offers
+ * Deny / Allow; Deny is the default, so Return (pressed by someone who was typing when it popped up)
+ * refuses, as does closing the window or not answering in time. The indicator stays in the corner
+ * while a session runs, lists everyone connected, and has an "End session" button.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "@rd/log";
 
 export type ConsentAnswer = "accepted" | "denied_by_user" | "consent_timeout";
 
+export interface ConsentQuestion {
+  /** Who asks, as the person at the machine should read it: name, email, workspace. */
+  technician: string;
+  /** `control`: the session itself; `join`: someone joining a session that already runs. */
+  asks: "control" | "join";
+  timeoutMs: number;
+  /** Withdraws the question (the technician gave up, the session ended). */
+  signal: AbortSignal;
+}
+
+export interface Indicator {
+  /** Shows a new list of who is connected. */
+  update(technicians: string[]): void;
+  stop(): void;
+}
+
 export interface ConsentUi {
-  /** Resolves with the person's answer; `signal` withdraws the question (the technician gave up). */
-  ask(question: { technician: string; timeoutMs: number; signal: AbortSignal }): Promise<ConsentAnswer>;
-  /** Shows that a session runs until the returned function is called; `onEnd` if they end it. */
-  indicate(notice: { technician: string; onEnd: () => void }): () => void;
+  ask(question: ConsentQuestion): Promise<ConsentAnswer>;
+  /** Shows that a session runs, and who is in it, until stopped; `onEnd` if they end it. */
+  indicate(notice: { technicians: string[]; onEnd: () => void }): Indicator;
 }
 
 /** Exit codes chosen for the buttons: xmessage exits 0 on its own timeout, so 0 cannot mean Allow. */
@@ -25,21 +41,34 @@ function xmessage(args: string[], display: string): ChildProcess {
   return spawn("xmessage", args, { stdio: "ignore", env: { ...process.env, DISPLAY: display } });
 }
 
+/** The prompt's words: who, and what they want. Plain ASCII: xmessage draws with a core X font. */
+export function promptText({ technician, asks }: Pick<ConsentQuestion, "technician" | "asks">): string {
+  return asks === "control"
+    ? `${technician} wants to see and control this screen.\n\nAllow the remote session?`
+    : `${technician} wants to join the remote session and watch this screen\n(they may be given control).\n\nAllow them in?`;
+}
+
+/** The indicator's words: everyone connected, one per line. */
+export function indicatorText(technicians: string[]): string {
+  if (technicians.length <= 1) return `${technicians[0] ?? "A technician"} is connected to this screen`;
+  return `Connected to this screen:\n${technicians.map((t) => `  ${t}`).join("\n")}`;
+}
+
 export function createXConsentUi(display: string, log: Logger): ConsentUi {
   return {
-    ask({ technician, timeoutMs, signal }) {
+    ask({ technician, asks, timeoutMs, signal }) {
       return new Promise((resolve) => {
-        const text = `${technician} wants to see and control this screen.\n\nAllow the remote session?`;
         const child = xmessage(
           [
             "-center",
             "-title",
             "remote-desk: remote session request",
+            // Deny first and the default: Return refuses, a stray keystroke never lets anyone in.
             "-buttons",
-            `Allow:${ALLOW},Deny:${DENY}`,
+            `Deny:${DENY},Allow:${ALLOW}`,
             "-default",
-            "Allow",
-            text,
+            "Deny",
+            promptText({ technician, asks }),
           ],
           display,
         );
@@ -63,11 +92,12 @@ export function createXConsentUi(display: string, log: Logger): ConsentUi {
       });
     },
 
-    indicate({ technician, onEnd }) {
+    indicate({ technicians, onEnd }) {
       let stopped = false;
+      let names = technicians;
       let child: ChildProcess | undefined;
       const show = () => {
-        child = xmessage(
+        const shown = xmessage(
           [
             "-geometry",
             "-0+0",
@@ -75,23 +105,32 @@ export function createXConsentUi(display: string, log: Logger): ConsentUi {
             "remote-desk: session in progress",
             "-buttons",
             `End session:${END}`,
-            // Plain ASCII: xmessage draws with a core X font, which has no "●".
-            `${technician} is connected to this screen`,
+            indicatorText(names),
           ],
           display,
         );
-        child.on("error", (error) => log.warn({ err: error }, "cannot show the session indicator"));
-        child.on("exit", (code) => {
-          if (stopped) return;
+        child = shown;
+        shown.on("error", (error) => log.warn({ err: error }, "cannot show the session indicator"));
+        shown.on("exit", (code) => {
+          if (stopped || child !== shown) return;
           if (code === END) return onEnd();
           // Closed some other way: the indicator must stay while the session runs.
-          setTimeout(() => !stopped && show(), 500);
+          setTimeout(() => !stopped && child === shown && show(), 500);
         });
       };
       show();
-      return () => {
-        stopped = true;
-        child?.kill("SIGTERM");
+      return {
+        update(next) {
+          if (stopped || next.join("\n") === names.join("\n")) return;
+          names = next;
+          const old = child;
+          show();
+          old?.kill("SIGTERM");
+        },
+        stop() {
+          stopped = true;
+          child?.kill("SIGTERM");
+        },
       };
     },
   };

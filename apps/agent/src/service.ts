@@ -63,6 +63,7 @@ export async function runAgent(
         pid: process.pid,
         online,
         sessions: [...sessions.keys()],
+        viewers: [...sessions.values()].reduce((n, s) => n + s.viewerCount, 0),
         lastProblem,
         updatedAt: new Date().toISOString(),
       }),
@@ -83,8 +84,8 @@ export async function runAgent(
       onOffline: (reason) => {
         online = false;
         lastProblem = `disconnected: ${reason}`;
-        // The worker ends this agent's sessions as agent_offline; the viewers have gone with them.
-        for (const session of sessions.values()) void session.close();
+        // Sessions carry on: their media is peer to peer. The reconnect's hello names them, and the
+        // worker either resumes them or says they are over.
         void writeStatus();
       },
       onRevoked: (reason) => {
@@ -98,6 +99,7 @@ export async function runAgent(
       onMessage: (message) => route(message),
     },
     log.child({ module: "signal" }),
+    () => [...sessions.keys()],
   );
 
   function route(message: SignalMessage) {
@@ -129,6 +131,8 @@ export async function runAgent(
       }
       case "session/state":
         return sessions.get(message.sessionId)?.onState(message);
+      case "session/participants":
+        return sessions.get(message.sessionId)?.onParticipants(message);
       case "signal/answer":
       case "signal/ice":
         void sessions.get(message.sessionId)?.onSignal(message);

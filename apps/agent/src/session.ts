@@ -1,8 +1,10 @@
 /**
- * One remote session on the agent, from request to end: applies the consent policy, starts the
- * WebRTC peer once the worker says the session is active, wires the data channels to input
- * injection and the clipboard, and undoes everything when the session ends (no key stays pressed,
- * no indicator stays on screen).
+ * One remote session on the agent, from request to end (its states in session-state.ts): applies
+ * the consent policy to the technician who opened it and to everyone who joins later, runs one
+ * WebRTC peer per admitted viewer from the one shared encoder, injects input only from the
+ * participant who holds control (whatever a viewer's page sends: this is where control is
+ * enforced), wires the clipboard, shows who is connected, and undoes everything when the session
+ * ends (no key stays pressed, no indicator stays on screen).
  */
 import type { Logger } from "@rd/log";
 import {
@@ -10,17 +12,25 @@ import {
   DATA_LIMITS,
   isTerminalSessionState,
   parseControlMessage,
+  type ParticipantView,
   type QualityPreset,
   type SignalMessage,
   type SignalMessageOf,
 } from "@rd/protocol";
+import type { RTCIceServer } from "werift";
 import { RTP_ENCODING_NAME } from "./capture/video-codec.ts";
 import type { VideoSource } from "./capture/video-source.ts";
 import type { Clipboard } from "./clipboard.ts";
-import type { ConsentUi } from "./consent.ts";
+import type { ConsentUi, Indicator } from "./consent.ts";
 import type { InputHandler } from "./input/input-handler.ts";
+import { createRateLimitedLog } from "./input/rate-limited-log.ts";
 import { AgentPeer } from "./peer.ts";
-import type { RTCIceServer } from "werift";
+import {
+  type AgentSessionState,
+  type AgentSessionTransition,
+  canMoveAgentSession,
+  nextAgentSessionState,
+} from "./session-state.ts";
 
 export interface SessionDeps {
   send(message: SignalMessage): void;
@@ -34,6 +44,8 @@ export interface SessionDeps {
   log: Logger;
   /** Called once, when the session is over for this agent. */
   onClosed(sessionId: string): void;
+  /** For tests: how a viewer's peer is made. */
+  createPeer?: (options: ConstructorParameters<typeof AgentPeer>[0]) => AgentPeer;
 }
 
 /** Quality presets cap the bitrate below what the receiver's estimate allows. */
@@ -45,67 +57,117 @@ const QUALITY_KBPS: Record<QualityPreset, number | undefined> = {
 };
 const STATS_INTERVAL_MS = 2000;
 
+/** How the person at the machine reads a technician: name, email and workspace. */
+export function technicianLabel(t: { name: string; email: string; tenant?: string }): string {
+  const who = t.name && t.email ? `${t.name} (${t.email}` : t.name || t.email || "A technician";
+  if (!(t.name && t.email)) return t.tenant ? `${who}, ${t.tenant}` : who;
+  return `${who}${t.tenant ? `, ${t.tenant}` : ""})`;
+}
+
+interface ViewerPeerEntry {
+  peer: AgentPeer;
+  /** The viewer page's peer token this peer was made for: a new one (a reload) gets a new peer. */
+  token: string;
+}
+
 export class AgentSession {
   readonly id: string;
   private readonly request: SignalMessageOf<"session/request">;
   private readonly deps: SessionDeps;
   private readonly log: Logger;
-  private readonly consentAbort = new AbortController();
-  private peer?: AgentPeer;
+  private readonly refusedLog;
+  private readonly aborts = new AbortController();
+  private state: AgentSessionState = "requested";
+  private readonly peers = new Map<string, ViewerPeerEntry>();
+  /** Participants whose admission this agent already decided or is asking about. */
+  private readonly answered = new Set<string>();
+  private snapshot?: SignalMessageOf<"session/participants">;
+  private controller: string | null = null;
   private input?: InputHandler;
-  private stopIndicator?: () => void;
+  private indicator?: Indicator;
   private stopClipboard?: () => void;
   private statsTimer?: ReturnType<typeof setInterval>;
-  private closed = false;
+  /** Input frames refused because their viewer did not hold control. */
+  refusedInput = 0;
 
   constructor(request: SignalMessageOf<"session/request">, deps: SessionDeps) {
     this.id = request.sessionId;
     this.request = request;
     this.deps = deps;
     this.log = deps.log.child({ sessionId: request.sessionId });
+    this.refusedLog = createRateLimitedLog(this.log);
   }
 
-  get technicianLabel() {
-    const { name, email } = this.request.technician;
-    return name && email ? `${name} (${email})` : name || email || "A technician";
+  get status(): AgentSessionState {
+    return this.state;
+  }
+
+  /** Open peer connections, one per viewer. */
+  get viewerCount(): number {
+    return this.peers.size;
   }
 
   /** Applies the policy: ask, or accept at once (notify shows an indicator). */
   async begin(): Promise<void> {
     const policy: ConsentPolicy = this.request.consent;
     this.log.info({ policy, technician: this.request.technician.email }, "session requested");
-    if (policy !== "prompt") {
-      this.accept(policy === "notify");
-      return;
+    if (policy === "prompt") {
+      this.move("ask");
+      this.deps.send({ type: "session/prompt", sessionId: this.id });
+      const answer = await this.deps.consent.ask({
+        technician: technicianLabel(this.request.technician),
+        asks: "control",
+        timeoutMs: this.deps.consentTimeoutMs,
+        signal: this.aborts.signal,
+      });
+      if (this.state === "closed") return;
+      this.log.info({ answer }, "consent answered");
+      if (answer !== "accepted") {
+        this.deps.send({ type: "session/deny", sessionId: this.id, reason: answer });
+        return;
+      }
     }
-    this.deps.send({ type: "session/prompt", sessionId: this.id });
-    const answer = await this.deps.consent.ask({
-      technician: this.technicianLabel,
-      timeoutMs: this.deps.consentTimeoutMs,
-      signal: this.consentAbort.signal,
-    });
-    if (this.closed) return;
-    this.log.info({ answer }, "consent answered");
-    if (answer === "accepted") this.accept(true);
-    else this.deps.send({ type: "session/deny", sessionId: this.id, reason: answer });
+    this.move("accept");
+    if (policy !== "unattended") {
+      this.indicator = this.deps.consent.indicate({
+        technicians: [technicianLabel(this.request.technician)],
+        onEnd: () => this.end(),
+      });
+    }
+    this.deps.send({ type: "session/accept", sessionId: this.id });
   }
 
   /** The worker's view of the session changed. */
   onState(message: SignalMessageOf<"session/state">): void {
-    if (this.closed) return;
-    if (message.status === "active" && !this.peer) void this.startPeer();
+    if (this.state === "closed") return;
     if (isTerminalSessionState(message.status)) {
       this.log.info({ status: message.status, reason: message.reason }, "session over");
       void this.close();
+      return;
+    }
+    // "active" again after a signaling reconnect is the worker catching this agent up: no change.
+    if (message.status === "active" && canMoveAgentSession(this.state, "activate")) {
+      this.move("activate");
+      this.startSharing();
+      this.reconcile();
     }
   }
 
-  /** Negotiation from the viewer. */
+  /** Who is in the session and who has control, from the worker. */
+  onParticipants(message: SignalMessageOf<"session/participants">): void {
+    if (this.state === "closed") return;
+    if (this.snapshot && message.version <= this.snapshot.version) return;
+    this.snapshot = message;
+    this.reconcile();
+  }
+
+  /** Negotiation from one viewer. */
   async onSignal(message: SignalMessageOf<"signal/answer"> | SignalMessageOf<"signal/ice">): Promise<void> {
-    if (!this.peer) return;
+    const entry = this.peers.get(message.participantId);
+    if (!entry) return;
     try {
-      if (message.type === "signal/answer") await this.peer.acceptAnswer(message.sdp);
-      else await this.peer.addCandidate(message.candidate);
+      if (message.type === "signal/answer") await entry.peer.acceptAnswer(message.sdp);
+      else await entry.peer.addCandidate(message.candidate);
     } catch (error) {
       this.log.warn({ err: error, type: message.type }, "negotiation message rejected");
     }
@@ -117,53 +179,31 @@ export class AgentSession {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.consentAbort.abort();
+    if (this.state === "closed") return;
+    this.move("close");
+    this.aborts.abort();
     clearInterval(this.statsTimer);
-    this.stopIndicator?.();
+    this.indicator?.stop();
     this.stopClipboard?.();
     await this.input?.releaseAll().catch((error: unknown) => this.log.warn({ err: error }, "release failed"));
-    await this.peer?.close();
+    await Promise.all([...this.peers.values()].map((entry) => entry.peer.close()));
+    this.peers.clear();
     this.deps.onClosed(this.id);
   }
 
-  private accept(showIndicator: boolean) {
-    if (showIndicator) {
-      this.stopIndicator = this.deps.consent.indicate({
-        technician: this.technicianLabel,
-        onEnd: () => this.end(),
-      });
-    }
-    this.deps.send({ type: "session/accept", sessionId: this.id });
+  private move(transition: AgentSessionTransition) {
+    this.state = nextAgentSessionState(this.state, transition);
   }
 
-  private async startPeer() {
-    const { video, iceServers, send } = this.deps;
-    const sessionId = this.id;
+  /** Once active: input, clipboard and statistics for whoever gets a peer. */
+  private startSharing() {
     this.input = this.deps.createInput();
-    const input = this.input;
-    this.peer = new AgentPeer({
-      iceServers,
-      video,
-      log: this.log,
-      events: {
-        onOffer: (sdp) => send({ type: "signal/offer", sessionId, sdp }),
-        onCandidate: (candidate) => send({ type: "signal/ice", sessionId, candidate }),
-        onInput: (frame) => input.handle(typeof frame === "string" ? frame : frame.toString("utf8")),
-        onControl: (frame) => this.onControl(frame),
-        onConnected: () => this.log.info({}, "media connected"),
-        onFailed: (reason) => {
-          this.log.warn({ reason }, "peer failed");
-          send({ type: "session/end", sessionId, reason: "negotiation_failed" });
-        },
-      },
-    });
     this.watchClipboard();
+    const { video } = this.deps;
     let lastFrames = video.frames;
     this.statsTimer = setInterval(() => {
       const frames = video.frames;
-      this.peer?.sendControl({
+      this.broadcast({
         type: "control/stats",
         codec: RTP_ENCODING_NAME[video.codec],
         targetKbps: video.targetKbps,
@@ -171,26 +211,141 @@ export class AgentSession {
       });
       lastFrames = frames;
     }, STATS_INTERVAL_MS);
-    try {
-      await this.peer.start();
-    } catch (error) {
-      this.log.error({ err: error }, "could not create the offer");
-      send({ type: "session/end", sessionId, reason: "negotiation_failed" });
-    }
   }
 
-  private onControl(frame: string | Buffer) {
+  /**
+   * Brings peers, admissions, control and the indicator in line with the latest snapshot: a peer
+   * for each admitted viewer that is connected (a new one when its page is new), none for those
+   * who left, a decision for each who waits to be let in.
+   */
+  private reconcile() {
+    const snapshot = this.snapshot;
+    if (!snapshot || this.state !== "active") return;
+    const present = new Map(snapshot.participants.map((p) => [p.id, p]));
+    for (const [participantId, entry] of this.peers) {
+      if (!present.has(participantId)) {
+        this.peers.delete(participantId);
+        void entry.peer.close();
+        this.log.info({ participantId }, "viewer left; its peer is closed");
+      }
+    }
+    for (const p of snapshot.participants) {
+      if (!p.admitted) {
+        this.admit(p);
+        continue;
+      }
+      const entry = this.peers.get(p.id);
+      // Away (a signaling blip, a restarted worker): its peer may well still carry the picture.
+      if (p.connected && p.peer && entry?.token !== p.peer) this.openPeer(p.id, p.peer);
+    }
+    this.setController(snapshot.controllerId);
+    this.indicator?.update(snapshot.participants.filter((p) => p.admitted).map((p) => technicianLabel(p)));
+  }
+
+  /** Someone joined after the session started: the same policy decides, asking the person if it says so. */
+  private admit(p: ParticipantView) {
+    if (this.answered.has(p.id)) return;
+    this.answered.add(p.id);
+    const answer = (reply: "admit" | "denied_by_user" | "consent_timeout") => {
+      if (this.state === "closed") return;
+      this.deps.send(
+        reply === "admit"
+          ? { type: "participant/admit", sessionId: this.id, participantId: p.id }
+          : { type: "participant/refuse", sessionId: this.id, participantId: p.id, reason: reply },
+      );
+    };
+    if (this.request.consent !== "prompt") return answer("admit");
+    void this.deps.consent
+      .ask({
+        technician: technicianLabel(p),
+        asks: "join",
+        timeoutMs: this.deps.consentTimeoutMs,
+        signal: this.aborts.signal,
+      })
+      .then((reply) => answer(reply === "accepted" ? "admit" : reply));
+  }
+
+  private openPeer(participantId: string, token: string) {
+    const previous = this.peers.get(participantId);
+    if (previous) void previous.peer.close();
+    const { video, iceServers, send } = this.deps;
+    const sessionId = this.id;
+    const make = this.deps.createPeer ?? ((options) => new AgentPeer(options));
+    const peer = make({
+      iceServers,
+      video,
+      log: this.log.child({ participantId }),
+      events: {
+        onOffer: (sdp) => send({ type: "signal/offer", sessionId, participantId, sdp }),
+        onCandidate: (candidate) => send({ type: "signal/ice", sessionId, participantId, candidate }),
+        onInput: (frame) => this.onInput(participantId, frame),
+        onControl: (frame) => this.onControl(participantId, frame),
+        onConnected: () => this.log.info({ participantId }, "media connected"),
+        onFailed: (reason) => this.peerFailed(participantId, peer, reason),
+      },
+    });
+    this.peers.set(participantId, { peer, token });
+    this.log.info({ participantId, viewers: this.peers.size }, "offering to a viewer");
+    peer.start().catch((error: unknown) => this.peerFailed(participantId, peer, (error as Error).message));
+  }
+
+  private peerFailed(participantId: string, peer: AgentPeer, reason: string) {
+    if (this.peers.get(participantId)?.peer !== peer) return;
+    this.log.warn({ participantId, reason }, "peer failed");
+    this.peers.delete(participantId);
+    void peer.close();
+    // With nobody left to see it, the session could not be set up or carried on.
+    if (this.peers.size === 0)
+      this.deps.send({ type: "session/end", sessionId: this.id, reason: "negotiation_failed" });
+  }
+
+  /**
+   * Input reaches the desktop only from the participant who holds control. Anything from another
+   * viewer's channel (a page that ignores view-only, a forged or replayed frame) stops here.
+   */
+  private onInput(participantId: string, frame: string | Buffer) {
+    if (participantId !== this.controller || !this.input) {
+      this.refusedInput++;
+      this.refusedLog.write(
+        "warn",
+        "not-controller",
+        { participantId },
+        "refused input from a viewer without control",
+      );
+      return;
+    }
+    this.input.handle(typeof frame === "string" ? frame : frame.toString("utf8"));
+  }
+
+  private setController(controller: string | null) {
+    if (controller === this.controller) return;
+    this.log.info({ from: this.controller, to: controller }, "control changed");
+    this.controller = controller;
+    // Whatever the previous controller held goes up: nobody inherits a pressed key.
+    void this.input?.releaseAll().catch((error: unknown) => this.log.warn({ err: error }, "release failed"));
+  }
+
+  private onControl(participantId: string, frame: string | Buffer) {
     const parsed = parseControlMessage(typeof frame === "string" ? frame : frame.toString("utf8"));
     if (!parsed.ok) return this.log.debug({ error: parsed.error }, "dropped an invalid control message");
     const message = parsed.message;
+    const peer = this.peers.get(participantId)?.peer;
     if (message.type === "control/clipboard") {
+      // Setting the remote clipboard is control: only the controller may.
+      if (participantId !== this.controller) {
+        return peer?.sendControl({
+          type: "control/notice",
+          level: "warning",
+          message: "Only the participant in control can set the remote clipboard.",
+        });
+      }
       void this.deps.clipboard
         ?.write(message.text)
         .catch((error: unknown) =>
           this.notice(`Could not set the remote clipboard: ${(error as Error).message}`),
         );
     } else if (message.type === "control/quality") {
-      this.peer?.setQualityCap(QUALITY_KBPS[message.preset]);
+      peer?.setQualityCap(QUALITY_KBPS[message.preset]);
     }
   }
 
@@ -198,7 +353,7 @@ export class AgentSession {
     const clipboard = this.deps.clipboard;
     if (!clipboard) return;
     this.stopClipboard = clipboard.watch(
-      (text) => this.peer?.sendControl({ type: "control/clipboard", text }),
+      (text) => this.broadcast({ type: "control/clipboard", text }),
       () =>
         this.notice(
           `The remote clipboard holds more than ${DATA_LIMITS.clipboardChars.toLocaleString("en")} characters; it was not sent.`,
@@ -206,7 +361,11 @@ export class AgentSession {
     );
   }
 
+  private broadcast(message: object) {
+    for (const { peer } of this.peers.values()) peer.sendControl(message);
+  }
+
   private notice(message: string) {
-    this.peer?.sendControl({ type: "control/notice", level: "warning", message });
+    this.broadcast({ type: "control/notice", level: "warning", message });
   }
 }

@@ -1,8 +1,10 @@
 /**
- * The agent's one WebSocket to the signaling worker: says hello with the credential, answers
- * heartbeats, parses every message with the protocol, and reconnects with exponential backoff and
- * jitter (so a restarted worker is not stormed by every agent at once). A refused credential (4001)
- * stops it for good: retrying would only hammer the server with a revoked secret.
+ * The agent's one WebSocket to the signaling worker: says hello with the credential (and the
+ * sessions it still runs, after a reconnect), answers heartbeats, parses every message with the
+ * protocol, and reconnects with exponential backoff and jitter (so a restarted worker is not
+ * stormed by every agent at once). Sessions are peer to peer and carry on while the link is down.
+ * A refused or revoked credential (4001, 4015) stops it for good: retrying would only hammer the
+ * server with a secret it no longer accepts.
  */
 import type { Logger } from "@rd/log";
 import { CLOSE_CODES, parseSignalMessage, SIGNALING_VERSION, type SignalMessage } from "@rd/protocol";
@@ -13,7 +15,7 @@ export interface SignalClientEvents {
   onMessage(message: SignalMessage): void;
   /** Welcomed by the worker (first time and after each reconnect). */
   onOnline(): void;
-  /** Lost the worker; sessions in progress are over (the worker ends them as agent_offline). */
+  /** Lost the worker; sessions carry on (their media is peer to peer) and resume on reconnect. */
   onOffline(reason: string): void;
   /** The server refused the credential: enroll again. */
   onRevoked(reason: string): void;
@@ -34,10 +36,19 @@ export class SignalClient {
   private readonly events: SignalClientEvents;
   private readonly log: Logger;
 
-  constructor(credential: Credential, events: SignalClientEvents, log: Logger) {
+  private readonly running: () => string[];
+
+  /** `running` names the sessions this agent still runs; a reconnect resumes them. */
+  constructor(
+    credential: Credential,
+    events: SignalClientEvents,
+    log: Logger,
+    running: () => string[] = () => [],
+  ) {
     this.credential = credential;
     this.events = events;
     this.log = log;
+    this.running = running;
   }
 
   start(): void {
@@ -65,11 +76,13 @@ export class SignalClient {
     this.socket = socket;
     let welcomed = false;
     socket.on("open", () => {
+      const resume = this.running();
       socket.send(
         JSON.stringify({
           type: "presence/hello",
           v: SIGNALING_VERSION,
           auth: { kind: "agent", agentId, secret },
+          ...(resume.length ? { resume: resume.slice(0, 64) } : {}),
         }),
       );
     });
@@ -104,7 +117,7 @@ export class SignalClient {
       const reason = reasonBuffer.toString() || `code ${code}`;
       if (welcomed) this.events.onOffline(reason);
       if (this.stopped) return;
-      if (code === CLOSE_CODES.unauthenticated) {
+      if (code === CLOSE_CODES.unauthenticated || code === CLOSE_CODES.revoked) {
         this.stopped = true;
         this.events.onRevoked(reason);
         return;

@@ -1,7 +1,9 @@
 /**
- * The bus that joins signaling workers. Each connection subscribes to the channels addressed to it
- * (`agent:<id>`, `viewer:<sessionId>`); a worker publishes to a channel without knowing which worker,
- * if any, holds its subscriber. In-process by default; Redis pub/sub when several workers share load.
+ * The bus that joins signaling workers for traffic between connections: each connection subscribes
+ * to the channel addressed to it (`agent:<id>`, `participant:<id>`); a worker publishes to a channel
+ * without knowing which worker, if any, holds its subscriber. In-process by default; Redis pub/sub
+ * when several workers share load. Changes to sessions, participants, agents and users travel on
+ * the database's control feed instead (packages/db control-feed.ts), which every process shares.
  */
 import type { SignalMessage } from "@rd/protocol";
 
@@ -15,8 +17,8 @@ export type BusEnvelope =
   | { kind: "relay"; sessionId: string; raw: string; fromWorker: string }
   /** An agent connected somewhere: any other connection of that agent is stale. */
   | { kind: "agent-connected"; agentId: string; connectionId: string; workerId: string }
-  /** A worker's heartbeat on the `workers` channel, so others notice when it dies. */
-  | { kind: "worker-alive"; workerId: string };
+  /** A participant connected somewhere (a reload, a second tab): its other connection is stale. */
+  | { kind: "participant-connected"; participantId: string; connectionId: string };
 
 export type BusHandler = (envelope: BusEnvelope) => void;
 
@@ -29,8 +31,7 @@ export interface Bus {
 
 export const channels = {
   agent: (agentId: string) => `agent:${agentId}`,
-  viewer: (sessionId: string) => `viewer:${sessionId}`,
-  workers: "workers",
+  participant: (participantId: string) => `participant:${participantId}`,
 };
 
 /** One process, no network: delivery on a later microtask, like a real bus would be. */

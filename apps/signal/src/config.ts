@@ -11,10 +11,16 @@ export interface SignalTuning {
   helloTimeoutMs: number;
   /** An agent that reconnects within this time leaves no offline/online pair in the timeline. */
   offlineGraceMs: number;
-  /** Workers announce themselves this often; silent for workerDeadAfterMs means dead. */
-  workerHeartbeatMs: number;
-  workerDeadAfterMs: number;
-  /** How often connected agents' last_seen_at is refreshed (and stale ones swept). */
+  /**
+   * How long a session waits for its agent, and a participant's place for its viewer, after their
+   * signaling connection went away (a reload, a network blip, a worker restart) before the session
+   * ends or the participant leaves. The media is peer to peer and usually still flows meanwhile.
+   */
+  resumeGraceMs: number;
+  /**
+   * How often the database hears what this worker holds (agents, their sessions, participants) and
+   * what nobody holds any more is swept: unseen for resumeGraceMs + two refreshes means its worker died.
+   */
   presenceRefreshMs: number;
   /** Per connection: ICE trickle bursts reach ~30 messages; 200 leaves room, 50/s sustained. */
   messagesPerSecond: number;
@@ -33,8 +39,7 @@ export const DEFAULT_TUNING: SignalTuning = {
   heartbeatMs: 15_000,
   helloTimeoutMs: 5_000,
   offlineGraceMs: 5_000,
-  workerHeartbeatMs: 1_000,
-  workerDeadAfterMs: 3_500,
+  resumeGraceMs: 20_000,
   presenceRefreshMs: 15_000,
   messagesPerSecond: 50,
   messageBurst: 200,
@@ -72,8 +77,7 @@ const schema = z.object({
   SIGNAL_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).optional(),
   SIGNAL_OFFLINE_GRACE_MS: z.coerce.number().int().min(0).max(600_000).optional(),
   SIGNAL_HELLO_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).optional(),
-  SIGNAL_WORKER_HEARTBEAT_MS: z.coerce.number().int().min(50).max(60_000).optional(),
-  SIGNAL_WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(100).max(600_000).optional(),
+  SIGNAL_RESUME_GRACE_MS: z.coerce.number().int().min(100).max(3_600_000).optional(),
   /** Per-connection message budget (sustained per second); the burst is four seconds' worth. */
   SIGNAL_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).optional(),
 });
@@ -99,8 +103,7 @@ export function tuningFrom(env: SignalEnv, overrides: Partial<SignalTuning> = {}
     presenceRefreshMs: heartbeatMs,
     offlineGraceMs: env.SIGNAL_OFFLINE_GRACE_MS ?? DEFAULT_TUNING.offlineGraceMs,
     helloTimeoutMs: env.SIGNAL_HELLO_TIMEOUT_MS ?? DEFAULT_TUNING.helloTimeoutMs,
-    workerHeartbeatMs: env.SIGNAL_WORKER_HEARTBEAT_MS ?? DEFAULT_TUNING.workerHeartbeatMs,
-    workerDeadAfterMs: env.SIGNAL_WORKER_DEAD_AFTER_MS ?? DEFAULT_TUNING.workerDeadAfterMs,
+    resumeGraceMs: env.SIGNAL_RESUME_GRACE_MS ?? DEFAULT_TUNING.resumeGraceMs,
     ...(env.SIGNAL_MESSAGES_PER_SECOND
       ? {
           messagesPerSecond: env.SIGNAL_MESSAGES_PER_SECOND,

@@ -1,7 +1,9 @@
 /**
  * The signaling contract, run against every deployment: one Node worker (in-process bus), two Node
- * workers over Redis with the agent and the viewer on different workers, and the Deno worker.
- * Real worker, real database, real Redis; the peers are WebSocket clients speaking the protocol.
+ * workers over Redis with the agent and the viewers on different workers, and the Deno worker.
+ * Real worker, real database, real Redis, the real API for what a person does in the dashboard
+ * (open, join, end, remove an agent, deactivate a user); the peers are WebSocket clients speaking
+ * the protocol. Times to a revocation are printed, not asserted: timings belong to benchmarks.
  */
 import { Agents, RemoteSessions, SessionEvents } from "@rd/db";
 import { importTicketKey, signTicket } from "@rd/auth/tickets";
@@ -9,9 +11,11 @@ import { CLOSE_CODES } from "@rd/protocol";
 import { and, asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestClient } from "./testing/client.ts";
-import { deployments, type Deployment } from "./testing/deployments.ts";
+import { deployments, type Deployment, TEST_TUNING } from "./testing/deployments.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Longer than a grace period and the sweep after it, for "did not come back" cases. */
+const PAST_GRACE_MS = TEST_TUNING.resumeGraceMs + 1500;
 
 async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -34,18 +38,23 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     await d?.close();
   });
 
-  async function agent(credentials = d.seed.agentA) {
+  async function agent(credentials = d.seed.agentA, resume?: string[]) {
     const client = await TestClient.open(d.agentUrl);
     clients.push(client);
-    client.send({ type: "presence/hello", v: 1, auth: { kind: "agent", ...credentials } });
+    client.send({
+      type: "presence/hello",
+      v: 1,
+      auth: { kind: "agent", ...credentials },
+      ...(resume ? { resume } : {}),
+    });
     await client.next("presence/welcome");
     return client;
   }
 
-  async function viewer(ticket: string, url = d.viewerUrl) {
+  async function viewer(ticket: string, peer = `page-${crypto.randomUUID().slice(0, 8)}`, url = d.viewerUrl) {
     const client = await TestClient.open(url);
     clients.push(client);
-    client.send({ type: "presence/hello", v: 1, auth: { kind: "ticket", ticket } });
+    client.send({ type: "presence/hello", v: 1, auth: { kind: "ticket", ticket }, peer });
     return client;
   }
 
@@ -70,32 +79,53 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
   /** Agent online, technician connected with a ticket, request delivered to the agent. */
   async function requested(credentials = d.seed.agentA) {
     const a = await agent(credentials);
-    const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, credentials.agentId);
-    const v = await viewer(ticket);
-    await v.next("presence/welcome");
+    const { sessionId, participantId, ticket } = await d.seed.openSession(d.seed.techA, credentials.agentId);
+    const peer = `owner-${crypto.randomUUID().slice(0, 8)}`;
+    const v = await viewer(ticket, peer);
+    expect(await v.next("presence/welcome")).toMatchObject({ participantId });
     const request = await a.next("session/request", (m) => m.sessionId === sessionId);
-    return { a, v, sessionId, request };
+    return { a, v, sessionId, participantId, peer, request };
   }
 
-  /** A correctly signed ticket for tenant A's technician, naming any session. */
-  async function forgeTicket(sessionId: string, options?: { ttlSeconds?: number; now?: number }) {
+  async function active(credentials = d.seed.agentA) {
+    const r = await requested(credentials);
+    r.a.send({ type: "session/accept", sessionId: r.sessionId });
+    await r.v.next("session/state", (m) => m.status === "active");
+    await r.a.next("session/state", (m) => m.status === "active");
+    return r;
+  }
+
+  /** `user` joins the session through the API and connects; the agent admits them. */
+  async function observer(a: TestClient, sessionId: string, user = d.seed.techA2) {
+    const { participantId, ticket } = await d.seed.api(user).sessions.join({ id: sessionId });
+    const v = await viewer(ticket);
+    await v.next("presence/welcome");
+    await a.next("session/participants", (m) =>
+      m.participants.some((p) => p.id === participantId && p.connected),
+    );
+    a.send({ type: "participant/admit", sessionId, participantId });
+    await v.next("session/participants", (m) =>
+      m.participants.some((p) => p.id === participantId && p.admitted),
+    );
+    return { v, participantId };
+  }
+
+  /** A correctly signed ticket for tenant A's technician, naming any session and participant. */
+  async function forgeTicket(
+    sessionId: string,
+    participantId: string,
+    options?: { ttlSeconds?: number; now?: number },
+  ) {
     const claims = {
       sid: sessionId,
       tid: d.seed.tenantA,
       uid: d.seed.techA.id,
+      pid: participantId,
       role: "technician" as const,
       name: "t",
       email: "t@x",
     };
     return (await signTicket(d.seed.ticketKey, claims, options)).ticket;
-  }
-
-  async function active() {
-    const r = await requested();
-    r.a.send({ type: "session/accept", sessionId: r.sessionId });
-    await r.v.next("session/state", (m) => m.status === "active");
-    await r.a.next("session/state", (m) => m.status === "active");
-    return r;
   }
 
   describe("presence", () => {
@@ -142,31 +172,34 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
   });
 
   describe("session lifecycle", () => {
-    it("delivers the request to the agent with the technician's name", async () => {
+    it("delivers the request to the agent with the technician's name and workspace", async () => {
       const { a, v, request } = await requested();
       expect(request.technician).toEqual({
         id: d.seed.techA.id,
         name: d.seed.techA.name,
         email: d.seed.techA.email,
+        tenant: "A",
       });
-      v.close();
-      await a.next("session/state", (m) => m.status === "ended" && m.reason === "viewer_left");
+      v.send({ type: "session/end", sessionId: request.sessionId });
+      await a.next("session/state", (m) => m.status === "ended");
       a.close();
     });
 
     it("goes pending → awaiting_consent → active on prompt and accept, with events", async () => {
       const { a, v, sessionId } = await requested();
       a.send({ type: "session/prompt", sessionId });
-      expect(await v.next("session/state")).toMatchObject({ sessionId, status: "awaiting_consent" });
+      expect(await v.next("session/state", (m) => m.status === "awaiting_consent")).toMatchObject({
+        sessionId,
+      });
       a.send({ type: "session/accept", sessionId });
-      expect(await v.next("session/state")).toMatchObject({ status: "active" });
+      await v.next("session/state", (m) => m.status === "active");
       expect((await sessionRow(sessionId)).status).toBe("active");
       expect(await eventTypes({ sessionId })).toEqual([
         "session_requested",
         "session_consent_requested",
         "session_started",
       ]);
-      v.close();
+      v.send({ type: "session/end", sessionId });
       a.close();
     });
 
@@ -182,26 +215,37 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       a.close();
     });
 
-    it("relays offer, answer and ICE only between the two peers", async () => {
-      const { a, v, sessionId } = await active();
-      a.send({ type: "signal/offer", sessionId, sdp: "v=0 offer" });
-      expect(await v.next("signal/offer")).toEqual({ type: "signal/offer", sessionId, sdp: "v=0 offer" });
-      v.send({ type: "signal/answer", sessionId, sdp: "v=0 answer" });
-      expect(await a.next("signal/answer")).toMatchObject({ sdp: "v=0 answer" });
+    it("relays each viewer's negotiation only between that viewer and the agent", async () => {
+      const { a, v, sessionId, participantId } = await active();
+      const b = await observer(a, sessionId);
+      a.send({ type: "signal/offer", sessionId, participantId, sdp: "v=0 for the owner" });
+      a.send({
+        type: "signal/offer",
+        sessionId,
+        participantId: b.participantId,
+        sdp: "v=0 for the observer",
+      });
+      expect(await v.next("signal/offer")).toMatchObject({ participantId, sdp: "v=0 for the owner" });
+      expect(await b.v.next("signal/offer")).toMatchObject({ sdp: "v=0 for the observer" });
+      v.send({ type: "signal/answer", sessionId, participantId, sdp: "v=0 answer" });
+      expect(await a.next("signal/answer")).toMatchObject({ participantId, sdp: "v=0 answer" });
       const candidate = {
         candidate: "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host",
         sdpMid: "0",
         sdpMLineIndex: 0,
       };
-      v.send({ type: "signal/ice", sessionId, candidate });
-      expect(await a.next("signal/ice")).toMatchObject({ candidate });
-      a.send({ type: "signal/ice", sessionId, candidate: null });
-      expect(await v.next("signal/ice")).toMatchObject({ candidate: null });
-      v.close();
+      b.v.send({ type: "signal/ice", sessionId, participantId: b.participantId, candidate });
+      expect(await a.next("signal/ice")).toMatchObject({ participantId: b.participantId, candidate });
+      // Nobody speaks for someone else.
+      b.v.send({ type: "signal/answer", sessionId, participantId, sdp: "v=0 forged" });
+      expect(await b.v.next("error")).toMatchObject({ code: "forbidden", ref: "signal/answer" });
+      expect(v.received.filter((m) => m.type === "signal/offer")).toEqual([]);
+      expect(b.v.received.filter((m) => m.type === "signal/offer")).toEqual([]);
+      v.send({ type: "session/end", sessionId });
       a.close();
     });
 
-    it("ends from the viewer: both told, session ended with the reason", async () => {
+    it("ends from the viewer: everyone told, session ended with the reason", async () => {
       const { a, v, sessionId } = await active();
       v.send({ type: "session/end", sessionId });
       expect(
@@ -217,6 +261,21 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       a.close();
     });
 
+    it("ends from the API: both peers hear it and the viewer is closed", async () => {
+      const { a, v, sessionId } = await active();
+      await d.seed.api(d.seed.techA).sessions.end({ id: sessionId });
+      expect(await v.next("session/state", (m) => m.status === "ended")).toMatchObject({
+        reason: "ended_by_technician",
+      });
+      expect((await v.closedWith()).code).toBe(CLOSE_CODES.sessionEnded);
+      expect(
+        await a.next("session/state", (m) => m.sessionId === sessionId && m.status === "ended"),
+      ).toMatchObject({
+        reason: "ended_by_technician",
+      });
+      a.close();
+    });
+
     it("ends from the agent", async () => {
       const { a, v, sessionId } = await active();
       a.send({ type: "session/end", sessionId });
@@ -227,23 +286,92 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       a.close();
     });
 
-    it("ends with agent_offline when the agent disconnects", async () => {
+    it("fails with negotiation_failed when the agent cannot set the session up", async () => {
+      const { a, v, sessionId } = await active();
+      a.send({ type: "session/end", sessionId, reason: "negotiation_failed" });
+      expect(await v.next("session/state", (m) => m.status === "failed")).toMatchObject({
+        reason: "negotiation_failed",
+      });
+      expect(await sessionRow(sessionId)).toMatchObject({
+        status: "failed",
+        endReason: "negotiation_failed",
+      });
+      expect((await eventTypes({ sessionId })).at(-1)).toBe("session_failed");
+      a.close();
+    });
+
+    it("answers an illegal transition with an error to its sender", async () => {
+      const { a, v, sessionId } = await active();
+      a.send({ type: "session/accept", sessionId });
+      expect(await a.next("error")).toMatchObject({
+        code: "illegal_transition",
+        ref: "session/accept",
+        message: "A session that is active cannot start.",
+      });
+      a.send({ type: "session/end", sessionId, reason: "viewer_left" });
+      expect(await a.next("error")).toMatchObject({ code: "bad_reason", ref: "session/end" });
+      expect((await sessionRow(sessionId)).status).toBe("active");
+      v.send({ type: "session/end", sessionId });
+      a.close();
+    });
+
+    it("carries on when the agent's connection comes back within the grace period", async () => {
+      const { a, v, sessionId, participantId } = await active();
+      a.close();
+      await sleep(200);
+      const back = await agent(d.seed.agentA, [sessionId]);
+      await sleep(PAST_GRACE_MS);
+      expect((await sessionRow(sessionId)).status).toBe("active");
+      expect(await eventTypes({ sessionId })).toContain("session_resumed");
+      back.send({ type: "signal/offer", sessionId, participantId, sdp: "v=0 after the gap" });
+      expect(await v.next("signal/offer")).toMatchObject({ sdp: "v=0 after the gap" });
+      v.send({ type: "session/end", sessionId });
+      back.close();
+    });
+
+    it("ends a session the agent no longer runs when it comes back without it", async () => {
+      const { a, v } = await active();
+      a.close();
+      const restarted = await agent(d.seed.agentA, []);
+      expect(await v.next("session/state", (m) => m.status === "ended")).toMatchObject({
+        reason: "agent_offline",
+      });
+      restarted.close();
+    });
+
+    it("ends with agent_offline when the agent disconnects and does not come back", async () => {
       const { a, v, sessionId } = await active();
       a.close();
-      expect(await v.next("session/state", (m) => m.status === "ended")).toMatchObject({
+      expect(await v.next("session/state", (m) => m.status === "ended", PAST_GRACE_MS + 3000)).toMatchObject({
         reason: "agent_offline",
       });
       expect((await v.closedWith()).code).toBe(CLOSE_CODES.sessionEnded);
       expect(await sessionRow(sessionId)).toMatchObject({ status: "ended", endReason: "agent_offline" });
     });
 
-    it("ends with viewer_left when the viewer disconnects", async () => {
+    it("ends with viewer_left when its only viewer goes and does not come back", async () => {
       const { a, v, sessionId } = await active();
       v.close();
-      expect(await a.next("session/state", (m) => m.status === "ended")).toMatchObject({
+      expect(await a.next("session/state", (m) => m.status === "ended", PAST_GRACE_MS + 3000)).toMatchObject({
         reason: "viewer_left",
       });
       expect((await sessionRow(sessionId)).endReason).toBe("viewer_left");
+      a.close();
+    });
+
+    it("a reload rejoins: a new ticket and a new page within the grace period carry on", async () => {
+      const { a, v, sessionId, participantId } = await active();
+      v.close();
+      const { ticket } = await d.seed.api(d.seed.techA).sessions.ticket({ id: sessionId });
+      const reloaded = await viewer(ticket, "page-after-reload");
+      expect(await reloaded.next("presence/welcome")).toMatchObject({ participantId });
+      expect(await reloaded.next("session/state")).toMatchObject({ status: "active" });
+      await a.next("session/participants", (m) =>
+        m.participants.some((p) => p.id === participantId && p.peer === "page-after-reload"),
+      );
+      await sleep(PAST_GRACE_MS);
+      expect((await sessionRow(sessionId)).status).toBe("active");
+      reloaded.send({ type: "session/end", sessionId });
       a.close();
     });
 
@@ -254,8 +382,127 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
         (r) => r.status === "offline",
       );
       const v = await viewer(ticket);
-      expect(await v.next("session/state")).toMatchObject({ status: "ended", reason: "agent_offline" });
+      expect(await v.next("session/state", (m) => m.status === "ended")).toMatchObject({
+        reason: "agent_offline",
+      });
       expect((await sessionRow(sessionId)).status).toBe("ended");
+    });
+  });
+
+  describe("participants and control", () => {
+    it("an observer joins and is admitted; control moves by request, grant and take, with events", async () => {
+      const { a, v, sessionId, participantId: owner } = await active();
+      const b = await observer(a, sessionId);
+      // The agent hears who is in and who drives: nobody yet.
+      const seen = await a.next("session/participants", (m) => m.participants.length === 2);
+      expect(seen.participants.map((p) => p.id).sort()).toEqual([owner, b.participantId].sort());
+      // The owner drives from the start; given up, asked for again with nobody in control, it is
+      // the owner's at once. The observer may not take it.
+      expect(seen.controllerId).toBe(owner);
+      v.send({ type: "control/release", sessionId });
+      await a.next("session/participants", (m) => m.controllerId === null);
+      v.send({ type: "control/request", sessionId });
+      await a.next("session/participants", (m) => m.controllerId === owner);
+      b.v.send({ type: "control/take", sessionId });
+      expect(await b.v.next("error")).toMatchObject({ code: "illegal_control", ref: "control/take" });
+      b.v.send({ type: "control/request", sessionId });
+      await v.next("session/participants", (m) =>
+        m.participants.some((p) => p.id === b.participantId && p.requestingControl),
+      );
+      v.send({ type: "control/grant", sessionId, to: b.participantId });
+      const granted = await a.next("session/participants", (m) => m.controllerId === b.participantId);
+      // The owner takes it back without asking.
+      v.send({ type: "control/take", sessionId });
+      await b.v.next("session/participants", (m) => m.controllerId === owner && m.version > granted.version);
+      expect((await eventTypes({ sessionId })).slice(2)).toEqual([
+        "participant_joined",
+        "participant_admitted",
+        "control_released",
+        "control_granted",
+        "control_requested",
+        "control_granted",
+        "control_taken",
+      ]);
+      v.send({ type: "session/end", sessionId });
+      a.close();
+    });
+
+    it("goes on when an observer or the owner leaves; the last driver's leaving ends it", async () => {
+      const { a, v, sessionId, participantId: owner } = await active();
+      const b = await observer(a, sessionId);
+      v.send({ type: "participant/leave", sessionId });
+      expect(await v.closedWith()).toMatchObject({ code: CLOSE_CODES.participantLeft, reason: "left" });
+      await a.next("session/participants", (m) => !m.participants.some((p) => p.id === owner));
+      expect((await sessionRow(sessionId)).status).toBe("active");
+      // An observer may not end the session for everyone, only leave it.
+      b.v.send({ type: "session/end", sessionId });
+      expect(await b.v.next("error")).toMatchObject({ code: "forbidden", ref: "session/end" });
+      b.v.send({ type: "participant/leave", sessionId });
+      expect(await a.next("session/state", (m) => m.status === "ended")).toMatchObject({
+        reason: "viewer_left",
+      });
+      a.close();
+    });
+
+    it("a joiner refused at the machine is told why and disconnected", async () => {
+      const { a, v, sessionId } = await active();
+      const { participantId, ticket } = await d.seed.api(d.seed.techA2).sessions.join({ id: sessionId });
+      const joiner = await viewer(ticket);
+      await joiner.next("presence/welcome");
+      a.send({ type: "participant/refuse", sessionId, participantId, reason: "denied_by_user" });
+      expect(await joiner.closedWith()).toMatchObject({
+        code: CLOSE_CODES.participantLeft,
+        reason: "denied_by_user",
+      });
+      expect((await eventTypes({ sessionId })).at(-1)).toBe("participant_refused");
+      v.send({ type: "session/end", sessionId });
+      a.close();
+    });
+  });
+
+  describe("revocation", () => {
+    it("removing an agent closes its socket and ends its sessions at once; its credential is refused", async () => {
+      const fresh = await d.seed.newAgent(`doomed-${crypto.randomUUID().slice(0, 6)}`);
+      const { a, v, sessionId } = await active(fresh);
+      const started = Date.now();
+      await d.seed.api(d.seed.adminA).sessions.byId({ id: sessionId }); // warm, so the timing is the removal's
+      const removedAt = Date.now();
+      await d.seed.api(d.seed.adminA).agents.remove({ id: fresh.agentId });
+      expect(await a.closedWith()).toMatchObject({ code: CLOSE_CODES.revoked });
+      const agentClosedMs = Date.now() - removedAt;
+      expect(await v.next("session/state", (m) => m.status === "ended")).toMatchObject({
+        reason: "agent_removed",
+      });
+      expect((await v.closedWith()).code).toBe(CLOSE_CODES.sessionEnded);
+      console.log(
+        `[${kind.name}] agent removal: agent socket closed ${agentClosedMs} ms, viewer told ${Date.now() - removedAt} ms after the call (test ${Date.now() - started} ms)`,
+      );
+      // The credential it used a moment ago (and the worker had cached) is refused at once.
+      const again = await TestClient.open(d.agentUrl);
+      again.send({ type: "presence/hello", v: 1, auth: { kind: "agent", ...fresh } });
+      expect((await again.closedWith()).code).toBe(CLOSE_CODES.unauthenticated);
+    });
+
+    it("deactivating a user closes their viewer at once and refuses the tickets they still hold", async () => {
+      const { a, v, sessionId } = await active();
+      const user = await d.seed.newUser(`leaver-${crypto.randomUUID().slice(0, 6)}@example.com`);
+      const b = await observer(a, sessionId, user);
+      const spare = await d.seed.api(user).sessions.ticket({ id: sessionId });
+      const deactivatedAt = Date.now();
+      await d.seed.api(d.seed.adminA).users.setDisabled({ id: user.id, disabled: true });
+      expect(await b.v.closedWith()).toMatchObject({ code: CLOSE_CODES.revoked });
+      console.log(
+        `[${kind.name}] user deactivation: viewer closed ${Date.now() - deactivatedAt} ms after the call`,
+      );
+      const late = await viewer(spare.ticket);
+      expect(await late.closedWith()).toMatchObject({
+        code: CLOSE_CODES.forbidden,
+        reason: expect.stringMatching(/deactivated/),
+      });
+      // The owner is unaffected.
+      expect((await sessionRow(sessionId)).status).toBe("active");
+      v.send({ type: "session/end", sessionId });
+      a.close();
     });
   });
 
@@ -288,8 +535,10 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     });
 
     it("refuses an expired ticket", async () => {
-      const { sessionId } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
-      const client = await viewer(await forgeTicket(sessionId, { ttlSeconds: 1, now: Date.now() - 10_000 }));
+      const { sessionId, participantId } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
+      const client = await viewer(
+        await forgeTicket(sessionId, participantId, { ttlSeconds: 1, now: Date.now() - 10_000 }),
+      );
       expect(await client.closedWith()).toMatchObject({
         code: CLOSE_CODES.unauthenticated,
         reason: expect.stringMatching(/expired/),
@@ -299,15 +548,15 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     it("refuses a valid ticket that names another tenant's session", async () => {
       const other = await d.seed.openSession(d.seed.techB, d.seed.agentB.agentId);
       // Correctly signed, but claiming tenant A (technician A) for tenant B's session.
-      const client = await viewer(await forgeTicket(other.sessionId));
+      const client = await viewer(await forgeTicket(other.sessionId, other.participantId));
       expect((await client.closedWith()).code).toBe(CLOSE_CODES.forbidden);
     });
 
     it("refuses a ticket for a session that has ended", async () => {
-      const { a, v, sessionId } = await active();
+      const { a, v, sessionId, participantId } = await active();
       v.send({ type: "session/end", sessionId });
       await a.next("session/state", (m) => m.status === "ended");
-      const late = await viewer(await forgeTicket(sessionId));
+      const late = await viewer(await forgeTicket(sessionId, participantId));
       expect((await late.closedWith()).code).toBe(CLOSE_CODES.sessionEnded);
       a.close();
     });
@@ -330,21 +579,21 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     });
 
     it("refuses messages for a session the sender is not part of", async () => {
-      const { a, v, sessionId } = await active();
+      const { a, v, sessionId, participantId } = await active();
       const other = await agent(d.seed.agentA2);
       // Another agent of the same tenant cannot inject into this session…
-      other.send({ type: "signal/offer", sessionId, sdp: "v=0 evil" });
+      other.send({ type: "signal/offer", sessionId, participantId, sdp: "v=0 evil" });
       expect(await other.next("error")).toMatchObject({ code: "forbidden" });
       other.send({ type: "session/accept", sessionId });
       expect(await other.next("error")).toMatchObject({ code: "forbidden" });
       // …and a viewer cannot address another session.
-      v.send({ type: "signal/offer", sessionId: crypto.randomUUID(), sdp: "v=0" });
+      v.send({ type: "signal/answer", sessionId: crypto.randomUUID(), participantId, sdp: "v=0" });
       expect(await v.next("error")).toMatchObject({ code: "forbidden" });
       // The real peers are unaffected.
-      a.send({ type: "signal/offer", sessionId, sdp: "v=0 good" });
+      a.send({ type: "signal/offer", sessionId, participantId, sdp: "v=0 good" });
       expect(await v.next("signal/offer")).toMatchObject({ sdp: "v=0 good" });
       expect(v.received.filter((m) => m.type === "signal/offer")).toEqual([]);
-      v.close();
+      v.send({ type: "session/end", sessionId });
       a.close();
       other.close();
     });
@@ -416,12 +665,12 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
 
     it("limits how many sessions one user may have open", async () => {
       const a = await agent();
-      const viewers = [];
+      const open: { v: TestClient; sessionId: string }[] = [];
       for (let i = 0; i < 8; i++) {
-        const { ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
+        const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
         const v = await viewer(ticket);
         await v.next("presence/welcome");
-        viewers.push(v);
+        open.push({ v, sessionId });
       }
       const { ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
       const ninth = await viewer(ticket);
@@ -429,7 +678,7 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
         code: CLOSE_CODES.forbidden,
         reason: expect.stringMatching(/too many/),
       });
-      viewers.forEach((v) => v.close());
+      for (const { v, sessionId } of open) v.send({ type: "session/end", sessionId });
       a.close();
     });
 

@@ -24,7 +24,10 @@ describe("worker under malformed input", () => {
     const agent = await TestClient.open(d.agentUrl);
     agent.send({ type: "presence/hello", v: 1, auth: { kind: "agent", ...d.seed.agentA } });
     await agent.next("presence/welcome");
-    const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA.agentId);
+    const { sessionId, participantId, ticket } = await d.seed.openSession(
+      d.seed.techA,
+      d.seed.agentA.agentId,
+    );
     const viewer = await TestClient.open(d.viewerUrl);
     viewer.send({ type: "presence/hello", v: 1, auth: { kind: "ticket", ticket } });
     await agent.next("session/request");
@@ -37,8 +40,17 @@ describe("worker under malformed input", () => {
       fc.jsonValue().map((v) => JSON.stringify(v) ?? "null"),
       fc
         .record({
-          type: fc.constantFrom("signal/offer", "signal/ice", "session/end", "presence/hello", "x/y"),
+          type: fc.constantFrom(
+            "signal/offer",
+            "signal/ice",
+            "session/end",
+            "presence/hello",
+            "control/take",
+            "participant/admit",
+            "x/y",
+          ),
           sessionId: fc.oneof(fc.constant(sid), fc.uuid(), fc.string()),
+          participantId: fc.oneof(fc.constant(participantId), fc.uuid(), fc.string()),
           sdp: fc.oneof(fc.string(), fc.integer()),
         })
         .map((v) => JSON.stringify(v)),
@@ -79,9 +91,9 @@ describe("worker under malformed input", () => {
     expect((await fetch(d.viewerUrl.replace("ws://", "http://").replace("/ws", "/healthz"))).status).toBe(
       200,
     );
-    agent.send({ type: "signal/offer", sessionId, sdp: "v=0 after the storm" });
+    agent.send({ type: "signal/offer", sessionId, participantId, sdp: "v=0 after the storm" });
     expect(await viewer.next("signal/offer")).toMatchObject({ sdp: "v=0 after the storm" });
-    viewer.send({ type: "signal/answer", sessionId, sdp: "v=0 answer" });
+    viewer.send({ type: "signal/answer", sessionId, participantId, sdp: "v=0 answer" });
     expect(await agent.next("signal/answer")).toMatchObject({ sdp: "v=0 answer" });
     expect(viewer.closed).toBeUndefined();
     expect(agent.closed).toBeUndefined();

@@ -1,19 +1,52 @@
 /**
  * What the worker needs from the database, behind one interface: agent authentication (cached
- * briefly, so reconnect storms do not hammer the database), presence with audit events, the session
- * a ticket names, and session transitions. Nothing here runs per relayed message.
+ * briefly, so reconnect storms do not hammer the database, and forgotten the moment the agent is
+ * removed), presence with audit events, the participation a ticket names, the session control path
+ * (transitions, participants, control; all of it in packages/db), liveness, and the control feed
+ * every change is announced on. Nothing here runs per relayed message.
  */
 import {
   Agents,
+  answerParticipant,
   appendEvent,
+  changeControl,
+  type ControlNotice,
+  type ControlRequest,
   type Database,
+  type DbHandle,
+  IllegalControlChange,
+  leaveSession,
+  leftReason,
+  openSessionsOfAgent,
+  parseControlNotice,
+  participantAway,
+  participantConnected,
+  participantDisconnected,
+  ParticipantNotFound,
+  participantsSnapshot,
+  participantWithSession,
   RemoteSessions,
   SessionNotFound,
+  SessionParticipants,
+  stopQuietly,
+  sweepInterrupted,
+  Tenants,
+  touchParticipants,
+  touchSessionAgents,
   transitionSession,
   type TransitionOptions,
+  Users,
 } from "@rd/db";
 import { sha256Hex } from "@rd/auth/secrets";
-import { type ConsentPolicy, IllegalSessionTransition, type SessionState } from "@rd/protocol";
+import {
+  type ConsentPolicy,
+  IllegalParticipantTransition,
+  IllegalSessionTransition,
+  type ParticipantLeaveReason,
+  type SessionEndReason,
+  type SessionState,
+  type SignalMessageOf,
+} from "@rd/protocol";
 import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 
 export interface AgentIdentity {
@@ -22,19 +55,34 @@ export interface AgentIdentity {
   name: string;
 }
 
-export interface TicketSession {
-  status: SessionState;
+/** What a viewer's ticket leads to, checked against the database at connect time. */
+export interface TicketParticipation {
+  participantId: string;
+  sessionId: string;
+  tenantId: string;
   agentId: string;
-  technicianId: string;
+  userId: string;
+  status: SessionState;
+  admin: boolean;
   agentOnline: boolean;
   consent: ConsentPolicy;
+  /** The agent was already asked (session/request delivered); a viewer's reconnect asks no again. */
+  requested: boolean;
+  /** The session's opening request, as the agent shows it. */
+  request: SignalMessageOf<"session/request">;
 }
 
-export type TransitionResult =
-  { ok: true; agentId: string; status: SessionState } | { ok: false; message: string };
+export type Snapshot = Omit<SignalMessageOf<"session/participants">, "type" | "sessionId"> & {
+  status: SessionState;
+};
+
+/** A refused change, in words for whoever asked; the worker answers it with an `error`. */
+export type Outcome = { ok: true } | { ok: false; code: string; message: string };
 
 export interface SignalStore {
   authenticateAgent(agentId: string, secret: string): Promise<AgentIdentity | null>;
+  /** Drops the agent's cached credential check (it was removed). */
+  forgetAgent(agentId: string): void;
   /** Marks the agent online now; writes `agent_online` only when it was offline. */
   agentOnline(agent: AgentIdentity): Promise<void>;
   /** Marks it offline unless it was seen after `disconnectedAt` (it reconnected somewhere). */
@@ -43,34 +91,121 @@ export interface SignalStore {
   touchAgents(agentIds: string[]): Promise<void>;
   /** Marks offline every agent not seen since `before` (its worker died); returns how many. */
   sweepStaleAgents(before: Date): Promise<number>;
-  sessionForTicket(tenantId: string, sessionId: string): Promise<TicketSession | null>;
-  transition(options: TransitionOptions): Promise<TransitionResult>;
+
+  /** The participation a ticket names; a refusal says why (left, deactivated, over…). */
+  participationForTicket(claims: {
+    tid: string;
+    sid: string;
+    uid: string;
+    pid: string;
+  }): Promise<
+    { ok: true; value: TicketParticipation } | { ok: false; code: "gone" | "over"; message: string }
+  >;
+  /** The agent's connection received the session's request: it is part of the session now. */
+  markRequested(sessionId: string): Promise<void>;
+  /** Resolves with the participants version after the change. */
+  participantConnected(participantId: string, peer: string | null): Promise<number>;
+  participantDisconnected(participantId: string, peer: string | null): Promise<void>;
+  participantAway(participantId: string): Promise<boolean>;
+  leave(participantId: string, reason: ParticipantLeaveReason, actor: Actor): Promise<void>;
+  answerParticipant(
+    agentId: string,
+    sessionId: string,
+    participantId: string,
+    answer: "admit" | "denied_by_user" | "consent_timeout",
+  ): Promise<Outcome>;
+  changeControl(options: {
+    sessionId: string;
+    by: string;
+    action: ControlRequest;
+    to?: string;
+    byAdmin: boolean;
+  }): Promise<Outcome>;
+  /** A viewer asks to end the session for everyone: its owner, its controller or an admin may. */
+  endByParticipant(participantId: string, userId: string, admin: boolean): Promise<Outcome>;
+  snapshot(sessionId: string): Promise<Snapshot | null>;
+  /** Why a participant left (refused at the machine, deactivated…), once they have. */
+  leftReason(participantId: string): Promise<string | null>;
+
+  transition(options: TransitionOptions): Promise<Outcome & { status?: SessionState }>;
+  /** Stops an open session for `reason` (end, deny or fail by the reason); false when it was over. */
+  stop(tenantId: string, sessionId: string, reason: SessionEndReason, actor: Actor): Promise<boolean>;
+  /**
+   * An agent (re)connected saying which sessions it still runs: those are resumed (with a
+   * `session_resumed` event naming the gap), the other sessions it was part of are over.
+   */
+  resumeAgent(
+    agent: AgentIdentity,
+    running: string[],
+  ): Promise<{
+    resumed: string[];
+    ended: number;
+    over: { sessionId: string; status: SessionState; reason?: string }[];
+  }>;
+  /** Ends the session as `agent_offline` unless its agent was seen in it after `since` (it came back). */
+  stopIfAgentAway(sessionId: string, since: Date): Promise<void>;
+  touchSessionAgents(sessionIds: string[]): Promise<void>;
+  touchParticipants(participantIds: string[]): Promise<void>;
+  sweepInterrupted(before: Date): Promise<number>;
+
+  /** Calls `onNotice` for every control-feed notice (from any process); resolves with unlisten. */
+  listen(
+    onNotice: (notice: ControlNotice) => void,
+    onInvalid: (payload: string) => void,
+  ): Promise<() => Promise<void>>;
 }
 
-export function createDbStore(db: Database, { credentialCacheMs = 30_000 } = {}): SignalStore {
+type Actor = { type: "user" | "agent" | "system"; id?: string | null };
+
+const refused = (error: unknown): Outcome | null => {
+  if (error instanceof IllegalControlChange)
+    return { ok: false, code: "illegal_control", message: error.message };
+  if (error instanceof IllegalSessionTransition)
+    return { ok: false, code: "illegal_transition", message: `${error.message}.` };
+  if (error instanceof IllegalParticipantTransition)
+    return { ok: false, code: "illegal_transition", message: `${error.message}.` };
+  if (error instanceof ParticipantNotFound || error instanceof SessionNotFound)
+    return { ok: false, code: "not_found", message: error.message };
+  return null;
+};
+
+export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } = {}): SignalStore {
+  const db: Database = handle.db;
   // Key: agent id + hash of the presented secret, so a wrong secret never hits a cached success.
   const cache = new Map<string, { result: AgentIdentity | null; expires: number }>();
 
   async function setPresence(agent: AgentIdentity, online: boolean, condition?: Date) {
     await db.transaction(async (tx) => {
       const [row] = await tx
-        .select({ status: Agents.status, lastSeenAt: Agents.lastSeenAt })
+        .select({ status: Agents.status, lastSeenAt: Agents.lastSeenAt, removedAt: Agents.removedAt })
         .from(Agents)
         .where(eq(Agents.id, agent.agentId))
         .for("update");
       if (!row) return;
       if (!online && condition && row.lastSeenAt && row.lastSeenAt > condition) return;
-      const status = online ? "online" : "offline";
+      // A removed agent stays offline, whatever a connection racing the removal says.
+      const status = online && !row.removedAt ? "online" : "offline";
       await tx.update(Agents).set({ status, lastSeenAt: new Date() }).where(eq(Agents.id, agent.agentId));
       if (row.status !== status) {
         await appendEvent(tx, {
           tenantId: agent.tenantId,
-          type: online ? "agent_online" : "agent_offline",
+          type: status === "online" ? "agent_online" : "agent_offline",
           actor: { type: "agent", id: agent.agentId },
           agentId: agent.agentId,
         });
       }
     });
+  }
+
+  async function attempt(work: () => Promise<unknown>): Promise<Outcome> {
+    try {
+      await work();
+      return { ok: true };
+    } catch (error) {
+      const outcome = refused(error);
+      if (outcome) return outcome;
+      throw error;
+    }
   }
 
   return {
@@ -90,6 +225,10 @@ export function createDbStore(db: Database, { credentialCacheMs = 30_000 } = {})
       return result;
     },
 
+    forgetAgent(agentId) {
+      for (const key of cache.keys()) if (key.startsWith(`${agentId}:`)) cache.delete(key);
+    },
+
     agentOnline: (agent) => setPresence(agent, true),
     agentOffline: (agent, disconnectedAt) => setPresence(agent, false, disconnectedAt),
 
@@ -107,39 +246,209 @@ export function createDbStore(db: Database, { credentialCacheMs = 30_000 } = {})
       return stale.length;
     },
 
-    async sessionForTicket(tenantId, sessionId) {
+    async participationForTicket(claims) {
+      const found = await participantWithSession(db, claims.tid, claims.pid);
+      if (!found || found.session.id !== claims.sid || found.participant.userId !== claims.uid) {
+        return { ok: false, code: "gone", message: "The ticket's session or participant does not exist." };
+      }
+      const { participant, session } = found;
       const [row] = await db
         .select({
-          status: RemoteSessions.status,
-          agentId: RemoteSessions.agentId,
-          technicianId: RemoteSessions.technicianId,
+          disabledAt: Users.disabledAt,
+          role: Users.role,
           agentStatus: Agents.status,
           removedAt: Agents.removedAt,
           consent: Agents.consentPolicy,
+          tenant: Tenants.name,
         })
-        .from(RemoteSessions)
-        .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
-        .where(and(eq(RemoteSessions.id, sessionId), eq(RemoteSessions.tenantId, tenantId)));
-      if (!row) return null;
+        .from(Users)
+        .innerJoin(Agents, eq(Agents.id, session.agentId))
+        .innerJoin(Tenants, eq(Tenants.id, session.tenantId))
+        .where(eq(Users.id, claims.uid));
+      // In this order: a deactivated user hears that, whatever became of the session since.
+      if (!row || row.disabledAt) return { ok: false, code: "gone", message: "this account is deactivated" };
+      if (session.status === "ended" || session.status === "denied" || session.status === "failed") {
+        const how = session.status === "ended" ? "ended" : `been ${session.status}`;
+        return { ok: false, code: "over", message: `the session has already ${how}` };
+      }
+      if (participant.leftAt) {
+        return {
+          ok: false,
+          code: "gone",
+          message: "you left this session; join it again from the dashboard",
+        };
+      }
+      const [owner] = await db
+        .select({ id: Users.id, name: Users.name, email: Users.email })
+        .from(Users)
+        .where(eq(Users.id, session.technicianId));
       return {
-        status: row.status,
-        agentId: row.agentId,
-        technicianId: row.technicianId,
-        agentOnline: row.agentStatus === "online" && !row.removedAt,
-        consent: row.consent,
+        ok: true,
+        value: {
+          participantId: participant.id,
+          sessionId: session.id,
+          tenantId: session.tenantId,
+          agentId: session.agentId,
+          userId: claims.uid,
+          status: session.status,
+          admin: row.role === "admin",
+          agentOnline: row.agentStatus === "online" && !row.removedAt,
+          consent: row.consent,
+          requested: session.agentSeenAt !== null,
+          request: {
+            type: "session/request",
+            sessionId: session.id,
+            technician: {
+              id: owner!.id,
+              name: owner!.name.slice(0, 100),
+              email: owner!.email,
+              tenant: row.tenant.slice(0, 100),
+            },
+            consent: row.consent,
+          },
+        },
       };
     },
+
+    async markRequested(sessionId) {
+      await db
+        .update(RemoteSessions)
+        .set({ agentSeenAt: new Date() })
+        .where(and(eq(RemoteSessions.id, sessionId), isNull(RemoteSessions.agentSeenAt)));
+    },
+
+    participantConnected: (participantId, peer) => participantConnected(db, { participantId, peer }),
+    participantDisconnected: (participantId, peer) => participantDisconnected(db, { participantId, peer }),
+    participantAway: (participantId) => participantAway(db, participantId),
+    leave: (participantId, reason, actor) => leaveSession(db, { participantId, reason, actor }),
+
+    answerParticipant: (agentId, sessionId, participantId, answer) =>
+      attempt(() => answerParticipant(db, { agentId, sessionId, participantId, answer })),
+
+    changeControl: (options) => attempt(() => changeControl(db, options)),
+
+    async endByParticipant(participantId, userId, admin) {
+      const [session] = await db
+        .select({
+          id: RemoteSessions.id,
+          tenantId: RemoteSessions.tenantId,
+          owner: RemoteSessions.technicianId,
+          controllerId: RemoteSessions.controllerId,
+        })
+        .from(SessionParticipants)
+        .innerJoin(RemoteSessions, eq(RemoteSessions.id, SessionParticipants.sessionId))
+        .where(eq(SessionParticipants.id, participantId));
+      if (!session) return { ok: false, code: "not_found", message: new ParticipantNotFound().message };
+      const owner = session.owner === userId;
+      if (!owner && !admin && session.controllerId !== participantId) {
+        return {
+          ok: false,
+          code: "forbidden",
+          message:
+            "Only the technician who opened this session, whoever has control, or an administrator can end it; you can leave it.",
+        };
+      }
+      return attempt(() =>
+        transitionSession(db, {
+          tenantId: session.tenantId,
+          sessionId: session.id,
+          transition: "end",
+          actor: { type: "user", id: userId },
+          reason: admin && !owner ? "ended_by_admin" : "ended_by_technician",
+        }),
+      );
+    },
+
+    snapshot: (sessionId) => participantsSnapshot(db, sessionId),
+    leftReason: (participantId) => leftReason(db, participantId),
 
     async transition(options) {
       try {
         const session = await transitionSession(db, options);
-        return { ok: true, agentId: session.agentId, status: session.status };
+        return { ok: true, status: session.status };
       } catch (error) {
-        if (error instanceof IllegalSessionTransition || error instanceof SessionNotFound) {
-          return { ok: false, message: error.message };
-        }
+        const outcome = refused(error);
+        if (outcome) return outcome;
         throw error;
       }
+    },
+
+    async stop(tenantId, sessionId, reason, actor) {
+      return (await stopQuietly(db, tenantId, sessionId, reason, actor)) === 1;
+    },
+
+    async resumeAgent(agent, running) {
+      const open = await openSessionsOfAgent(db, agent.agentId);
+      const wanted = new Set(running);
+      const resumed: string[] = [];
+      let ended = 0;
+      for (const session of open) {
+        if (wanted.has(session.id)) {
+          const [before] = await db
+            .select({ seen: RemoteSessions.agentSeenAt })
+            .from(RemoteSessions)
+            .where(eq(RemoteSessions.id, session.id));
+          await touchSessionAgents(db, [session.id]);
+          await appendEvent(db, {
+            tenantId: session.tenantId,
+            type: "session_resumed",
+            actor: { type: "agent", id: agent.agentId },
+            sessionId: session.id,
+            agentId: agent.agentId,
+            // The gap: since the last refresh of the agent's presence in the session (±one refresh).
+            data: before?.seen ? { gapMs: Date.now() - before.seen.getTime() } : {},
+          });
+          resumed.push(session.id);
+        } else if (session.delivered) {
+          ended += await stopQuietly(db, session.tenantId, session.id, "agent_offline", {
+            type: "agent",
+            id: agent.agentId,
+          });
+        }
+      }
+      // Sessions it still runs that are over here (ended while it was away): it must hear so.
+      const known = new Set(open.map((o) => o.id));
+      const gone = running.filter((id) => !known.has(id));
+      const rows = gone.length
+        ? await db
+            .select({
+              id: RemoteSessions.id,
+              status: RemoteSessions.status,
+              reason: RemoteSessions.endReason,
+            })
+            .from(RemoteSessions)
+            .where(and(inArray(RemoteSessions.id, gone), eq(RemoteSessions.agentId, agent.agentId)))
+        : [];
+      const over = gone.map((sessionId) => {
+        const row = rows.find((r) => r.id === sessionId);
+        return {
+          sessionId,
+          status: row?.status ?? ("ended" as const),
+          ...(row?.reason ? { reason: row.reason } : {}),
+        };
+      });
+      return { resumed, ended, over };
+    },
+
+    async stopIfAgentAway(sessionId, since) {
+      const [row] = await db
+        .select({ tenantId: RemoteSessions.tenantId, seen: RemoteSessions.agentSeenAt })
+        .from(RemoteSessions)
+        .where(eq(RemoteSessions.id, sessionId));
+      if (!row || (row.seen && row.seen > since)) return;
+      await stopQuietly(db, row.tenantId, sessionId, "agent_offline");
+    },
+
+    touchSessionAgents: (sessionIds) => touchSessionAgents(db, sessionIds),
+    touchParticipants: (participantIds) => touchParticipants(db, participantIds),
+    sweepInterrupted: (before) => sweepInterrupted(db, before),
+
+    listen(onNotice, onInvalid) {
+      return handle.listen((payload) => {
+        const notice = parseControlNotice(payload);
+        if (notice) onNotice(notice);
+        else onInvalid(payload);
+      });
     },
   };
 }

@@ -20,7 +20,7 @@ export interface WorkerOptions {
   env: Record<string, string | undefined>;
   /** A database the host process already opened (the embedded PGlite can have one owner only). */
   database?: DbHandle;
-  /** A bus shared with the host process (the dashboard publishes API-ended sessions on it). */
+  /** A bus of the caller's (tests that join workers in one process); in-process or Redis by default. */
   bus?: Bus;
   tuning?: Partial<SignalTuning>;
   workerId?: string;
@@ -59,7 +59,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
 
   const hub = new SignalHub({
     workerId,
-    store: createDbStore(database.db),
+    store: createDbStore(database),
     bus,
     replayGuard,
     ticketKey: await importTicketKey(resolveSecret(env.RD_SECRET, env.DATA_DIR)),

@@ -7,7 +7,7 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyTicket } from "@rd/auth/tickets";
-import { appRouter } from "./root.ts";
+import { appRouter, createCaller } from "./root.ts";
 import { enrollAgent } from "./services/enrollment.ts";
 import { createFixture, type Fixture } from "./test-fixture.ts";
 
@@ -130,6 +130,7 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       const ended = await f.b.asTech.sessions.byId({ id: session.id });
       expect(ended).toMatchObject({ status: "ended", endReason: "agent_removed" });
       expect(ended.events.map((e) => e.type)).toEqual(["session_requested", "session_ended"]);
+      expect(ended.participants.map((p) => p.leftReason)).toEqual(["session_over"]);
       await expect(f.b.asAdmin.agents.remove({ id: enrolled.agentId })).rejects.toMatchObject({
         code: "NOT_FOUND",
       });
@@ -139,21 +140,31 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
 
   describe("sessions", () => {
     it("records a request with its event, lists and shows it, and ends it once", async () => {
-      const { session, ticket, ticketExpiresAt } = await f.a.asTech.sessions.create({
+      const { session, participantId, ticket, ticketExpiresAt } = await f.a.asTech.sessions.create({
         agentId: f.a.onlineAgent,
       });
       expect(session).toMatchObject({ status: "pending", technicianId: f.a.tech.id });
-      // The ticket is scoped to this session, tenant and user, and short-lived.
+      // The ticket is scoped to this session, tenant, user and participation, and short-lived.
       const checked = await verifyTicket(f.ticketKey, ticket);
       expect(checked).toMatchObject({
         ok: true,
-        claims: { sid: session.id, tid: f.a.id, uid: f.a.tech.id, role: "technician", email: f.a.tech.email },
+        claims: {
+          sid: session.id,
+          tid: f.a.id,
+          uid: f.a.tech.id,
+          pid: participantId,
+          role: "technician",
+          email: f.a.tech.email,
+        },
       });
       expect(ticketExpiresAt.getTime() - Date.now()).toBeLessThanOrEqual(120_000);
+      // A reload asks for a new ticket of the same participation.
       const again = await f.a.asTech.sessions.ticket({ id: session.id });
       expect(again.ticket).not.toBe(ticket);
+      expect(again.participantId).toBe(participantId);
       await expect(f.a.asAdmin.sessions.ticket({ id: session.id })).rejects.toMatchObject({
         code: "FORBIDDEN",
+        message: "You are not in this session. Join it to watch.",
       });
       const pending = await f.a.asTech.sessions.list({ status: "pending", agentId: f.a.onlineAgent });
       expect(pending.items.map((s) => s.id)).toContain(session.id);
@@ -172,6 +183,74 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       await expect(f.a.asTech.sessions.ticket({ id: session.id })).rejects.toMatchObject({
         code: "CONFLICT",
       });
+    });
+
+    it("lets another member of the tenant join as an observer, once, and leave", async () => {
+      const { session, participantId: owner } = await f.a.asTech.sessions.create({
+        agentId: f.a.onlineAgent,
+      });
+      const joined = await f.a.asAdmin.sessions.join({ id: session.id });
+      expect(joined.participantId).not.toBe(owner);
+      expect((await verifyTicket(f.ticketKey, joined.ticket)).ok).toBe(true);
+      expect((await f.a.asAdmin.sessions.join({ id: session.id })).participantId).toBe(joined.participantId);
+      const detail = await f.a.asAdmin.sessions.byId({ id: session.id });
+      expect(detail.participants.map((p) => [p.id, p.leftAt])).toEqual([
+        [owner, null],
+        [joined.participantId, null],
+      ]);
+      expect(detail.myParticipantId).toBe(joined.participantId);
+      expect(detail.events.map((e) => e.type)).toEqual(["session_requested", "participant_joined"]);
+      // Another tenant's session does not exist for this caller.
+      await expect(f.a.asAdmin.sessions.join({ id: f.b.session.id })).rejects.toMatchObject({
+        code: "NOT_FOUND",
+      });
+      expect(await f.a.asAdmin.sessions.leave({ id: session.id })).toEqual({ left: true });
+      // The owner is still in it: the session goes on.
+      expect((await f.a.asTech.sessions.byId({ id: session.id })).status).toBe("pending");
+      await f.a.asTech.sessions.end({ id: session.id });
+      await expect(f.a.asAdmin.sessions.join({ id: session.id })).rejects.toMatchObject({
+        code: "CONFLICT",
+        message: "This session has ended.",
+      });
+    });
+
+    it("refuses a joiner once the session has as many observers as allowed", async () => {
+      const { session } = await f.a.asTech.sessions.create({ agentId: f.a.onlineAgent });
+      const strict = createCaller({
+        db: f.db,
+        auth: f.auth,
+        user: f.a.admin,
+        ticketKey: f.ticketKey,
+        maxObservers: 0,
+      });
+      await expect(strict.sessions.join({ id: session.id })).rejects.toMatchObject({
+        code: "CONFLICT",
+        message: "This session already has 0 observers, the most it can have.",
+      });
+      await f.a.asTech.sessions.end({ id: session.id });
+    });
+
+    it("deactivating a user takes them out of their sessions, which end when nobody else can drive", async () => {
+      const { user } = await f.a.asAdmin.users.create({ email: "leaver@alpha.example", name: "Leaver" });
+      const leaver = createCaller({
+        db: f.db,
+        auth: f.auth,
+        user: {
+          id: user.id,
+          tenantId: f.a.id,
+          email: user.email,
+          name: user.name,
+          role: "technician",
+          disabled: false,
+        },
+        ticketKey: f.ticketKey,
+      });
+      const { session } = await leaver.sessions.create({ agentId: f.a.onlineAgent });
+      await f.a.asAdmin.users.setDisabled({ id: user.id, disabled: true });
+      const after = await f.a.asAdmin.sessions.byId({ id: session.id });
+      expect(after).toMatchObject({ status: "ended", endReason: "user_deactivated" });
+      expect(after.participants[0]).toMatchObject({ leftReason: "user_deactivated" });
+      expect((await f.a.asAdmin.events.verify()).ok).toBe(true);
     });
 
     it("lets a technician end only their own sessions, an admin any", async () => {

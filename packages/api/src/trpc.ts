@@ -15,8 +15,8 @@ export interface Context {
   user: AuthUser | null;
   /** HMAC key (from RD_SECRET) for the signaling worker's tickets. */
   ticketKey: CryptoKey;
-  /** Tells connected peers that the API ended a session (wired to the signaling bus when there is one). */
-  sessionEnded?: (event: { sessionId: string; agentId: string; reason: string }) => void;
+  /** Most observers a session may have besides its controller (RD_MAX_OBSERVERS); 8 by default. */
+  maxObservers?: number;
 }
 
 export type AuthedContext = Context & { user: AuthUser };

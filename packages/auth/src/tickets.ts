@@ -1,8 +1,10 @@
 /**
- * Short-lived signed tickets that let a browser join one session on the signaling worker. The API
- * issues one with `sessions.create`; the worker checks it without a database: HMAC-SHA256 over the
- * claims, an expiry of at most two minutes, and a one-time id (`jti`) the worker remembers until the
- * ticket expires, so a ticket opens one connection only. Web Crypto only: runs on Node and Deno.
+ * Short-lived signed tickets that let a browser connect to one session as one participant on the
+ * signaling worker. The API issues one with `sessions.create`, `sessions.join` and `sessions.ticket`
+ * (a reload or a signaling reconnect); the worker checks it: HMAC-SHA256 over the claims, an expiry
+ * of at most two minutes, a one-time id (`jti`) the worker remembers until the ticket expires, so a
+ * ticket opens one connection only; then the database, so a ticket of a participant who left or a
+ * user deactivated since is refused. Web Crypto only: runs on Node and Deno.
  *
  * Format: `v1.<base64url(JSON claims)>.<base64url(HMAC)>`.
  */
@@ -13,6 +15,8 @@ export interface TicketClaims {
   tid: string;
   /** User id. */
   uid: string;
+  /** Participant id: who this user is in the session. */
+  pid: string;
   role: "technician";
   /** User's display name and email, shown to the person asked for consent. */
   name: string;

@@ -29,8 +29,8 @@ describe.each(testDatabases())("audit chain on $name", (backend) => {
       const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { n: number }[];
       return rows[0]!.n;
     };
-    // Both migrations recorded once, the append-only triggers in place, the data untouched.
-    expect(await count(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)).toBe(2);
+    // Every migration recorded once, the append-only triggers in place, the data untouched.
+    expect(await count(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)).toBe(3);
     expect(
       await count(
         sql`select count(*)::int as n from pg_trigger where tgrelid = 'session_events'::regclass and not tgisinternal`,

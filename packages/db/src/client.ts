@@ -11,6 +11,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { CONTROL_CHANNEL } from "./control-feed.ts";
 import * as schema from "./schema.ts";
 
 export type Schema = typeof schema;
@@ -23,6 +24,11 @@ export interface DbHandle {
   kind: "pglite" | "postgres";
   /** Applies the committed SQL migrations in `drizzle/`; safe to call on every start. */
   migrate(migrationsFolder?: string): Promise<void>;
+  /**
+   * Calls `onPayload` with every control-feed notice (control-feed.ts) committed by any process on
+   * this database; resolves once listening, with the function that stops it.
+   */
+  listen(onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -52,6 +58,11 @@ function createPostgres(url: string, max: number): DbHandle {
     async migrate(migrationsFolder = defaultMigrationsFolder) {
       await migratePostgres(drizzlePostgres(client, { schema }), { migrationsFolder });
     },
+    // postgres.js holds LISTEN on a connection of its own and re-listens after a reconnect.
+    async listen(onPayload) {
+      const { unlisten } = await client.listen(CONTROL_CHANNEL, onPayload);
+      return unlisten;
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }
@@ -65,6 +76,9 @@ function createPglite(dataDir: string | undefined): DbHandle {
     kind: "pglite",
     async migrate(migrationsFolder = defaultMigrationsFolder) {
       await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder });
+    },
+    async listen(onPayload) {
+      return client.listen(CONTROL_CHANNEL, onPayload);
     },
     close: () => client.close(),
   };

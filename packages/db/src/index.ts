@@ -19,3 +19,27 @@ export {
 export { canonicalJson } from "./canonical-json.ts";
 export { databaseError, UNIQUE_VIOLATION, type DatabaseError } from "./errors.ts";
 export { transitionSession, SessionNotFound, TRANSITION_EVENTS, type TransitionOptions } from "./sessions.ts";
+export { CONTROL_CHANNEL, notifyControl, parseControlNotice, type ControlNotice } from "./control-feed.ts";
+export {
+  answerParticipant,
+  changeControl,
+  IllegalControlChange,
+  joinSession,
+  JoinRefused,
+  leaveSession,
+  leftReason,
+  openSessionsOfAgent,
+  participantAway,
+  participantConnected,
+  participantDisconnected,
+  ParticipantNotFound,
+  participantsSnapshot,
+  participantWithSession,
+  revokeUser,
+  stopQuietly,
+  sweepInterrupted,
+  touchParticipants,
+  touchSessionAgents,
+  type ControlRequest,
+  type JoinOptions,
+} from "./participants.ts";

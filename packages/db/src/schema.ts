@@ -3,8 +3,11 @@
  * type-only consumers never open a connection. Every tenant-owned row carries `tenant_id`, and the
  * indexes follow the dashboard's queries (list by tenant, filter by status, newest first).
  */
+import { sql } from "drizzle-orm";
 import {
+  type AnyPgColumn,
   bigint,
+  boolean,
   index,
   integer,
   jsonb,
@@ -30,6 +33,7 @@ export const sessionStatus = pgEnum("session_status", [
   "failed",
 ]);
 export const actorType = pgEnum("actor_type", ["user", "agent", "system"]);
+export const participantKind = pgEnum("participant_kind", ["technician", "recorder"]);
 
 export const Tenants = pgTable("tenants", {
   id: uuid("id").primaryKey().defaultRandom(),
@@ -144,12 +148,60 @@ export const RemoteSessions = pgTable(
     durationMs: integer("duration_ms"),
     /** ICE route, codec, client info: whatever the peers report about the connection. */
     connection: jsonb("connection").$type<Record<string, unknown>>().notNull().default({}),
+    /** The participant whose input the agent injects; null when nobody has control. */
+    controllerId: uuid("controller_id").references((): AnyPgColumn => SessionParticipants.id),
+    /** Grows with every change of participants or control, so late snapshots are recognised. */
+    participantsVersion: integer("participants_version").notNull().default(0),
+    /** Refreshed while a worker holds the agent's connection in this session (liveness sweep). */
+    agentSeenAt: timestamp("agent_seen_at", { withTimezone: true }),
   },
   (t) => [
     index("remote_sessions_tenant_requested_idx").on(t.tenantId, t.requestedAt),
     index("remote_sessions_tenant_status_idx").on(t.tenantId, t.status, t.requestedAt),
     index("remote_sessions_agent_requested_idx").on(t.agentId, t.requestedAt),
     index("remote_sessions_technician_requested_idx").on(t.technicianId, t.requestedAt),
+  ],
+);
+
+/**
+ * Everyone in a session besides the agent: the technician who opened it (its owner), observers who
+ * joined, later a recorder. Rows are never deleted: `left_at` ends a participation, and a person who
+ * joins again gets a new row. Control requests live here too; who has control is on the session.
+ */
+export const SessionParticipants = pgTable(
+  "session_participants",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    sessionId: uuid("session_id")
+      .notNull()
+      .references((): AnyPgColumn => RemoteSessions.id),
+    userId: uuid("user_id").references(() => Users.id),
+    kind: participantKind("kind").notNull().default("technician"),
+    joinedAt: timestamp("joined_at", { withTimezone: true }).notNull().defaultNow(),
+    /** When the agent let this participant see the screen (its consent policy, or the person). */
+    admittedAt: timestamp("admitted_at", { withTimezone: true }),
+    leftAt: timestamp("left_at", { withTimezone: true }),
+    leftReason: text("left_reason"),
+    /** A live signaling connection holds this participant now. */
+    connected: boolean("connected").notNull().default(false),
+    /** The viewer page's peer-connection instance while connected (a new one means a new peer). */
+    peer: text("peer"),
+    /** Refreshed while a worker holds the participant's connection (liveness sweep). */
+    seenAt: timestamp("seen_at", { withTimezone: true }),
+    controlRequestedAt: timestamp("control_requested_at", { withTimezone: true }),
+  },
+  (t) => [
+    index("session_participants_session_idx").on(t.sessionId),
+    index("session_participants_user_open_idx")
+      .on(t.userId)
+      .where(sql`${t.leftAt} is null`),
+    // One participation at a time per person and session: joining again reuses it.
+    uniqueIndex("session_participants_session_user_open_key")
+      .on(t.sessionId, t.userId)
+      .where(sql`${t.leftAt} is null`),
   ],
 );
 
@@ -190,6 +242,7 @@ export type User = typeof Users.$inferSelect;
 export type Agent = typeof Agents.$inferSelect;
 export type RemoteSession = typeof RemoteSessions.$inferSelect;
 export type SessionEvent = typeof SessionEvents.$inferSelect;
+export type SessionParticipant = typeof SessionParticipants.$inferSelect;
 export type UserRole = (typeof userRole.enumValues)[number];
 export type SessionStatus = (typeof sessionStatus.enumValues)[number];
 export type AgentStatus = (typeof agentStatus.enumValues)[number];

@@ -1,13 +1,15 @@
 /**
- * Moves a remote session through its state machine (packages/protocol) and records the move in the
- * audit chain, in one transaction. Used by the API and the signaling worker alike, so every
- * transition, whoever makes it, follows the same table and leaves the same trail.
+ * Moves a remote session through its state machine (packages/protocol), records the move in the
+ * audit chain and announces it on the control feed, in one transaction. Used by the API and the
+ * signaling worker alike, so every transition, whoever makes it, follows the same table, leaves the
+ * same trail and reaches every process.
  */
 import { IllegalSessionTransition, nextSessionState, type SessionTransition } from "@rd/protocol";
-import { and, eq } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import { appendEvent } from "./audit.ts";
 import type { Executor } from "./client.ts";
-import { type ActorType, type RemoteSession, RemoteSessions } from "./schema.ts";
+import { notifyControl } from "./control-feed.ts";
+import { type ActorType, type RemoteSession, RemoteSessions, SessionParticipants } from "./schema.ts";
 
 /** The audit event each transition writes. */
 export const TRANSITION_EVENTS: Record<SessionTransition, string> = {
@@ -70,9 +72,17 @@ export async function transitionSession(
             }
           : {}),
         ...(options.connection ? { connection: { ...session.connection, ...options.connection } } : {}),
+        // Over: nobody drives any more, and everyone still in it is out.
+        ...(terminal ? { controllerId: null, participantsVersion: session.participantsVersion + 1 } : {}),
       })
       .where(eq(RemoteSessions.id, session.id))
       .returning();
+    if (terminal) {
+      await tx
+        .update(SessionParticipants)
+        .set({ leftAt: now, leftReason: "session_over", connected: false, controlRequestedAt: null })
+        .where(and(eq(SessionParticipants.sessionId, session.id), isNull(SessionParticipants.leftAt)));
+    }
     await appendEvent(tx, {
       tenantId: options.tenantId,
       type: TRANSITION_EVENTS[options.transition],
@@ -85,6 +95,14 @@ export async function transitionSession(
         ...(options.reason ? { reason: options.reason } : {}),
         ...options.data,
       },
+    });
+    await notifyControl(tx, {
+      kind: "session",
+      sessionId: session.id,
+      agentId: session.agentId,
+      tenantId: session.tenantId,
+      status,
+      ...(options.reason ? { reason: options.reason } : {}),
     });
     return updated!;
   });

@@ -19,6 +19,15 @@ export const AUDIT_EVENT_LABELS = {
   session_denied: "Session denied",
   session_failed: "Session failed",
   session_ended: "Session ended",
+  session_resumed: "Signaling restored",
+  participant_joined: "Participant joined",
+  participant_admitted: "Participant admitted",
+  participant_refused: "Participant refused",
+  participant_left: "Participant left",
+  control_requested: "Control requested",
+  control_granted: "Control handed over",
+  control_released: "Control released",
+  control_taken: "Control taken",
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENT_LABELS;

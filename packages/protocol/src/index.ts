@@ -1,7 +1,7 @@
 /** @rd/protocol: the contracts shared by the dashboard, the API, the signaling worker and the agent. */
 export * from "./session-state.ts";
+export * from "./participants.ts";
 export * from "./audit-events.ts";
 export * from "./signaling.ts";
 export * from "./datachannel.ts";
 export * from "./token-bucket.ts";
-export * from "./host.ts";

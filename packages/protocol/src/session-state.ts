@@ -43,3 +43,31 @@ export function nextSessionState(from: SessionState, transition: SessionTransiti
 }
 
 export const isTerminalSessionState = (state: SessionState) => TERMINAL_SESSION_STATES.includes(state);
+
+/** Reasons a session ends; also the `end_reason` stored on the session. */
+export const SESSION_END_REASONS = [
+  "ended_by_technician",
+  "ended_by_agent",
+  "ended_by_admin",
+  "agent_offline",
+  "viewer_left",
+  "denied_by_user",
+  "consent_timeout",
+  "negotiation_failed",
+  "agent_removed",
+  /** Its signaling worker went away and its agent or every participant did not come back in time. */
+  "interrupted",
+  /** The last participant who could take control was deactivated. */
+  "user_deactivated",
+] as const;
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
+
+/**
+ * Which transition a reason for stopping a session takes: a consent answer denies, a session that
+ * could not be set up fails, anything else ends it. The one place that decides, for every sender.
+ */
+export function stopTransition(reason: SessionEndReason): "end" | "deny" | "fail" {
+  if (reason === "denied_by_user" || reason === "consent_timeout") return "deny";
+  if (reason === "negotiation_failed") return "fail";
+  return "end";
+}

@@ -3,18 +3,42 @@ import { describe, expect, it } from "vitest";
 import { parseSignalMessage, SIGNAL_LIMITS, signalMessage } from "./signaling.ts";
 
 const sid = "11111111-1111-4111-8111-111111111111";
+const pid = "22222222-2222-4222-8222-222222222222";
 const valid = [
   { type: "presence/hello", v: 1, auth: { kind: "agent", agentId: sid, secret: "s".repeat(43) } },
   { type: "presence/hello", v: 1, auth: { kind: "ticket", ticket: "t".repeat(100) } },
   { type: "session/accept", sessionId: sid },
   { type: "session/deny", sessionId: sid, reason: "consent_timeout" },
-  { type: "signal/offer", sessionId: sid, sdp: "v=0" },
+  { type: "signal/offer", sessionId: sid, participantId: pid, sdp: "v=0" },
   {
     type: "signal/ice",
     sessionId: sid,
+    participantId: pid,
     candidate: { candidate: "candidate:1", sdpMid: "0", sdpMLineIndex: 0 },
   },
-  { type: "signal/ice", sessionId: sid, candidate: null },
+  { type: "signal/ice", sessionId: sid, participantId: pid, candidate: null },
+  { type: "control/grant", sessionId: sid, to: pid },
+  {
+    type: "session/participants",
+    sessionId: sid,
+    version: 3,
+    controllerId: pid,
+    participants: [
+      {
+        id: pid,
+        userId: sid,
+        name: "Ada",
+        email: "ada@example.com",
+        tenant: "Acme",
+        kind: "technician",
+        owner: true,
+        admitted: true,
+        connected: true,
+        peer: "page-instance-1",
+        requestingControl: false,
+      },
+    ],
+  },
   { type: "heartbeat/ping", t: 1 },
 ];
 
@@ -80,14 +104,15 @@ describe("parseSignalMessage", () => {
 
   it("takes the fast path for relayed messages only when the schema agrees", () => {
     const relay = fc.constantFrom(
-      { type: "signal/offer", sessionId: sid, sdp: "v=0" },
-      { type: "signal/answer", sessionId: sid, sdp: "v=0" },
+      { type: "signal/offer", sessionId: sid, participantId: pid, sdp: "v=0" },
+      { type: "signal/answer", sessionId: sid, participantId: pid, sdp: "v=0" },
       {
         type: "signal/ice",
         sessionId: sid,
+        participantId: pid,
         candidate: { candidate: "c", sdpMid: "0", sdpMLineIndex: 0, usernameFragment: "u" },
       },
-      { type: "signal/ice", sessionId: sid, candidate: null },
+      { type: "signal/ice", sessionId: sid, participantId: pid, candidate: null },
       { type: "heartbeat/pong", t: 1 },
       { type: "heartbeat/ping", t: 2.5 },
     );
@@ -113,7 +138,7 @@ describe("parseSignalMessage", () => {
     const mutated = fc
       .tuple(
         relay,
-        fc.constantFrom("type", "sessionId", "sdp", "candidate", "t", "extra"),
+        fc.constantFrom("type", "sessionId", "participantId", "sdp", "candidate", "t", "extra"),
         value,
         fc.boolean(),
       )
@@ -137,7 +162,9 @@ describe("parseSignalMessage", () => {
 
   it("refuses unknown fields, so a validated frame can be relayed as it came", () => {
     expect(
-      parseSignalMessage(JSON.stringify({ type: "signal/offer", sessionId: sid, sdp: "v=0", x: 1 })).ok,
+      parseSignalMessage(
+        JSON.stringify({ type: "signal/offer", sessionId: sid, participantId: pid, sdp: "v=0", x: 1 }),
+      ).ok,
     ).toBe(false);
     expect(
       parseSignalMessage(JSON.stringify({ type: "session/accept", sessionId: sid, extra: true })).ok,

@@ -6,7 +6,8 @@
  */
 import { z } from "zod";
 import { regexes } from "zod/v4/core";
-import { SESSION_STATES } from "./session-state.ts";
+import { PARTICIPANT_KINDS } from "./participants.ts";
+import { SESSION_END_REASONS, SESSION_STATES } from "./session-state.ts";
 
 export const SIGNALING_VERSION = 1;
 
@@ -47,6 +48,36 @@ const iceCandidate = z.strictObject({
 });
 
 const sessionId = { sessionId: uuid };
+/** Which viewer of the session a negotiation message is for (agent → viewer) or from (viewer → agent). */
+const participantId = { participantId: uuid };
+
+/** A viewer page's peer-connection instance: a new one means a new peer (a reload), the same one a signaling reconnect. */
+export const peerToken = z
+  .string()
+  .min(8)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/);
+
+/** One participant as every party of the session sees it. */
+export const participantView = z.strictObject({
+  id: uuid,
+  userId: uuid.nullable(),
+  name: z.string().max(100),
+  email: z.string().max(254),
+  /** The participant's workspace, named in the consent prompt. */
+  tenant: z.string().max(100),
+  kind: z.enum(PARTICIPANT_KINDS),
+  /** Opened the session (may take control without asking). */
+  owner: z.boolean(),
+  /** Admitted by the agent (consent); until then the agent serves them no picture. */
+  admitted: z.boolean(),
+  /** Has a live signaling connection right now. */
+  connected: z.boolean(),
+  /** The viewer page's peer-connection instance, while connected. */
+  peer: peerToken.nullable(),
+  requestingControl: z.boolean(),
+});
+export type ParticipantView = z.infer<typeof participantView>;
 
 /**
  * How an agent treats a session request, set per agent by admins and enforced by the agent:
@@ -56,29 +87,25 @@ const sessionId = { sessionId: uuid };
 export const CONSENT_POLICIES = ["prompt", "notify", "unattended"] as const;
 export type ConsentPolicy = (typeof CONSENT_POLICIES)[number];
 
-/** Reasons a session ends; also the `end_reason` stored on the session. */
-export const SESSION_END_REASONS = [
-  "ended_by_technician",
-  "ended_by_agent",
-  "ended_by_admin",
-  "agent_offline",
-  "viewer_left",
-  "denied_by_user",
-  "consent_timeout",
-  "negotiation_failed",
-  "agent_removed",
-] as const;
-export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
-
 export const signalMessage = z.discriminatedUnion("type", [
   // Connection
-  z.strictObject({ type: z.literal("presence/hello"), v: z.literal(SIGNALING_VERSION), auth: helloAuth }),
+  z.strictObject({
+    type: z.literal("presence/hello"),
+    v: z.literal(SIGNALING_VERSION),
+    auth: helloAuth,
+    /** Agents: the sessions still running here (after a signaling reconnect); the others are over. */
+    resume: z.array(uuid).max(64).optional(),
+    /** Viewers: this page's peer-connection instance (see `peerToken`). */
+    peer: peerToken.optional(),
+  }),
   z.strictObject({
     type: z.literal("presence/welcome"),
     role: z.enum(PEER_ROLES),
     peerId: z.string().max(64),
     heartbeatMs: z.number().int().positive(),
     sessionId: uuid.optional(),
+    /** Viewers: who they are in the session. */
+    participantId: uuid.optional(),
   }),
   z.strictObject({ type: z.literal("heartbeat/ping"), t: z.number() }),
   z.strictObject({ type: z.literal("heartbeat/pong"), t: z.number() }),
@@ -86,7 +113,12 @@ export const signalMessage = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("session/request"),
     ...sessionId,
-    technician: z.strictObject({ id: uuid, name: z.string().max(100), email: z.string().max(254) }),
+    technician: z.strictObject({
+      id: uuid,
+      name: z.string().max(100),
+      email: z.string().max(254),
+      tenant: z.string().max(100),
+    }),
     /** The agent's consent policy as the dashboard stores it at the time of the request. */
     consent: z.enum(CONSENT_POLICIES),
   }),
@@ -98,7 +130,12 @@ export const signalMessage = z.discriminatedUnion("type", [
     ...sessionId,
     reason: z.enum(["denied_by_user", "consent_timeout"]),
   }),
-  z.strictObject({ type: z.literal("session/end"), ...sessionId, reason: reason.optional() }),
+  /** Either side stops the session; the worker decides the reason a viewer's end carries. */
+  z.strictObject({
+    type: z.literal("session/end"),
+    ...sessionId,
+    reason: z.enum(SESSION_END_REASONS).optional(),
+  }),
   /** Worker → peers: the session's state changed. */
   z.strictObject({
     type: z.literal("session/state"),
@@ -106,19 +143,50 @@ export const signalMessage = z.discriminatedUnion("type", [
     status: z.enum(SESSION_STATES),
     reason: reason.optional(),
   }),
-  // WebRTC negotiation, relayed between the two peers of one session
+  /** Worker → agent and viewers: who is in the session and who has control, whenever that changes. */
+  z.strictObject({
+    type: z.literal("session/participants"),
+    ...sessionId,
+    /** Grows with every change: an older snapshot arriving late is ignored. */
+    version: z.number().int().min(0),
+    controllerId: uuid.nullable(),
+    participants: z.array(participantView).max(32),
+  }),
+  // Participants (agent → worker: consent for someone who joined later; viewer → worker: leaving)
+  z.strictObject({ type: z.literal("participant/admit"), ...sessionId, ...participantId }),
+  z.strictObject({
+    type: z.literal("participant/refuse"),
+    ...sessionId,
+    ...participantId,
+    reason: z.enum(["denied_by_user", "consent_timeout"]),
+  }),
+  /** The viewer leaves on purpose (a page that merely closes comes back within the grace period or is gone). */
+  z.strictObject({ type: z.literal("participant/leave"), ...sessionId }),
+  // Control (viewer → worker), applied by the control table in participants.ts
+  z.strictObject({ type: z.literal("control/request"), ...sessionId }),
+  z.strictObject({ type: z.literal("control/grant"), ...sessionId, to: uuid }),
+  z.strictObject({ type: z.literal("control/release"), ...sessionId }),
+  z.strictObject({ type: z.literal("control/take"), ...sessionId }),
+  // WebRTC negotiation, relayed between the agent and one viewer (one peer connection per viewer)
   z.strictObject({
     type: z.literal("signal/offer"),
     ...sessionId,
+    ...participantId,
     sdp: z.string().max(SIGNAL_LIMITS.sdpBytes),
   }),
   z.strictObject({
     type: z.literal("signal/answer"),
     ...sessionId,
+    ...participantId,
     sdp: z.string().max(SIGNAL_LIMITS.sdpBytes),
   }),
   /** `candidate: null` marks the end of candidates. */
-  z.strictObject({ type: z.literal("signal/ice"), ...sessionId, candidate: iceCandidate.nullable() }),
+  z.strictObject({
+    type: z.literal("signal/ice"),
+    ...sessionId,
+    ...participantId,
+    candidate: iceCandidate.nullable(),
+  }),
   z.strictObject({
     type: z.literal("error"),
     code: z.string().max(64),
@@ -153,7 +221,13 @@ function parseRelayFast(json: unknown): SignalMessage | undefined {
       ? (m as SignalMessage)
       : undefined;
   }
-  if (typeof m.sessionId !== "string" || !UUID.test(m.sessionId) || Object.keys(m).length !== 3)
+  if (
+    typeof m.sessionId !== "string" ||
+    !UUID.test(m.sessionId) ||
+    typeof m.participantId !== "string" ||
+    !UUID.test(m.participantId) ||
+    Object.keys(m).length !== 4
+  )
     return undefined;
   if (m.type === "signal/offer" || m.type === "signal/answer") {
     return typeof m.sdp === "string" && m.sdp.length <= SIGNAL_LIMITS.sdpBytes
@@ -228,6 +302,10 @@ export const CLOSE_CODES = {
   replaced: 4012,
   /** The session this connection was for has ended. */
   sessionEnded: 4013,
+  /** This participant is no longer in the session (left, refused at the machine, or removed). */
+  participantLeft: 4014,
+  /** The account or agent behind this connection was deactivated or removed. */
+  revoked: 4015,
 } as const;
 
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];

@@ -18,14 +18,13 @@ import { startNodeSignal, type NodeSignal } from "../node.ts";
 export const TEST_SECRET = "signal-test-secret-0123456789abcdef0123";
 
 /** Short timers so presence, heartbeats and failure detection happen within a test's patience. */
-export const TEST_TUNING: Partial<SignalTuning> = {
+export const TEST_TUNING = {
   heartbeatMs: 1_000,
   presenceRefreshMs: 1_000,
   helloTimeoutMs: 1_000,
   offlineGraceMs: 300,
-  workerHeartbeatMs: 200,
-  workerDeadAfterMs: 1_000,
-};
+  resumeGraceMs: 1_000,
+} satisfies Partial<SignalTuning>;
 
 const root = path.resolve(import.meta.dirname, "../../../..");
 
@@ -57,8 +56,9 @@ export async function spawnWorker(
   runtime: "node" | "deno",
   databaseUrl: string,
   extraEnv: Record<string, string> = {},
+  port?: number,
 ) {
-  const port = await freePort();
+  port ??= await freePort();
   const env = {
     ...process.env,
     SIGNAL_PORT: String(port),
@@ -69,8 +69,7 @@ export async function spawnWorker(
     SIGNAL_HEARTBEAT_MS: String(TEST_TUNING.heartbeatMs),
     SIGNAL_OFFLINE_GRACE_MS: String(TEST_TUNING.offlineGraceMs),
     SIGNAL_HELLO_TIMEOUT_MS: String(TEST_TUNING.helloTimeoutMs),
-    SIGNAL_WORKER_HEARTBEAT_MS: String(TEST_TUNING.workerHeartbeatMs),
-    SIGNAL_WORKER_DEAD_AFTER_MS: String(TEST_TUNING.workerDeadAfterMs),
+    SIGNAL_RESUME_GRACE_MS: String(TEST_TUNING.resumeGraceMs),
     ...extraEnv,
   };
   const command =
@@ -95,11 +94,23 @@ export interface Seed {
   tenantB: string;
   techA: AuthUser;
   techB: AuthUser;
+  /** A second technician and an admin of tenant A, to join sessions. */
+  techA2: AuthUser;
+  adminA: AuthUser;
   agentA: { agentId: string; secret: string };
   agentA2: { agentId: string; secret: string };
   agentB: { agentId: string; secret: string };
-  /** Opens a session as a technician through the real API; returns its id and ticket. */
-  openSession(tech: AuthUser, agentId: string): Promise<{ sessionId: string; ticket: string }>;
+  /** Opens a session as a technician through the real API; returns its id, the owner's participation and a ticket. */
+  openSession(
+    tech: AuthUser,
+    agentId: string,
+  ): Promise<{ sessionId: string; participantId: string; ticket: string }>;
+  /** The real API acting as `user` (join, ticket, end, remove, deactivate…). */
+  api(user: AuthUser): ReturnType<typeof createCaller>;
+  /** A fresh agent of tenant A (for tests that remove it). */
+  newAgent(name: string): Promise<{ agentId: string; secret: string }>;
+  /** A fresh technician of tenant A (for tests that deactivate them). */
+  newUser(email: string): Promise<AuthUser>;
   ticketKey: CryptoKey;
 }
 
@@ -111,15 +122,22 @@ export async function seed(db: DbHandle): Promise<Seed> {
     .insert(Tenants)
     .values([{ name: "A" }, { name: "B" }])
     .returning();
-  const user = async (tenantId: string, email: string): Promise<AuthUser> => {
+  const user = async (
+    tenantId: string,
+    email: string,
+    role: "technician" | "admin" = "technician",
+  ): Promise<AuthUser> => {
     const [u] = await db.db
       .insert(Users)
-      .values({ tenantId, email, name: email, role: "technician", passwordHash })
+      .values({ tenantId, email, name: email, role, passwordHash })
       .returning();
-    return { id: u!.id, tenantId, email, name: email, role: "technician", disabled: false };
+    return { id: u!.id, tenantId, email, name: email, role, disabled: false };
   };
   const techA = await user(a!.id, "tech-a@example.com");
+  const techA2 = await user(a!.id, "tech-a2@example.com");
+  const adminA = await user(a!.id, "admin-a@example.com", "admin");
   const techB = await user(b!.id, "tech-b@example.com");
+  const api = (u: AuthUser) => createCaller({ db: db.db, auth, user: u, ticketKey });
   const agent = async (tenantId: string, createdBy: string, name: string) => {
     const { code } = await createEnrollmentCode(db.db, { tenantId, createdBy, expiresInMinutes: 5 });
     const result = await enrollAgent(db.db, code, { name, hostname: name, os: "linux", version: "test" });
@@ -132,14 +150,18 @@ export async function seed(db: DbHandle): Promise<Seed> {
     tenantB: b!.id,
     techA,
     techB,
+    techA2,
+    adminA,
+    api,
+    newAgent: (name) => agent(a!.id, adminA.id, name),
+    newUser: (email) => user(a!.id, email),
     agentA: await agent(a!.id, techA.id, "agent-a"),
     agentA2: await agent(a!.id, techA.id, "agent-a2"),
     agentB: await agent(b!.id, techB.id, "agent-b"),
     ticketKey,
     async openSession(tech, agentId) {
-      const caller = createCaller({ db: db.db, auth, user: tech, ticketKey });
-      const { session, ticket } = await caller.sessions.create({ agentId });
-      return { sessionId: session.id, ticket };
+      const { session, participantId, ticket } = await api(tech).sessions.create({ agentId });
+      return { sessionId: session.id, participantId, ticket };
     },
   };
 }

@@ -1,5 +1,5 @@
 /** Agents (enrolled devices) of the caller's tenant: list, inspect, rename, remove, enroll more. */
-import { Agents, appendEvent, RemoteSessions, Users } from "@rd/db";
+import { Agents, appendEvent, notifyControl, RemoteSessions, stopQuietly, Users } from "@rd/db";
 import { CONSENT_POLICIES, TERMINAL_SESSION_STATES } from "@rd/protocol";
 import { and, asc, count, desc, eq, ilike, isNull, notInArray, or } from "drizzle-orm";
 import { z } from "zod";
@@ -138,34 +138,32 @@ export const agentsRouter = router({
       });
     }),
 
-  /** Removal is soft: the agent's credential stops working, its history and audit trail stay. */
+  /**
+   * Removal is soft: the agent's credential stops working, its history and audit trail stay. Its
+   * open sessions end through the state machine, and every worker hears at once (the control feed):
+   * the agent's connection closes and its cached credential is forgotten.
+   */
   remove: adminProcedure.input(z.object({ id: id("Agent id") })).mutation(async ({ ctx, input }) => {
     return ctx.db.transaction(async (tx) => {
-      const now = new Date();
       const [agent] = await tx
         .update(Agents)
-        .set({ removedAt: now, status: "offline", credentialHash: "revoked" })
+        .set({ removedAt: new Date(), status: "offline", credentialHash: "revoked" })
         .where(liveAgent(ctx.user.tenantId, input.id))
         .returning({ id: Agents.id, name: Agents.name });
       if (!agent) throw notFound("Agent");
       const open = await tx
-        .update(RemoteSessions)
-        .set({ status: "ended", endedAt: now, endReason: "agent_removed" })
+        .select({ id: RemoteSessions.id })
+        .from(RemoteSessions)
         .where(
           and(
             eq(RemoteSessions.agentId, agent.id),
             notInArray(RemoteSessions.status, [...TERMINAL_SESSION_STATES]),
           ),
-        )
-        .returning({ id: RemoteSessions.id });
+        );
       for (const session of open) {
-        await appendEvent(tx, {
-          tenantId: ctx.user.tenantId,
-          type: "session_ended",
-          actor: { type: "user", id: ctx.user.id },
-          sessionId: session.id,
-          agentId: agent.id,
-          data: { reason: "agent_removed" },
+        await stopQuietly(tx, ctx.user.tenantId, session.id, "agent_removed", {
+          type: "user",
+          id: ctx.user.id,
         });
       }
       await appendEvent(tx, {
@@ -175,6 +173,7 @@ export const agentsRouter = router({
         agentId: agent.id,
         data: { name: agent.name, endedSessions: open.length },
       });
+      await notifyControl(tx, { kind: "agent-revoked", agentId: agent.id });
       return { id: agent.id };
     });
   }),

@@ -1,17 +1,21 @@
-/** Remote sessions of the caller's tenant: list, inspect with events, request, end. */
+/** Remote sessions of the caller's tenant: list, inspect with participants and events, request, join, leave, end. */
 import { signTicket } from "@rd/auth/tickets";
 import {
   Agents,
   appendEvent,
+  joinSession,
+  JoinRefused,
+  leaveSession,
   RemoteSessions,
   SessionEvents,
   SessionNotFound,
+  SessionParticipants,
   transitionSession,
   Users,
 } from "@rd/db";
 import { IllegalSessionTransition, isTerminalSessionState, SESSION_STATES } from "@rd/protocol";
 import { TRPCError } from "@trpc/server";
-import { and, asc, count, desc, eq } from "drizzle-orm";
+import { and, asc, count, desc, eq, isNull } from "drizzle-orm";
 import { z } from "zod";
 import { id, pageInput } from "../inputs.ts";
 import { type AuthedContext, notFound, protectedProcedure, router } from "../trpc.ts";
@@ -71,20 +75,56 @@ export const sessionsRouter = router({
       .innerJoin(Users, eq(Users.id, RemoteSessions.technicianId))
       .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
     if (!session) throw notFound("Session");
-    const events = await ctx.db
-      .select()
-      .from(SessionEvents)
-      .where(and(eq(SessionEvents.sessionId, session.id), eq(SessionEvents.tenantId, ctx.user.tenantId)))
-      .orderBy(asc(SessionEvents.seq));
-    return { ...session, events };
+    const [events, participants, [extra]] = await Promise.all([
+      ctx.db
+        .select()
+        .from(SessionEvents)
+        .where(and(eq(SessionEvents.sessionId, session.id), eq(SessionEvents.tenantId, ctx.user.tenantId)))
+        .orderBy(asc(SessionEvents.seq)),
+      ctx.db
+        .select({
+          id: SessionParticipants.id,
+          userId: SessionParticipants.userId,
+          name: Users.name,
+          email: Users.email,
+          kind: SessionParticipants.kind,
+          joinedAt: SessionParticipants.joinedAt,
+          leftAt: SessionParticipants.leftAt,
+          leftReason: SessionParticipants.leftReason,
+          connected: SessionParticipants.connected,
+        })
+        .from(SessionParticipants)
+        .leftJoin(Users, eq(Users.id, SessionParticipants.userId))
+        .where(
+          and(
+            eq(SessionParticipants.sessionId, session.id),
+            eq(SessionParticipants.tenantId, ctx.user.tenantId),
+          ),
+        )
+        .orderBy(asc(SessionParticipants.joinedAt)),
+      ctx.db
+        .select({ controllerId: RemoteSessions.controllerId })
+        .from(RemoteSessions)
+        .where(eq(RemoteSessions.id, session.id)),
+    ]);
+    const mine = participants.find((p) => p.userId === ctx.user.id && !p.leftAt);
+    return {
+      ...session,
+      controllerId: extra?.controllerId ?? null,
+      participants,
+      /** The caller's own live participation, if any: the live page rejoins it. */
+      myParticipantId: mine?.id ?? null,
+      events,
+    };
   }),
 
   /**
-   * Records a technician's request to connect and returns a ticket for the signaling worker, which
-   * forwards the request to the agent once the browser connects with it.
+   * Records a technician's request to connect, with the technician as its first participant (the
+   * owner), and returns a ticket for the signaling worker, which forwards the request to the agent
+   * once the browser connects with it.
    */
   create: protectedProcedure.input(z.object({ agentId: id("Agent id") })).mutation(async ({ ctx, input }) => {
-    const session = await ctx.db.transaction(async (tx) => {
+    const { session, participant } = await ctx.db.transaction(async (tx) => {
       const [agent] = await tx
         .select({ id: Agents.id, name: Agents.name, removedAt: Agents.removedAt })
         .from(Agents)
@@ -102,57 +142,112 @@ export const sessionsRouter = router({
         agentId: agent.id,
         data: { technician: ctx.user.email, agent: agent.name },
       });
-      return row!;
+      const owner = await joinSession(tx, {
+        tenantId: ctx.user.tenantId,
+        sessionId: row!.id,
+        userId: ctx.user.id,
+        actor: { type: "user", id: ctx.user.id },
+        opener: true,
+      });
+      return { session: row!, participant: owner };
     });
-    return { session, ...(await issueTicket(ctx, session.id)) };
+    return {
+      session,
+      participantId: participant.id,
+      ...(await issueTicket(ctx, session.id, participant.id)),
+    };
   }),
 
-  /** A fresh ticket for a session the caller opened and that is still open (reconnects). */
+  /**
+   * Joins a live session of the tenant as an observer (technicians and admins alike) and returns a
+   * ticket. Already in it (another tab), the same participation is returned.
+   */
+  join: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
+    try {
+      const participant = await joinSession(ctx.db, {
+        tenantId: ctx.user.tenantId,
+        sessionId: input.id,
+        userId: ctx.user.id,
+        actor: { type: "user", id: ctx.user.id },
+        ...(ctx.maxObservers !== undefined ? { maxObservers: ctx.maxObservers } : {}),
+      });
+      return { participantId: participant.id, ...(await issueTicket(ctx, input.id, participant.id)) };
+    } catch (error) {
+      if (error instanceof SessionNotFound) throw notFound("Session");
+      if (error instanceof JoinRefused) throw new TRPCError({ code: "CONFLICT", message: error.message });
+      throw error;
+    }
+  }),
+
+  /**
+   * A fresh ticket for the caller's participation in a session that is still open: a reload of the
+   * live page, or the viewer reconnecting to a restarted signaling worker.
+   */
   ticket: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
     const [session] = await ctx.db
-      .select({ status: RemoteSessions.status, technicianId: RemoteSessions.technicianId })
+      .select({ status: RemoteSessions.status })
       .from(RemoteSessions)
       .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
     if (!session) throw notFound("Session");
-    if (session.technicianId !== ctx.user.id) {
-      throw new TRPCError({
-        code: "FORBIDDEN",
-        message: "Only the technician who opened this session can join it.",
-      });
-    }
     if (isTerminalSessionState(session.status)) {
       throw new TRPCError({
         code: "CONFLICT",
         message: `This session has ${session.status.replace("_", " ")}; start a new one.`,
       });
     }
-    return issueTicket(ctx, input.id);
+    const participant = await myParticipation(ctx, input.id);
+    if (!participant) {
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: "You are not in this session. Join it to watch.",
+      });
+    }
+    return { participantId: participant.id, ...(await issueTicket(ctx, input.id, participant.id)) };
   }),
 
-  /** Ends a session that is still open. Technicians end their own; admins any in the tenant. */
+  /** Leaves a session (the viewer's signaling link may be gone); it ends if nobody who can drive stays. */
+  leave: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
+    const participant = await myParticipation(ctx, input.id);
+    if (!participant) return { left: false };
+    await leaveSession(ctx.db, {
+      participantId: participant.id,
+      reason: "left",
+      actor: { type: "user", id: ctx.user.id },
+    });
+    return { left: true };
+  }),
+
+  /**
+   * Ends a session that is still open, for everyone in it. The technician who opened it, whoever has
+   * control, and admins may.
+   */
   end: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
     const [session] = await ctx.db
-      .select({ technicianId: RemoteSessions.technicianId, agentId: RemoteSessions.agentId })
+      .select({ technicianId: RemoteSessions.technicianId, controllerId: RemoteSessions.controllerId })
       .from(RemoteSessions)
       .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
     if (!session) throw notFound("Session");
-    if (ctx.user.role !== "admin" && session.technicianId !== ctx.user.id) {
+    const controlling =
+      !!session.controllerId && (await myParticipation(ctx, input.id))?.id === session.controllerId;
+    if (ctx.user.role !== "admin" && session.technicianId !== ctx.user.id && !controlling) {
       throw new TRPCError({
         code: "FORBIDDEN",
-        message: "Only the technician who opened this session or an administrator can end it.",
+        message:
+          "Only the technician who opened this session, whoever has control, or an administrator can end it.",
       });
     }
-    const reason = ctx.user.id === session.technicianId ? "ended_by_technician" : "ended_by_admin";
+    const reason =
+      ctx.user.role === "admin" && session.technicianId !== ctx.user.id
+        ? "ended_by_admin"
+        : "ended_by_technician";
     try {
-      const ended = await transitionSession(ctx.db, {
+      return await transitionSession(ctx.db, {
         tenantId: ctx.user.tenantId,
         sessionId: input.id,
         transition: "end",
         actor: { type: "user", id: ctx.user.id },
         reason,
       });
-      ctx.sessionEnded?.({ sessionId: ended.id, agentId: ended.agentId, reason });
-      return ended;
     } catch (error) {
       if (error instanceof IllegalSessionTransition)
         throw new TRPCError({ code: "CONFLICT", message: `${error.message}.` });
@@ -162,11 +257,28 @@ export const sessionsRouter = router({
   }),
 });
 
-async function issueTicket(ctx: AuthedContext, sessionId: string) {
+/** The caller's live participation in a session of their tenant, if any. */
+async function myParticipation(ctx: AuthedContext, sessionId: string) {
+  const [row] = await ctx.db
+    .select({ id: SessionParticipants.id })
+    .from(SessionParticipants)
+    .where(
+      and(
+        eq(SessionParticipants.sessionId, sessionId),
+        eq(SessionParticipants.tenantId, ctx.user.tenantId),
+        eq(SessionParticipants.userId, ctx.user.id),
+        isNull(SessionParticipants.leftAt),
+      ),
+    );
+  return row;
+}
+
+async function issueTicket(ctx: AuthedContext, sessionId: string, participantId: string) {
   const { ticket, expiresAt } = await signTicket(ctx.ticketKey, {
     sid: sessionId,
     tid: ctx.user.tenantId,
     uid: ctx.user.id,
+    pid: participantId,
     role: "technician",
     name: ctx.user.name,
     email: ctx.user.email,

@@ -1,6 +1,6 @@
 /** Users of the caller's tenant, for admins: list, create (with a one-time password), (de)activate. */
 import { generateToken, hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "@rd/auth";
-import { appendEvent, databaseError, emailKey, UNIQUE_VIOLATION, Users } from "@rd/db";
+import { appendEvent, databaseError, emailKey, revokeUser, UNIQUE_VIOLATION, Users } from "@rd/db";
 import { TRPCError } from "@trpc/server";
 import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
@@ -77,7 +77,11 @@ export const usersRouter = router({
       }
     }),
 
-  /** Deactivating signs the user out everywhere at once; their history stays. */
+  /**
+   * Deactivating signs the user out everywhere at once, takes them out of every session they are in
+   * (closing their live viewers on every worker) and refuses their tickets from then on; their
+   * history stays.
+   */
   setDisabled: adminProcedure
     .input(z.object({ id: id("User id"), disabled: z.boolean() }))
     .mutation(async ({ ctx, input }) => {
@@ -97,6 +101,8 @@ export const usersRouter = router({
           actor: { type: "user", id: ctx.user.id },
           data: { userId: updated.id, email: updated.email },
         });
+        if (input.disabled)
+          await revokeUser(tx, { userId: updated.id, actor: { type: "user", id: ctx.user.id } });
         return updated;
       });
       if (input.disabled) await ctx.auth.invalidateUserSessions(user.id);

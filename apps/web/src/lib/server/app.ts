@@ -1,6 +1,9 @@
 /**
- * Composition root of the dashboard's server side: configuration, database (migrated), auth and
- * sign-in limits, created once in the `init` hook and shared by every request.
+ * Composition root of the dashboard's server side, created once in the `init` hook and shared by
+ * every request: configuration, the database (migrated), auth and sign-in limits; then, in the
+ * embedded single-machine run, the signaling worker on the same database (the embedded PGlite can
+ * have one owner only, so it is handed over, not opened twice) and the demo agent. It all stops on
+ * `sveltekit:shutdown`, the event adapter-node (and apps/web/serve.ts) emits once HTTP has closed.
  */
 import path from "node:path";
 import { needsSetup, setupFirstAdmin } from "@rd/api";
@@ -14,7 +17,9 @@ import {
 } from "@rd/auth";
 import { importTicketKey } from "@rd/auth/tickets";
 import { createDb, type DbHandle } from "@rd/db";
-import { hostServices } from "@rd/protocol";
+import { startNodeSignal } from "@rd/signal/node";
+import { env as rawEnv } from "$env/dynamic/private";
+import { startDemoAgent } from "./demo-agent.ts";
 import { loadEnv, type Env } from "./env.ts";
 import { log } from "./log.ts";
 
@@ -44,8 +49,25 @@ export async function startApp(): Promise<App> {
   const database = createDb({ url: env.DATABASE_URL, dataDir: path.resolve(env.DATA_DIR, "pglite") });
   await database.migrate(path.resolve(env.MIGRATIONS_DIR));
   log.info({ database: database.kind }, "database ready");
-  hostServices.database = database;
   await seedAdmin(env, database);
+  const signal =
+    env.SIGNAL_EMBEDDED === "true" ? await startNodeSignal({ env: rawEnv, database }) : undefined;
+  const demo =
+    env.RD_DEMO_AGENT === "true"
+      ? startDemoAgent({
+          db: database.db,
+          serverUrl: `http://127.0.0.1:${env.PORT}`,
+          dataDir: env.DATA_DIR,
+          say: (message) => log.info(`[remote-desk] ${message}`),
+        })
+      : undefined;
+  process.once("sveltekit:shutdown" as "exit", () => {
+    void (async () => {
+      await demo?.stop();
+      await signal?.close();
+      await database.close();
+    })().catch((error: unknown) => log.error({ err: error }, "shutdown failed"));
+  });
   const secureCookies = (url: URL) =>
     env.COOKIE_SECURE === "auto" ? url.protocol === "https:" : env.COOKIE_SECURE === "true";
   const secureAuth = createAuth(database.db, { secureCookies: true });

@@ -37,6 +37,14 @@ const schema = z.object({
       .optional(),
   ),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  /** The dashboard's own port; the demo agent enrolls through it. */
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  /** `false` leaves the signaling worker out of this process (it runs on its own). */
+  SIGNAL_EMBEDDED: z.enum(["true", "false"]).default("true"),
+  /** `npm start` sets `true`: a real agent on a virtual display, enrolled once the first admin exists. */
+  RD_DEMO_AGENT: z.enum(["true", "false"]).default("false"),
+  /** Most observers a session may have besides its controller. */
+  RD_MAX_OBSERVERS: z.coerce.number().int().min(0).max(32).default(8),
 });
 
 export type Env = z.infer<typeof schema>;

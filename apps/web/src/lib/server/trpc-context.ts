@@ -1,6 +1,5 @@
 /** Builds the tRPC context for a request: the shared database and auth, and the signed-in user. */
 import type { Context } from "@rd/api";
-import { hostServices } from "@rd/protocol";
 import type { RequestEvent } from "@sveltejs/kit";
 import { getApp } from "./app.ts";
 
@@ -11,6 +10,6 @@ export function trpcContext(event: Pick<RequestEvent, "locals" | "url">): Contex
     auth: app.authFor(event.url),
     user: event.locals.user,
     ticketKey: app.ticketKey,
-    sessionEnded: (event) => hostServices.sessionEnded?.(event),
+    maxObservers: app.env.RD_MAX_OBSERVERS,
   };
 }

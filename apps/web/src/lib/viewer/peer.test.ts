@@ -5,6 +5,7 @@ import { type IceCandidateMessage, type PeerEvents, ViewerPeer } from "./peer.ts
 import { eventually } from "./eventually.ts";
 
 const SESSION = "7b0f2c34-5d6e-4f70-8a91-b2c3d4e5f607";
+const ME = "2c1d0e9f-8a7b-4c6d-9e5f-4a3b2c1d0e9f";
 
 /**
  * Stands in for the browser's RTCPeerConnection where node has none: it applies descriptions after a
@@ -55,6 +56,7 @@ function recordingPeer() {
   };
   const peer = new ViewerPeer({
     sessionId: SESSION,
+    participantId: ME,
     iceServers: [],
     sendSignal: (m) => sent.push(m),
     events,
@@ -79,7 +81,9 @@ describe("ViewerPeer (negotiation rules)", () => {
   it("answers an offer with signal/answer for its session", async () => {
     const { sent, peer } = recordingPeer();
     await peer.handleOffer("offer-1");
-    expect(sent).toEqual([{ type: "signal/answer", sessionId: SESSION, sdp: "answer to offer-1" }]);
+    expect(sent).toEqual([
+      { type: "signal/answer", sessionId: SESSION, participantId: ME, sdp: "answer to offer-1" },
+    ]);
   });
 
   it("holds candidates that arrive before the offer and adds them after it, in order", async () => {
@@ -142,6 +146,7 @@ describe("ViewerPeer (negotiation rules)", () => {
       {
         type: "signal/ice",
         sessionId: SESSION,
+        participantId: ME,
         candidate: {
           candidate: "candidate:9 1 udp 1 192.0.2.9 9 typ host",
           sdpMid: "0",
@@ -149,7 +154,7 @@ describe("ViewerPeer (negotiation rules)", () => {
           usernameFragment: null,
         },
       },
-      { type: "signal/ice", sessionId: SESSION, candidate: null },
+      { type: "signal/ice", sessionId: SESSION, participantId: ME, candidate: null },
     ]);
   });
 
@@ -202,6 +207,7 @@ describe("ViewerPeer against a real WebRTC stack (werift as both agent and viewe
     const tracks: string[] = [];
     const peer = new ViewerPeer({
       sessionId: SESSION,
+      participantId: ME,
       iceServers: [],
       // The relay through the worker, collapsed: what the viewer sends goes straight to the agent,
       // which applies it in order (a candidate of the restarted generation needs the answer first).

@@ -20,6 +20,8 @@ export interface PeerEvents {
 
 export interface PeerOptions {
   sessionId: string;
+  /** This viewer in the session: the agent runs one peer connection per participant. */
+  participantId: string;
   /** STUN/TURN servers, from the page's data so they can be configured on the server later. */
   iceServers: RTCIceServer[];
   /** Sends a negotiation message to the agent through the signaling worker. */
@@ -32,6 +34,7 @@ export interface PeerOptions {
 export class ViewerPeer {
   readonly pc: RTCPeerConnection;
   private readonly sessionId: string;
+  private readonly participantId: string;
   private readonly sendSignal: (message: SignalMessage) => void;
   private readonly events: PeerEvents;
   /** Offers are applied one at a time, in arrival order. */
@@ -48,12 +51,14 @@ export class ViewerPeer {
 
   constructor({
     sessionId,
+    participantId,
     iceServers,
     sendSignal,
     events,
     createPeerConnection = (config) => new RTCPeerConnection(config),
   }: PeerOptions) {
     this.sessionId = sessionId;
+    this.participantId = participantId;
     this.sendSignal = sendSignal;
     this.events = events;
     this.pc = createPeerConnection({ iceServers });
@@ -128,6 +133,7 @@ export class ViewerPeer {
       this.sendSignal({
         type: "signal/answer",
         sessionId: this.sessionId,
+        participantId: this.participantId,
         sdp: this.pc.localDescription?.sdp ?? answer.sdp ?? "",
       });
     } catch (error) {
@@ -142,7 +148,12 @@ export class ViewerPeer {
   }
 
   private sendIce(candidate: IceCandidateMessage) {
-    this.sendSignal({ type: "signal/ice", sessionId: this.sessionId, candidate });
+    this.sendSignal({
+      type: "signal/ice",
+      sessionId: this.sessionId,
+      participantId: this.participantId,
+      candidate,
+    });
   }
 
   private async flushCandidates() {

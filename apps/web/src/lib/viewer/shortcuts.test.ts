@@ -19,6 +19,8 @@ describe("shortcutFor", () => {
     expect(shortcutFor(chord("KeyF", all))).toBe("fullscreen");
     expect(shortcutFor(chord("KeyV", all))).toBe("viewOnly");
     expect(shortcutFor(chord("KeyT", all))).toBe("focusToolbar");
+    expect(shortcutFor(chord("KeyR", all))).toBe("takeControl");
+    expect(shortcutFor(chord("KeyG", all))).toBe("giveControl");
   });
 
   it("leaves every other combination to the remote machine", () => {

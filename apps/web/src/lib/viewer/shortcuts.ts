@@ -7,7 +7,12 @@
 export const SHORTCUTS = {
   KeyF: { action: "fullscreen", label: "Full screen on/off" },
   KeyS: { action: "scale", label: "Scale to fit / 1:1" },
-  KeyV: { action: "viewOnly", label: "View only on/off" },
+  KeyV: { action: "viewOnly", label: "View only on/off (gives up control, or asks for it back)" },
+  KeyR: {
+    action: "takeControl",
+    label: "Ask for control (take it, if you opened the session or are an admin)",
+  },
+  KeyG: { action: "giveControl", label: "Give control to whoever asked first" },
   KeyI: { action: "stats", label: "Statistics on/off" },
   KeyC: { action: "sendClipboard", label: "Send your clipboard" },
   KeyT: { action: "focusToolbar", label: "Move focus to the toolbar (keys stay here)" },

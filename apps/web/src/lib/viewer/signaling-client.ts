@@ -1,8 +1,9 @@
 /**
- * The viewer's WebSocket to the signaling worker: opens it, says hello with the session ticket,
- * answers heartbeats, parses every frame with @rd/protocol before anyone sees it, and notices a link
- * that went silent without closing. One client per session; it never reconnects (a ticket is single
- * use, and the worker ends the session when the viewer's socket goes).
+ * One WebSocket to the signaling worker: opens it, says hello with a single-use ticket (and the
+ * page's peer token, so the agent knows a reconnect of this page from a new page), answers
+ * heartbeats, parses every frame with @rd/protocol before anyone sees it, and notices a link that
+ * went silent without closing. It never reconnects itself: a ticket opens one connection, so the
+ * viewer session makes a new client with a new ticket when the link should come back.
  */
 import {
   parseSignalMessage,
@@ -34,6 +35,8 @@ export interface SignalingHandlers {
 export interface SignalingOptions {
   url: string;
   ticket: string;
+  /** This page's peer-connection instance (protocol `peerToken`). */
+  peer?: string;
   handlers: SignalingHandlers;
   /** Makes the socket; the browser's WebSocket unless a test or another runtime says otherwise. */
   createSocket?: (url: string) => WebSocket;
@@ -48,14 +51,19 @@ export class SignalingClient {
   private lastHeard = 0;
   private watchdog: ReturnType<typeof setInterval> | undefined;
 
-  constructor({ url, ticket, handlers, createSocket = (u) => new WebSocket(u) }: SignalingOptions) {
+  constructor({ url, ticket, peer, handlers, createSocket = (u) => new WebSocket(u) }: SignalingOptions) {
     this.handlers = handlers;
     this.socket = createSocket(url);
     this.socket.addEventListener("open", () => {
       this.opened = true;
       this.lastHeard = Date.now();
       // Credentials travel in the first message, never in the URL that proxies log.
-      this.sendRaw({ type: "presence/hello", v: SIGNALING_VERSION, auth: { kind: "ticket", ticket } });
+      this.sendRaw({
+        type: "presence/hello",
+        v: SIGNALING_VERSION,
+        auth: { kind: "ticket", ticket },
+        ...(peer ? { peer } : {}),
+      });
     });
     this.socket.addEventListener("message", (event: MessageEvent) => this.receive(event.data));
     this.socket.addEventListener("close", (event: CloseEvent) =>

@@ -21,51 +21,91 @@ const SECRET = "viewer-test-secret-0123456789abcdef0123";
 
 type Answer = "accept" | "deny" | "ignore";
 
-/** An agent that speaks the protocol: consent as told, then offers its screen and two channels. */
+/**
+ * An agent that speaks the protocol: consent as told, then one peer per admitted viewer (an
+ * offer with a video track and the two channels) as the participants snapshots say who is there.
+ * `reconnect()` opens a new signaling link that resumes its sessions, as the real agent does.
+ */
 class ProtocolAgent {
-  readonly socket: WebSocket;
+  socket!: WebSocket;
   readonly inputs: unknown[] = [];
   pc: WeriftPeerConnection | null = null;
   control: ReturnType<WeriftPeerConnection["createDataChannel"]> | null = null;
   private work: Promise<unknown> = Promise.resolve();
   private welcomed = false;
+  private readonly sessions = new Set<string>();
+  private readonly offered = new Map<string, string>();
+  private readonly url: string;
+  private readonly credentials: { agentId: string; secret: string };
+  private readonly answer: Answer;
 
   constructor(url: string, credentials: { agentId: string; secret: string }, answer: Answer) {
-    this.socket = new WebSocket(url);
-    const send = (m: SignalMessage) => this.socket.send(JSON.stringify(m));
+    this.url = url;
+    this.credentials = credentials;
+    this.answer = answer;
+    this.open();
+  }
+
+  private send = (m: SignalMessage) => {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(m));
+  };
+
+  private open() {
+    this.welcomed = false;
+    this.socket = new WebSocket(this.url);
     this.socket.addEventListener("open", () =>
-      send({
+      this.send({
         type: "presence/hello",
         v: 1,
-        auth: { kind: "agent", agentId: credentials.agentId, secret: credentials.secret },
+        auth: { kind: "agent", agentId: this.credentials.agentId, secret: this.credentials.secret },
+        resume: [...this.sessions],
       }),
     );
-    this.socket.addEventListener("message", (event) => {
-      const m = JSON.parse(String(event.data)) as SignalMessage;
-      if (m.type === "presence/welcome") this.welcomed = true;
-      if (m.type === "heartbeat/ping") send({ type: "heartbeat/pong", t: m.t });
-      if (m.type === "session/request") {
-        if (answer === "ignore") return;
-        send({ type: "session/prompt", sessionId: m.sessionId });
-        if (answer === "deny")
-          return send({ type: "session/deny", sessionId: m.sessionId, reason: "denied_by_user" });
-        send({ type: "session/accept", sessionId: m.sessionId });
-        void this.offer(m.sessionId, send);
+    this.socket.addEventListener("message", (event) =>
+      this.receive(JSON.parse(String(event.data)) as SignalMessage),
+    );
+  }
+
+  /** Drops the signaling link and opens a new one; the peer connection stays as it is. */
+  reconnect() {
+    this.socket.close();
+    this.open();
+  }
+
+  private receive(m: SignalMessage) {
+    const send = this.send;
+    if (m.type === "presence/welcome") this.welcomed = true;
+    if (m.type === "heartbeat/ping") send({ type: "heartbeat/pong", t: m.t });
+    if (m.type === "session/request") {
+      this.sessions.add(m.sessionId);
+      if (this.answer === "ignore") return;
+      send({ type: "session/prompt", sessionId: m.sessionId });
+      if (this.answer === "deny")
+        return send({ type: "session/deny", sessionId: m.sessionId, reason: "denied_by_user" });
+      send({ type: "session/accept", sessionId: m.sessionId });
+    }
+    if (m.type === "session/participants") {
+      for (const p of m.participants) {
+        if (!p.admitted) send({ type: "participant/admit", sessionId: m.sessionId, participantId: p.id });
+        if (p.admitted && p.connected && p.peer && this.offered.get(p.id) !== p.peer) {
+          this.offered.set(p.id, p.peer);
+          void this.offer(m.sessionId, p.id);
+        }
       }
-      if (m.type === "signal/answer") {
-        this.work = this.work.then(() => this.pc!.setRemoteDescription({ type: "answer", sdp: m.sdp }));
-      }
-      if (m.type === "signal/ice") {
-        this.work = this.work.then(() => this.pc!.addIceCandidate(m.candidate ?? undefined)).catch(() => {});
-      }
-    });
+    }
+    if (m.type === "signal/answer") {
+      this.work = this.work.then(() => this.pc!.setRemoteDescription({ type: "answer", sdp: m.sdp }));
+    }
+    if (m.type === "signal/ice") {
+      this.work = this.work.then(() => this.pc!.addIceCandidate(m.candidate ?? undefined)).catch(() => {});
+    }
   }
 
   get ready() {
     return this.welcomed;
   }
 
-  private async offer(sessionId: string, send: (m: SignalMessage) => void) {
+  private async offer(sessionId: string, participantId: string) {
     const pc = new WeriftPeerConnection({ iceServers: [] });
     this.pc = pc;
     pc.addTransceiver("video", { direction: "sendonly" });
@@ -75,9 +115,10 @@ class ProtocolAgent {
     this.control.onopen = () =>
       this.control!.send(JSON.stringify({ type: "control/screen", width: 1920, height: 1080 }));
     pc.onicecandidate = ({ candidate }) =>
-      send({
+      this.send({
         type: "signal/ice",
         sessionId,
+        participantId,
         candidate: candidate
           ? {
               candidate: candidate.candidate,
@@ -87,7 +128,7 @@ class ProtocolAgent {
           : null,
       });
     await pc.setLocalDescription(await pc.createOffer());
-    send({ type: "signal/offer", sessionId, sdp: pc.localDescription!.sdp });
+    this.send({ type: "signal/offer", sessionId, participantId, sdp: pc.localDescription!.sdp });
   }
 
   close() {
@@ -104,17 +145,19 @@ describe("ViewerSession against the real signaling worker", () => {
   let caller: ReturnType<typeof createCaller>;
   let tenantId: string;
   const open: { close(): unknown }[] = [];
+  let port = 0;
 
   beforeAll(async () => {
     db = await testDatabases()[0]!.create();
     signal = await startNodeSignal({
       env: { RD_SECRET: SECRET, LOG_LEVEL: "silent" },
       database: db,
-      tuning: { heartbeatMs: 1_000, offlineGraceMs: 300 },
+      tuning: { heartbeatMs: 1_000, offlineGraceMs: 300, resumeGraceMs: 1_000, presenceRefreshMs: 1_000 },
       port: 0,
       workerId: "viewer-test",
     });
-    url = `ws://127.0.0.1:${signal.port}/ws`;
+    port = signal.port;
+    url = `ws://127.0.0.1:${port}/ws`;
     const [tenant] = await db.db.insert(Tenants).values({ name: "Viewer" }).returning();
     tenantId = tenant!.id;
     const [user] = await db.db
@@ -156,7 +199,7 @@ describe("ViewerSession against the real signaling worker", () => {
     return { agent, agentId: enrolled.agentId };
   }
 
-  function viewer(sessionId: string, ticket: string, signalUrl = url) {
+  function viewer(sessionId: string, ticket: string | (() => Promise<string>), signalUrl = url) {
     const states: [ViewerState, string | undefined][] = [];
     const controls: unknown[] = [];
     const tracks: string[] = [];
@@ -169,18 +212,27 @@ describe("ViewerSession against the real signaling worker", () => {
       onControl: (message) => controls.push(message),
       onInputReady: (ready) => (inputReady = ready),
     };
+    let first = true;
     const session = new ViewerSession({
       sessionId,
-      ticket,
+      // The first connection uses the ticket it was given; a reconnect asks the API, as the page does.
+      getTicket:
+        typeof ticket === "function"
+          ? ticket
+          : async () => {
+              if (!first) return (await caller.sessions.ticket({ id: sessionId })).ticket;
+              first = false;
+              return ticket;
+            },
       signalUrl,
       iceServers: [],
       events,
-      tuning: { endConfirmMs: 1_000 },
+      tuning: { endConfirmMs: 1_000, reconnectFirstMs: 100, reconnectMaxMs: 500 },
       // The viewer passes no ICE servers in these tests; werift's own config type differs in details.
       createPeerConnection: () =>
         new WeriftPeerConnection({ iceServers: [] }) as unknown as RTCPeerConnection,
     });
-    open.push({ close: () => session.leave() });
+    open.push({ close: () => session.disconnect() });
     session.start();
     return { session, states, controls, tracks, inputReady: () => inputReady, orphaned: () => orphaned };
   }
@@ -234,6 +286,57 @@ describe("ViewerSession against the real signaling worker", () => {
     agent.close();
     await eventually(() => v.session.state === "ended", "the end");
     expect(v.session.reason).toBe("agent_offline");
+  }, 30_000);
+
+  it("keeps the picture through a worker restart: the link comes back with a fresh ticket", async () => {
+    const { agent, agentId } = await onlineAgent("accept");
+    const { session: row, ticket } = await caller.sessions.create({ agentId });
+    const v = viewer(row.id, ticket);
+    await eventually(() => v.session.state === "live", "live");
+    await eventually(() => v.inputReady(), "the input channel");
+    const { participantId } = v.session;
+
+    await signal.close();
+    signal = await startNodeSignal({
+      env: { RD_SECRET: SECRET, LOG_LEVEL: "silent" },
+      database: db,
+      tuning: { heartbeatMs: 1_000, offlineGraceMs: 300, resumeGraceMs: 1_000, presenceRefreshMs: 1_000 },
+      port,
+      workerId: "viewer-test-2",
+    });
+    agent.reconnect();
+    await eventually(
+      () => v.session.participants?.participants.some((p) => p.connected) === true,
+      "the rejoin",
+    );
+    // The same participant, the same live picture: no renegotiation, no state change.
+    expect(v.session.participantId).toBe(participantId);
+    expect(v.states.map(([s]) => s)).toEqual(["awaiting_consent", "negotiating", "live"]);
+    expect(v.session.sendInput({ type: "input/pointer", action: "move", x: 0.1, y: 0.2 })).toBe(true);
+    await eventually(() => agent.inputs.length === 1, "input after the restart");
+    await new Promise((r) => setTimeout(r, 2_500)); // past the grace period and a sweep
+    expect((await caller.sessions.byId({ id: row.id })).status).toBe("active");
+    expect((await caller.sessions.byId({ id: row.id })).events.map((e) => e.type)).toContain(
+      "session_resumed",
+    );
+    v.session.end();
+    await eventually(() => v.session.state === "ended", "the end");
+  }, 30_000);
+
+  it("leaves on Leave; with nobody else to drive, the session ends", async () => {
+    const { agentId } = await onlineAgent("accept");
+    const { session: row, ticket } = await caller.sessions.create({ agentId });
+    const v = viewer(row.id, ticket);
+    await eventually(() => v.session.state === "live", "live");
+    v.session.leave();
+    expect([v.session.state, v.session.reason]).toEqual(["ended", "left"]);
+    const deadline = Date.now() + 5000;
+    let detail = await caller.sessions.byId({ id: row.id });
+    while (detail.status === "active" && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      detail = await caller.sessions.byId({ id: row.id });
+    }
+    expect(detail).toMatchObject({ status: "ended", endReason: "viewer_left" });
   }, 30_000);
 
   it("refuses a ticket that was used already", async () => {

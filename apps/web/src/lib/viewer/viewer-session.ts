@@ -1,8 +1,12 @@
 /**
- * One live session from the viewer's side, without any UI: the signaling link, the peer
- * connection, the `input` and `control` channels, and the viewer state machine that the session's
- * states, the peer's connection state and the link's close drive. The component renders what this
- * reports; tests drive it against a real worker.
+ * One live session from a viewer's side, without any UI: the signaling link (and its reconnects),
+ * the peer connection, the `input` and `control` channels, who is in the session and who has
+ * control, and the viewer state machine that the session's states, the peer's connection state and
+ * the link's close drive. The component renders what this reports; tests drive it against a real
+ * worker.
+ *
+ * The media is peer to peer: when the signaling link drops (a restarted worker, a network blip),
+ * the picture and the input channel carry on, and the link comes back with a fresh ticket.
  */
 import {
   type ControlMessage,
@@ -10,7 +14,9 @@ import {
   DATA_LIMITS,
   type InputMessage,
   parseControlMessage,
+  type ParticipantView,
   type SignalMessage,
+  type SignalMessageOf,
 } from "@rd/protocol";
 import { ViewerPeer } from "./peer.ts";
 import { CLOSE_ABNORMAL, SignalingClient } from "./signaling-client.ts";
@@ -19,10 +25,36 @@ import {
   closeOutcome,
   isTerminalViewerState,
   nextViewerState,
+  RESUMABLE_CLOSES,
   VIEWER_REASONS,
   type ViewerState,
   type ViewerTransition,
 } from "./viewer-state.ts";
+
+/** Who is in the session, as this viewer sees it. */
+export interface ParticipantsView {
+  /** This viewer's own participant id. */
+  me: string;
+  controllerId: string | null;
+  participants: ParticipantView[];
+}
+
+/** A ticket could not be had: `final` when asking again will not help (the session is over, you left). */
+export class TicketUnavailable extends Error {
+  readonly final: boolean;
+  readonly reason: string | undefined;
+  readonly state: "ended" | "denied" | "failed";
+  constructor(
+    message: string,
+    options: { final: boolean; reason?: string; state?: "ended" | "denied" | "failed" },
+  ) {
+    super(message);
+    this.name = "TicketUnavailable";
+    this.final = options.final;
+    this.reason = options.reason;
+    this.state = options.state ?? "ended";
+  }
+}
 
 export interface ViewerSessionEvents {
   /** The viewer's state changed; `reason` explains a terminal state (or a reconnect). */
@@ -35,9 +67,15 @@ export interface ViewerSessionEvents {
   onControlRefused?(problem: string): void;
   /** Whether input can be sent (the `input` channel is open). */
   onInputReady?(ready: boolean): void;
+  /** Who is in the session and who has control changed. */
+  onParticipants?(view: ParticipantsView): void;
+  /** The signaling link is up, or lost and coming back (the picture carries on meanwhile). */
+  onSignaling?(status: "connected" | "reconnecting"): void;
+  /** The worker refused something this viewer asked for (control, ending the session), in words. */
+  onRefused?(message: string): void;
   /**
-   * The viewer gave up before the worker accepted its ticket, so it could not end the session over
-   * signaling: end it another way (the API), or it stays pending.
+   * The viewer gave up before the worker ever accepted it, so it could not leave the session over
+   * signaling: leave it another way (the API), or its place waits for the sweep.
    */
   onOrphaned?(): void;
 }
@@ -50,23 +88,31 @@ export interface ViewerSessionTuning {
   peerFailedGraceMs: number;
   /** How long after the session became active the agent's offer may take (it starts its encoder first). */
   offerTimeoutMs: number;
-  /** How long Disconnect waits for the worker to confirm the end before closing the link anyway. */
+  /** How long "End session" waits for the worker to confirm before closing the link anyway. */
   endConfirmMs: number;
+  /** Reconnect backoff: the first wait, doubled per attempt up to the longest (plus jitter). */
+  reconnectFirstMs: number;
+  reconnectMaxMs: number;
 }
 
 export const DEFAULT_TUNING: ViewerSessionTuning = {
   peerFailedGraceMs: 15_000,
   offerTimeoutMs: 30_000,
   endConfirmMs: 2_000,
+  reconnectFirstMs: 300,
+  reconnectMaxMs: 5_000,
 };
 
 export interface ViewerSessionOptions {
   sessionId: string;
-  ticket: string;
+  /** A fresh single-use ticket, for the first connection and every reconnect. */
+  getTicket(): Promise<string>;
   signalUrl: string;
   iceServers: RTCIceServer[];
   events: ViewerSessionEvents;
   tuning?: Partial<ViewerSessionTuning>;
+  /** This page's peer-connection instance; a random one by default (a reload is a new one). */
+  peer?: string;
   createSocket?: (url: string) => WebSocket;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
 }
@@ -80,6 +126,7 @@ const MAX_BUFFERED_FOR_MOVES = 64 * 1024;
 export class ViewerSession {
   private readonly options: ViewerSessionOptions;
   private readonly tuning: ViewerSessionTuning;
+  readonly peerToken: string;
   private signaling: SignalingClient | null = null;
   private peer: ViewerPeer | null = null;
   private input: RTCDataChannel | null = null;
@@ -87,14 +134,22 @@ export class ViewerSession {
   private peerFailedTimer: ReturnType<typeof setTimeout> | undefined;
   private offerTimer: ReturnType<typeof setTimeout> | undefined;
   private endTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectAttempt = 0;
   private offered = false;
-  private welcomed = false;
+  private everWelcomed = false;
+  private started = false;
+  private snapshotVersion = -1;
+  /** This viewer's participant id, from the worker's welcome. */
+  participantId: string | null = null;
+  participants: ParticipantsView | null = null;
   state: ViewerState = "connecting";
   reason: string | undefined;
 
   constructor(options: ViewerSessionOptions) {
     this.options = options;
     this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
+    this.peerToken = options.peer ?? `page-${crypto.randomUUID()}`;
   }
 
   /** The peer connection, once the agent's first offer or candidate arrived. */
@@ -102,21 +157,15 @@ export class ViewerSession {
     return this.peer?.pc ?? null;
   }
 
+  /** Whether this viewer holds control (the agent injects only the controller's input). */
+  get inControl(): boolean {
+    return !!this.participantId && this.participants?.controllerId === this.participantId;
+  }
+
   start(): void {
-    if (this.signaling) return;
-    this.signaling = new SignalingClient({
-      url: this.options.signalUrl,
-      ticket: this.options.ticket,
-      createSocket: this.options.createSocket,
-      handlers: {
-        onWelcome: () => {
-          this.welcomed = true;
-        },
-        onMessage: (message) => this.onSignal(message),
-        onClose: ({ code, opened }) => this.onSignalingClosed(code, opened),
-        onInvalid: (error) => console.warn("signaling: dropped an invalid message", error),
-      },
-    });
+    if (this.started) return;
+    this.started = true;
+    void this.connect();
   }
 
   /** Sends one input message; false when the channel is not open (or a move was shed under load). */
@@ -145,24 +194,113 @@ export class ViewerSession {
     return this.peer?.pc.sctp?.maxMessageSize || Number.POSITIVE_INFINITY;
   }
 
+  // ——— Control ———
+
+  requestControl = () => this.signal({ type: "control/request", sessionId: this.options.sessionId });
+  releaseControl = () => this.signal({ type: "control/release", sessionId: this.options.sessionId });
+  takeControl = () => this.signal({ type: "control/take", sessionId: this.options.sessionId });
+  grantControl = (to: string) =>
+    this.signal({ type: "control/grant", sessionId: this.options.sessionId, to });
+
   /**
-   * Ends the session (Disconnect): asks the worker to end it and waits briefly for its word, so the
-   * audit trail says the technician ended it rather than that the viewer vanished.
+   * Ends the session for everyone (End session): asks the worker and waits briefly for its word, so
+   * the audit trail says who ended it rather than that a viewer vanished. The worker refuses it to
+   * an observer (onRefused says so); an observer leaves instead.
    */
   end(): void {
     if (isTerminalViewerState(this.state)) return;
-    if (!this.signaling?.send({ type: "session/end", sessionId: this.options.sessionId })) {
+    if (!this.signal({ type: "session/end", sessionId: this.options.sessionId })) {
       return this.finish("end", "ended_by_technician");
     }
     clearTimeout(this.endTimer);
     this.endTimer = setTimeout(() => this.finish("end", "ended_by_technician"), this.tuning.endConfirmMs);
   }
 
-  /** The page is going away: say so and close at once (there is no time to wait for an answer). */
+  /** Leaves the session on purpose (Leave); it goes on for the others. */
   leave(): void {
-    this.signaling?.send({ type: "session/end", sessionId: this.options.sessionId });
-    if (isTerminalViewerState(this.state)) this.teardown();
-    else this.finish("end", "viewer_left");
+    if (isTerminalViewerState(this.state)) return this.teardown();
+    this.signal({ type: "participant/leave", sessionId: this.options.sessionId });
+    this.finish("end", "left");
+  }
+
+  /**
+   * The page is going away (closed, reloaded, navigated): close the link without leaving. A reload
+   * comes back within the grace period as the same participant; otherwise the worker lets it go.
+   */
+  disconnect(): void {
+    if (!isTerminalViewerState(this.state)) this.move("end", "disconnected");
+    this.teardown();
+  }
+
+  // ——— The signaling link ———
+
+  private async connect() {
+    let ticket: string;
+    try {
+      ticket = await this.options.getTicket();
+    } catch (error) {
+      return this.ticketFailed(error);
+    }
+    if (isTerminalViewerState(this.state)) return;
+    const link = new SignalingClient({
+      url: this.options.signalUrl,
+      ticket,
+      peer: this.peerToken,
+      createSocket: this.options.createSocket,
+      handlers: {
+        onWelcome: (welcome) => {
+          this.everWelcomed = true;
+          this.reconnectAttempt = 0;
+          this.participantId = welcome.participantId ?? null;
+          this.options.events.onSignaling?.("connected");
+        },
+        onMessage: (message) => this.onSignal(message),
+        onClose: ({ code, reason, opened }) => {
+          if (this.signaling === link) this.onSignalingClosed(code, reason, opened);
+        },
+        onInvalid: (error) => console.warn("signaling: dropped an invalid message", error),
+      },
+    });
+    this.signaling = link;
+  }
+
+  private ticketFailed(error: unknown) {
+    if (isTerminalViewerState(this.state)) return;
+    if (error instanceof TicketUnavailable && error.final) {
+      return this.finish(
+        error.state === "denied" ? "deny" : error.state === "failed" ? "fail" : "end",
+        error.reason,
+      );
+    }
+    // The dashboard is restarting or the network is down: ask again soon; the picture carries on.
+    if (this.everWelcomed) return this.scheduleReconnect();
+    this.finish("fail", VIEWER_REASONS.unreachable);
+  }
+
+  private onSignalingClosed(code: number, reason: string, opened: boolean) {
+    if (isTerminalViewerState(this.state)) return this.teardown();
+    if (this.everWelcomed && RESUMABLE_CLOSES.includes(code)) return this.scheduleReconnect();
+    if (!opened && code === CLOSE_ABNORMAL) {
+      return this.everWelcomed ? this.scheduleReconnect() : this.finish("fail", VIEWER_REASONS.unreachable);
+    }
+    const outcome = closeOutcome(code, reason);
+    this.finish(outcome.state === "ended" ? "end" : "fail", outcome.reason);
+  }
+
+  /** Full jitter, doubling: a restarted worker is not stormed by every viewer at the same moment. */
+  private scheduleReconnect() {
+    this.signaling = null;
+    this.options.events.onSignaling?.("reconnecting");
+    const bound = Math.min(
+      this.tuning.reconnectMaxMs,
+      this.tuning.reconnectFirstMs * 2 ** this.reconnectAttempt++,
+    );
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => void this.connect(), bound / 2 + (Math.random() * bound) / 2);
+  }
+
+  private signal(message: SignalMessage): boolean {
+    return this.signaling?.send(message) ?? false;
   }
 
   private onSignal(message: SignalMessage) {
@@ -182,20 +320,41 @@ export class ViewerSession {
           default:
             return;
         }
+      case "session/participants":
+        return this.onParticipants(message);
       case "signal/offer":
+        if (message.participantId !== this.participantId) return;
         // The offer can overtake the active state when the peers sit on different workers.
         if (this.state === "connecting" || this.state === "awaiting_consent") this.accepted();
         this.offered = true;
         clearTimeout(this.offerTimer);
         return void this.ensurePeer().handleOffer(message.sdp);
       case "signal/ice":
+        if (message.participantId !== this.participantId) return;
         return void this.ensurePeer().handleIce(message.candidate);
       case "error":
-        console.warn(`signaling: the worker refused a message (${message.code}): ${message.message}`);
+        console.warn(
+          `signaling: the worker refused ${message.ref ?? "a message"} (${message.code}): ${message.message}`,
+        );
+        if (message.ref === "session/end") clearTimeout(this.endTimer);
+        if (message.ref?.startsWith("control/") || message.ref === "session/end") {
+          this.options.events.onRefused?.(message.message);
+        }
         return;
       default:
         return;
     }
+  }
+
+  private onParticipants(message: SignalMessageOf<"session/participants">) {
+    if (message.version <= this.snapshotVersion || !this.participantId) return;
+    this.snapshotVersion = message.version;
+    this.participants = {
+      me: this.participantId,
+      controllerId: message.controllerId,
+      participants: message.participants,
+    };
+    this.options.events.onParticipants?.(this.participants);
   }
 
   private accepted() {
@@ -217,9 +376,10 @@ export class ViewerSession {
     const { sessionId, iceServers, createPeerConnection } = this.options;
     this.peer = new ViewerPeer({
       sessionId,
+      participantId: this.participantId!,
       iceServers,
       createPeerConnection,
-      sendSignal: (message) => this.signaling?.send(message),
+      sendSignal: (message) => this.signal(message),
       events: {
         onTrack: (event) => this.options.events.onTrack(event),
         onChannel: (channel) => this.adoptChannel(channel),
@@ -274,17 +434,10 @@ export class ViewerSession {
     }
   }
 
-  private onSignalingClosed(code: number, opened: boolean) {
-    if (isTerminalViewerState(this.state)) return this.teardown();
-    if (!opened && code === CLOSE_ABNORMAL) return this.finish("fail", VIEWER_REASONS.unreachable);
-    const outcome = closeOutcome(code);
-    this.finish(outcome.state === "ended" ? "end" : "fail", outcome.reason);
-  }
-
-  /** The viewer cannot go on: it ends the session so the agent stops too, and shows why. */
+  /** The viewer cannot go on: it leaves the session (which goes on for anyone else) and shows why. */
   private giveUp(reason: string) {
     if (isTerminalViewerState(this.state)) return;
-    this.signaling?.send({ type: "session/end", sessionId: this.options.sessionId });
+    this.signal({ type: "participant/leave", sessionId: this.options.sessionId });
     this.finish("fail", reason);
   }
 
@@ -304,18 +457,21 @@ export class ViewerSession {
     // A denial can only follow the request; should one come later, the session still is over.
     this.move(canTransition(this.state, transition) ? transition : "end", reason);
     this.teardown();
-    if (!this.welcomed) this.options.events.onOrphaned?.();
+    if (!this.everWelcomed) this.options.events.onOrphaned?.();
   }
 
   private teardown() {
     clearTimeout(this.peerFailedTimer);
     clearTimeout(this.offerTimer);
     clearTimeout(this.endTimer);
+    clearTimeout(this.reconnectTimer);
     this.peer?.close();
     this.input = null;
     this.control = null;
     this.options.events.onInputReady?.(false);
-    this.signaling?.close();
+    const link = this.signaling;
+    this.signaling = null;
+    link?.close();
   }
 }
 

@@ -96,7 +96,11 @@ const REASON_SENTENCES: Record<string, string> = {
   ended_by_technician: "You ended the session.",
   ended_by_agent: "The session was ended at the remote machine.",
   ended_by_admin: "An administrator ended the session.",
-  viewer_left: "The viewer disconnected (the page was closed or reloaded), which ends the session.",
+  viewer_left: "Everyone who could control the session left it, so it ended.",
+  interrupted:
+    "The session was interrupted: its signaling server went away and the remote machine or its viewers did not come back in time.",
+  user_deactivated: "The account of the last technician in the session was deactivated.",
+  left: "You left the session.",
   negotiation_failed: "The connection to the agent could not be set up.",
   agent_removed: "An administrator removed the agent.",
   peer_failed:
@@ -118,6 +122,16 @@ const REASON_SENTENCES: Record<string, string> = {
   signaling_replaced: "This session was opened in another tab or window, so this one was disconnected.",
   signaling_sessionEnded: "The session is over; it may have ended before this page could join it.",
   signaling_lost: "The connection to the signaling server dropped (network or server down).",
+  signaling_participantLeft: "You are no longer in this session.",
+  signaling_revoked: "Your account was deactivated, so you were disconnected.",
+  participant_left: "You left the session (in this or another tab).",
+  participant_disconnected: "This page was away too long, so you were taken out of the session.",
+  participant_denied_by_user: "The person at the machine did not let you join.",
+  participant_consent_timeout: "Nobody at the machine answered your request to join.",
+  participant_user_deactivated: "Your account was deactivated, so you were disconnected.",
+  participant_session_over: "The session is over.",
+  participant_interrupted: "The session was interrupted and you were taken out of it.",
+  not_a_participant: "You are not in this session (any more). Join it again to watch.",
 };
 
 /** A sentence for a terminal state's reason; the state's own line when the reason is unknown or absent. */
@@ -132,11 +146,35 @@ const CLOSE_CODE_NAMES = new Map<number, string>(
 /**
  * What a signaling WebSocket close means for the viewer: the reason code to show and whether the
  * session is over (ended) or broken (failed). 1006 is the browser's "closed abnormally": no close
- * frame arrived, so the network or the server went away.
+ * frame arrived, so the network or the server went away. A participant taken out of the session
+ * (4014) hears why in the close's reason (a participant leave reason).
  */
-export function closeOutcome(code: number): { state: "ended" | "failed"; reason: string } {
+export function closeOutcome(code: number, reason = ""): { state: "ended" | "failed"; reason: string } {
   const name = CLOSE_CODE_NAMES.get(code);
   if (!name) return { state: "failed", reason: "signaling_lost" };
-  const ended = code === CLOSE_CODES.sessionEnded || code === CLOSE_CODES.replaced;
+  if (code === CLOSE_CODES.participantLeft && REASON_SENTENCES[`participant_${reason}`]) {
+    return { state: "ended", reason: `participant_${reason}` };
+  }
+  const ended = (
+    [
+      CLOSE_CODES.sessionEnded,
+      CLOSE_CODES.replaced,
+      CLOSE_CODES.participantLeft,
+      CLOSE_CODES.revoked,
+    ] as number[]
+  ).includes(code);
   return { state: ended ? "ended" : "failed", reason: `signaling_${name}` };
 }
+
+/**
+ * Closes after which the viewer's signaling link comes back by itself (with a new ticket) while
+ * the peer connection carries on: the worker went away (restart, crash, deploy), the network
+ * dropped, or the link went silent. Anything else is the worker's deliberate word.
+ */
+export const RESUMABLE_CLOSES: readonly number[] = [
+  CLOSE_CODES.goingAway,
+  1006,
+  1011,
+  CLOSE_CODES.timeout,
+  CLOSE_CODES.slowConsumer,
+];

@@ -15,8 +15,8 @@ import { createEnrollmentCode } from "@rd/api";
 import { Agents, type Database, Users } from "@rd/db";
 import { and, asc, eq, isNull } from "drizzle-orm";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const cli = path.join(root, "apps/agent/src/cli.ts");
+/** The agent's CLI in this checkout: `npm start` runs the dashboard from the repository's root. */
+const cli = path.resolve("apps/agent/src/cli.ts");
 /** How often to look for the first admin: the demo should be online seconds after setup. */
 const POLL_MS = 1000;
 const RESTART_MS = [1000, 2000, 5000, 10_000, 30_000];
@@ -165,6 +165,15 @@ export function startDemoAgent({ db, serverUrl, dataDir, say }: DemoAgentOptions
   void (async () => {
     if (process.platform !== "linux" || !(await onPath("Xvfb"))) {
       say("demo agent: needs Linux with Xvfb (sudo apt-get install -y xvfb fluxbox xterm); not started");
+      return;
+    }
+    if (
+      !(await access(cli).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      say(`demo agent: ${cli} is missing (start the dashboard from the repository's root); not started`);
       return;
     }
     await tick();

@@ -1,0 +1,86 @@
+/**
+ * The consent prompt on a real X display (Xvfb): Deny is the default, so Return refuses; the Allow
+ * button allows; closing the window or not answering refuses. And its words name who asks.
+ */
+import { createLogger } from "@rd/log";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createXConsentUi, indicatorText, promptText } from "./consent.ts";
+import { startDisplay, type TestDisplay, windowGeometry, xdotool } from "./testing/display.ts";
+
+const TITLE = "remote-desk: remote session request";
+
+describe("the consent prompt on X", () => {
+  let display: TestDisplay;
+  beforeAll(async () => {
+    display = await startDisplay({ width: 800, height: 600 });
+  });
+  afterAll(() => display?.close());
+
+  const ui = () => createXConsentUi(display.display, createLogger("silent", { name: "test" }));
+
+  async function promptWindow(): Promise<string> {
+    const out = await xdotool(display.env, ["search", "--sync", "--name", TITLE]);
+    return out.trim().split("\n")[0]!;
+  }
+
+  it("refuses on Return: a person typing when it pops up lets nobody in", async () => {
+    const answer = ui().ask({
+      technician: "Ada (ada@acme.example, Acme)",
+      asks: "control",
+      timeoutMs: 20_000,
+      signal: new AbortController().signal,
+    });
+    const id = await promptWindow();
+    const box = await windowGeometry(display.display, id);
+    // Without a window manager the keyboard follows the pointer: over the prompt, Return goes to it.
+    await xdotool(display.env, [
+      "mousemove",
+      String(box.x + box.width / 2),
+      String(box.y + 10),
+      "key",
+      "Return",
+    ]);
+    expect(await answer).toBe("denied_by_user");
+  });
+
+  it("allows when the person clicks Allow", async () => {
+    const answer = ui().ask({
+      technician: "Ada (ada@acme.example, Acme)",
+      asks: "join",
+      timeoutMs: 20_000,
+      signal: new AbortController().signal,
+    });
+    const id = await promptWindow();
+    const box = await windowGeometry(display.display, id);
+    // The buttons sit at the bottom left in the order given: Deny, then Allow (xmessage's layout).
+    await xdotool(display.env, [
+      "mousemove",
+      String(box.x + 71),
+      String(box.y + box.height - 14),
+      "click",
+      "1",
+    ]);
+    expect(await answer).toBe("accepted");
+  });
+
+  it("refuses when nobody answers in time", async () => {
+    const answer = ui().ask({
+      technician: "Ada",
+      asks: "control",
+      timeoutMs: 300,
+      signal: new AbortController().signal,
+    });
+    expect(await answer).toBe("consent_timeout");
+  });
+
+  it("names who asks, their workspace, and what they want", () => {
+    expect(promptText({ technician: "Ada (ada@acme.example, Acme IT)", asks: "control" })).toMatch(
+      /^Ada \(ada@acme\.example, Acme IT\) wants to see and control this screen\./,
+    );
+    expect(promptText({ technician: "Bob (bob@acme.example, Acme IT)", asks: "join" })).toMatch(
+      /wants to join the remote session and watch this screen/,
+    );
+    expect(indicatorText(["Ada"])).toBe("Ada is connected to this screen");
+    expect(indicatorText(["Ada", "Bob"])).toBe("Connected to this screen:\n  Ada\n  Bob");
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * One WebSocket connection as the hub sees it, and its lifecycle as a table: it waits for
+ * `presence/hello`, is authenticated, is open, is closed. The hub also remembers why it closed a
+ * connection itself, because that decides what the close means (a viewer who left on purpose is
+ * not "away"; a worker that is stopping ends nothing).
+ */
+import type { TokenBucket } from "@rd/protocol";
+import type { AgentIdentity } from "../store.ts";
+
+/** What the hub needs of a WebSocket; the Node and Deno entries adapt theirs to it. */
+export interface PeerSocket {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+  /** Bytes queued but not yet sent; how a slow reader shows. */
+  readonly bufferedAmount: number;
+}
+
+export type AgentConnectionIdentity = { role: "agent" } & AgentIdentity;
+export interface ViewerIdentity {
+  role: "technician";
+  tenantId: string;
+  userId: string;
+  sessionId: string;
+  participantId: string;
+  agentId: string;
+  /** An admin of the tenant (may take control, may end any session). */
+  admin: boolean;
+  /** The page's peer-connection instance (presence/hello `peer`). */
+  peer: string | null;
+}
+export type Identity = AgentConnectionIdentity | ViewerIdentity;
+
+export const CONNECTION_STATES = ["hello", "authenticating", "open", "closed"] as const;
+export type ConnectionState = (typeof CONNECTION_STATES)[number];
+
+export const CONNECTION_TRANSITIONS = {
+  /** The first message arrived, and it is `presence/hello`: its credentials are being checked. */
+  hello: { from: ["hello"], to: "authenticating" },
+  /** Credentials good: welcomed, and from now on messages of its role are handled. */
+  welcome: { from: ["authenticating"], to: "open" },
+  /** Closed by either side, at any point (RFC 6455 §7). */
+  close: { from: ["hello", "authenticating", "open"], to: "closed" },
+} as const satisfies Record<string, { from: readonly ConnectionState[]; to: ConnectionState }>;
+export type ConnectionTransition = keyof typeof CONNECTION_TRANSITIONS;
+
+export class IllegalConnectionTransition extends Error {
+  constructor(from: ConnectionState, transition: ConnectionTransition) {
+    super(`A connection that is ${from} cannot ${transition}`);
+    this.name = "IllegalConnectionTransition";
+  }
+}
+
+export function nextConnectionState(
+  from: ConnectionState,
+  transition: ConnectionTransition,
+): ConnectionState {
+  if (!(CONNECTION_TRANSITIONS[transition].from as readonly ConnectionState[]).includes(from))
+    throw new IllegalConnectionTransition(from, transition);
+  return CONNECTION_TRANSITIONS[transition].to;
+}
+
+/**
+ * Why the hub closed a connection itself. Anything else (the peer went, a limit was hit, the
+ * heartbeat stopped) is a disconnect: the peer may come back within the grace period.
+ */
+export type CloseCause = "replaced" | "left" | "ended" | "revoked" | "stopping";
+
+export interface Connection {
+  id: string;
+  socket: PeerSocket;
+  state: ConnectionState;
+  identity?: Identity;
+  /** Agents: the sessions this connection is part of. */
+  sessions: Set<string>;
+  lastHeard: number;
+  protocolErrors: number;
+  messages: TokenBucket;
+  bytes: TokenBucket;
+  helloTimer?: ReturnType<typeof setTimeout>;
+  unsubscribe?: () => Promise<void>;
+  /** Which heartbeat slice visits this connection. */
+  slice: number;
+  cause?: CloseCause;
+  /** Viewers: the participants version at connect, and the newest snapshot sent. */
+  connectedVersion: number;
+  snapshotVersion: number;
+  /**
+   * Messages are handled one at a time, in order: a deny must not overtake its prompt. While a
+   * message's work (a database transition, say) is in flight, later ones wait on this promise.
+   */
+  pending?: Promise<void>;
+}
+
+export const isAgent = (c: Connection): c is Connection & { identity: AgentConnectionIdentity } =>
+  c.identity?.role === "agent";
+export const isViewer = (c: Connection): c is Connection & { identity: ViewerIdentity } =>
+  c.identity?.role === "technician";
+
+/** Whether it closed, read fresh (after an await, the socket may have gone meanwhile). */
+export const isClosed = (c: Connection): boolean => c.state === "closed";
+
+export function move(connection: Connection, transition: ConnectionTransition): void {
+  connection.state = nextConnectionState(connection.state, transition);
+}

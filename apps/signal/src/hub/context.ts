@@ -1,0 +1,30 @@
+/** What the hub's domain modules share: its dependencies, the registry, delivery, and each other. */
+import type { Logger } from "@rd/log";
+import type { Bus, BusEnvelope } from "../bus.ts";
+import type { SignalTuning } from "../config.ts";
+import type { ReplayGuard } from "../replay-guard.ts";
+import type { SignalStore } from "../store.ts";
+import type { Connection } from "./connection.ts";
+import type { Delivery, Registry } from "./delivery.ts";
+import type { Liveness } from "./liveness.ts";
+import type { SessionControl } from "./session-control.ts";
+
+export interface HubDeps {
+  workerId: string;
+  store: SignalStore;
+  bus: Bus;
+  replayGuard: ReplayGuard;
+  ticketKey: CryptoKey;
+  tuning: SignalTuning;
+  log: Logger;
+}
+
+export interface HubContext extends HubDeps {
+  registry: Registry;
+  delivery: Delivery;
+  liveness: Liveness;
+  sessions: SessionControl;
+  /** Bus envelopes for a connection of an agent / a participant. */
+  toAgent(connection: Connection, envelope: BusEnvelope): void;
+  toViewer(connection: Connection, envelope: BusEnvelope): void;
+}

@@ -1,0 +1,214 @@
+/**
+ * Session control: every message that changes a session (the agent's consent answers and ends, a
+ * viewer's end, leave and control requests) goes to the control path in the database, which applies
+ * the state tables and announces the change on the control feed. From the feed, each worker tells
+ * its own connections of that session what changed: the state, who is in it, who has control. A
+ * refused change is answered with an `error` naming the message and saying why.
+ */
+import {
+  CLOSE_CODES,
+  isTerminalSessionState,
+  type SessionEndReason,
+  type SessionState,
+  type SignalMessage,
+  stopTransition,
+} from "@rd/protocol";
+import type { ControlNotice } from "@rd/db";
+import type { Outcome } from "../store.ts";
+import { type Connection, isAgent, isViewer, type ViewerIdentity } from "./connection.ts";
+import type { HubContext } from "./context.ts";
+
+/** The reasons an agent may give for stopping a session itself. */
+const AGENT_END_REASONS: readonly SessionEndReason[] = ["ended_by_agent", "negotiation_failed"];
+
+type SessionMessage = Extract<SignalMessage, { sessionId: string }>;
+
+export class SessionControl {
+  private readonly ctx: HubContext;
+
+  constructor(ctx: HubContext) {
+    this.ctx = ctx;
+  }
+
+  /** From an agent: consent, the end of a session, the answer about a later participant. */
+  async fromAgent(connection: Connection, message: SessionMessage): Promise<void> {
+    if (!isAgent(connection)) return;
+    const { store, delivery } = this.ctx;
+    const { sessionId } = message;
+    const tenantId = connection.identity.tenantId;
+    const actor = { type: "agent" as const, id: connection.identity.agentId };
+    let outcome: Outcome;
+    switch (message.type) {
+      case "session/prompt":
+        outcome = await store.transition({ tenantId, sessionId, transition: "askConsent", actor });
+        break;
+      case "session/accept":
+        outcome = await store.transition({ tenantId, sessionId, transition: "start", actor });
+        break;
+      case "session/deny":
+        outcome = await store.transition({
+          tenantId,
+          sessionId,
+          transition: "deny",
+          actor,
+          reason: message.reason,
+        });
+        break;
+      case "session/end": {
+        const reason = message.reason ?? "ended_by_agent";
+        if (!AGENT_END_REASONS.includes(reason)) {
+          return delivery.refuse(
+            connection,
+            "bad_reason",
+            `an agent ends a session with ${AGENT_END_REASONS.join(" or ")}, not ${reason}`,
+            message.type,
+          );
+        }
+        outcome = await store.transition({
+          tenantId,
+          sessionId,
+          transition: stopTransition(reason),
+          actor,
+          reason,
+        });
+        break;
+      }
+      case "participant/admit":
+      case "participant/refuse":
+        outcome = await store.answerParticipant(
+          connection.identity.agentId,
+          sessionId,
+          message.participantId,
+          message.type === "participant/admit" ? "admit" : message.reason,
+        );
+        break;
+      default:
+        return delivery.refuse(connection, "forbidden", `${message.type} is not a message an agent may send`);
+    }
+    if (!outcome.ok) delivery.refuse(connection, outcome.code, outcome.message, message.type);
+  }
+
+  /** From a viewer: ending the session for everyone, leaving it, and control. */
+  async fromViewer(connection: Connection, message: SessionMessage): Promise<void> {
+    if (!isViewer(connection)) return;
+    const { store, delivery } = this.ctx;
+    const me: ViewerIdentity = connection.identity;
+    let outcome: Outcome;
+    switch (message.type) {
+      case "session/end":
+        outcome = await store.endByParticipant(me.participantId, me.userId, me.admin);
+        break;
+      case "participant/leave":
+        await store.leave(me.participantId, "left", { type: "user", id: me.userId });
+        return delivery.close(connection, CLOSE_CODES.participantLeft, "left", "left");
+      case "control/request":
+      case "control/release":
+      case "control/take":
+        outcome = await store.changeControl({
+          sessionId: me.sessionId,
+          by: me.participantId,
+          action: message.type.slice("control/".length) as "request" | "release" | "take",
+          byAdmin: me.admin,
+        });
+        break;
+      case "control/grant":
+        outcome = await store.changeControl({
+          sessionId: me.sessionId,
+          by: me.participantId,
+          action: "grant",
+          to: message.to,
+          byAdmin: me.admin,
+        });
+        break;
+      default:
+        return delivery.refuse(connection, "forbidden", `${message.type} is not a message a viewer may send`);
+    }
+    if (!outcome.ok) delivery.refuse(connection, outcome.code, outcome.message, message.type);
+  }
+
+  /** A change on the control feed: tell this worker's connections of the session. */
+  onNotice(notice: Extract<ControlNotice, { kind: "session" | "participants" }>): void {
+    if (notice.kind === "participants") return void this.pushSnapshot(notice.sessionId);
+    const { registry, delivery, liveness } = this.ctx;
+    const connections = registry.ofSession(notice.sessionId);
+    if (connections.length === 0) return;
+    const state: SignalMessage = {
+      type: "session/state",
+      sessionId: notice.sessionId,
+      status: notice.status,
+      ...(notice.reason ? { reason: notice.reason.slice(0, 200) } : {}),
+    };
+    for (const connection of connections) delivery.send(connection, state);
+    if (!isTerminalSessionState(notice.status)) return void this.pushSnapshot(notice.sessionId);
+    liveness.agentBack(notice.sessionId);
+    for (const connection of connections) {
+      if (isAgent(connection)) registry.dropAgentSession(connection, notice.sessionId);
+      else
+        delivery.close(connection, CLOSE_CODES.sessionEnded, endLine(notice.status, notice.reason), "ended");
+    }
+  }
+
+  /**
+   * Brings a connection that just joined (a viewer) or came back (an agent resuming) up to date:
+   * the session's state and who is in it.
+   */
+  async catchUp(connection: Connection, sessionId: string, known?: SessionState): Promise<void> {
+    const snapshot = await this.ctx.store.snapshot(sessionId);
+    if (!snapshot || connection.state !== "open") return;
+    const status = known ?? snapshot.status;
+    const { delivery, registry } = this.ctx;
+    delivery.send(connection, { type: "session/state", sessionId, status: snapshot.status });
+    if (isTerminalSessionState(snapshot.status)) {
+      if (isViewer(connection))
+        delivery.close(connection, CLOSE_CODES.sessionEnded, endLine(status), "ended");
+      else registry.dropAgentSession(connection, sessionId);
+      return;
+    }
+    this.sendSnapshot(connection, sessionId, snapshot);
+  }
+
+  /** Sends who is in the session to every connection of it here; a viewer no longer in it is closed. */
+  private async pushSnapshot(sessionId: string) {
+    const { registry, store } = this.ctx;
+    if (registry.ofSession(sessionId).length === 0) return;
+    const snapshot = await store.snapshot(sessionId);
+    if (!snapshot) return;
+    for (const connection of registry.ofSession(sessionId))
+      this.sendSnapshot(connection, sessionId, snapshot);
+  }
+
+  private sendSnapshot(
+    connection: Connection,
+    sessionId: string,
+    snapshot: NonNullable<Awaited<ReturnType<HubContext["store"]["snapshot"]>>>,
+  ) {
+    // Snapshots travel by different paths and can arrive out of order; an older one changes nothing.
+    if (connection.snapshotVersion >= snapshot.version) return;
+    connection.snapshotVersion = snapshot.version;
+    const { delivery } = this.ctx;
+    if (isViewer(connection)) {
+      const me = connection.identity.participantId;
+      if (!snapshot.participants.some((p) => p.id === me) && snapshot.version > connection.connectedVersion) {
+        void this.closeLeft(connection, me);
+        return;
+      }
+    }
+    delivery.send(connection, {
+      type: "session/participants",
+      sessionId,
+      version: snapshot.version,
+      controllerId: snapshot.controllerId,
+      participants: snapshot.participants,
+    });
+  }
+
+  /** A viewer whose participant is out (refused at the machine, left in another tab): why, and closed. */
+  private async closeLeft(connection: Connection, participantId: string) {
+    const reason = (await this.ctx.store.leftReason(participantId)) ?? "left";
+    this.ctx.delivery.close(connection, CLOSE_CODES.participantLeft, reason, "left");
+  }
+}
+
+function endLine(status: SessionState, reason?: string) {
+  return `session ${status}${reason ? `: ${reason}` : ""}`;
+}
