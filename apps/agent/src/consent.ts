@@ -103,6 +103,10 @@ export function createXConsentUi(display: string, log: Logger): ConsentUi {
             "-0+0",
             "-title",
             "remote-desk: session in progress",
+            // ICCCM "no input": the window manager never gives it the keyboard, so showing a new
+            // list when someone joins or leaves does not take the focus from whoever is typing.
+            "-xrm",
+            "*input: False",
             "-buttons",
             `End session:${END}`,
             indicatorText(names),

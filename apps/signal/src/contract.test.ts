@@ -375,6 +375,24 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       a.close();
     });
 
+    it("serves one session after another on one agent connection, each with its participants", async () => {
+      const a = await agent();
+      for (let round = 0; round < 3; round++) {
+        const { sessionId, participantId, ticket } = await d.seed.openSession(
+          d.seed.techA,
+          d.seed.agentA.agentId,
+        );
+        const v = await viewer(ticket);
+        await a.next("session/request", (m) => m.sessionId === sessionId);
+        a.send({ type: "session/accept", sessionId });
+        const seen = await a.next("session/participants", (m) => m.sessionId === sessionId);
+        expect(seen.participants.map((p) => p.id)).toEqual([participantId]);
+        v.send({ type: "session/end", sessionId });
+        await a.next("session/state", (m) => m.sessionId === sessionId && m.status === "ended");
+      }
+      a.close();
+    });
+
     it("ends a request for an offline agent at once", async () => {
       const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA2.agentId);
       await until(

@@ -130,8 +130,7 @@ export class SignalHub {
       messages: new TokenBucket(tuning.messagesPerSecond, tuning.messageBurst),
       bytes: new TokenBucket(tuning.bytesPerSecond, tuning.byteBurst),
       slice: this.nextId % this.ctx.liveness.slices,
-      connectedVersion: 0,
-      snapshotVersion: -1,
+      snapshotVersions: new Map(),
     };
     connection.helloTimer = setTimeout(
       () => delivery.close(connection, CLOSE_CODES.timeout, "no presence/hello within the time limit"),

@@ -68,6 +68,8 @@ export interface TicketParticipation {
   consent: ConsentPolicy;
   /** The agent was already asked (session/request delivered); a viewer's reconnect asks no again. */
   requested: boolean;
+  /** The participants version when the ticket was checked: older snapshots are stale for this viewer. */
+  version: number;
   /** The session's opening request, as the agent shows it. */
   request: SignalMessageOf<"session/request">;
 }
@@ -103,8 +105,8 @@ export interface SignalStore {
   >;
   /** The agent's connection received the session's request: it is part of the session now. */
   markRequested(sessionId: string): Promise<void>;
-  /** Resolves with the participants version after the change. */
-  participantConnected(participantId: string, peer: string | null): Promise<number>;
+  /** False when the participant is no longer in the session (it left meanwhile). */
+  participantConnected(participantId: string, peer: string | null): Promise<boolean>;
   participantDisconnected(participantId: string, peer: string | null): Promise<void>;
   participantAway(participantId: string): Promise<boolean>;
   leave(participantId: string, reason: ParticipantLeaveReason, actor: Actor): Promise<void>;
@@ -295,6 +297,7 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
           agentOnline: row.agentStatus === "online" && !row.removedAt,
           consent: row.consent,
           requested: session.agentSeenAt !== null,
+          version: session.participantsVersion,
           request: {
             type: "session/request",
             sessionId: session.id,
@@ -317,7 +320,15 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         .where(and(eq(RemoteSessions.id, sessionId), isNull(RemoteSessions.agentSeenAt)));
     },
 
-    participantConnected: (participantId, peer) => participantConnected(db, { participantId, peer }),
+    async participantConnected(participantId, peer) {
+      try {
+        await participantConnected(db, { participantId, peer });
+        return true;
+      } catch (error) {
+        if (error instanceof ParticipantNotFound) return false;
+        throw error;
+      }
+    },
     participantDisconnected: (participantId, peer) => participantDisconnected(db, { participantId, peer }),
     participantAway: (participantId) => participantAway(db, participantId),
     leave: (participantId, reason, actor) => leaveSession(db, { participantId, reason, actor }),

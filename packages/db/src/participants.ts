@@ -198,7 +198,10 @@ export async function participantWithSession(
   return row ?? null;
 }
 
-/** A viewer connected (or reconnected, maybe from a new page: `peer`); resolves with the new version. */
+/**
+ * A viewer connected (or reconnected, maybe from a new page: `peer`); resolves with the new
+ * version. ParticipantNotFound when the participant has left meanwhile.
+ */
 export async function participantConnected(
   executor: Executor,
   { participantId, peer }: { participantId: string; peer: string | null },
@@ -442,17 +445,14 @@ export async function changeControl(
         const p = live.find((x) => x.id === id);
         return p ? (mail.get(p.userId ?? "") ?? p.id) : null;
       };
-      await participantEvent(
-        tx,
-        session,
-        event,
-        { type: "user", id: byRow.userId },
-        {
-          by: label(byRow.id),
-          from: label(session.controllerId),
-          to: label(state.controller),
-        },
-      );
+      // Each event names what it is about: who asked; who handed to whom; who took it from whom.
+      const data =
+        event === "control_requested" || event === "control_released"
+          ? { by: label(byRow.id) }
+          : event === "control_taken"
+            ? { by: label(byRow.id), from: label(session.controllerId) }
+            : { by: label(byRow.id), from: label(session.controllerId), to: label(state.controller) };
+      await participantEvent(tx, session, event, { type: "user", id: byRow.userId }, data);
     }
     await bump(tx, session, state.controller);
     return { controllerId: state.controller };

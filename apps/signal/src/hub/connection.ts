@@ -81,9 +81,8 @@ export interface Connection {
   /** Which heartbeat slice visits this connection. */
   slice: number;
   cause?: CloseCause;
-  /** Viewers: the participants version at connect, and the newest snapshot sent. */
-  connectedVersion: number;
-  snapshotVersion: number;
+  /** The newest participants snapshot sent, per session (an agent's connection serves many). */
+  snapshotVersions: Map<string, number>;
   /**
    * Messages are handled one at a time, in order: a deny must not overtake its prompt. While a
    * message's work (a database transition, say) is in flight, later ones wait on this promise.

@@ -41,6 +41,7 @@ export class Registry {
 
   dropAgentSession(connection: Connection, sessionId: string) {
     connection.sessions.delete(sessionId);
+    connection.snapshotVersions.delete(sessionId);
     if (this.agentBySession.get(sessionId) === connection) this.agentBySession.delete(sessionId);
   }
 

@@ -160,6 +160,8 @@ export class Presence {
     if (previous && previous !== connection)
       delivery.close(previous, CLOSE_CODES.replaced, "opened again in another tab or window", "replaced");
     registry.addViewer(connection);
+    // A snapshot older than the check above could predate this participant's joining: never sent.
+    connection.snapshotVersions.set(p.sessionId, p.version - 1);
     connection.unsubscribe = await bus.subscribe(channels.participant(p.participantId), (envelope) =>
       this.ctx.toViewer(connection, envelope),
     );
@@ -168,9 +170,9 @@ export class Presence {
       participantId: p.participantId,
       connectionId: connection.id,
     });
-    connection.connectedVersion = await store.participantConnected(p.participantId, peer);
-    this.ctx.liveness.participantBack(p.participantId);
     if (isClosed(connection)) return;
+    // Welcomed before the agent hears of it: the agent's offer must not reach a page that does not
+    // know yet who it is in the session.
     move(connection, "welcome");
     delivery.send(connection, {
       type: "presence/welcome",
@@ -180,6 +182,10 @@ export class Presence {
       sessionId: p.sessionId,
       participantId: p.participantId,
     });
+    if (!(await store.participantConnected(p.participantId, peer))) {
+      return this.ctx.sessions.closeLeft(connection, p.participantId);
+    }
+    this.ctx.liveness.participantBack(p.participantId);
     // A new request to an agent that is not there ends at once. A session already under way waits:
     // its agent may be on its way back (a restarted worker), and the grace period decides.
     if (!p.agentOnline && p.status === "pending") {

@@ -50,7 +50,11 @@ export class Relay {
   }
 
   onViewerRelay(connection: Connection, envelope: BusEnvelope & { kind: "relay" }) {
-    if (isViewer(connection) && connection.identity.sessionId === envelope.sessionId)
+    if (
+      isViewer(connection) &&
+      connection.state === "open" &&
+      connection.identity.sessionId === envelope.sessionId
+    )
       this.ctx.delivery.sendRaw(connection, envelope.raw);
   }
 }

@@ -183,12 +183,14 @@ export class SessionControl {
     snapshot: NonNullable<Awaited<ReturnType<HubContext["store"]["snapshot"]>>>,
   ) {
     // Snapshots travel by different paths and can arrive out of order; an older one changes nothing.
-    if (connection.snapshotVersion >= snapshot.version) return;
-    connection.snapshotVersion = snapshot.version;
+    if ((connection.snapshotVersions.get(sessionId) ?? -1) >= snapshot.version) return;
+    connection.snapshotVersions.set(sessionId, snapshot.version);
     const { delivery } = this.ctx;
+    // Anyone in a session is in every snapshot taken after they joined (their ticket came after
+    // the join), so a viewer missing from one has left: refused, or left in another tab.
     if (isViewer(connection)) {
       const me = connection.identity.participantId;
-      if (!snapshot.participants.some((p) => p.id === me) && snapshot.version > connection.connectedVersion) {
+      if (!snapshot.participants.some((p) => p.id === me)) {
         void this.closeLeft(connection, me);
         return;
       }
@@ -203,7 +205,7 @@ export class SessionControl {
   }
 
   /** A viewer whose participant is out (refused at the machine, left in another tab): why, and closed. */
-  private async closeLeft(connection: Connection, participantId: string) {
+  async closeLeft(connection: Connection, participantId: string): Promise<void> {
     const reason = (await this.ctx.store.leftReason(participantId)) ?? "left";
     this.ctx.delivery.close(connection, CLOSE_CODES.participantLeft, reason, "left");
   }

@@ -9,7 +9,13 @@ import { importTicketKey } from "@rd/auth/tickets";
 import { createCaller, createEnrollmentCode, enrollAgent } from "@rd/api";
 import { type DbHandle, Tenants, Users } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
-import { DATA_LIMITS, parseControlMessage, parseInputMessage, type SignalMessage } from "@rd/protocol";
+import {
+  DATA_LIMITS,
+  parseControlMessage,
+  parseInputMessage,
+  type SignalMessage,
+  type SignalMessageOf,
+} from "@rd/protocol";
 import { startNodeSignal, type NodeSignal } from "@rd/signal/node";
 import { RTCPeerConnection as WeriftPeerConnection } from "werift";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -34,6 +40,8 @@ class ProtocolAgent {
   private work: Promise<unknown> = Promise.resolve();
   private welcomed = false;
   private readonly sessions = new Set<string>();
+  private readonly active = new Set<string>();
+  private readonly snapshots = new Map<string, SignalMessageOf<"session/participants">>();
   private readonly offered = new Map<string, string>();
   private readonly url: string;
   private readonly credentials: { agentId: string; secret: string };
@@ -84,20 +92,32 @@ class ProtocolAgent {
         return send({ type: "session/deny", sessionId: m.sessionId, reason: "denied_by_user" });
       send({ type: "session/accept", sessionId: m.sessionId });
     }
+    // As the real agent: peers only once the session is active, for the latest snapshot it has.
+    if (m.type === "session/state" && m.status === "active") {
+      this.active.add(m.sessionId);
+      this.reconcile(m.sessionId);
+    }
     if (m.type === "session/participants") {
-      for (const p of m.participants) {
-        if (!p.admitted) send({ type: "participant/admit", sessionId: m.sessionId, participantId: p.id });
-        if (p.admitted && p.connected && p.peer && this.offered.get(p.id) !== p.peer) {
-          this.offered.set(p.id, p.peer);
-          void this.offer(m.sessionId, p.id);
-        }
-      }
+      this.snapshots.set(m.sessionId, m);
+      this.reconcile(m.sessionId);
     }
     if (m.type === "signal/answer") {
       this.work = this.work.then(() => this.pc!.setRemoteDescription({ type: "answer", sdp: m.sdp }));
     }
     if (m.type === "signal/ice") {
       this.work = this.work.then(() => this.pc!.addIceCandidate(m.candidate ?? undefined)).catch(() => {});
+    }
+  }
+
+  private reconcile(sessionId: string) {
+    const snapshot = this.snapshots.get(sessionId);
+    if (!snapshot || !this.active.has(sessionId)) return;
+    for (const p of snapshot.participants) {
+      if (!p.admitted) this.send({ type: "participant/admit", sessionId, participantId: p.id });
+      if (p.admitted && p.connected && p.peer && this.offered.get(p.id) !== p.peer) {
+        this.offered.set(p.id, p.peer);
+        void this.offer(sessionId, p.id);
+      }
     }
   }
 
@@ -259,7 +279,7 @@ describe("ViewerSession against the real signaling worker", () => {
 
     v.session.end();
     await eventually(() => v.session.state === "ended", "the end");
-    expect(v.session.reason).toBe("ended_by_technician");
+    expect(v.session.reason).toBe("ended_by_you");
     expect(await caller.sessions.byId({ id: row.id })).toMatchObject({
       status: "ended",
       endReason: "ended_by_technician",

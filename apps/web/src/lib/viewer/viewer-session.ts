@@ -138,6 +138,8 @@ export class ViewerSession {
   private reconnectAttempt = 0;
   private offered = false;
   private everWelcomed = false;
+  /** This viewer asked to end the session: the end that follows is its own doing. */
+  private endRequested = false;
   private started = false;
   private snapshotVersion = -1;
   /** This viewer's participant id, from the worker's welcome. */
@@ -209,11 +211,12 @@ export class ViewerSession {
    */
   end(): void {
     if (isTerminalViewerState(this.state)) return;
+    this.endRequested = true;
     if (!this.signal({ type: "session/end", sessionId: this.options.sessionId })) {
-      return this.finish("end", "ended_by_technician");
+      return this.finish("end", VIEWER_REASONS.endedByYou);
     }
     clearTimeout(this.endTimer);
-    this.endTimer = setTimeout(() => this.finish("end", "ended_by_technician"), this.tuning.endConfirmMs);
+    this.endTimer = setTimeout(() => this.finish("end", VIEWER_REASONS.endedByYou), this.tuning.endConfirmMs);
   }
 
   /** Leaves the session on purpose (Leave); it goes on for the others. */
@@ -312,7 +315,12 @@ export class ViewerSession {
           case "active":
             return this.accepted();
           case "ended":
-            return this.finish("end", message.reason);
+            return this.finish(
+              "end",
+              this.endRequested && message.reason === "ended_by_technician"
+                ? VIEWER_REASONS.endedByYou
+                : message.reason,
+            );
           case "denied":
             return this.finish("deny", message.reason);
           case "failed":
@@ -336,7 +344,10 @@ export class ViewerSession {
         console.warn(
           `signaling: the worker refused ${message.ref ?? "a message"} (${message.code}): ${message.message}`,
         );
-        if (message.ref === "session/end") clearTimeout(this.endTimer);
+        if (message.ref === "session/end") {
+          clearTimeout(this.endTimer);
+          this.endRequested = false;
+        }
         if (message.ref?.startsWith("control/") || message.ref === "session/end") {
           this.options.events.onRefused?.(message.message);
         }
@@ -355,6 +366,7 @@ export class ViewerSession {
       participants: message.participants,
     };
     this.options.events.onParticipants?.(this.participants);
+    this.expectOffer();
   }
 
   private accepted() {
@@ -363,12 +375,24 @@ export class ViewerSession {
     // The media path can be up before the worker's "active" reaches this page (the two travel
     // separately); its "connected" event has then come and gone, so look instead of waiting.
     if (this.peer?.pc.connectionState === "connected") this.move("connect");
-    if (!this.offered) {
-      clearTimeout(this.offerTimer);
-      this.offerTimer = setTimeout(() => {
-        if (!this.offered) this.giveUp(VIEWER_REASONS.noOffer);
-      }, this.tuning.offerTimeoutMs);
-    }
+    this.expectOffer();
+  }
+
+  /** Whether the agent has let this viewer in (someone who joined later may wait for the person). */
+  get admitted(): boolean {
+    return !!this.participants?.participants.find((p) => p.id === this.participantId)?.admitted;
+  }
+
+  /**
+   * Once the session is active and this viewer admitted, the agent's offer must come: it starts
+   * its encoder first, but not forever. (The wait for the person at the machine is not counted.)
+   */
+  private expectOffer() {
+    if (this.offered || this.offerTimer !== undefined || this.state !== "negotiating" || !this.admitted)
+      return;
+    this.offerTimer = setTimeout(() => {
+      if (!this.offered) this.giveUp(VIEWER_REASONS.noOffer);
+    }, this.tuning.offerTimeoutMs);
   }
 
   private ensurePeer(): ViewerPeer {

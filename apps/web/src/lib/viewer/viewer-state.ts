@@ -87,13 +87,16 @@ export const VIEWER_REASONS = {
   noOffer: "no_offer",
   /** The WebSocket could not be opened at all. */
   unreachable: "signaling_unreachable",
+  /** This viewer ended the session (the worker's reason is ended_by_technician for whoever did). */
+  endedByYou: "ended_by_you",
 } as const;
 
 const REASON_SENTENCES: Record<string, string> = {
   agent_offline: "The agent went offline.",
   denied_by_user: "The person at the machine denied the request.",
   consent_timeout: "Nobody answered the request in time.",
-  ended_by_technician: "You ended the session.",
+  ended_by_technician: "A technician in the session ended it.",
+  ended_by_you: "You ended the session.",
   ended_by_agent: "The session was ended at the remote machine.",
   ended_by_admin: "An administrator ended the session.",
   viewer_left: "Everyone who could control the session left it, so it ended.",
