@@ -21,7 +21,12 @@ export interface SignalClientEvents {
   onRevoked(reason: string): void;
 }
 
-const BACKOFF_MS = { first: 500, max: 30_000 };
+/**
+ * Reconnect waits: doubling from `first` up to `max`, or up to `inSession` while a session runs
+ * (its viewers wait for signaling to come back, and a worker restart must not leave them 30 s
+ * without it; a fleet of idle agents still backs off far enough not to storm a restarted worker).
+ */
+const BACKOFF_MS = { first: 500, max: 30_000, inSession: 3_000 };
 /** A silent worker is presumed gone after this many missed heartbeats. */
 const MISSED_HEARTBEATS = 2.5;
 
@@ -133,7 +138,8 @@ export class SignalClient {
 
   /** Full jitter: a random wait between 0 and the exponential bound. */
   private backoff(): number {
-    const bound = Math.min(BACKOFF_MS.max, BACKOFF_MS.first * 2 ** this.attempt++);
+    const max = this.running().length > 0 ? BACKOFF_MS.inSession : BACKOFF_MS.max;
+    const bound = Math.min(max, BACKOFF_MS.first * 2 ** this.attempt++);
     return BACKOFF_MS.first / 2 + Math.random() * bound;
   }
 

@@ -1,0 +1,166 @@
+/**
+ * Faults of the signaling worker, as `npm start` runs it: inside the dashboard's process. SIGKILL
+ * that process mid-session (no goodbye of any kind) and start it again on the same data: the media
+ * is peer to peer, so the picture keeps playing throughout; the agent and the viewer reconnect
+ * their signaling with their credentials; input works after; the timeline shows the gap. Kill the
+ * agent too and restart only the dashboard: the session ends as `interrupted` once the grace
+ * period is over, never left active with nobody in it.
+ */
+import { type Browser, expect, type Page, test } from "@playwright/test";
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { signInAsAdmin } from "./helpers.ts";
+import { type Product, startProduct } from "./product.ts";
+import { eventually, finishAgent, type RealAgent, startRealAgent } from "./real-agent.ts";
+import { connect, screenPoint, viewer } from "./viewer.ts";
+
+const port = Number(process.env.E2E_PORT ?? 3100) + 20;
+
+/** Counts the frames the page presents (requestVideoFrameCallback), into window.__framesShown. */
+async function countFrames(page: Page) {
+  await page.evaluate(() => {
+    const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]')!;
+    const w = window as unknown as { __framesShown: number };
+    w.__framesShown = 0;
+    const tick = () => {
+      w.__framesShown++;
+      video.requestVideoFrameCallback(tick);
+    };
+    video.requestVideoFrameCallback(tick);
+  });
+}
+const framesShown = (page: Page) =>
+  page.evaluate(() => (window as unknown as { __framesShown: number }).__framesShown);
+
+/** A product, an admin signed in to it, a real agent (notify) with a busy terminal, a live session. */
+async function liveSession(browser: Browser, env: Record<string, string>) {
+  const product = await startProduct({ port, entry: "server", env: { RD_DEMO_AGENT: "false", ...env } });
+  const context = await browser.newContext({ baseURL: product.baseURL });
+  const page = await context.newPage();
+  await signInAsAdmin(page);
+  const agent = await startRealAgent(page, product.baseURL, { name: "Steady desk" });
+  await page.goto(`/agents/${agent.agentId}`);
+  await page.getByTestId("consent-policy").selectOption("notify");
+  await expect(page.getByTestId("consent-policy")).toHaveValue("notify");
+  // A screen that changes all the time, so a picture that stops would show.
+  agent.launch("xterm", [
+    "-title",
+    "rd-e2e-busy",
+    "-geometry",
+    "80x10+700+400",
+    "-e",
+    "sh",
+    "-c",
+    "while true; do date +%s.%N; sleep 0.05; done",
+  ]);
+  const sessionId = await connect(page, agent);
+  await expect(viewer(page)).toHaveAttribute("data-state", "live", { timeout: 20_000 });
+  await countFrames(page);
+  return { product, page, agent, sessionId };
+}
+
+test.describe("the signaling worker dies mid-session", () => {
+  let product: Product | undefined;
+  let agent: RealAgent | undefined;
+  // eslint-disable-next-line no-empty-pattern -- Playwright hands fixtures first; this hook needs none.
+  test.afterEach(async ({}, testInfo) => {
+    if (product && testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach("product.log", { body: product.logs.join("\n"), contentType: "text/plain" });
+    }
+    await finishAgent(agent, testInfo);
+    await product?.stop();
+    agent = undefined;
+    product = undefined;
+  });
+
+  test("SIGKILL and restart: the picture plays on, input works after, the timeline shows the gap", async ({
+    browser,
+  }) => {
+    test.setTimeout(180_000);
+    const env = { SIGNAL_HEARTBEAT_MS: "2000" };
+    const started = await liveSession(browser, env);
+    ({ product, agent } = started);
+    const { page, sessionId } = started;
+    const typed = path.join(tmpdir(), `rd-e2e-restart-${Date.now()}.txt`);
+    agent.launch("xterm", [
+      "-title",
+      "rd-e2e-typing",
+      "-geometry",
+      "80x20+0+0",
+      "-e",
+      "sh",
+      "-c",
+      `cat > ${typed}`,
+    ]);
+    agent.x("xdotool", ["search", "--sync", "--onlyvisible", "--name", "rd-e2e-typing"]);
+
+    // No goodbye: the process that holds the worker (and the dashboard) is killed outright.
+    process.kill(product.child.pid!, "SIGKILL");
+    await expect(viewer(page)).toHaveAttribute("data-signaling", "reconnecting", { timeout: 15_000 });
+    const during = await framesShown(page);
+    await page.waitForTimeout(3000);
+    expect(await framesShown(page)).toBeGreaterThan(during + 10);
+    await expect(viewer(page)).toHaveAttribute("data-state", "live");
+
+    const dataDir = product.dataDir;
+    const onlineBefore = agent.logs.filter((line) => line.includes('"msg":"online"')).length;
+    product = await startProduct({ port, dataDir, entry: "server", env: { RD_DEMO_AGENT: "false", ...env } });
+    await expect(viewer(page)).toHaveAttribute("data-signaling", "connected", { timeout: 30_000 });
+    // The agent is back on the restarted worker too, with its session.
+    await eventually(() => {
+      const online = agent!.logs.filter((line) => line.includes('"msg":"online"')).length;
+      if (online <= onlineBefore) throw new Error("the agent has not reconnected yet");
+    }, 30_000);
+    await expect(viewer(page)).toHaveAttribute("data-state", "live");
+    // The picture never stopped, and input (which needs the session to be live) works.
+    const after = await framesShown(page);
+    await page.waitForTimeout(1000);
+    expect(await framesShown(page)).toBeGreaterThan(after);
+    const inTerminal = await screenPoint(page, 0.2, 0.1);
+    await page.mouse.click(inTerminal.x, inTerminal.y);
+    await eventually(() => {
+      const focused = agent!.x("xdotool", ["getwindowfocus", "getwindowname"]).trim();
+      if (focused !== "rd-e2e-typing") throw new Error(`focus on ${focused}`);
+    });
+    await page.keyboard.type("after the restart");
+    await page.keyboard.press("Enter");
+    await eventually(() => {
+      if (readFileSync(typed, "utf8") !== "after the restart\n") throw new Error("not typed yet");
+    });
+    rmSync(typed, { force: true });
+
+    // Signaling works too: ending the session reaches the agent's side.
+    await page.getByRole("button", { name: "End session" }).click();
+    await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });
+    await eventually(() => {
+      if (!agent!.logs.some((line) => line.includes('"session over"')))
+        throw new Error("the agent did not hear");
+    });
+    await page.goto(`/sessions/${sessionId}`);
+    await expect(page.getByText("Signaling restored").first()).toBeVisible();
+    await expect(page.getByText("gapMs").first()).toBeVisible();
+    await page.context().close();
+  });
+
+  test("kill the worker and the agent, restart only the worker: the session ends interrupted", async ({
+    browser,
+  }) => {
+    test.setTimeout(180_000);
+    // Short liveness so the sweep comes soon: gone for the grace period plus two refreshes.
+    const env = { SIGNAL_HEARTBEAT_MS: "1000", SIGNAL_RESUME_GRACE_MS: "2000" };
+    const started = await liveSession(browser, env);
+    ({ product, agent } = started);
+    const { page, sessionId } = started;
+
+    process.kill(product.child.pid!, "SIGKILL");
+    agent.child.kill("SIGKILL");
+    const dataDir = product.dataDir;
+    product = await startProduct({ port, dataDir, entry: "server", env: { RD_DEMO_AGENT: "false", ...env } });
+    await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 60_000 });
+    await expect(viewer(page)).toHaveAttribute("data-reason", "interrupted");
+    await page.goto(`/sessions/${sessionId}`);
+    await expect(page.getByText("interrupted").first()).toBeVisible();
+    await page.context().close();
+  });
+});
