@@ -10,9 +10,14 @@
  * and prints Connect → first frame, frames/s shown, kbit/s, input-to-photon p50/p95 and the
  * serving side's CPU, then the ratios. Prints figures; asserts nothing.
  *
+ * Then, on the busy terminal, one session watched by 1, 2 and 4 viewers (the owner and observers
+ * who joined, each a technician in a browser context of their own): the agent's CPU, each viewer's
+ * kbit/s and frames/s, and how many encoders run (one per display, whatever the viewers).
+ *
  * Knobs: SECONDS (steady window, 10), SAMPLES (latency samples per run, 40), CONNECTS (connections
- * timed per run, 3), BENCH_WORKLOADS (e.g. "terminal,motion"), BENCH_VERBOSE=1 (every latency
- * sample), BENCH_AGENT_LOG=file (the agent's debug log), CHROMIUM_PATH; RD_AGENT_* reach the agent.
+ * timed per run, 3), BENCH_WORKLOADS (e.g. "terminal,motion"), BENCH_VIEWERS (viewer counts, "1,2,4";
+ * "none" skips), BENCH_VERBOSE=1 (every latency sample), BENCH_AGENT_LOG=file (the agent's debug
+ * log), CHROMIUM_PATH; RD_AGENT_* reach the agent.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -26,13 +31,14 @@ import { root, waitForHttp } from "../lib.ts";
 import { type Figures, inputToPhoton, sleep, steadyWindow, waitForFirstFrame } from "./media/measure.ts";
 import { startNoVnc } from "./media/novnc.ts";
 import { installBenchHooks } from "./media/page-hooks.ts";
-import { stopProcess, treeCpuSeconds } from "./media/processes.ts";
+import { countDescendants, stopProcess, treeCpuSeconds } from "./media/processes.ts";
 import { startWorkload, type Workload, WORKLOADS, type WorkloadName } from "./media/workloads.ts";
 
 const SECONDS = positive("SECONDS", 10);
 const SAMPLES = positive("SAMPLES", 40);
 const CONNECTS = positive("CONNECTS", 3);
 const SETTLE_MS = 3000;
+const VIEWER_COUNTS = viewerCounts();
 const PORT = 3300;
 const cli = path.join(root, "apps/agent/src/cli.ts");
 
@@ -43,6 +49,17 @@ function positive(name: string, fallback: number): number {
     process.exit(2);
   }
   return value;
+}
+
+function viewerCounts(): number[] {
+  const text = process.env.BENCH_VIEWERS ?? "1,2,4";
+  if (text === "none") return [];
+  const counts = text.split(",").map((s) => Number(s.trim()));
+  if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 9)) {
+    console.error(`BENCH_VIEWERS takes viewer counts from 1 to 9, like 1,2,4, or "none" (got "${text}").`);
+    process.exit(2);
+  }
+  return counts.sort((a, b) => a - b);
 }
 
 function selectedWorkloads(): WorkloadName[] {
@@ -172,8 +189,102 @@ async function measureOurs(
     const click = await screenPoint(page, workload.probe.click.x / width, workload.probe.click.y / height);
     samples = await inputToPhoton(page, workload.probe, click, SAMPLES);
   }
-  await page.getByTestId("disconnect").click();
+  await page.getByTestId("end-session").click();
   return { firstFrameMs, ...steady, ...samples, detail };
+}
+
+interface ViewerFigures {
+  viewers: number;
+  /** The agent with its encoders, cores. */
+  cores: number;
+  /** Each viewer's kbit/s and frames/s, in joining order. */
+  perViewer: { kbps: number; fps: number }[];
+  encoders: number;
+}
+
+/**
+ * One session, watched by more and more viewers: the owner connects, observers join (each a
+ * technician signed in in a context of their own, admitted at once by the unattended policy).
+ */
+async function measureViewers(
+  ownerPage: Page,
+  browser: Browser,
+  agentId: string,
+  agent: ChildProcess,
+  observers: { email: string; password: string }[],
+): Promise<ViewerFigures[]> {
+  await ownerPage.goto(`/agents/${agentId}`);
+  const connect = ownerPage.locator("button:not([disabled])", { hasText: "Connect" });
+  await connect.waitFor({ timeout: 30_000 });
+  await connect.click();
+  await waitForFirstFrame(ownerPage, Date.now());
+  const sessionId = /\/sessions\/([0-9a-f-]{36})\/live/.exec(ownerPage.url())![1]!;
+  const pages = [ownerPage];
+  const contexts: BrowserContext[] = [];
+  const results: ViewerFigures[] = [];
+  try {
+    for (const count of VIEWER_COUNTS) {
+      while (pages.length < count) {
+        const who = observers[pages.length - 1]!;
+        const context = await browser.newContext({ baseURL: `http://127.0.0.1:${PORT}` });
+        contexts.push(context);
+        await context.addInitScript(installBenchHooks);
+        const page = await context.newPage();
+        await signIn(page, who.email, who.password);
+        await page.goto(`/sessions/${sessionId}/live`);
+        await page.getByTestId("join-session").click();
+        await waitForFirstFrame(page, Date.now());
+        pages.push(page);
+      }
+      await sleep(SETTLE_MS);
+      const before = await Promise.all(pages.map(videoStats));
+      const cpuBefore = treeCpuSeconds(agent.pid!);
+      const startedAt = performance.now();
+      await sleep(SECONDS * 1000);
+      const after = await Promise.all(pages.map(videoStats));
+      const elapsed = (performance.now() - startedAt) / 1000;
+      results.push({
+        viewers: count,
+        cores: (treeCpuSeconds(agent.pid!) - cpuBefore) / elapsed,
+        perViewer: after.map((a, i) => ({
+          kbps: ((a.bytes - before[i]!.bytes) * 8) / elapsed / 1000,
+          fps: (a.frames - before[i]!.frames) / elapsed,
+        })),
+        encoders: countDescendants(agent.pid!, "ffmpeg"),
+      });
+      log(viewerRow(results.at(-1)!, results[0]!));
+    }
+    await ownerPage.getByTestId("end-session").click();
+  } finally {
+    for (const context of contexts) await context.close();
+  }
+  return results;
+}
+
+/** Signs in as someone other than the admin. */
+async function signIn(page: Page, email: string, password: string) {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/agents$/);
+}
+
+/** Adds the technicians who join as observers. */
+async function addObservers(page: Page, count: number) {
+  const observers = Array.from({ length: count }, (_, i) => ({
+    email: `observer-${i + 1}@bench.example`,
+    password: "observer-long-password",
+  }));
+  for (const [i, who] of observers.entries()) {
+    await page.goto("/users");
+    await page.getByLabel("Name").fill(`Observer ${i + 1}`);
+    await page.getByLabel("Email").fill(who.email);
+    await page.getByLabel(/^Password/).fill(who.password);
+    await page.getByRole("button", { name: "Add user" }).click();
+    await page.getByRole("row", { name: new RegExp(who.email) }).waitFor();
+  }
+  return observers;
 }
 
 async function measureNoVnc(context: BrowserContext, workload: Workload): Promise<Figures> {
@@ -234,6 +345,13 @@ function row(workload: Workload, system: string, f: Figures): string {
   return `| ${workload.description} | ${system} | ${firstFrame} | ${fixed(f.fps, 1)} | ${fixed(f.kbps)} | ${latency} | ${fixed(f.cores, 2)} | ${f.detail} |`;
 }
 
+function viewerRow(f: ViewerFigures, one: ViewerFigures): string {
+  const kbps = f.perViewer.map((v) => fixed(v.kbps)).join(" / ");
+  const fps = f.perViewer.map((v) => fixed(v.fps, 1)).join(" / ");
+  const added = f.viewers > one.viewers ? fixed((f.cores - one.cores) / (f.viewers - one.viewers), 3) : "–";
+  return `| ${f.viewers} | ${fixed(f.cores, 2)} | ${added} | ${kbps} | ${fps} | ${f.encoders} |`;
+}
+
 function ratios(workload: Workload, ours: Figures, vnc: Figures): string {
   const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? `${(a / b).toFixed(2)}×` : "–");
   return (
@@ -251,6 +369,7 @@ const configDir = mkdtempSync(path.join(tmpdir(), "rd-bench-agent-"));
 let dashboard: ChildProcess | undefined;
 let browser: Browser | undefined;
 const lines: string[] = [];
+const viewerLines: string[] = [];
 try {
   log("starting the dashboard (builds it first when the sources changed)…");
   dashboard = await startDashboard(dataDir);
@@ -263,6 +382,7 @@ try {
   const page = await context.newPage();
   await signInAsAdmin(page);
   const agentId = await enrollAgent(page, configDir);
+  const observers = await addObservers(page, Math.max(0, ...VIEWER_COUNTS) - 1);
 
   for (const name of workloads) {
     const workload = await startWorkload(name);
@@ -275,6 +395,16 @@ try {
         log(row(workload, "remote-desk (WebRTC)", ours));
       } finally {
         await stopProcess(agent);
+      }
+      if (name === "terminal" && VIEWER_COUNTS.length) {
+        log(`${workload.description}: one session, ${VIEWER_COUNTS.join(", ")} viewers…`);
+        const viewersAgent = await runAgent(configDir, workload.display.display);
+        try {
+          const figures = await measureViewers(page, browser, agentId, viewersAgent, observers);
+          viewerLines.push(...figures.map((f) => viewerRow(f, figures[0]!)));
+        } finally {
+          await stopProcess(viewersAgent);
+        }
       }
       log(`${workload.description}: x11vnc + noVNC…`);
       const vnc = await measureNoVnc(context, workload);
@@ -305,4 +435,14 @@ Targets: input-to-photon p95 ≤ 60 ms and below noVNC's on the busy terminal; k
 there; ≥ 30 frames/s at 1080p motion with ≤ 1 core for the agent; ≤ 50 kbit/s on the static desktop;
 first frame ≤ 1000 ms after Connect.
 kbit/s counts RTP (headers + payload) for WebRTC and RFB bytes for noVNC; server CPU is the agent with
-its ffmpeg encoders, or x11vnc.`);
+its ffmpeg encoders, or x11vnc.${
+  viewerLines.length
+    ? `
+
+One busy-terminal session (1280×720) watched by several viewers, ${SECONDS} s window each:
+| viewers | agent CPU, cores | added CPU per extra viewer, cores | kbit/s per viewer | frames/s per viewer | encoders |
+|---|---|---|---|---|---|
+${viewerLines.join("\n")}
+Target: ≤ 0.05 core per extra viewer; one encoder whatever the viewers.`
+    : ""
+}`);

@@ -7,6 +7,8 @@ const TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "u
 interface ProcStat {
   pid: number;
   ppid: number;
+  /** The command name (/proc/<pid>/stat field 2, without its parentheses). */
+  comm: string;
   /** utime + stime, plus cutime + cstime: the process and its children that already exited. */
   ticks: number;
 }
@@ -17,10 +19,33 @@ function readStat(pid: number): ProcStat | undefined {
     // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
     const field = (n: number) => Number(fields[n - 3]);
-    return { pid, ppid: field(4), ticks: field(14) + field(15) + field(16) + field(17) };
+    const comm = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+    return { pid, ppid: field(4), comm, ticks: field(14) + field(15) + field(16) + field(17) };
   } catch {
     return undefined; // exited meanwhile
   }
+}
+
+function processTree(pid: number): ProcStat[] {
+  const all = readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => readStat(Number(name)))
+    .filter((stat): stat is ProcStat => stat !== undefined);
+  const children = new Map<number, ProcStat[]>();
+  for (const stat of all) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), stat]);
+  const tree: ProcStat[] = [];
+  const visit = (stat: ProcStat | undefined) => {
+    if (!stat) return;
+    tree.push(stat);
+    children.get(stat.pid)?.forEach(visit);
+  };
+  visit(all.find((stat) => stat.pid === pid));
+  return tree;
+}
+
+/** How many processes below `pid` run `command` (the agent's ffmpeg encoders, say). */
+export function countDescendants(pid: number, command: string): number {
+  return processTree(pid).filter((stat) => stat.pid !== pid && stat.comm === command).length;
 }
 
 /**
@@ -28,20 +53,7 @@ function readStat(pid: number): ProcStat | undefined {
  * watchers), including descendants that already exited and were reaped.
  */
 export function treeCpuSeconds(pid: number): number {
-  const all = readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .map((name) => readStat(Number(name)))
-    .filter((stat): stat is ProcStat => stat !== undefined);
-  const children = new Map<number, ProcStat[]>();
-  for (const stat of all) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), stat]);
-  let ticks = 0;
-  const visit = (stat: ProcStat | undefined) => {
-    if (!stat) return;
-    ticks += stat.ticks;
-    children.get(stat.pid)?.forEach(visit);
-  };
-  visit(all.find((stat) => stat.pid === pid));
-  return ticks / TICKS_PER_SECOND;
+  return processTree(pid).reduce((sum, stat) => sum + stat.ticks, 0) / TICKS_PER_SECOND;
 }
 
 /** SIGTERM, then SIGKILL after two seconds; resolves when the child has exited. */
