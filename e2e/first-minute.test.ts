@@ -9,7 +9,7 @@ import { expect, test } from "@playwright/test";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { admin } from "./helpers.ts";
+import { completeSetup } from "./helpers.ts";
 import { type Product, startProduct } from "./product.ts";
 import { eventually } from "./real-agent.ts";
 import { screenPoint, videoPixel, viewer } from "./viewer.ts";
@@ -34,12 +34,7 @@ test.describe("the first minute after npm start", () => {
 
     await page.goto(url("/"));
     await expect(page).toHaveURL(/\/setup$/);
-    await page.getByLabel("Workspace name").fill(admin.workspace);
-    await page.getByLabel("Your name").fill(admin.name);
-    await page.getByLabel("Email").fill(admin.email);
-    await page.getByLabel(/^Password/).fill(admin.password);
-    await page.getByLabel("Confirm password").fill(admin.password);
-    await page.getByRole("button", { name: /Create workspace/ }).click();
+    await completeSetup(page);
     await expect(page).toHaveURL(/\/agents$/);
     const setupDone = Date.now();
 

@@ -15,16 +15,21 @@ export async function signIn(page: Page, password = admin.password) {
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
+/** Fills in the first-run setup page for `admin` and submits it. */
+export async function completeSetup(page: Page) {
+  await page.getByLabel("Workspace name").fill(admin.workspace);
+  await page.getByLabel("Your name").fill(admin.name);
+  await page.getByLabel("Email").fill(admin.email);
+  await page.getByLabel(/^Password/).fill(admin.password);
+  await page.getByLabel("Confirm password").fill(admin.password);
+  await page.getByRole("button", { name: /Create workspace/ }).click();
+}
+
 /** Signs in as the admin, creating the workspace first if this server is fresh. */
 export async function signInAsAdmin(page: Page) {
   await page.goto("/");
   if (page.url().endsWith("/setup")) {
-    await page.getByLabel("Workspace name").fill(admin.workspace);
-    await page.getByLabel("Your name").fill(admin.name);
-    await page.getByLabel("Email").fill(admin.email);
-    await page.getByLabel(/^Password/).fill(admin.password);
-    await page.getByLabel("Confirm password").fill(admin.password);
-    await page.getByRole("button", { name: /Create workspace/ }).click();
+    await completeSetup(page);
   } else {
     await signIn(page);
   }

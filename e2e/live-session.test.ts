@@ -5,11 +5,8 @@
  * X itself: decoded pixels, the X pointer, a file written by a terminal, the X clipboard.
  */
 import { expect, test } from "@playwright/test";
-import { readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { signInAsAdmin } from "./helpers.ts";
-import { eventually, finishAgent, type RealAgent, startRealAgent } from "./real-agent.ts";
+import { eventually, finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
 import { answerConsent, connect, screenPoint, videoPixel, viewer } from "./viewer.ts";
 
 test.describe("live session with the real agent", () => {
@@ -29,23 +26,8 @@ test.describe("live session with the real agent", () => {
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseURL });
     await signInAsAdmin(page);
     agent = await startRealAgent(page, baseURL!, { name: "Lab workstation" });
-    const typed = path.join(tmpdir(), `rd-e2e-typed-${Date.now()}.txt`);
     // A magenta terminal over most of the screen: the pixels to find, and an app to type into.
-    agent.launch("xterm", [
-      "-title",
-      "rd-e2e-target",
-      "-bg",
-      "#ff00ff",
-      "-fg",
-      "black",
-      "-geometry",
-      "200x50+0+0",
-      "-e",
-      "sh",
-      "-c",
-      `cat > ${typed}`,
-    ]);
-    agent.x("xdotool", ["search", "--sync", "--onlyvisible", "--name", "rd-e2e-target"]);
+    const terminal = typingTerminal(agent, "rd-e2e-target");
 
     const sessionId = await connect(page, agent);
     await expect(viewer(page)).toHaveAttribute("data-state", "awaiting_consent", { timeout: 15_000 });
@@ -74,19 +56,11 @@ test.describe("live session with the real agent", () => {
     const inTerminal = await screenPoint(page, 0.5, 0.3);
     await page.mouse.click(inTerminal.x, inTerminal.y);
     // The window manager moves focus on its own time; a person would not type mid-click either.
-    await eventually(() => {
-      const focused = agent!.x("xdotool", ["getwindowfocus", "getwindowname"]).trim();
-      if (focused !== "rd-e2e-target") throw new Error(`focus on ${focused}`);
-    });
+    await terminal.focused();
     await page.keyboard.type("hello remote");
     await page.keyboard.press("Enter");
-    const text = await eventually(() => {
-      const content = readFileSync(typed, "utf8");
-      if (!content.includes("\n")) throw new Error(`typed so far: ${JSON.stringify(content)}`);
-      return content;
-    });
-    expect(text).toBe("hello remote\n");
-    rmSync(typed, { force: true });
+    await terminal.waitFor("hello remote\n");
+    terminal.remove();
 
     // Clipboard, viewer → remote: the X clipboard holds what the technician sent.
     await page.evaluate(() => navigator.clipboard.writeText("from the viewer"));

@@ -7,11 +7,8 @@
  * What the test checks it reads back from X: the pointer, and a file a terminal writes.
  */
 import { type Browser, expect, type Page, test } from "@playwright/test";
-import { readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { signInAsAdmin } from "./helpers.ts";
-import { eventually, finishAgent, type RealAgent, startRealAgent } from "./real-agent.ts";
+import { eventually, finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
 import { answerConsent, connect, screenPoint, videoPixel, viewer } from "./viewer.ts";
 
 /** Adds a technician through the Users page. */
@@ -68,22 +65,7 @@ test.describe("a session for two technicians", () => {
     };
     await addTechnician(a, bob.name, bob.email, bob.password);
     agent = await startRealAgent(a, baseURL!, { name: "Shared desk" });
-    const typed = path.join(tmpdir(), `rd-e2e-shared-${Date.now()}.txt`);
-    agent.launch("xterm", [
-      "-title",
-      "rd-e2e-shared",
-      "-bg",
-      "#ff00ff",
-      "-fg",
-      "black",
-      "-geometry",
-      "200x50+0+0",
-      "-e",
-      "sh",
-      "-c",
-      `cat > ${typed}`,
-    ]);
-    agent.x("xdotool", ["search", "--sync", "--onlyvisible", "--name", "rd-e2e-shared"]);
+    const terminal = typingTerminal(agent, "rd-e2e-shared");
 
     // A connects; the person at the machine allows it.
     const sessionId = await connect(a, agent);
@@ -133,7 +115,7 @@ test.describe("a session for two technicians", () => {
     await b.waitForTimeout(1500);
     const still = agent.pointer();
     expect([Math.abs(still.x - 640) <= 3, Math.abs(still.y - 360) <= 3]).toEqual([true, true]);
-    expect(readFileSync(typed, "utf8")).toBe("");
+    expect(terminal.read()).toBe("");
 
     // B asks for control; A sees the request and hands it over.
     await b.getByTestId("request-control").click();
@@ -145,16 +127,10 @@ test.describe("a session for two technicians", () => {
     // Now B's pointer and keys reach X, and A's do not.
     const inTerminal = await screenPoint(b, 0.5, 0.3);
     await b.mouse.click(inTerminal.x, inTerminal.y);
-    await eventually(() => {
-      const focused = agent!.x("xdotool", ["getwindowfocus", "getwindowname"]).trim();
-      if (focused !== "rd-e2e-shared") throw new Error(`focus on ${focused}`);
-    });
+    await terminal.focused();
     await b.keyboard.type("typed by bob");
     await b.keyboard.press("Enter");
-    await eventually(() => {
-      const content = readFileSync(typed, "utf8");
-      if (content !== "typed by bob\n") throw new Error(`typed so far: ${JSON.stringify(content)}`);
-    });
+    await terminal.waitFor("typed by bob\n");
     const beforeA = agent.pointer();
     expect(await sendRaw(a, { type: "input/pointer", action: "move", x: 0.1, y: 0.1 })).toBe(true);
     await a.waitForTimeout(1500);
@@ -168,15 +144,13 @@ test.describe("a session for two technicians", () => {
     await expect(viewer(b)).toHaveAttribute("data-state", "live");
     await b.keyboard.type("still here");
     await b.keyboard.press("Enter");
-    await eventually(() => {
-      if (!readFileSync(typed, "utf8").endsWith("still here\n")) throw new Error("B's line did not arrive");
-    });
+    await terminal.waitFor("typed by bob\nstill here\n");
 
     // B ends it for everyone.
     await b.getByRole("button", { name: "End session" }).click();
     await expect(viewer(b)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });
     await expect(viewer(b)).toHaveAttribute("data-reason", "ended_by_you");
-    rmSync(typed, { force: true });
+    terminal.remove();
 
     await a.goto(`/sessions/${sessionId}`);
     const timeline = a.locator("ol.timeline");

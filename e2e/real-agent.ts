@@ -5,7 +5,7 @@
  * see it.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Page, TestInfo } from "@playwright/test";
@@ -113,6 +113,61 @@ export async function startRealAgent(
         // the group is gone already
       }
     },
+  };
+}
+
+export interface TypingTerminal {
+  /** What reached the terminal so far (its `cat` writes every line to a file). */
+  read(): string;
+  /** Resolves once the terminal holds exactly `text`. */
+  waitFor(text: string): Promise<void>;
+  /** Resolves once X gives this terminal the keyboard focus (after a click in the viewer, say). */
+  focused(): Promise<void>;
+  remove(): void;
+}
+
+/**
+ * Opens a terminal on the agent's desktop that writes whatever is typed into it to a file, and
+ * waits until it shows: an app to type into, read back without the viewer. Magenta, so its pixels
+ * are easy to find in the decoded video.
+ */
+export function typingTerminal(
+  agent: RealAgent,
+  title: string,
+  geometry = "200x50+0+0",
+  colors: { bg: string; fg: string } = { bg: "#ff00ff", fg: "black" },
+): TypingTerminal {
+  const file = path.join(tmpdir(), `${title}-${Date.now()}.txt`);
+  writeFileSync(file, "");
+  agent.launch("xterm", [
+    "-title",
+    title,
+    "-bg",
+    colors.bg,
+    "-fg",
+    colors.fg,
+    "-geometry",
+    geometry,
+    "-e",
+    "sh",
+    "-c",
+    `cat > ${file}`,
+  ]);
+  agent.x("xdotool", ["search", "--sync", "--onlyvisible", "--name", title]);
+  const read = () => readFileSync(file, "utf8");
+  return {
+    read,
+    waitFor: (text) =>
+      eventually(() => {
+        const content = read();
+        if (content !== text) throw new Error(`typed so far: ${JSON.stringify(content)}`);
+      }),
+    focused: () =>
+      eventually(() => {
+        const focused = agent.x("xdotool", ["getwindowfocus", "getwindowname"]).trim();
+        if (focused !== title) throw new Error(`focus on ${focused}`);
+      }),
+    remove: () => rmSync(file, { force: true }),
   };
 }
 

@@ -7,12 +7,9 @@
  * period is over, never left active with nobody in it.
  */
 import { type Browser, expect, type Page, test } from "@playwright/test";
-import { readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { signInAsAdmin } from "./helpers.ts";
 import { type Product, startProduct } from "./product.ts";
-import { eventually, finishAgent, type RealAgent, startRealAgent } from "./real-agent.ts";
+import { eventually, finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
 import { connect, screenPoint, viewer } from "./viewer.ts";
 
 const port = Number(process.env.E2E_PORT ?? 3100) + 20;
@@ -82,18 +79,7 @@ test.describe("the signaling worker dies mid-session", () => {
     const started = await liveSession(browser, env);
     ({ product, agent } = started);
     const { page, sessionId } = started;
-    const typed = path.join(tmpdir(), `rd-e2e-restart-${Date.now()}.txt`);
-    agent.launch("xterm", [
-      "-title",
-      "rd-e2e-typing",
-      "-geometry",
-      "80x20+0+0",
-      "-e",
-      "sh",
-      "-c",
-      `cat > ${typed}`,
-    ]);
-    agent.x("xdotool", ["search", "--sync", "--onlyvisible", "--name", "rd-e2e-typing"]);
+    const terminal = typingTerminal(agent, "rd-e2e-typing", "80x20+0+0", { bg: "white", fg: "black" });
 
     // No goodbye: the process that holds the worker (and the dashboard) is killed outright.
     process.kill(product.child.pid!, "SIGKILL");
@@ -119,16 +105,11 @@ test.describe("the signaling worker dies mid-session", () => {
     expect(await framesShown(page)).toBeGreaterThan(after);
     const inTerminal = await screenPoint(page, 0.2, 0.1);
     await page.mouse.click(inTerminal.x, inTerminal.y);
-    await eventually(() => {
-      const focused = agent!.x("xdotool", ["getwindowfocus", "getwindowname"]).trim();
-      if (focused !== "rd-e2e-typing") throw new Error(`focus on ${focused}`);
-    });
+    await terminal.focused();
     await page.keyboard.type("after the restart");
     await page.keyboard.press("Enter");
-    await eventually(() => {
-      if (readFileSync(typed, "utf8") !== "after the restart\n") throw new Error("not typed yet");
-    });
-    rmSync(typed, { force: true });
+    await terminal.waitFor("after the restart\n");
+    terminal.remove();
 
     // Signaling works too: ending the session reaches the agent's side.
     await page.getByRole("button", { name: "End session" }).click();

@@ -18,19 +18,24 @@ describe("the consent prompt on X", () => {
 
   const ui = () => createXConsentUi(display.display, createLogger("silent", { name: "test" }));
 
+  /** Asks as Ada; resolves with the answer and the prompt's window once it shows. */
+  async function ask(asks: "control" | "join", timeoutMs = 20_000) {
+    const answer = ui().ask({
+      technician: "Ada (ada@acme.example, Acme)",
+      asks,
+      timeoutMs,
+      signal: new AbortController().signal,
+    });
+    return { answer, window: timeoutMs < 1000 ? "" : await promptWindow() };
+  }
+
   async function promptWindow(): Promise<string> {
     const out = await xdotool(display.env, ["search", "--sync", "--name", TITLE]);
     return out.trim().split("\n")[0]!;
   }
 
   it("refuses on Return: a person typing when it pops up lets nobody in", async () => {
-    const answer = ui().ask({
-      technician: "Ada (ada@acme.example, Acme)",
-      asks: "control",
-      timeoutMs: 20_000,
-      signal: new AbortController().signal,
-    });
-    const id = await promptWindow();
+    const { answer, window: id } = await ask("control");
     const box = await windowGeometry(display.display, id);
     // Without a window manager the keyboard follows the pointer: over the prompt, Return goes to it.
     await xdotool(display.env, [
@@ -44,13 +49,7 @@ describe("the consent prompt on X", () => {
   });
 
   it("allows when the person clicks Allow", async () => {
-    const answer = ui().ask({
-      technician: "Ada (ada@acme.example, Acme)",
-      asks: "join",
-      timeoutMs: 20_000,
-      signal: new AbortController().signal,
-    });
-    const id = await promptWindow();
+    const { answer, window: id } = await ask("join");
     const box = await windowGeometry(display.display, id);
     // The buttons sit at the bottom left in the order given: Deny, then Allow (xmessage's layout).
     await xdotool(display.env, [
@@ -64,12 +63,7 @@ describe("the consent prompt on X", () => {
   });
 
   it("refuses when nobody answers in time", async () => {
-    const answer = ui().ask({
-      technician: "Ada",
-      asks: "control",
-      timeoutMs: 300,
-      signal: new AbortController().signal,
-    });
+    const { answer } = await ask("control", 300);
     expect(await answer).toBe("consent_timeout");
   });
 

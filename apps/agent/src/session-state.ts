@@ -3,6 +3,8 @@
  * machine) → accepted (session/accept sent) → active (the worker says so: viewers get peers) →
  * closed. Each legal move is named; anything else is an error, never a silent no-op.
  */
+import { stateMachine } from "@rd/protocol";
+
 export const AGENT_SESSION_STATES = ["requested", "asking", "accepted", "active", "closed"] as const;
 export type AgentSessionState = (typeof AGENT_SESSION_STATES)[number];
 
@@ -25,13 +27,9 @@ export class IllegalAgentSessionTransition extends Error {
   }
 }
 
-export const canMoveAgentSession = (from: AgentSessionState, transition: AgentSessionTransition) =>
-  (AGENT_SESSION_TRANSITIONS[transition].from as readonly AgentSessionState[]).includes(from);
-
-export function nextAgentSessionState(
-  from: AgentSessionState,
-  transition: AgentSessionTransition,
-): AgentSessionState {
-  if (!canMoveAgentSession(from, transition)) throw new IllegalAgentSessionTransition(from, transition);
-  return AGENT_SESSION_TRANSITIONS[transition].to;
-}
+const machine = stateMachine<AgentSessionState, AgentSessionTransition>(
+  AGENT_SESSION_TRANSITIONS,
+  (from, transition) => new IllegalAgentSessionTransition(from, transition),
+);
+export const canMoveAgentSession = machine.can;
+export const nextAgentSessionState = machine.next;

@@ -1,4 +1,5 @@
 /** @rd/protocol: the contracts shared by the dashboard, the API, the signaling worker and the agent. */
+export * from "./state-table.ts";
 export * from "./session-state.ts";
 export * from "./participants.ts";
 export * from "./audit-events.ts";

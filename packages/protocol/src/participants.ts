@@ -7,6 +7,8 @@
  * the agent obeys the outcome (it injects input from the controller only).
  */
 
+import { stateMachine } from "./state-table.ts";
+
 export const PARTICIPANT_KINDS = ["technician", "recorder"] as const;
 /** Technicians (and admins) may hold control; a recorder (a later issue) only watches. */
 export type ParticipantKind = (typeof PARTICIPANT_KINDS)[number];
@@ -50,15 +52,11 @@ export class IllegalParticipantTransition extends Error {
   }
 }
 
-export function nextParticipantState(
-  from: ParticipantState,
-  transition: ParticipantTransition,
-): ParticipantState {
-  const rule = PARTICIPANT_TRANSITIONS[transition];
-  if (!(rule.from as readonly ParticipantState[]).includes(from))
-    throw new IllegalParticipantTransition(from, transition);
-  return rule.to;
-}
+/** The state `transition` leads to from `from`, or an IllegalParticipantTransition. */
+export const nextParticipantState = stateMachine<ParticipantState, ParticipantTransition>(
+  PARTICIPANT_TRANSITIONS,
+  (from, transition) => new IllegalParticipantTransition(from, transition),
+).next;
 
 // ——— Control ———
 

@@ -3,6 +3,8 @@
  * with denied and failed as the other ends. Each legal move is a named transition; anything else is
  * an error, never a silent no-op. Shared by the API, the signaling worker and the dashboard.
  */
+import { stateMachine } from "./state-table.ts";
+
 export const SESSION_STATES = ["pending", "awaiting_consent", "active", "ended", "denied", "failed"] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
@@ -34,13 +36,13 @@ export class IllegalSessionTransition extends Error {
   }
 }
 
+const sessionMachine = stateMachine<SessionState, SessionTransition>(
+  SESSION_TRANSITIONS,
+  (from, transition) => new IllegalSessionTransition(from, transition),
+);
+
 /** The state `transition` leads to from `from`, or an IllegalSessionTransition. */
-export function nextSessionState(from: SessionState, transition: SessionTransition): SessionState {
-  const rule = SESSION_TRANSITIONS[transition];
-  if (!(rule.from as readonly SessionState[]).includes(from))
-    throw new IllegalSessionTransition(from, transition);
-  return rule.to;
-}
+export const nextSessionState = sessionMachine.next;
 
 export const isTerminalSessionState = (state: SessionState) => TERMINAL_SESSION_STATES.includes(state);
 

@@ -4,7 +4,7 @@
  * connection itself, because that decides what the close means (a viewer who left on purpose is
  * not "away"; a worker that is stopping ends nothing).
  */
-import type { TokenBucket } from "@rd/protocol";
+import { stateMachine, type TokenBucket } from "@rd/protocol";
 import type { AgentIdentity } from "../store.ts";
 
 /** What the hub needs of a WebSocket; the Node and Deno entries adapt theirs to it. */
@@ -50,14 +50,10 @@ export class IllegalConnectionTransition extends Error {
   }
 }
 
-export function nextConnectionState(
-  from: ConnectionState,
-  transition: ConnectionTransition,
-): ConnectionState {
-  if (!(CONNECTION_TRANSITIONS[transition].from as readonly ConnectionState[]).includes(from))
-    throw new IllegalConnectionTransition(from, transition);
-  return CONNECTION_TRANSITIONS[transition].to;
-}
+export const nextConnectionState = stateMachine<ConnectionState, ConnectionTransition>(
+  CONNECTION_TRANSITIONS,
+  (from, transition) => new IllegalConnectionTransition(from, transition),
+).next;
 
 /**
  * Why the hub closed a connection itself. Anything else (the peer went, a limit was hit, the

@@ -4,7 +4,7 @@
  * transition; anything else throws. Reasons (a session end reason, a WebSocket close, a failed
  * peer connection) become sentences a technician can act on.
  */
-import { CLOSE_CODES } from "@rd/protocol";
+import { CLOSE_CODES, stateMachine } from "@rd/protocol";
 
 export const VIEWER_STATES = [
   "connecting",
@@ -56,14 +56,13 @@ export class IllegalViewerTransition extends Error {
   }
 }
 
-export const canTransition = (from: ViewerState, transition: ViewerTransition) =>
-  (VIEWER_TRANSITIONS[transition].from as readonly ViewerState[]).includes(from);
-
+const machine = stateMachine<ViewerState, ViewerTransition>(
+  VIEWER_TRANSITIONS,
+  (from, transition) => new IllegalViewerTransition(from, transition),
+);
+export const canTransition = machine.can;
 /** The state `transition` leads to from `from`, or an IllegalViewerTransition. */
-export function nextViewerState(from: ViewerState, transition: ViewerTransition): ViewerState {
-  if (!canTransition(from, transition)) throw new IllegalViewerTransition(from, transition);
-  return VIEWER_TRANSITIONS[transition].to;
-}
+export const nextViewerState = machine.next;
 
 export const isTerminalViewerState = (state: ViewerState) => !OPEN.includes(state);
 
