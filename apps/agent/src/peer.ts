@@ -207,6 +207,7 @@ export class AgentPeer {
     if (state === "connected" || state === "completed") {
       clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = undefined;
+      this.applyBitrate();
       // Back after a restart or a blip: frames sent meanwhile were lost, so start from a keyframe.
       // (The first connection waits for DTLS as well; see mediaReady.)
       if (this.unsubscribeVideo) {
@@ -214,11 +215,13 @@ export class AgentPeer {
         events.onConnected();
       }
     } else if (state === "disconnected") {
+      this.ignoreEstimate();
       this.disconnectedTimer ??= setTimeout(
         () => void this.restartIce("disconnected"),
         DISCONNECTED_GRACE_MS,
       );
     } else if (state === "failed") {
+      this.ignoreEstimate();
       void this.restartIce("failed");
     }
   }
@@ -258,7 +261,18 @@ export class AgentPeer {
     this.applyBitrate();
   }
 
+  /**
+   * A viewer whose path is down (a closed page, a lost network) says nothing about what the others
+   * can take: its last estimate must not hold the shared encoder down meanwhile.
+   */
+  private ignoreEstimate() {
+    if (this.viewer.kbps === undefined) return;
+    this.viewer.kbps = undefined;
+    this.options.video.bitrateChanged();
+  }
+
   private applyBitrate() {
+    if (this.pc.iceConnectionState !== "connected" && this.pc.iceConnectionState !== "completed") return;
     const limits = [this.link.kbps, this.qualityCapKbps].filter((v) => v !== undefined);
     const kbps = limits.length ? Math.min(...limits) : undefined;
     if (kbps === this.viewer.kbps) return;

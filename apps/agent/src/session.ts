@@ -222,12 +222,8 @@ export class AgentSession {
     const snapshot = this.snapshot;
     if (!snapshot || this.state !== "active") return;
     const present = new Map(snapshot.participants.map((p) => [p.id, p]));
-    for (const [participantId, entry] of this.peers) {
-      if (!present.has(participantId)) {
-        this.peers.delete(participantId);
-        void entry.peer.close();
-        this.log.info({ participantId }, "viewer left; its peer is closed");
-      }
+    for (const participantId of this.peers.keys()) {
+      if (!present.has(participantId)) this.closePeer(participantId, "viewer left");
     }
     for (const p of snapshot.participants) {
       if (!p.admitted) {
@@ -235,8 +231,10 @@ export class AgentSession {
         continue;
       }
       const entry = this.peers.get(p.id);
-      // Away (a signaling blip, a restarted worker): its peer may well still carry the picture.
-      if (p.connected && p.peer && entry?.token !== p.peer) this.openPeer(p.id, p.peer);
+      // Away with the same page (a signaling blip, a restarted worker): its peer may well still
+      // carry the picture. A closed page (no peer token) or a new one: the old peer is of no use.
+      if (entry && entry.token !== p.peer) this.closePeer(p.id, "its page closed or was replaced");
+      if (p.connected && p.peer && this.peers.get(p.id)?.token !== p.peer) this.openPeer(p.id, p.peer);
     }
     this.setController(snapshot.controllerId);
     this.indicator?.update(snapshot.participants.filter((p) => p.admitted).map((p) => technicianLabel(p)));
@@ -263,6 +261,14 @@ export class AgentSession {
         signal: this.aborts.signal,
       })
       .then((reply) => answer(reply === "accepted" ? "admit" : reply));
+  }
+
+  private closePeer(participantId: string, why: string) {
+    const entry = this.peers.get(participantId);
+    if (!entry) return;
+    this.peers.delete(participantId);
+    void entry.peer.close();
+    this.log.info({ participantId, why, viewers: this.peers.size }, "peer closed");
   }
 
   private openPeer(participantId: string, token: string) {

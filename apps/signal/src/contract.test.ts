@@ -361,7 +361,11 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
 
     it("a reload rejoins: a new ticket and a new page within the grace period carry on", async () => {
       const { a, v, sessionId, participantId } = await active();
-      v.close();
+      // The closing page says so: the agent drops its peer at once, the place waits.
+      v.send({ type: "participant/away", sessionId });
+      await a.next("session/participants", (m) =>
+        m.participants.some((p) => p.id === participantId && !p.connected && p.peer === null),
+      );
       const { ticket } = await d.seed.api(d.seed.techA).sessions.ticket({ id: sessionId });
       const reloaded = await viewer(ticket, "page-after-reload");
       expect(await reloaded.next("presence/welcome")).toMatchObject({ participantId });

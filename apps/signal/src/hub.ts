@@ -48,6 +48,7 @@ const ROUTES: Record<"agent" | "technician", Partial<Record<SignalMessage["type"
   technician: {
     "session/end": "session",
     "participant/leave": "session",
+    "participant/away": "session",
     "control/request": "session",
     "control/grant": "session",
     "control/release": "session",
@@ -328,7 +329,8 @@ export class SignalHub {
     if (isViewer(connection)) registry.removeViewer(connection);
     if (isAgent(connection)) registry.removeAgent(connection);
     await connection.unsubscribe?.();
-    // The hub closed it on purpose (replaced, left, ended, revoked) or is stopping: nothing is away.
+    // The hub closed it on purpose (replaced, left, ended, revoked, away already handled) or is
+    // stopping: nothing more to do.
     if (!connection.identity || connection.cause || this.stopping) return;
     if (isViewer(connection)) {
       const { participantId, peer } = connection.identity;

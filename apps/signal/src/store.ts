@@ -107,7 +107,7 @@ export interface SignalStore {
   markRequested(sessionId: string): Promise<void>;
   /** False when the participant is no longer in the session (it left meanwhile). */
   participantConnected(participantId: string, peer: string | null): Promise<boolean>;
-  participantDisconnected(participantId: string, peer: string | null): Promise<void>;
+  participantDisconnected(participantId: string, peer: string | null, pageClosed?: boolean): Promise<void>;
   participantAway(participantId: string): Promise<boolean>;
   leave(participantId: string, reason: ParticipantLeaveReason, actor: Actor): Promise<void>;
   answerParticipant(
@@ -329,7 +329,8 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         throw error;
       }
     },
-    participantDisconnected: (participantId, peer) => participantDisconnected(db, { participantId, peer }),
+    participantDisconnected: (participantId, peer, pageClosed) =>
+      participantDisconnected(db, { participantId, peer, pageClosed }),
     participantAway: (participantId) => participantAway(db, participantId),
     leave: (participantId, reason, actor) => leaveSession(db, { participantId, reason, actor }),
 

@@ -213,7 +213,15 @@ describe.each(testDatabases())("participants and control on $name", (backend) =>
       connected: true,
       peer: "page-two-2",
     });
+    // A signaling blip: away, the same page (its peer may still carry the picture).
     await participantDisconnected(handle.db, { participantId: opener, peer: "page-two-2" });
+    expect((await participantsSnapshot(handle.db, sessionId))!.participants[0]).toMatchObject({
+      connected: false,
+      peer: "page-two-2",
+    });
+    // The page closed: its peer is gone too.
+    await participantConnected(handle.db, { participantId: opener, peer: "page-two-2" });
+    await participantDisconnected(handle.db, { participantId: opener, peer: "page-two-2", pageClosed: true });
     expect((await participantsSnapshot(handle.db, sessionId))!.participants[0]).toMatchObject({
       connected: false,
       peer: null,

@@ -225,11 +225,16 @@ export async function participantConnected(
 
 /**
  * A viewer's connection closed. Only the connection of `peer` counts: a reload's old page closing
- * after its new one connected must not mark the participant gone.
+ * after its new one connected must not mark the participant gone. `pageClosed` says the page itself
+ * went (its peer connection with it), not only its signaling link: the agent drops that peer.
  */
 export async function participantDisconnected(
   executor: Executor,
-  { participantId, peer }: { participantId: string; peer: string | null },
+  {
+    participantId,
+    peer,
+    pageClosed = false,
+  }: { participantId: string; peer: string | null; pageClosed?: boolean },
 ): Promise<void> {
   await executor.transaction(async (tx) => {
     const [found] = await tx
@@ -240,7 +245,7 @@ export async function participantDisconnected(
     const session = await lockSession(tx, found.sessionId);
     const [updated] = await tx
       .update(SessionParticipants)
-      .set({ connected: false })
+      .set({ connected: false, ...(pageClosed ? { peer: null } : {}) })
       .where(
         and(
           eq(SessionParticipants.id, participantId),
@@ -500,7 +505,8 @@ export async function participantsSnapshot(
       owner: !!p.userId && p.userId === session.technicianId,
       admitted: !!p.admittedAt,
       connected: p.connected,
-      peer: p.connected ? p.peer : null,
+      // Kept while away (a signaling blip leaves the picture flowing); null once the page closed.
+      peer: p.peer,
       requestingControl: !!p.controlRequestedAt,
     })),
   };

@@ -162,6 +162,11 @@ export const signalMessage = z.discriminatedUnion("type", [
   }),
   /** The viewer leaves on purpose (a page that merely closes comes back within the grace period or is gone). */
   z.strictObject({ type: z.literal("participant/leave"), ...sessionId }),
+  /**
+   * The viewer's page is closing (a reload, a closed tab): its peer connection is gone at once, its
+   * place in the session waits for the grace period.
+   */
+  z.strictObject({ type: z.literal("participant/away"), ...sessionId }),
   // Control (viewer → worker), applied by the control table in participants.ts
   z.strictObject({ type: z.literal("control/request"), ...sessionId }),
   z.strictObject({ type: z.literal("control/grant"), ...sessionId, to: uuid }),

@@ -59,7 +59,7 @@ export const nextConnectionState = stateMachine<ConnectionState, ConnectionTrans
  * Why the hub closed a connection itself. Anything else (the peer went, a limit was hit, the
  * heartbeat stopped) is a disconnect: the peer may come back within the grace period.
  */
-export type CloseCause = "replaced" | "left" | "ended" | "revoked" | "stopping";
+export type CloseCause = "replaced" | "left" | "away" | "ended" | "revoked" | "stopping";
 
 export interface Connection {
   id: string;

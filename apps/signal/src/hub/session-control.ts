@@ -101,6 +101,11 @@ export class SessionControl {
       case "participant/leave":
         await store.leave(me.participantId, "left", { type: "user", id: me.userId });
         return delivery.close(connection, CLOSE_CODES.participantLeft, "left", "left");
+      case "participant/away":
+        // The page is closing: its peer connection goes now (the agent drops it), its place waits.
+        await store.participantDisconnected(me.participantId, me.peer, true);
+        this.ctx.liveness.participantGone(me.participantId);
+        return delivery.close(connection, 1000, "page closed", "away");
       case "control/request":
       case "control/release":
       case "control/take":

@@ -231,6 +231,8 @@ export class ViewerSession {
    * comes back within the grace period as the same participant; otherwise the worker lets it go.
    */
   disconnect(): void {
+    // Said first, so the agent drops this page's peer at once instead of streaming into the void.
+    this.signal({ type: "participant/away", sessionId: this.options.sessionId });
     if (!isTerminalViewerState(this.state)) this.move("end", "disconnected");
     this.teardown();
   }
