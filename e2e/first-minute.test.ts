@@ -29,7 +29,8 @@ test.describe("the first minute after npm start", () => {
 
   test("setup, Demo desktop online, Connect, see it and type into its terminal", async ({ page }) => {
     test.setTimeout(240_000);
-    product = await startProduct({ port });
+    // As a person runs it: LOG_LEVEL at its default, so the demo agent's messages show in a failure.
+    product = await startProduct({ port, env: { LOG_LEVEL: "info" } });
     const url = (p: string) => `${product!.baseURL}${p}`;
 
     await page.goto(url("/"));
@@ -75,5 +76,19 @@ test.describe("the first minute after npm start", () => {
 
     await page.getByRole("button", { name: "End session" }).click();
     await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });
+
+    // Removed, the demo desktop is replaced by one new agent (its credential is refused at once,
+    // the demo agent enrolls again), not by a stream of them.
+    await page.getByRole("link", { name: "Back to Demo desktop" }).click();
+    const removedUrl = page.url();
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Remove" }).click();
+    await expect(page).toHaveURL(/\/agents$/);
+    const replacement = page.getByRole("row", { name: /Demo desktop/ });
+    await expect(replacement).toContainText("Online:", { timeout: 60_000 });
+    expect(await replacement.getByRole("link").getAttribute("href")).not.toBe(new URL(removedUrl).pathname);
+    await page.waitForTimeout(5000);
+    await page.reload();
+    await expect(page.getByRole("row", { name: /Demo desktop/ })).toHaveCount(1);
   });
 });

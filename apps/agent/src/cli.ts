@@ -60,14 +60,14 @@ async function main(argv: string[]): Promise<number> {
           credential,
           log,
         );
-        const stop = () => {
-          void agent.stop();
-          // A stuck native handle must not keep a stopped agent alive.
-          setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
-        };
+        const stop = () => void agent.stop();
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
-        return await agent.done;
+        const code = await agent.done;
+        // Stopped (by a signal, or because the server refused the credential): whatever native
+        // handle is left (a peer's sockets, the X connection) must not keep the process alive.
+        setTimeout(() => process.exit(code), STOP_DEADLINE_MS).unref();
+        return code;
       } finally {
         await desktop?.close();
       }

@@ -5,7 +5,7 @@
  * by close(), and killed on process exit as a last resort.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { commandExists } from "./preflight.ts";
 
 export interface VirtualDisplayOptions {
@@ -38,6 +38,24 @@ process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
+/**
+ * Whether display `n` is in use: a running X server holds its lock file. A lock whose server is
+ * gone (killed without a chance to clean up) does not count: Xvfb removes such a lock itself.
+ */
+function displayTaken(n: number): boolean {
+  const lock = `/tmp/.X${n}-lock`;
+  if (!existsSync(lock)) return existsSync(`/tmp/.X11-unix/X${n}`);
+  const pid = Number(readFileSync(lock, "utf8").trim());
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, someone else's.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** Parses "1280x720" as the CLI takes it. */
 export function parseGeometry(text: string): { width: number; height: number } {
   const match = /^(\d{3,5})x(\d{3,5})$/.exec(text);
@@ -55,7 +73,7 @@ export async function startVirtualDisplay(options: VirtualDisplayOptions = {}): 
   const { width = 1280, height = 720, windowManager = true, terminal, firstDisplay = 90 } = options;
   if (!commandExists("Xvfb")) throw new Error("Xvfb is missing: sudo apt-get install -y xvfb fluxbox xterm");
   for (let n = firstDisplay; n < firstDisplay + DISPLAY_RANGE; n++) {
-    if (existsSync(`/tmp/.X11-unix/X${n}`) || existsSync(`/tmp/.X${n}-lock`)) continue;
+    if (displayTaken(n)) continue;
     const xvfb = await startXvfb(n, width, height);
     // Another process took the number between the probe and the spawn: try the next one.
     if (!xvfb) continue;

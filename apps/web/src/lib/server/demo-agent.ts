@@ -136,7 +136,9 @@ export function startDemoAgent({ db, serverUrl, dataDir, say }: DemoAgentOptions
     const startedAt = Date.now();
     child = started;
     started.on("exit", (code) => {
-      killGroup(started);
+      // Whatever of its desktop is still there (after a crash) goes; a moment first, so an X server
+      // that is shutting down removes its lock and socket.
+      setTimeout(() => killGroup(started), 2000).unref();
       child = undefined;
       if (stopped) return;
       if (Date.now() - startedAt > HEALTHY_RUN_MS) failures = 0;
