@@ -8,11 +8,22 @@ export const admin = {
   password: "a-long-admin-password",
 };
 
-export async function signIn(page: Page, password = admin.password) {
+/** Signs in on the login page (as the admin unless told otherwise); does not wait for the outcome. */
+export async function signIn(page: Page, password = admin.password, email = admin.email) {
   await page.goto("/login");
-  await page.getByLabel("Email").fill(admin.email);
+  await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** Adds a technician with a password of their own through the Users page (as an admin). */
+export async function addTechnician(page: Page, who: { name: string; email: string; password: string }) {
+  await page.goto("/users");
+  await page.getByLabel("Name").fill(who.name);
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel(/^Password/).fill(who.password);
+  await page.getByRole("button", { name: "Add user" }).click();
+  await expect(page.getByRole("row", { name: new RegExp(who.email) })).toBeVisible();
 }
 
 /** Fills in the first-run setup page for `admin` and submits it. */

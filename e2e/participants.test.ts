@@ -7,28 +7,15 @@
  * What the test checks it reads back from X: the pointer, and a file a terminal writes.
  */
 import { type Browser, expect, type Page, test } from "@playwright/test";
-import { signInAsAdmin } from "./helpers.ts";
+import { addTechnician, signIn, signInAsAdmin } from "./helpers.ts";
 import { eventually, finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
 import { answerConsent, connect, screenPoint, videoPixel, viewer } from "./viewer.ts";
-
-/** Adds a technician through the Users page. */
-async function addTechnician(page: Page, name: string, email: string, password: string) {
-  await page.goto("/users");
-  await page.getByLabel("Name").fill(name);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel(/^Password/).fill(password);
-  await page.getByRole("button", { name: "Add user" }).click();
-  await expect(page.getByRole("row", { name: new RegExp(email) })).toBeVisible();
-}
 
 /** A second person: their own browser context, signed in. */
 async function personAt(browser: Browser, baseURL: string, email: string, password: string) {
   const context = await browser.newContext({ baseURL });
   const page = await context.newPage();
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, password, email);
   await expect(page).toHaveURL(/\/agents$/);
   return page;
 }
@@ -63,7 +50,7 @@ test.describe("a session for two technicians", () => {
       email: `bob-${Date.now()}@acme.example`,
       password: "bob-long-password",
     };
-    await addTechnician(a, bob.name, bob.email, bob.password);
+    await addTechnician(a, bob);
     agent = await startRealAgent(a, baseURL!, { name: "Shared desk" });
     const terminal = typingTerminal(agent, "rd-e2e-shared");
 
@@ -89,7 +76,11 @@ test.describe("a session for two technicians", () => {
     await expect(a.getByTestId("participant")).toHaveCount(2);
     expect(await inControl(b)).toBe("false");
 
-    // A drives: a move from A's channel reaches X.
+    // A drives: a click focuses the terminal (so keys from anyone would land in its file), and a
+    // move from A's channel reaches X.
+    const terminalAt = await screenPoint(a, 0.5, 0.3);
+    await a.mouse.click(terminalAt.x, terminalAt.y);
+    await terminal.focused();
     const fromA = { type: "input/pointer", action: "move", x: 0.25, y: 0.5 };
     expect(await sendRaw(a, fromA)).toBe(true);
     await eventually(() => {
@@ -182,7 +173,7 @@ test.describe("a session for two technicians", () => {
       email: `carol-${Date.now()}@acme.example`,
       password: "carol-long-password",
     };
-    await addTechnician(a, carol.name, carol.email, carol.password);
+    await addTechnician(a, carol);
     agent = await startRealAgent(a, baseURL!, { name: "Front desk" });
     await a.goto(`/agents/${agent.agentId}`);
     await a.getByTestId("consent-policy").selectOption("notify");

@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "@playwright/test";
 import { chromiumLaunchOptions } from "../../e2e/chromium.ts";
-import { createEnrollmentCode, signInAsAdmin } from "../../e2e/helpers.ts";
+import { addTechnician, createEnrollmentCode, signIn, signInAsAdmin } from "../../e2e/helpers.ts";
 import { screenPoint } from "../../e2e/viewer.ts";
 import { root, waitForHttp } from "../lib.ts";
 import { type Figures, inputToPhoton, sleep, steadyWindow, waitForFirstFrame } from "./media/measure.ts";
@@ -230,7 +230,8 @@ async function measureViewers(
         contexts.push(context);
         await context.addInitScript(installBenchHooks);
         const page = await context.newPage();
-        await signIn(page, who.email, who.password);
+        await signIn(page, who.password, who.email);
+        await page.waitForURL(/\/agents$/);
         await page.goto(`/sessions/${sessionId}/live`);
         await page.getByTestId("join-session").click();
         await waitForFirstFrame(page, Date.now());
@@ -261,29 +262,14 @@ async function measureViewers(
   return results;
 }
 
-/** Signs in as someone other than the admin. */
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(/\/agents$/);
-}
-
 /** Adds the technicians who join as observers. */
 async function addObservers(page: Page, count: number) {
   const observers = Array.from({ length: count }, (_, i) => ({
+    name: `Observer ${i + 1}`,
     email: `observer-${i + 1}@bench.example`,
     password: "observer-long-password",
   }));
-  for (const [i, who] of observers.entries()) {
-    await page.goto("/users");
-    await page.getByLabel("Name").fill(`Observer ${i + 1}`);
-    await page.getByLabel("Email").fill(who.email);
-    await page.getByLabel(/^Password/).fill(who.password);
-    await page.getByRole("button", { name: "Add user" }).click();
-    await page.getByRole("row", { name: new RegExp(who.email) }).waitFor();
-  }
+  for (const who of observers) await addTechnician(page, who);
   return observers;
 }
 

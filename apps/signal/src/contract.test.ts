@@ -574,11 +574,16 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       expect((await client.closedWith()).code).toBe(CLOSE_CODES.forbidden);
     });
 
-    it("refuses a ticket for a session that has ended", async () => {
+    it("refuses a ticket for a session that has ended, saying how it ended", async () => {
       const { a, v, sessionId, participantId } = await active();
       v.send({ type: "session/end", sessionId });
       await a.next("session/state", (m) => m.status === "ended");
       const late = await viewer(await forgeTicket(sessionId, participantId));
+      // A page coming back after a worker restart learns why (here: the technician ended it).
+      expect(await late.next("session/state")).toMatchObject({
+        status: "ended",
+        reason: "ended_by_technician",
+      });
       expect((await late.closedWith()).code).toBe(CLOSE_CODES.sessionEnded);
       a.close();
     });

@@ -15,7 +15,7 @@ import {
 } from "@rd/protocol";
 import type { ControlNotice } from "@rd/db";
 import type { BusEnvelope } from "./bus.ts";
-import { type Connection, isAgent, isViewer, type PeerSocket } from "./hub/connection.ts";
+import { type Connection, isAgent, isViewer, move, type PeerSocket } from "./hub/connection.ts";
 import type { HubContext, HubDeps } from "./hub/context.ts";
 import { Delivery, Registry } from "./hub/delivery.ts";
 import { Liveness } from "./hub/liveness.ts";
@@ -142,7 +142,7 @@ export class SignalHub {
       onMessage: (data) => this.enqueue(connection, data),
       onClose: () => {
         if (connection.state === "closed") return;
-        connection.state = "closed";
+        move(connection, "close");
         clearTimeout(connection.helloTimer);
         this.closed(connection);
       },

@@ -11,6 +11,8 @@ import {
   appendEvent,
   changeControl,
   type ControlNotice,
+  EndRefused,
+  endSessionFor,
   type ControlRequest,
   type Database,
   type DbHandle,
@@ -27,7 +29,6 @@ import {
   participantWithSession,
   RemoteSessions,
   SessionNotFound,
-  SessionParticipants,
   stopQuietly,
   sweepInterrupted,
   Tenants,
@@ -39,9 +40,9 @@ import {
 } from "@rd/db";
 import { sha256Hex } from "@rd/auth/secrets";
 import {
-  type ConsentPolicy,
   IllegalParticipantTransition,
   IllegalSessionTransition,
+  isTerminalSessionState,
   type ParticipantLeaveReason,
   type SessionEndReason,
   type SessionState,
@@ -65,7 +66,6 @@ export interface TicketParticipation {
   status: SessionState;
   admin: boolean;
   agentOnline: boolean;
-  consent: ConsentPolicy;
   /** The agent was already asked (session/request delivered); a viewer's reconnect asks no again. */
   requested: boolean;
   /** The participants version when the ticket was checked: older snapshots are stale for this viewer. */
@@ -95,13 +95,11 @@ export interface SignalStore {
   sweepStaleAgents(before: Date): Promise<number>;
 
   /** The participation a ticket names; a refusal says why (left, deactivated, over…). */
-  participationForTicket(claims: {
-    tid: string;
-    sid: string;
-    uid: string;
-    pid: string;
-  }): Promise<
-    { ok: true; value: TicketParticipation } | { ok: false; code: "gone" | "over"; message: string }
+  participationForTicket(claims: { tid: string; sid: string; uid: string; pid: string }): Promise<
+    | { ok: true; value: TicketParticipation }
+    | { ok: false; code: "gone"; message: string }
+    // Over: the viewer hears how it ended (a reconnect after a worker restart may come after the end).
+    | { ok: false; code: "over"; message: string; status: SessionState; reason: string | null }
   >;
   /** The agent's connection received the session's request: it is part of the session now. */
   markRequested(sessionId: string): Promise<void>;
@@ -123,13 +121,18 @@ export interface SignalStore {
     to?: string;
     byAdmin: boolean;
   }): Promise<Outcome>;
-  /** A viewer asks to end the session for everyone: its owner, its controller or an admin may. */
-  endByParticipant(participantId: string, userId: string, admin: boolean): Promise<Outcome>;
+  /** A viewer asks to end the session for everyone: its opener, its controller or an admin may. */
+  endSession(options: {
+    tenantId: string;
+    sessionId: string;
+    userId: string;
+    admin: boolean;
+  }): Promise<Outcome>;
   snapshot(sessionId: string): Promise<Snapshot | null>;
   /** Why a participant left (refused at the machine, deactivated…), once they have. */
   leftReason(participantId: string): Promise<string | null>;
 
-  transition(options: TransitionOptions): Promise<Outcome & { status?: SessionState }>;
+  transition(options: TransitionOptions): Promise<Outcome>;
   /** Stops an open session for `reason` (end, deny or fail by the reason); false when it was over. */
   stop(tenantId: string, sessionId: string, reason: SessionEndReason, actor: Actor): Promise<boolean>;
   /**
@@ -168,6 +171,7 @@ const refused = (error: unknown): Outcome | null => {
     return { ok: false, code: "illegal_transition", message: `${error.message}.` };
   if (error instanceof ParticipantNotFound || error instanceof SessionNotFound)
     return { ok: false, code: "not_found", message: error.message };
+  if (error instanceof EndRefused) return { ok: false, code: "forbidden", message: error.message };
   return null;
 };
 
@@ -269,9 +273,15 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         .where(eq(Users.id, claims.uid));
       // In this order: a deactivated user hears that, whatever became of the session since.
       if (!row || row.disabledAt) return { ok: false, code: "gone", message: "this account is deactivated" };
-      if (session.status === "ended" || session.status === "denied" || session.status === "failed") {
+      if (isTerminalSessionState(session.status)) {
         const how = session.status === "ended" ? "ended" : `been ${session.status}`;
-        return { ok: false, code: "over", message: `the session has already ${how}` };
+        return {
+          ok: false,
+          code: "over",
+          message: `the session has already ${how}`,
+          status: session.status,
+          reason: session.endReason,
+        };
       }
       if (participant.leftAt) {
         return {
@@ -295,7 +305,6 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
           status: session.status,
           admin: row.role === "admin",
           agentOnline: row.agentStatus === "online" && !row.removedAt,
-          consent: row.consent,
           requested: session.agentSeenAt !== null,
           version: session.participantsVersion,
           request: {
@@ -339,51 +348,12 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
 
     changeControl: (options) => attempt(() => changeControl(db, options)),
 
-    async endByParticipant(participantId, userId, admin) {
-      const [session] = await db
-        .select({
-          id: RemoteSessions.id,
-          tenantId: RemoteSessions.tenantId,
-          owner: RemoteSessions.technicianId,
-          controllerId: RemoteSessions.controllerId,
-        })
-        .from(SessionParticipants)
-        .innerJoin(RemoteSessions, eq(RemoteSessions.id, SessionParticipants.sessionId))
-        .where(eq(SessionParticipants.id, participantId));
-      if (!session) return { ok: false, code: "not_found", message: new ParticipantNotFound().message };
-      const owner = session.owner === userId;
-      if (!owner && !admin && session.controllerId !== participantId) {
-        return {
-          ok: false,
-          code: "forbidden",
-          message:
-            "Only the technician who opened this session, whoever has control, or an administrator can end it; you can leave it.",
-        };
-      }
-      return attempt(() =>
-        transitionSession(db, {
-          tenantId: session.tenantId,
-          sessionId: session.id,
-          transition: "end",
-          actor: { type: "user", id: userId },
-          reason: admin && !owner ? "ended_by_admin" : "ended_by_technician",
-        }),
-      );
-    },
+    endSession: (options) => attempt(() => endSessionFor(db, options)),
 
     snapshot: (sessionId) => participantsSnapshot(db, sessionId),
     leftReason: (participantId) => leftReason(db, participantId),
 
-    async transition(options) {
-      try {
-        const session = await transitionSession(db, options);
-        return { ok: true, status: session.status };
-      } catch (error) {
-        const outcome = refused(error);
-        if (outcome) return outcome;
-        throw error;
-      }
-    },
+    transition: (options) => attempt(() => transitionSession(db, options)),
 
     async stop(tenantId, sessionId, reason, actor) {
       return (await stopQuietly(db, tenantId, sessionId, reason, actor)) === 1;
@@ -396,10 +366,6 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
       let ended = 0;
       for (const session of open) {
         if (wanted.has(session.id)) {
-          const [before] = await db
-            .select({ seen: RemoteSessions.agentSeenAt })
-            .from(RemoteSessions)
-            .where(eq(RemoteSessions.id, session.id));
           await touchSessionAgents(db, [session.id]);
           await appendEvent(db, {
             tenantId: session.tenantId,
@@ -408,10 +374,11 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
             sessionId: session.id,
             agentId: agent.agentId,
             // The gap: since the last refresh of the agent's presence in the session (±one refresh).
-            data: before?.seen ? { gapMs: Date.now() - before.seen.getTime() } : {},
+            data: session.agentSeenAt ? { gapMs: Date.now() - session.agentSeenAt.getTime() } : {},
           });
           resumed.push(session.id);
-        } else if (session.delivered) {
+        } else if (session.agentSeenAt) {
+          // It had the session (the request reached it) and no longer runs it: over.
           ended += await stopQuietly(db, session.tenantId, session.id, "agent_offline", {
             type: "agent",
             id: agent.agentId,

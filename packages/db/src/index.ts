@@ -23,6 +23,8 @@ export { CONTROL_CHANNEL, notifyControl, parseControlNotice, type ControlNotice 
 export {
   answerParticipant,
   changeControl,
+  EndRefused,
+  endSessionFor,
   IllegalControlChange,
   joinSession,
   JoinRefused,

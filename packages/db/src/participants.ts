@@ -16,7 +16,9 @@ import {
   type ParticipantLeaveReason,
   type ParticipantState,
   type ParticipantView,
+  IllegalSessionTransition,
   SESSION_LIMITS,
+  SESSION_STATES,
   type SessionEndReason,
   stopTransition,
 } from "@rd/protocol";
@@ -54,7 +56,8 @@ export class JoinRefused extends Error {
   }
 }
 
-const OPEN_STATES = ["pending", "awaiting_consent", "active"] as const;
+/** The states a session can still change from. */
+const OPEN_STATES = SESSION_STATES.filter((state) => !isTerminalSessionState(state));
 
 /** Locks the session row: every participant or control change of one session runs one at a time. */
 async function lockSession(tx: Executor, sessionId: string, tenantId?: string): Promise<RemoteSession> {
@@ -67,6 +70,27 @@ async function lockSession(tx: Executor, sessionId: string, tenantId?: string): 
     .for("update");
   if (!session) throw new SessionNotFound();
   return session;
+}
+
+/**
+ * Locks the session of a participant and reads the participant under that lock (what it was before
+ * the lock may be out of date); null when the participant does not exist.
+ */
+async function lockParticipant(
+  tx: Executor,
+  participantId: string,
+): Promise<{ session: RemoteSession; participant: SessionParticipant } | null> {
+  const [found] = await tx
+    .select({ sessionId: SessionParticipants.sessionId })
+    .from(SessionParticipants)
+    .where(eq(SessionParticipants.id, participantId));
+  if (!found) return null;
+  const session = await lockSession(tx, found.sessionId);
+  const [participant] = await tx
+    .select()
+    .from(SessionParticipants)
+    .where(eq(SessionParticipants.id, participantId));
+  return participant ? { session, participant } : null;
 }
 
 /** Marks that participants or control changed, and tells every process. */
@@ -199,27 +223,21 @@ export async function participantWithSession(
 }
 
 /**
- * A viewer connected (or reconnected, maybe from a new page: `peer`); resolves with the new
- * version. ParticipantNotFound when the participant has left meanwhile.
+ * A viewer connected (or reconnected, maybe from a new page: `peer`). ParticipantNotFound when the
+ * participant has left meanwhile.
  */
 export async function participantConnected(
   executor: Executor,
   { participantId, peer }: { participantId: string; peer: string | null },
-): Promise<number> {
-  return executor.transaction(async (tx) => {
-    const [found] = await tx
-      .select({ sessionId: SessionParticipants.sessionId })
-      .from(SessionParticipants)
-      .where(eq(SessionParticipants.id, participantId));
-    if (!found) throw new ParticipantNotFound();
-    const session = await lockSession(tx, found.sessionId);
-    const [updated] = await tx
+): Promise<void> {
+  await executor.transaction(async (tx) => {
+    const locked = await lockParticipant(tx, participantId);
+    if (!locked || locked.participant.leftAt) throw new ParticipantNotFound();
+    await tx
       .update(SessionParticipants)
       .set({ connected: true, peer, seenAt: new Date() })
-      .where(and(eq(SessionParticipants.id, participantId), isNull(SessionParticipants.leftAt)))
-      .returning({ id: SessionParticipants.id });
-    if (!updated) throw new ParticipantNotFound();
-    return bump(tx, session);
+      .where(eq(SessionParticipants.id, participantId));
+    await bump(tx, locked.session);
   });
 }
 
@@ -237,25 +255,15 @@ export async function participantDisconnected(
   }: { participantId: string; peer: string | null; pageClosed?: boolean },
 ): Promise<void> {
   await executor.transaction(async (tx) => {
-    const [found] = await tx
-      .select({ sessionId: SessionParticipants.sessionId })
-      .from(SessionParticipants)
-      .where(eq(SessionParticipants.id, participantId));
-    if (!found) return;
-    const session = await lockSession(tx, found.sessionId);
-    const [updated] = await tx
+    const locked = await lockParticipant(tx, participantId);
+    const p = locked?.participant;
+    // Only the connection of this page counts, and only while the participant is in and connected.
+    if (!locked || !p || p.leftAt || !p.connected || p.peer !== peer) return;
+    await tx
       .update(SessionParticipants)
       .set({ connected: false, ...(pageClosed ? { peer: null } : {}) })
-      .where(
-        and(
-          eq(SessionParticipants.id, participantId),
-          isNull(SessionParticipants.leftAt),
-          eq(SessionParticipants.connected, true),
-          peer === null ? isNull(SessionParticipants.peer) : eq(SessionParticipants.peer, peer),
-        ),
-      )
-      .returning({ id: SessionParticipants.id });
-    if (updated) await bump(tx, session);
+      .where(eq(SessionParticipants.id, participantId));
+    await bump(tx, locked.session);
   });
 }
 
@@ -290,7 +298,6 @@ async function leaveLocked(
   participant: SessionParticipant,
   reason: ParticipantLeaveReason,
   actor: Actor,
-  eventType: "participant_left" | "participant_refused" = "participant_left",
 ) {
   const refused = reason === "denied_by_user" || reason === "consent_timeout";
   nextParticipantState(stateOf(participant), refused ? "refuse" : "leave");
@@ -306,7 +313,7 @@ async function leaveLocked(
     .set({ leftAt: now, leftReason: reason, connected: false, controlRequestedAt: null })
     .where(eq(SessionParticipants.id, participant.id));
   const email = (await emails(tx, [participant.userId])).get(participant.userId ?? "");
-  await participantEvent(tx, session, eventType, actor, {
+  await participantEvent(tx, session, refused ? "participant_refused" : "participant_left", actor, {
     participantId: participant.id,
     user: email,
     reason,
@@ -335,18 +342,9 @@ export async function leaveSession(
   { participantId, reason, actor }: { participantId: string; reason: ParticipantLeaveReason; actor: Actor },
 ): Promise<void> {
   await executor.transaction(async (tx) => {
-    const [found] = await tx
-      .select()
-      .from(SessionParticipants)
-      .where(eq(SessionParticipants.id, participantId));
-    if (!found || found.leftAt) return;
-    const session = await lockSession(tx, found.sessionId);
-    const [participant] = await tx
-      .select()
-      .from(SessionParticipants)
-      .where(eq(SessionParticipants.id, participantId));
-    if (!participant || participant.leftAt) return;
-    await leaveLocked(tx, session, participant, reason, actor);
+    const locked = await lockParticipant(tx, participantId);
+    if (!locked || locked.participant.leftAt) return;
+    await leaveLocked(tx, locked.session, locked.participant, reason, actor);
   });
 }
 
@@ -372,7 +370,7 @@ export async function answerParticipant(
     if (!participant) throw new ParticipantNotFound();
     const actor = { type: "agent" as const, id: options.agentId };
     if (options.answer !== "admit") {
-      await leaveLocked(tx, session, participant, options.answer, actor, "participant_refused");
+      await leaveLocked(tx, session, participant, options.answer, actor);
       return;
     }
     nextParticipantState(stateOf(participant), "admit");
@@ -558,7 +556,7 @@ export async function sweepInterrupted(executor: Executor, before: Date): Promis
     .from(RemoteSessions)
     .where(
       and(
-        inArray(RemoteSessions.status, [...OPEN_STATES]),
+        inArray(RemoteSessions.status, OPEN_STATES),
         or(
           lt(RemoteSessions.agentSeenAt, before),
           and(isNull(RemoteSessions.agentSeenAt), lt(RemoteSessions.requestedAt, before)),
@@ -576,7 +574,7 @@ export async function sweepInterrupted(executor: Executor, before: Date): Promis
     .where(
       and(
         isNull(SessionParticipants.leftAt),
-        inArray(RemoteSessions.status, [...OPEN_STATES]),
+        inArray(RemoteSessions.status, OPEN_STATES),
         or(
           lt(SessionParticipants.seenAt, before),
           and(isNull(SessionParticipants.seenAt), lt(SessionParticipants.joinedAt, before)),
@@ -607,19 +605,61 @@ export async function stopQuietly(
     });
     return 1;
   } catch (error) {
-    if ((error as Error).name === "IllegalSessionTransition") return 0;
+    if (error instanceof IllegalSessionTransition) return 0;
     throw error;
   }
 }
 
-/** The agent's sessions that are open and that the agent was already part of, for its reconnect. */
+/**
+ * The agent's open sessions, for its reconnect, with when a worker last saw the agent in each (null:
+ * the request never reached it).
+ */
 export async function openSessionsOfAgent(
   executor: Executor,
   agentId: string,
-): Promise<{ id: string; tenantId: string; delivered: boolean }[]> {
-  const rows = await executor
-    .select({ id: RemoteSessions.id, tenantId: RemoteSessions.tenantId, seen: RemoteSessions.agentSeenAt })
+): Promise<{ id: string; tenantId: string; agentSeenAt: Date | null }[]> {
+  return executor
+    .select({
+      id: RemoteSessions.id,
+      tenantId: RemoteSessions.tenantId,
+      agentSeenAt: RemoteSessions.agentSeenAt,
+    })
     .from(RemoteSessions)
-    .where(and(eq(RemoteSessions.agentId, agentId), inArray(RemoteSessions.status, [...OPEN_STATES])));
-  return rows.map((r) => ({ id: r.id, tenantId: r.tenantId, delivered: r.seen !== null }));
+    .where(and(eq(RemoteSessions.agentId, agentId), inArray(RemoteSessions.status, OPEN_STATES)));
+}
+
+/** An end refused to this user: only the opener, whoever has control, or an admin may end a session. */
+export class EndRefused extends Error {
+  constructor() {
+    super(
+      "Only the technician who opened this session, whoever has control, or an administrator can end it; others can leave it.",
+    );
+    this.name = "EndRefused";
+  }
+}
+
+/**
+ * Ends a session for everyone on a user's behalf (the dashboard's End session, or a viewer's
+ * session/end): its opener, whoever has control, or an admin may. SessionNotFound outside the
+ * tenant, EndRefused for anyone else, IllegalSessionTransition when it is over already.
+ */
+export async function endSessionFor(
+  executor: Executor,
+  options: { tenantId: string; sessionId: string; userId: string; admin: boolean },
+): Promise<RemoteSession> {
+  const [row] = await executor
+    .select({ owner: RemoteSessions.technicianId, controller: SessionParticipants.userId })
+    .from(RemoteSessions)
+    .leftJoin(SessionParticipants, eq(SessionParticipants.id, RemoteSessions.controllerId))
+    .where(and(eq(RemoteSessions.id, options.sessionId), eq(RemoteSessions.tenantId, options.tenantId)));
+  if (!row) throw new SessionNotFound();
+  const owner = row.owner === options.userId;
+  if (!owner && !options.admin && row.controller !== options.userId) throw new EndRefused();
+  return transitionSession(executor, {
+    tenantId: options.tenantId,
+    sessionId: options.sessionId,
+    transition: "end",
+    actor: { type: "user", id: options.userId },
+    reason: options.admin && !owner ? "ended_by_admin" : "ended_by_technician",
+  });
 }

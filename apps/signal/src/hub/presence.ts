@@ -132,12 +132,18 @@ export class Presence {
       );
     }
     const found = await store.participationForTicket(claims);
+    if (!found.ok && found.code === "gone") {
+      return delivery.close(connection, CLOSE_CODES.forbidden, found.message);
+    }
     if (!found.ok) {
-      return delivery.close(
-        connection,
-        found.code === "over" ? CLOSE_CODES.sessionEnded : CLOSE_CODES.forbidden,
-        found.message,
-      );
+      // Say how it ended (interrupted, ended by someone…): a page coming back finds out here.
+      delivery.send(connection, {
+        type: "session/state",
+        sessionId: claims.sid,
+        status: found.status,
+        ...(found.reason ? { reason: found.reason.slice(0, 200) } : {}),
+      });
+      return delivery.close(connection, CLOSE_CODES.sessionEnded, found.message);
     }
     const p = found.value;
     if ((registry.viewersByUser.get(p.userId)?.size ?? 0) >= tuning.maxConnectionsPerUser) {
@@ -194,7 +200,7 @@ export class Presence {
     }
     // The first viewer of a new session asks the agent; everyone else catches up with its state.
     if (p.status === "pending" && !p.requested) await delivery.deliver(channels.agent(p.agentId), p.request);
-    await this.ctx.sessions.catchUp(connection, p.sessionId, p.status);
+    await this.ctx.sessions.catchUp(connection, p.sessionId);
   }
 
   /** A participant's other connection (elsewhere) took over: this one is stale. */

@@ -96,7 +96,12 @@ export class SessionControl {
     let outcome: Outcome;
     switch (message.type) {
       case "session/end":
-        outcome = await store.endByParticipant(me.participantId, me.userId, me.admin);
+        outcome = await store.endSession({
+          tenantId: me.tenantId,
+          sessionId: me.sessionId,
+          userId: me.userId,
+          admin: me.admin,
+        });
         break;
       case "participant/leave":
         await store.leave(me.participantId, "left", { type: "user", id: me.userId });
@@ -157,13 +162,13 @@ export class SessionControl {
    * Brings a connection that just joined (a viewer) or came back (an agent resuming) up to date:
    * the session's state and who is in it.
    */
-  async catchUp(connection: Connection, sessionId: string, known?: SessionState): Promise<void> {
+  async catchUp(connection: Connection, sessionId: string): Promise<void> {
     const snapshot = await this.ctx.store.snapshot(sessionId);
     if (!snapshot || connection.state !== "open") return;
-    const status = known ?? snapshot.status;
+    const { status } = snapshot;
     const { delivery, registry } = this.ctx;
-    delivery.send(connection, { type: "session/state", sessionId, status: snapshot.status });
-    if (isTerminalSessionState(snapshot.status)) {
+    delivery.send(connection, { type: "session/state", sessionId, status });
+    if (isTerminalSessionState(status)) {
       if (isViewer(connection))
         delivery.close(connection, CLOSE_CODES.sessionEnded, endLine(status), "ended");
       else registry.dropAgentSession(connection, sessionId);

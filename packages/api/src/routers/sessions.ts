@@ -3,6 +3,8 @@ import { signTicket } from "@rd/auth/tickets";
 import {
   Agents,
   appendEvent,
+  EndRefused,
+  endSessionFor,
   joinSession,
   JoinRefused,
   leaveSession,
@@ -10,7 +12,6 @@ import {
   SessionEvents,
   SessionNotFound,
   SessionParticipants,
-  transitionSession,
   Users,
 } from "@rd/db";
 import { IllegalSessionTransition, isTerminalSessionState, SESSION_STATES } from "@rd/protocol";
@@ -33,6 +34,7 @@ const sessionColumns = {
   agentName: Agents.name,
   technicianId: RemoteSessions.technicianId,
   technicianName: Users.name,
+  controllerId: RemoteSessions.controllerId,
 };
 
 export const sessionsRouter = router({
@@ -75,7 +77,7 @@ export const sessionsRouter = router({
       .innerJoin(Users, eq(Users.id, RemoteSessions.technicianId))
       .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
     if (!session) throw notFound("Session");
-    const [events, participants, [extra]] = await Promise.all([
+    const [events, participants] = await Promise.all([
       ctx.db
         .select()
         .from(SessionEvents)
@@ -102,15 +104,10 @@ export const sessionsRouter = router({
           ),
         )
         .orderBy(asc(SessionParticipants.joinedAt)),
-      ctx.db
-        .select({ controllerId: RemoteSessions.controllerId })
-        .from(RemoteSessions)
-        .where(eq(RemoteSessions.id, session.id)),
     ]);
     const mine = participants.find((p) => p.userId === ctx.user.id && !p.leftAt);
     return {
       ...session,
-      controllerId: extra?.controllerId ?? null,
       participants,
       /** The caller's own live participation, if any: the live page rejoins it. */
       myParticipantId: mine?.id ?? null,
@@ -222,33 +219,15 @@ export const sessionsRouter = router({
    * control, and admins may.
    */
   end: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
-    const [session] = await ctx.db
-      .select({ technicianId: RemoteSessions.technicianId, controllerId: RemoteSessions.controllerId })
-      .from(RemoteSessions)
-      .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
-    if (!session) throw notFound("Session");
-    const controlling =
-      !!session.controllerId && (await myParticipation(ctx, input.id))?.id === session.controllerId;
-    if (ctx.user.role !== "admin" && session.technicianId !== ctx.user.id && !controlling) {
-      throw new TRPCError({
-        code: "FORBIDDEN",
-        message:
-          "Only the technician who opened this session, whoever has control, or an administrator can end it.",
-      });
-    }
-    const reason =
-      ctx.user.role === "admin" && session.technicianId !== ctx.user.id
-        ? "ended_by_admin"
-        : "ended_by_technician";
     try {
-      return await transitionSession(ctx.db, {
+      return await endSessionFor(ctx.db, {
         tenantId: ctx.user.tenantId,
         sessionId: input.id,
-        transition: "end",
-        actor: { type: "user", id: ctx.user.id },
-        reason,
+        userId: ctx.user.id,
+        admin: ctx.user.role === "admin",
       });
     } catch (error) {
+      if (error instanceof EndRefused) throw new TRPCError({ code: "FORBIDDEN", message: error.message });
       if (error instanceof IllegalSessionTransition)
         throw new TRPCError({ code: "CONFLICT", message: `${error.message}.` });
       if (error instanceof SessionNotFound) throw notFound("Session");
