@@ -5,7 +5,7 @@
  * the test checks, it reads where it lands: decoded pixels in the browser, a file that the demo
  * desktop's shell wrote.
  */
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures.ts";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -35,7 +35,10 @@ test.describe("the first minute after npm start", () => {
 
     await page.goto(url("/"));
     await expect(page).toHaveURL(/\/setup$/);
-    await completeSetup(page);
+    // As a person does: the token from what `npm start` printed.
+    const printed = product.logs.join("\n").match(/setup token: ([0-9A-Z-]{19})/);
+    expect(printed, "npm start prints the setup token").not.toBeNull();
+    await completeSetup(page, printed![1]);
     await expect(page).toHaveURL(/\/agents$/);
     const setupDone = Date.now();
 

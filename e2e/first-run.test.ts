@@ -3,8 +3,8 @@
  * first-run setup → agents page empty state → enrollment code → sign out → sign in again.
  * Tests run in order and share one server; later ones rely on the admin created by the first.
  */
-import { expect, test } from "@playwright/test";
-import { admin, signIn } from "./helpers.ts";
+import { expect, test } from "./fixtures.ts";
+import { admin, setupTokenOf, signIn } from "./helpers.ts";
 
 test.describe.configure({ mode: "serial" });
 
@@ -13,7 +13,20 @@ test("first run: setup creates the admin and lands on an empty agents page", asy
   await expect(page).toHaveURL(/\/setup$/);
   await expect(page.getByRole("heading", { name: "Welcome" })).toBeVisible();
 
+  // Without the setup token from the server's console, whoever gets here first is refused.
+  await page.getByLabel("Setup token").fill("AAAA-BBBB-CCCC-DDDD");
+  await page.getByLabel("Workspace name").fill(admin.workspace);
+  await page.getByLabel("Your name").fill(admin.name);
+  await page.getByLabel("Email").fill(admin.email);
+  await page.getByLabel(/^Password/).fill(admin.password);
+  await page.getByLabel("Confirm password").fill(admin.password);
+  await page.getByRole("button", { name: /Create workspace/ }).click();
+  await expect(page.getByRole("alert")).toContainText("not the setup token");
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/setup$/);
+
   // A mismatched confirmation is refused with a message, and nothing is created.
+  await page.getByLabel("Setup token").fill(setupTokenOf());
   await page.getByLabel("Workspace name").fill(admin.workspace);
   await page.getByLabel("Your name").fill(admin.name);
   await page.getByLabel("Email").fill(admin.email);

@@ -6,17 +6,17 @@
  * and A's does not; A leaves and the session goes on with B; B ends it; the timeline has it all.
  * What the test checks it reads back from X: the pointer, and a file a terminal writes.
  */
-import { type Browser, expect, type Page, test } from "@playwright/test";
-import { addTechnician, signIn, signInAsAdmin } from "./helpers.ts";
+import { type Browser, type Page } from "@playwright/test";
+import { expect, test } from "./fixtures.ts";
+import { addTechnician, signInAsAdmin, signInAsNewUser } from "./helpers.ts";
 import { eventually, finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
 import { answerConsent, connect, screenPoint, videoPixel, viewer } from "./viewer.ts";
 
-/** A second person: their own browser context, signed in. */
-async function personAt(browser: Browser, baseURL: string, email: string, password: string) {
+/** A second person: their own browser context, signed in (choosing their own password first). */
+async function personAt(browser: Browser, baseURL: string, who: { email: string; password: string }) {
   const context = await browser.newContext({ baseURL });
   const page = await context.newPage();
-  await signIn(page, password, email);
-  await expect(page).toHaveURL(/\/agents$/);
+  await signInAsNewUser(page, who);
   return page;
 }
 
@@ -63,7 +63,7 @@ test.describe("a session for two technicians", () => {
     await expect(viewer(a)).toHaveAttribute("data-in-control", "true");
 
     // B finds the session and joins as an observer; the person at the machine is asked again.
-    const b = await personAt(browser, baseURL!, bob.email, bob.password);
+    const b = await personAt(browser, baseURL!, bob);
     await b.goto(`/sessions/${sessionId}/live?debug=1`);
     await b.getByTestId("join-session").click();
     await expect(b.getByTestId("state-line")).toHaveText(/to let you in/, { timeout: 15_000 });
@@ -181,7 +181,7 @@ test.describe("a session for two technicians", () => {
     const sessionId = await connect(a, agent);
     await expect(viewer(a)).toHaveAttribute("data-state", "live", { timeout: 15_000 });
 
-    const c = await personAt(browser, baseURL!, carol.email, carol.password);
+    const c = await personAt(browser, baseURL!, carol);
     await c.goto(`/sessions/${sessionId}/live`);
     await c.getByTestId("join-session").click();
     await expect(viewer(c)).toHaveAttribute("data-state", "live", { timeout: 20_000 });

@@ -4,7 +4,7 @@
  * agents page shows it online, then offline after it leaves. The agent here is a protocol-level
  * simulator (the real agent is apps/agent); worker, database and browser are real.
  */
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures.ts";
 import WebSocket from "ws";
 import { createEnrollmentCode, signInAsAdmin } from "./helpers.ts";
 

@@ -44,7 +44,9 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
     SIGNAL_PORT: String(options.port + 1),
     DATA_DIR: dataDir,
     LOG_LEVEL: "warn",
-    ...(options.entry === "server" ? { HOST: "0.0.0.0", BODY_SIZE_LIMIT: "1M", RD_DEMO_AGENT: "true" } : {}),
+    ...(options.entry === "server"
+      ? { HOST: "127.0.0.1", BODY_SIZE_LIMIT: "1M", RD_DEMO_AGENT: "true" }
+      : {}),
     ...options.env,
   };
   const [command, args] =

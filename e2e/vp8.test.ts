@@ -3,7 +3,8 @@
  * live-session.test.ts) and Debian Chromium's viewer. The test reads back a decoded pixel, the codec
  * the browser says it decodes, and the codec the agent says it encodes.
  */
-import { expect, type Page, test } from "@playwright/test";
+import { type Page } from "@playwright/test";
+import { expect, test } from "./fixtures.ts";
 import { signInAsAdmin } from "./helpers.ts";
 import { eventually, finishAgent, type RealAgent, startRealAgent } from "./real-agent.ts";
 import { answerConsent, connect, videoPixel, viewer } from "./viewer.ts";

@@ -6,7 +6,8 @@
  * agent too and restart only the dashboard: the session ends as `interrupted` once the grace
  * period is over, never left active with nobody in it.
  */
-import { type Browser, expect, type Page, test } from "@playwright/test";
+import { type Browser, type Page } from "@playwright/test";
+import { expect, test } from "./fixtures.ts";
 import { signInAsAdmin } from "./helpers.ts";
 import { type Product, startProduct } from "./product.ts";
 import { eventually, finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
@@ -35,7 +36,7 @@ async function liveSession(browser: Browser, env: Record<string, string>) {
   const product = await startProduct({ port, entry: "server", env: { RD_DEMO_AGENT: "false", ...env } });
   const context = await browser.newContext({ baseURL: product.baseURL });
   const page = await context.newPage();
-  await signInAsAdmin(page);
+  await signInAsAdmin(page, product.dataDir);
   const agent = await startRealAgent(page, product.baseURL, { name: "Steady desk" });
   await page.goto(`/agents/${agent.agentId}`);
   await page.getByTestId("consent-policy").selectOption("notify");

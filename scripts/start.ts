@@ -3,6 +3,7 @@
  * start-up) on PORT, and prints where to go. Runs in the foreground until Ctrl+C.
  */
 import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { buildIsStale, root, run, say, waitForHttp } from "./lib.ts";
 
@@ -21,7 +22,8 @@ if (buildIsStale()) {
 }
 
 const env = {
-  HOST: "0.0.0.0",
+  // This machine only, unless told: a fresh dashboard is not offered to the whole network.
+  HOST: "127.0.0.1",
   ...process.env,
   PORT: port,
   BODY_SIZE_LIMIT: process.env.BODY_SIZE_LIMIT ?? "1M",
@@ -49,7 +51,16 @@ if (await waitForHttp(`${url}/healthz`, server)) {
       ? "database: Postgres from DATABASE_URL"
       : `database: embedded PGlite in ${path.resolve(root, process.env.DATA_DIR ?? ".data")}`,
   );
-  say("first visit? the dashboard asks you to create the admin account. Stop with Ctrl+C.");
+  if (env.HOST === "127.0.0.1")
+    say("listening on this machine only; HOST=0.0.0.0 npm start lets other machines reach it.");
+  // The server wrote (and logged) the first-run token; say it plainly where a newcomer looks.
+  const token = await readFile(
+    path.resolve(root, process.env.DATA_DIR ?? ".data", "setup-token"),
+    "utf8",
+  ).catch(() => null);
+  if (token)
+    say(`first visit? create the admin account on the setup page with the setup token ${token.trim()}`);
+  say("Stop with Ctrl+C.");
   if (env.RD_DEMO_AGENT === "true")
     say('then open Agents: "Demo desktop" (a virtual display on this machine) is ready to Connect.');
 } else if (server.exitCode === null) {

@@ -24,8 +24,9 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "@playwright/test";
+import { xAuthorityFor } from "../../apps/agent/src/child-env.ts";
 import { chromiumLaunchOptions } from "../../e2e/chromium.ts";
-import { addTechnician, createEnrollmentCode, signIn, signInAsAdmin } from "../../e2e/helpers.ts";
+import { addTechnician, createEnrollmentCode, signInAsAdmin, signInAsNewUser } from "../../e2e/helpers.ts";
 import { screenPoint } from "../../e2e/viewer.ts";
 import { root, waitForHttp } from "../lib.ts";
 import { type Figures, inputToPhoton, sleep, steadyWindow, waitForFirstFrame } from "./media/measure.ts";
@@ -118,6 +119,8 @@ async function runAgent(configDir: string, display: string): Promise<ChildProces
       ...process.env,
       RD_AGENT_CONFIG_DIR: configDir,
       DISPLAY: display,
+      // The workload's desktop admits only clients with its cookie.
+      XAUTHORITY: xAuthorityFor(display),
       RD_AGENT_LOG_LEVEL: process.env.BENCH_AGENT_LOG ? "debug" : "info",
     },
     stdio: ["ignore", "pipe", "inherit"],
@@ -230,8 +233,7 @@ async function measureViewers(
         contexts.push(context);
         await context.addInitScript(installBenchHooks);
         const page = await context.newPage();
-        await signIn(page, who.password, who.email);
-        await page.waitForURL(/\/agents$/);
+        await signInAsNewUser(page, who);
         await page.goto(`/sessions/${sessionId}/live`);
         await page.getByTestId("join-session").click();
         await waitForFirstFrame(page, Date.now());
@@ -366,7 +368,7 @@ try {
   });
   await context.addInitScript(installBenchHooks);
   const page = await context.newPage();
-  await signInAsAdmin(page);
+  await signInAsAdmin(page, dataDir);
   const agentId = await enrollAgent(page, configDir);
   const observers = await addObservers(page, Math.max(0, ...VIEWER_COUNTS) - 1);
 

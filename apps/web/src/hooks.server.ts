@@ -1,6 +1,7 @@
 /**
- * Server hooks: start the app (migrate, seed) once; then, per request, the CSRF check on every
- * state-changing request, and the signed-in user from the session cookie (sliding expiry).
+ * Server hooks: start the app (migrate, seed) once; then, per request: the Host check (DNS
+ * rebinding), the CSRF check on every state-changing request, the signed-in user from the session
+ * cookie (sliding expiry), and the security headers (the CSP itself comes from `kit.csp`).
  */
 import {
   CSRF_COOKIE,
@@ -35,10 +36,37 @@ async function submittedCsrfToken(request: Request): Promise<string | null> {
   }
 }
 
+/** Features the dashboard never uses are off for it and anything it embeds. */
+const PERMISSIONS_POLICY = [
+  "camera=()",
+  "microphone=()",
+  "geolocation=()",
+  "payment=()",
+  "usb=()",
+  "serial=()",
+  "hid=()",
+  "bluetooth=()",
+  "clipboard-read=(self)",
+  "clipboard-write=(self)",
+  "fullscreen=(self)",
+].join(", ");
+
 export const handle: Handle = async ({ event, resolve }) => {
   const app = getApp();
-  const auth = app.authFor(event.url);
   event.locals.clientIp = event.getClientAddress();
+  const host = event.request.headers.get("host");
+  if (!app.hostAllowed(host)) {
+    log.warn(
+      { host, ip: event.locals.clientIp },
+      "refused a request for a host name this dashboard does not serve",
+    );
+    return new Response(
+      `This dashboard does not answer to the host name "${String(host).slice(0, 100)}". ` +
+        "If that name is right, add it to RD_ALLOWED_HOSTS (or set ORIGIN) and restart.",
+      { status: 421, headers: { "content-type": "text/plain; charset=utf-8" } },
+    );
+  }
+  const auth = app.authFor(event.url);
 
   let csrfToken = event.cookies.get(CSRF_COOKIE);
   if (!SAFE_METHODS.has(event.request.method) && !CSRF_EXEMPT.has(event.url.pathname)) {
@@ -77,8 +105,22 @@ export const handle: Handle = async ({ event, resolve }) => {
   response.headers.set("x-frame-options", "DENY");
   response.headers.set("referrer-policy", "same-origin");
   response.headers.set("x-content-type-options", "nosniff");
+  response.headers.set("permissions-policy", PERMISSIONS_POLICY);
+  // Only over HTTPS: sent over plain HTTP it would be ignored, or pin a host that has no TLS.
+  if (event.url.protocol === "https:") {
+    response.headers.set("strict-transport-security", "max-age=31536000; includeSubDomains");
+  }
+  const csp = response.headers.get("content-security-policy");
+  // kit.csp cannot know where the signaling worker is: name exactly that origin for WebSockets.
+  if (csp)
+    response.headers.set("content-security-policy", csp.replace("ws: wss:", signalOrigin(app, event.url)));
   return response;
 };
+
+function signalOrigin(app: ReturnType<typeof getApp>, url: URL): string {
+  const signal = new URL(app.signalUrl(url));
+  return `${signal.protocol}//${signal.host}`;
+}
 
 export const handleError: HandleServerError = ({ error, event, status }) => {
   if (status === 404) return { message: "This page does not exist." };

@@ -9,3 +9,11 @@ export {
   type AgentInfo,
   type EnrollResult,
 } from "./services/enrollment.ts";
+export {
+  ssoProviderForEmail,
+  ssoProviderOf,
+  ssoRequired,
+  userForSsoIdentity,
+  type SsoProvider,
+  type SsoUserResult,
+} from "./services/sso.ts";

@@ -1,4 +1,4 @@
-import { createSignInLimits, normalizeEnrollmentCode, sha256Hex, signIn } from "@rd/auth";
+import { authUserOf, createSignInLimits, normalizeEnrollmentCode, sha256Hex, signIn } from "@rd/auth";
 import { eq } from "drizzle-orm";
 import { type DbHandle, EnrollmentCodes } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
@@ -34,7 +34,7 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       endpoint: "/api/trpc",
       req,
       router: appRouter,
-      createContext: () => ({ db: f.db, auth: f.auth, user, ticketKey: f.ticketKey }),
+      createContext: () => ({ db: f.db, auth: f.auth, user, ticketKey: f.ticketKey, secretBox: f.secretBox }),
     });
     const json = (await res.json()) as {
       error?: { json: { message: string; data: { code: string; issues: unknown } } };
@@ -111,6 +111,26 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
         .where(eq(EnrollmentCodes.codeHash, sha256Hex(normalizeEnrollmentCode(expired.code))));
       expect(await enrollAgent(f.db, expired.code, info)).toMatchObject({ ok: false });
       await expect(f.a.asTech.agents.createEnrollmentCode({})).rejects.toMatchObject({ code: "FORBIDDEN" });
+    });
+
+    it("records a refused code that exists (used, expired) in its tenant's trail, with the address", async () => {
+      const { code } = await f.a.asAdmin.agents.createEnrollmentCode({});
+      const info = { name: "pc", hostname: "reused.lan", os: "linux", version: "1" };
+      expect(await enrollAgent(f.db, code, info, { ip: "192.0.2.44" })).toMatchObject({ ok: true });
+      expect(await enrollAgent(f.db, code, info, { ip: "192.0.2.44" })).toMatchObject({
+        ok: false,
+        reason: "used",
+      });
+      expect(await enrollAgent(f.db, "ZZZZ-ZZZZ-ZZZZ-ZZZZ", info, { ip: "192.0.2.44" })).toMatchObject({
+        ok: false,
+        reason: "unknown", // no tenant to record it in: the dashboard logs it
+      });
+      const { items } = await f.a.asAdmin.events.byTenant({ types: ["enrollment_refused"], limit: 10 });
+      expect(items.filter((e) => e.data.ip === "192.0.2.44")).toMatchObject([
+        { data: { reason: "used", hostname: "reused.lan" } },
+      ]);
+      const other = await f.b.asAdmin.events.byTenant({ types: ["enrollment_refused"], limit: 10 });
+      expect(other.items).toEqual([]);
     });
 
     it("removes softly: gone from lists, open sessions ended, history kept", async () => {
@@ -221,6 +241,7 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
         auth: f.auth,
         user: f.a.admin,
         ticketKey: f.ticketKey,
+        secretBox: f.secretBox,
         maxObservers: 0,
       });
       await expect(strict.sessions.join({ id: session.id })).rejects.toMatchObject({
@@ -235,15 +256,9 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       const leaver = createCaller({
         db: f.db,
         auth: f.auth,
-        user: {
-          id: user.id,
-          tenantId: f.a.id,
-          email: user.email,
-          name: user.name,
-          role: "technician",
-          disabled: false,
-        },
+        user: authUserOf({ ...user, tenantId: f.a.id, mustChangePassword: false }),
         ticketKey: f.ticketKey,
+        secretBox: f.secretBox,
       });
       const { session } = await leaver.sessions.create({ agentId: f.a.onlineAgent });
       await f.a.asAdmin.users.setDisabled({ id: user.id, disabled: true });
@@ -268,7 +283,7 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       expect(first.items[0]!.seq).toBeGreaterThan(first.items[2]!.seq);
       const second = await f.a.asAdmin.events.byTenant({ limit: 3, before: first.nextCursor! });
       expect(second.items[0]!.seq).toBe(first.items[2]!.seq - 1);
-      const enrolled = await f.a.asAdmin.events.byTenant({ type: "agent_enrolled", limit: 200 });
+      const enrolled = await f.a.asAdmin.events.byTenant({ types: ["agent_enrolled"], limit: 200 });
       expect(enrolled.items.every((e) => e.type === "agent_enrolled")).toBe(true);
       expect(enrolled.nextCursor).toBeNull();
       await expect(f.a.asTech.events.byTenant({})).rejects.toMatchObject({ code: "FORBIDDEN" });
@@ -289,7 +304,7 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
         password: temporaryPassword!,
         ip: "1",
       });
-      expect(result).toEqual({ ok: true, userId: user.id });
+      expect(result).toMatchObject({ ok: true, userId: user.id, mustChangePassword: true });
       await expect(
         f.a.asAdmin.users.create({ email: "new@alpha.example", name: "Again" }),
       ).rejects.toMatchObject({

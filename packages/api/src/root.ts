@@ -1,7 +1,9 @@
 /** The API's root router. The dashboard imports `AppRouter` as a type only. */
+import { accountRouter } from "./routers/account.ts";
 import { agentsRouter } from "./routers/agents.ts";
 import { eventsRouter } from "./routers/events.ts";
 import { sessionsRouter } from "./routers/sessions.ts";
+import { ssoRouter } from "./routers/sso.ts";
 import { usersRouter } from "./routers/users.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
@@ -10,6 +12,8 @@ export const appRouter = router({
   sessions: sessionsRouter,
   events: eventsRouter,
   users: usersRouter,
+  account: accountRouter,
+  sso: ssoRouter,
 });
 
 export type AppRouter = typeof appRouter;

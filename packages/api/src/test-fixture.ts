@@ -2,7 +2,7 @@
  * Test fixture for the API suites: two tenants, each with an admin, a technician, two enrolled
  * agents (through the real enrollment path) and a session; plus callers acting as each user.
  */
-import { createAuth, hashPassword, type AuthUser } from "@rd/auth";
+import { authUserOf, createAuth, createSecretBox, hashPassword, type AuthUser } from "@rd/auth";
 import { importTicketKey } from "@rd/auth/tickets";
 import { Agents, type DbHandle, Tenants, Users, type UserRole } from "@rd/db";
 import { eq } from "drizzle-orm";
@@ -18,6 +18,7 @@ export async function createFixture(handle: DbHandle) {
   const auth = createAuth(db, { secureCookies: false });
   const passwordHash = await hashPassword(FIXTURE_PASSWORD);
   const ticketKey = await importTicketKey(FIXTURE_SECRET);
+  const secretBox = createSecretBox(FIXTURE_SECRET, "totp");
 
   async function tenant(name: string) {
     const [row] = await db.insert(Tenants).values({ name }).returning();
@@ -27,7 +28,7 @@ export async function createFixture(handle: DbHandle) {
         .insert(Users)
         .values({ tenantId: row!.id, email, name: label, role, passwordHash })
         .returning();
-      return { id: u!.id, tenantId: row!.id, email, name: label, role, disabled: false };
+      return authUserOf(u!);
     };
     const admin = await user("admin", "admin");
     const tech = await user("technician", "tech");
@@ -49,7 +50,7 @@ export async function createFixture(handle: DbHandle) {
     };
     const onlineAgent = await agent(`${name}-desk`, "online");
     const offlineAgent = await agent(`${name}-laptop`, "offline");
-    const as = (u: AuthUser) => createCaller({ db, auth, user: u, ticketKey } satisfies Context);
+    const as = (u: AuthUser) => createCaller({ db, auth, user: u, ticketKey, secretBox } satisfies Context);
     const { session } = await as(tech).sessions.create({ agentId: onlineAgent });
     return {
       id: row!.id,
@@ -65,8 +66,8 @@ export async function createFixture(handle: DbHandle) {
 
   const a = await tenant("Alpha");
   const b = await tenant("Beta");
-  const anonymous = createCaller({ db, auth, user: null, ticketKey });
-  return { db, auth, ticketKey, a, b, anonymous };
+  const anonymous = createCaller({ db, auth, user: null, ticketKey, secretBox });
+  return { db, auth, ticketKey, secretBox, a, b, anonymous };
 }
 
 export type Fixture = Awaited<ReturnType<typeof createFixture>>;

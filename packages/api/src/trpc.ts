@@ -3,7 +3,7 @@
  * one error formatter of this boundary. Validation errors carry their issues in words a person can
  * act on; unexpected errors never leak their details to the client.
  */
-import type { Auth, AuthUser } from "@rd/auth";
+import type { Auth, AuthUser, SecretBox } from "@rd/auth";
 import type { Database } from "@rd/db";
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
@@ -13,8 +13,12 @@ export interface Context {
   auth: Auth;
   /** The signed-in user, or null. Deactivated users never get this far (auth refuses them). */
   user: AuthUser | null;
+  /** The dashboard session the call came with (a changed password keeps it, ends the others). */
+  sessionId?: string | null;
   /** HMAC key (from RD_SECRET) for the signaling worker's tickets. */
   ticketKey: CryptoKey;
+  /** Seals two-factor secrets at rest (AES-256-GCM, key derived from RD_SECRET). */
+  secretBox: SecretBox;
   /** Most observers a session may have besides its controller (RD_MAX_OBSERVERS); 8 by default. */
   maxObservers?: number;
 }
@@ -61,9 +65,21 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure;
 
-export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+/** Signed in, whatever the account still owes: only the account's own procedures use this. */
+export const accountProcedure = t.procedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to continue." });
   return next({ ctx: { ...ctx, user: ctx.user } });
+});
+
+const GATE_MESSAGES = {
+  change_password: "Choose your own password first (Account page): yours was issued by an administrator.",
+  enrol_two_factor: "Your workspace requires two-factor sign-in: turn it on in your Account page first.",
+} as const;
+
+/** Signed in, and owing nothing (a password to change, a second factor to turn on). */
+export const protectedProcedure = accountProcedure.use(({ ctx, next }) => {
+  if (ctx.user.gate) throw new TRPCError({ code: "FORBIDDEN", message: GATE_MESSAGES[ctx.user.gate] });
+  return next();
 });
 
 export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {

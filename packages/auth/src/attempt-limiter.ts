@@ -1,6 +1,8 @@
 /**
- * Sliding-window limiter for failed attempts (sign-in per account and per IP). In memory, which is
- * right for the single dashboard process; the map is bounded so a flood of keys cannot grow it.
+ * Sliding-window limiter for failed attempts (sign-in per client address, enrollment codes). In
+ * memory, which is right for the single dashboard process; the map is bounded so a flood of keys
+ * cannot grow it. Use `tryConsume` before any await and `forgive` on success, so that parallel
+ * attempts are counted as they start, not after they fail.
  */
 export interface AttemptLimiterOptions {
   /** Failures allowed inside one window before the key is refused. */
@@ -37,6 +39,20 @@ export class AttemptLimiter {
       const oldest = this.failures.keys().next().value;
       if (oldest !== undefined) this.failures.delete(oldest);
     }
+  }
+
+  /** 0 and the attempt counted (as a failure until forgiven), or the wait in milliseconds. */
+  tryConsume(key: string): number {
+    const wait = this.retryAfterMs(key);
+    if (wait === 0) this.recordFailure(key);
+    return wait;
+  }
+
+  /** The newest counted attempt succeeded after all: it no longer counts. */
+  forgive(key: string): void {
+    const list = this.failures.get(key);
+    list?.pop();
+    if (list?.length === 0) this.failures.delete(key);
   }
 
   reset(key: string): void {

@@ -1,4 +1,4 @@
-import { AuthSessions, type DbHandle, Tenants, Users } from "@rd/db";
+import { AuthSessions, type DbHandle, SessionEvents, Tenants, Users } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,7 +6,9 @@ import { AttemptLimiter } from "./attempt-limiter.ts";
 import { createAuth, type Auth } from "./lucia.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
 import { sha256Hex } from "./secrets.ts";
-import { createSignInLimits, signIn } from "./sign-in.ts";
+import { clientKey } from "./client-key.ts";
+import { ProgressiveThrottle } from "./progressive-throttle.ts";
+import { createSignInLimits, type SecurityReport, signIn } from "./sign-in.ts";
 
 describe("passwords", () => {
   it("hashes with argon2id and verifies only the right password", async () => {
@@ -39,6 +41,61 @@ describe("AttemptLimiter", () => {
     limiter.recordFailure("c");
     expect(limiter.retryAfterMs("a")).toBe(0); // evicted, oldest first
     expect(limiter.retryAfterMs("c")).toBeGreaterThan(0);
+  });
+});
+
+describe("AttemptLimiter.tryConsume", () => {
+  it("counts the attempt as it is allowed, and forgive takes it back", () => {
+    const limiter = new AttemptLimiter({ maxFailures: 2, windowMs: 60_000 });
+    expect(limiter.tryConsume("k")).toBe(0);
+    expect(limiter.tryConsume("k")).toBe(0);
+    expect(limiter.tryConsume("k")).toBeGreaterThan(0); // both counted before either finished
+    limiter.forgive("k");
+    expect(limiter.tryConsume("k")).toBe(0);
+  });
+});
+
+describe("ProgressiveThrottle", () => {
+  it("lets the free failures through, then doubles the delay up to the ceiling", () => {
+    const throttle = new ProgressiveThrottle({
+      freeFailures: 3,
+      baseDelayMs: 1_000,
+      maxDelayMs: 8_000,
+      forgetAfterMs: 60_000,
+    });
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => throttle.delayAfter(n))).toEqual([
+      0, 0, 0, 1_000, 2_000, 4_000, 8_000, 8_000,
+    ]);
+  });
+
+  it("reports a block once, and forgets a key that stayed quiet", () => {
+    let now = 0;
+    const throttle = new ProgressiveThrottle({
+      freeFailures: 1,
+      baseDelayMs: 1_000,
+      maxDelayMs: 1_000,
+      forgetAfterMs: 10_000,
+      now: () => now,
+    });
+    expect(throttle.tryConsume("k").allowed).toBe(true);
+    expect(throttle.tryConsume("k").allowed).toBe(true);
+    expect(throttle.tryConsume("k")).toEqual({ allowed: false, retryAfterMs: 1_000, firstRefusal: true });
+    expect(throttle.tryConsume("k")).toMatchObject({ allowed: false, firstRefusal: false });
+    now += 20_000;
+    expect(throttle.tryConsume("k").allowed).toBe(true);
+    expect(throttle.tryConsume("k").allowed).toBe(true); // the free failure again: it started afresh
+  });
+});
+
+describe("clientKey", () => {
+  it("keys IPv4 by address and IPv6 by its /64", () => {
+    expect(clientKey("10.1.2.3")).toBe("10.1.2.3");
+    expect(clientKey("::ffff:10.1.2.3")).toBe("10.1.2.3");
+    expect(clientKey("2001:db8:a:b:1:2:3:4")).toBe("2001:db8:a:b::/64");
+    expect(clientKey("2001:db8:a:b::99")).toBe("2001:db8:a:b::/64");
+    expect(clientKey("2001:0DB8:000a:b::1")).toBe("2001:db8:a:b::/64");
+    expect(clientKey("::1")).toBe("0:0:0:0::/64");
+    expect(clientKey("fe80::1%eth0")).toBe("fe80:0:0:0::/64");
   });
 });
 
@@ -81,7 +138,7 @@ describe.each(testDatabases())("sign-in and sessions on $name", (backend) => {
 
   it("signs in with the right password, whatever the email's case", async () => {
     const result = await attempt(createSignInLimits(), " Tech@Example.com ", "a-good-password");
-    expect(result).toEqual({ ok: true, userId });
+    expect(result).toMatchObject({ ok: true, userId, secondFactor: false, mustChangePassword: false });
   });
 
   it("gives the same answer for a wrong password and an unknown user", async () => {
@@ -102,28 +159,95 @@ describe.each(testDatabases())("sign-in and sessions on $name", (backend) => {
     expect(await attempt(limits, "gone@example.com", "wrong-password")).toMatchObject({ reason: "invalid" });
   });
 
-  it("rate-limits an account after 5 failures, even with the right password", async () => {
+  it("counts parallel attempts as they start: 40 at once (39 wrong, 1 right) verify at most 4", async () => {
     const limits = createSignInLimits();
-    for (let i = 0; i < 5; i++) await attempt(limits, "tech@example.com", `wrong-${i}`);
-    const result = await attempt(limits, "tech@example.com", "a-good-password");
-    expect(result).toMatchObject({
-      ok: false,
-      reason: "rate_limited",
-      message: expect.stringMatching(/Try again in 15 minutes/),
-    });
-    // Another account from another address is unaffected.
-    expect((await attempt(limits, "nobody@example.com", "x", "10.0.0.2")).ok).toBe(false);
+    const attempts = Array.from({ length: 40 }, (_, i) =>
+      attempt(limits, "tech@example.com", i === 39 ? "a-good-password" : `wrong-${i}`, "10.4.4.4"),
+    );
+    const results = await Promise.all(attempts);
+    // Three free tries plus the one that starts the first delay; the rest never reach argon2.
+    expect(results.filter((r) => r.ok === false && r.reason === "invalid")).toHaveLength(4);
+    expect(results.filter((r) => r.ok === false && r.reason === "rate_limited")).toHaveLength(36);
+    expect(results.some((r) => r.ok)).toBe(false); // the right one came too late
   });
 
-  it("rate-limits an IP that guesses across many accounts", async () => {
-    const limits = createSignInLimits();
-    for (let i = 0; i < 30; i++) await attempt(limits, `user${i}@example.com`, "guess", "10.9.9.9");
-    expect(await attempt(limits, "tech@example.com", "a-good-password", "10.9.9.9")).toMatchObject({
+  it("slows a guesser progressively, but never locks the owner out from elsewhere", async () => {
+    let now = 5_000_000;
+    const limits = createSignInLimits(() => now);
+    for (let i = 0; i < 4; i++) await attempt(limits, "tech@example.com", `wrong-${i}`, "10.5.5.5");
+    const refused = await attempt(limits, "tech@example.com", "a-good-password", "10.5.5.5");
+    expect(refused).toMatchObject({
       reason: "rate_limited",
+      message: "Too many failed sign-in attempts. Try again in 2 seconds.",
     });
-    expect(await attempt(limits, "tech@example.com", "a-good-password", "10.9.9.10")).toMatchObject({
+    // The owner, from their own address, signs in at once.
+    expect(await attempt(limits, "tech@example.com", "a-good-password", "10.6.6.6")).toMatchObject({
       ok: true,
     });
+    // The delay doubles with each further failure: 2 s, 4 s, 8 s…
+    now += 2_001;
+    await attempt(limits, "tech@example.com", "wrong-again", "10.5.5.5");
+    expect(await attempt(limits, "tech@example.com", "x", "10.5.5.5")).toMatchObject({
+      message: "Too many failed sign-in attempts. Try again in 4 seconds.",
+    });
+    now += 4_001;
+    expect(await attempt(limits, "tech@example.com", "a-good-password", "10.5.5.5")).toMatchObject({
+      ok: true,
+    });
+  });
+
+  it("limits an address that guesses across many accounts, an IPv6 /64 as one address", async () => {
+    const limits = createSignInLimits();
+    for (let i = 0; i < 30; i++) {
+      await attempt(limits, `user${i}@example.com`, "guess", `2001:db8:1:2::${i.toString(16)}`);
+    }
+    expect(
+      await attempt(limits, "tech@example.com", "a-good-password", "2001:db8:1:2:ffff::1"),
+    ).toMatchObject({
+      reason: "rate_limited",
+    });
+    expect(await attempt(limits, "tech@example.com", "a-good-password", "2001:db8:1:3::1")).toMatchObject({
+      ok: true,
+    });
+  });
+
+  it("reports each failure and each trip without the password, and audits them for a real account", async () => {
+    const limits = createSignInLimits();
+    const reports: SecurityReport[] = [];
+    for (let i = 0; i < 6; i++) {
+      await signIn(
+        handle.db,
+        limits,
+        { email: "tech@example.com", password: `bad-${i}`, ip: "10.7.7.7" },
+        (r) => reports.push(r),
+      );
+    }
+    await signIn(handle.db, limits, { email: "nobody@example.com", password: "bad", ip: "10.7.7.7" }, (r) =>
+      reports.push(r),
+    );
+    expect(reports.map((r) => r.type)).toEqual([
+      "auth_failed",
+      "auth_failed",
+      "auth_failed",
+      "auth_failed",
+      "auth_throttled", // once per block, not once per refused attempt
+      "auth_failed",
+    ]);
+    expect(reports[0]).toEqual({
+      type: "auth_failed",
+      ip: "10.7.7.7",
+      email: "tech@example.com",
+      reason: "wrong password",
+    });
+    expect(reports[5]).toMatchObject({ email: "nobody@example.com", reason: "unknown account" });
+    expect(JSON.stringify(reports)).not.toMatch(/bad-/);
+    const events = await handle.db.select().from(SessionEvents).where(eq(SessionEvents.type, "auth_failed"));
+    expect(events.filter((e) => e.data.ip === "10.7.7.7")).toHaveLength(4); // the unknown account has no tenant
+    const throttled = await handle.db
+      .select()
+      .from(SessionEvents)
+      .where(eq(SessionEvents.type, "auth_throttled"));
+    expect(throttled.some((e) => e.data.userId === userId)).toBe(true);
   });
 
   it("stores only the token's hash and resolves the cookie to the user", async () => {

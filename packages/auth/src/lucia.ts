@@ -4,7 +4,8 @@
  * extends one that is past half its life, and `validate()` then says to re-send the cookie.
  */
 import { DrizzlePostgreSQLAdapter } from "@lucia-auth/adapter-drizzle";
-import { AuthSessions, type Database, Users, type UserRole } from "@rd/db";
+import { AuthSessions, type Database, Tenants, Users, type UserRole } from "@rd/db";
+import { and, eq, ne } from "drizzle-orm";
 import { Lucia, TimeSpan, type Cookie } from "lucia";
 import { generateToken, sha256Hex } from "./secrets.ts";
 
@@ -17,6 +18,48 @@ export interface AuthUser {
   name: string;
   role: UserRole;
   disabled: boolean;
+  mustChangePassword: boolean;
+  twoFactorEnabled: boolean;
+  /**
+   * What the user must do before anything else: choose their own password (after an admin-issued
+   * one), or turn on two-factor sign-in (their tenant requires it). Null when nothing is owed.
+   */
+  gate: AccountGate | null;
+}
+
+export type AccountGate = "change_password" | "enrol_two_factor";
+
+/**
+ * The AuthUser of a user row, for code that has the row already (tests, seeding). The tenant's
+ * two-factor policy is not consulted: only an owed password change shows as a gate.
+ */
+export function authUserOf(row: {
+  id: string;
+  tenantId: string;
+  email: string;
+  name: string;
+  role: UserRole;
+  disabledAt?: Date | null;
+  mustChangePassword?: boolean;
+  totpEnabledAt?: Date | null;
+}): AuthUser {
+  const mustChangePassword = row.mustChangePassword ?? false;
+  return {
+    id: row.id,
+    tenantId: row.tenantId,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    disabled: row.disabledAt != null,
+    mustChangePassword,
+    twoFactorEnabled: row.totpEnabledAt != null,
+    gate: mustChangePassword ? "change_password" : null,
+  };
+}
+
+/** Whether a tenant's two-factor policy covers a user of this role. */
+export function twoFactorRequired(policy: "off" | "admins" | "everyone", role: UserRole): boolean {
+  return policy === "everyone" || (policy === "admins" && role === "admin");
 }
 
 export interface AuthOptions {
@@ -40,6 +83,8 @@ function createLucia(db: Database, options: AuthOptions) {
       name: row.name,
       role: row.role,
       disabled: row.disabledAt != null,
+      mustChangePassword: row.mustChangePassword,
+      twoFactorEnabled: row.totpEnabledAt != null,
     }),
   });
 }
@@ -55,6 +100,8 @@ declare module "lucia" {
       name: string;
       role: UserRole;
       disabledAt: Date | null;
+      mustChangePassword: boolean;
+      totpEnabledAt: Date | null;
     };
   }
 }
@@ -89,7 +136,7 @@ export function createAuth(db: Database, options: AuthOptions) {
         await lucia.invalidateUserSessions(user.id);
         return { user: null, sessionId: null, clearCookie: lucia.createBlankSessionCookie() };
       }
-      const result = { user: { ...user }, sessionId: session.id };
+      const result = { user: { ...user, gate: await gateOf(db, user) }, sessionId: session.id };
       return session.fresh ? { ...result, refreshCookie: lucia.createSessionCookie(token) } : result;
     },
     async invalidateSession(sessionId: string): Promise<Cookie> {
@@ -97,5 +144,29 @@ export function createAuth(db: Database, options: AuthOptions) {
       return lucia.createBlankSessionCookie();
     },
     invalidateUserSessions: (userId: string) => lucia.invalidateUserSessions(userId),
+    /** Signs the user out everywhere but `keepSessionId` (a changed password keeps the page it was changed on). */
+    async invalidateOtherSessions(userId: string, keepSessionId: string | null): Promise<void> {
+      await db
+        .delete(AuthSessions)
+        .where(
+          keepSessionId
+            ? and(eq(AuthSessions.userId, userId), ne(AuthSessions.id, keepSessionId))
+            : eq(AuthSessions.userId, userId),
+        );
+    },
   };
+}
+
+async function gateOf(
+  db: Database,
+  user: { tenantId: string; role: UserRole; mustChangePassword: boolean; twoFactorEnabled: boolean },
+): Promise<AccountGate | null> {
+  if (user.mustChangePassword) return "change_password";
+  if (user.twoFactorEnabled) return null;
+  // Only users without a second factor pay for this lookup.
+  const [tenant] = await db
+    .select({ policy: Tenants.twoFactorPolicy })
+    .from(Tenants)
+    .where(eq(Tenants.id, user.tenantId));
+  return tenant && twoFactorRequired(tenant.policy, user.role) ? "enrol_two_factor" : null;
 }

@@ -34,10 +34,13 @@ export const sessionStatus = pgEnum("session_status", [
 ]);
 export const actorType = pgEnum("actor_type", ["user", "agent", "system"]);
 export const participantKind = pgEnum("participant_kind", ["technician", "recorder"]);
+/** Who in a tenant must sign in with a second factor. */
+export const twoFactorPolicy = pgEnum("two_factor_policy", ["off", "admins", "everyone"]);
 
 export const Tenants = pgTable("tenants", {
   id: uuid("id").primaryKey().defaultRandom(),
   name: text("name").notNull(),
+  twoFactorPolicy: twoFactorPolicy("two_factor_policy").notNull().default("off"),
   createdAt: createdAt(),
 });
 
@@ -56,12 +59,71 @@ export const Users = pgTable(
     passwordHash: text("password_hash").notNull(),
     disabledAt: timestamp("disabled_at", { withTimezone: true }),
     lastLoginAt: timestamp("last_login_at", { withTimezone: true }),
+    /** Set by an admin-issued password: the user must choose their own before anything else. */
+    mustChangePassword: boolean("must_change_password").notNull().default(false),
+    passwordChangedAt: timestamp("password_changed_at", { withTimezone: true }),
+    /** TOTP secret sealed with the server secret (AES-256-GCM, the user id as associated data). */
+    totpSecret: text("totp_secret"),
+    totpEnabledAt: timestamp("totp_enabled_at", { withTimezone: true }),
+    /** The last 30 s step a code was accepted for: a code is good once. */
+    totpLastStep: bigint("totp_last_step", { mode: "number" }),
     createdAt: createdAt(),
   },
   (t) => [
     uniqueIndex("users_email_key").on(t.email),
     index("users_tenant_created_idx").on(t.tenantId, t.createdAt),
   ],
+);
+
+/**
+ * A tenant's single sign-on (OpenID Connect) provider. The client secret is sealed with the server
+ * secret (AES-256-GCM, the tenant id as associated data). Users are linked by verified email, and
+ * new ones from an allowed domain are created with `defaultRole`.
+ */
+export const TenantSso = pgTable("tenant_sso", {
+  tenantId: uuid("tenant_id")
+    .primaryKey()
+    .references(() => Tenants.id),
+  issuer: text("issuer").notNull(),
+  clientId: text("client_id").notNull(),
+  clientSecret: text("client_secret").notNull(),
+  /** Lower-case email domains whose users may sign in (and be created) through this provider. */
+  allowedDomains: jsonb("allowed_domains").$type<string[]>().notNull().default([]),
+  defaultRole: userRole("default_role").notNull().default("technician"),
+  enabled: boolean("enabled").notNull().default(true),
+  /** Technicians must sign in through the provider; admins keep their password (and 2FA) as a way in. */
+  required: boolean("required").notNull().default(false),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Which provider identity (issuer + subject) a user signed in with; the link is made by verified email. */
+export const UserIdentities = pgTable(
+  "user_identities",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => Users.id, { onDelete: "cascade" }),
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("user_identities_issuer_subject_key").on(t.issuer, t.subject)],
+);
+
+/** Two-factor recovery codes: SHA-256 of each (they are high-entropy), each good once. */
+export const RecoveryCodes = pgTable(
+  "recovery_codes",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => Users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    usedAt: timestamp("used_at", { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("recovery_codes_user_hash_key").on(t.userId, t.codeHash)],
 );
 
 /** Lucia's session table: the id is the session token's SHA-256, never the token itself. */

@@ -6,6 +6,17 @@ export const AUDIT_EVENT_LABELS = {
   user_reactivated: "User reactivated",
   user_signed_in: "Signed in",
   user_signed_out: "Signed out",
+  password_changed: "Password changed",
+  password_reset: "Password reset by an admin",
+  two_factor_enabled: "Two-factor sign-in turned on",
+  two_factor_disabled: "Two-factor sign-in turned off",
+  recovery_code_used: "Recovery code used",
+  tenant_security_changed: "Sign-in policy changed",
+  auth_failed: "Sign-in failed",
+  auth_throttled: "Sign-in throttled",
+  enrollment_refused: "Enrollment refused",
+  ticket_refused: "Signaling ticket refused",
+  agent_credential_refused: "Agent credential refused",
   enrollment_code_created: "Enrollment code created",
   agent_enrolled: "Agent enrolled",
   agent_renamed: "Agent renamed",
@@ -31,6 +42,26 @@ export const AUDIT_EVENT_LABELS = {
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENT_LABELS;
+
+/** Refusals and throttling: what an admin looks at when someone may be attacking the workspace. */
+export const SECURITY_EVENT_TYPES = [
+  "auth_failed",
+  "auth_throttled",
+  "enrollment_refused",
+  "ticket_refused",
+  "agent_credential_refused",
+] as const satisfies readonly AuditEventType[];
+
+/** Changes to how people sign in. */
+export const ACCOUNT_EVENT_TYPES = [
+  "user_signed_in",
+  "password_changed",
+  "password_reset",
+  "two_factor_enabled",
+  "two_factor_disabled",
+  "recovery_code_used",
+  "tenant_security_changed",
+] as const satisfies readonly AuditEventType[];
 
 /** A readable label for any event type, including ones this build does not know yet. */
 export function auditEventLabel(type: string): string {

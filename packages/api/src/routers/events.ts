@@ -1,6 +1,6 @@
 /** The audit timeline: by session, by agent, by tenant (admins), and chain verification. */
 import { Agents, RemoteSessions, SessionEvents, verifyChain } from "@rd/db";
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { z } from "zod";
 import { cursorInput, id } from "../inputs.ts";
 import { adminProcedure, notFound, protectedProcedure, router } from "../trpc.ts";
@@ -55,10 +55,16 @@ export const eventsRouter = router({
     .input(
       z.object({
         ...cursorInput,
-        type: z
-          .string()
-          .max(64)
-          .regex(/^[a-z_]+$/)
+        /** Only events of these types (e.g. the security ones). */
+        types: z
+          .array(
+            z
+              .string()
+              .max(64)
+              .regex(/^[a-z_]+$/),
+          )
+          .min(1)
+          .max(32)
           .optional(),
       }),
     )
@@ -69,7 +75,7 @@ export const eventsRouter = router({
         .where(
           and(
             eq(SessionEvents.tenantId, ctx.user.tenantId),
-            input.type ? eq(SessionEvents.type, input.type) : undefined,
+            input.types ? inArray(SessionEvents.type, input.types) : undefined,
             input.before ? lt(SessionEvents.seq, input.before) : undefined,
           ),
         )

@@ -1,11 +1,16 @@
-/** Users of the caller's tenant, for admins: list, create (with a one-time password), (de)activate. */
+/**
+ * Users of the caller's tenant, for admins: list, create, (de)activate, reset a password or a lost
+ * second factor; and the tenant's sign-in policy. A password an admin hands out is one-time: the
+ * user must choose their own at first sign-in, so no admin knows anyone's password for long.
+ */
 import { generateToken, hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "@rd/auth";
-import { appendEvent, databaseError, emailKey, revokeUser, UNIQUE_VIOLATION, Users } from "@rd/db";
+import { appendEvent, databaseError, emailKey, revokeUser, Tenants, UNIQUE_VIOLATION, Users } from "@rd/db";
 import { TRPCError } from "@trpc/server";
 import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { id, text } from "../inputs.ts";
 import { adminProcedure, notFound, router } from "../trpc.ts";
+import { disableTwoFactor } from "./account.ts";
 
 const userColumns = {
   id: Users.id,
@@ -14,6 +19,8 @@ const userColumns = {
   role: Users.role,
   disabledAt: Users.disabledAt,
   lastLoginAt: Users.lastLoginAt,
+  mustChangePassword: Users.mustChangePassword,
+  twoFactorEnabledAt: Users.totpEnabledAt,
   createdAt: Users.createdAt,
 };
 
@@ -33,7 +40,10 @@ export const usersRouter = router({
       .orderBy(asc(Users.createdAt)),
   ),
 
-  /** Without a password, one is generated and returned once for the admin to hand over. */
+  /**
+   * Without a password, one is generated and returned once for the admin to hand over. Either way
+   * the user replaces it at first sign-in.
+   */
   create: adminProcedure
     .input(
       z.object({
@@ -56,6 +66,7 @@ export const usersRouter = router({
               name: input.name,
               role: input.role,
               passwordHash,
+              mustChangePassword: true,
             })
             .returning(userColumns);
           await appendEvent(tx, {
@@ -75,6 +86,78 @@ export const usersRouter = router({
         }
         throw error;
       }
+    }),
+
+  /**
+   * A new one-time password for someone who forgot theirs: returned once, to be changed at first
+   * sign-in; the user is signed out everywhere at once.
+   */
+  resetPassword: adminProcedure.input(z.object({ id: id("User id") })).mutation(async ({ ctx, input }) => {
+    if (input.id === ctx.user.id) {
+      throw new TRPCError({
+        code: "BAD_REQUEST",
+        message: "Change your own password on your Account page (it needs your current one).",
+      });
+    }
+    const temporaryPassword = generateToken(12);
+    const passwordHash = await hashPassword(temporaryPassword);
+    const user = await ctx.db.transaction(async (tx) => {
+      const [updated] = await tx
+        .update(Users)
+        .set({ passwordHash, mustChangePassword: true, passwordChangedAt: new Date() })
+        .where(and(eq(Users.id, input.id), eq(Users.tenantId, ctx.user.tenantId)))
+        .returning(userColumns);
+      if (!updated) throw notFound("User");
+      await appendEvent(tx, {
+        tenantId: ctx.user.tenantId,
+        type: "password_reset",
+        actor: { type: "user", id: ctx.user.id },
+        data: { userId: updated.id, email: updated.email },
+      });
+      return updated;
+    });
+    await ctx.auth.invalidateUserSessions(user.id);
+    return { user, temporaryPassword };
+  }),
+
+  /** Turns off the second factor of a user who lost their phone; they enrol again at next sign-in if required. */
+  resetTwoFactor: adminProcedure.input(z.object({ id: id("User id") })).mutation(async ({ ctx, input }) => {
+    const [user] = await ctx.db
+      .select(userColumns)
+      .from(Users)
+      .where(and(eq(Users.id, input.id), eq(Users.tenantId, ctx.user.tenantId)));
+    if (!user) throw notFound("User");
+    await disableTwoFactor(ctx.db, { tenantId: ctx.user.tenantId, userId: user.id, by: ctx.user.id });
+    await ctx.auth.invalidateUserSessions(user.id);
+    return { reset: true };
+  }),
+
+  /** The workspace's sign-in policy. */
+  policy: adminProcedure.query(async ({ ctx }) => {
+    const [tenant] = await ctx.db
+      .select({ twoFactor: Tenants.twoFactorPolicy })
+      .from(Tenants)
+      .where(eq(Tenants.id, ctx.user.tenantId));
+    return tenant!;
+  }),
+
+  /** Who must sign in with a second factor: nobody, admins, or everyone. */
+  setTwoFactorPolicy: adminProcedure
+    .input(z.object({ policy: z.enum(["off", "admins", "everyone"]) }))
+    .mutation(async ({ ctx, input }) => {
+      await ctx.db.transaction(async (tx) => {
+        await tx
+          .update(Tenants)
+          .set({ twoFactorPolicy: input.policy })
+          .where(eq(Tenants.id, ctx.user.tenantId));
+        await appendEvent(tx, {
+          tenantId: ctx.user.tenantId,
+          type: "tenant_security_changed",
+          actor: { type: "user", id: ctx.user.id },
+          data: { twoFactorPolicy: input.policy },
+        });
+      });
+      return { twoFactor: input.policy };
     }),
 
   /**

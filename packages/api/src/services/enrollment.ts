@@ -41,10 +41,38 @@ export interface AgentInfo {
 }
 
 export type EnrollResult =
-  { ok: true; agentId: string; tenantId: string; secret: string } | { ok: false; message: string };
+  | { ok: true; agentId: string; tenantId: string; secret: string }
+  | { ok: false; message: string; reason: "unknown" | "used" | "expired" };
 
-/** Trades a valid code for a new agent and its credential; a code works once, before it expires. */
-export async function enrollAgent(db: Database, code: string, info: AgentInfo): Promise<EnrollResult> {
+/**
+ * Trades a valid code for a new agent and its credential; a code works once, before it expires.
+ * A refused code that exists (used, expired) is an `enrollment_refused` event in its tenant's trail,
+ * with the caller's address: someone has a code they should not be using.
+ */
+export async function enrollAgent(
+  db: Database,
+  code: string,
+  info: AgentInfo,
+  from: { ip?: string } = {},
+): Promise<EnrollResult> {
+  const result = await claimAndEnroll(db, code, info);
+  if (result.ok) return result;
+  const [known] = await db
+    .select({ id: EnrollmentCodes.id, tenantId: EnrollmentCodes.tenantId, usedAt: EnrollmentCodes.usedAt })
+    .from(EnrollmentCodes)
+    .where(eq(EnrollmentCodes.codeHash, sha256Hex(normalizeEnrollmentCode(code))));
+  if (!known) return result;
+  const reason = known.usedAt ? "used" : "expired";
+  await appendEvent(db, {
+    tenantId: known.tenantId,
+    type: "enrollment_refused",
+    actor: { type: "system" },
+    data: { codeId: known.id, reason, ip: from.ip ?? null, hostname: info.hostname },
+  });
+  return { ...result, reason };
+}
+
+async function claimAndEnroll(db: Database, code: string, info: AgentInfo): Promise<EnrollResult> {
   const secret = generateToken();
   return db.transaction(async (tx) => {
     // Claiming the code and using it in one UPDATE makes a second, concurrent use find nothing.
@@ -62,6 +90,7 @@ export async function enrollAgent(db: Database, code: string, info: AgentInfo): 
     if (!claimed) {
       return {
         ok: false,
+        reason: "unknown",
         message:
           "This enrollment code is not valid: it may be mistyped, used already, or expired. Create a new one in the dashboard.",
       };

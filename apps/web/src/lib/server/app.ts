@@ -9,19 +9,23 @@ import path from "node:path";
 import { needsSetup, setupFirstAdmin } from "@rd/api";
 import {
   createAuth,
+  createSecretBox,
   createSignInLimits,
   PASSWORD_MIN_LENGTH,
   resolveSecret,
   type Auth,
+  type SecretBox,
   type SignInLimits,
 } from "@rd/auth";
 import { importTicketKey } from "@rd/auth/tickets";
 import { createDb, type DbHandle } from "@rd/db";
 import { startNodeSignal } from "@rd/signal/node";
 import { env as rawEnv } from "$env/dynamic/private";
+import { createHostCheck } from "./allowed-hosts.ts";
 import { startDemoAgent } from "./demo-agent.ts";
 import { loadEnv, type Env } from "./env.ts";
 import { log } from "./log.ts";
+import { createSetupToken, type SetupToken } from "./setup-token.ts";
 
 export interface App {
   env: Env;
@@ -32,7 +36,18 @@ export interface App {
   authFor(url: URL): Auth;
   signInLimits: SignInLimits;
   ticketKey: CryptoKey;
-  /** The signaling worker's WebSocket URL as seen from a client that reached us at `requestUrl`. */
+  /** Seals two-factor secrets at rest. */
+  secretBox: SecretBox;
+  /** Seals the short-lived "password right, second factor owed" cookie. */
+  pendingSignInBox: SecretBox;
+  /** The first-run setup token; null once a first admin exists. */
+  setupToken: SetupToken | null;
+  /** Whether a Host header names this dashboard (see allowed-hosts.ts). */
+  hostAllowed(host: string | null): boolean;
+  /**
+   * The signaling worker's WebSocket URL for a client that reached us at `requestUrl` (whose host
+   * passed `hostAllowed`): SIGNAL_PUBLIC_URL, else ORIGIN's host, else the request's host.
+   */
   signalUrl(requestUrl: URL): string;
 }
 
@@ -50,8 +65,13 @@ export async function startApp(): Promise<App> {
   await database.migrate(path.resolve(env.MIGRATIONS_DIR));
   log.info({ database: database.kind }, "database ready");
   await seedAdmin(env, database);
+  const setupToken = (await needsSetup(database.db))
+    ? await createSetupToken(env.DATA_DIR, (line) => log.warn(`[remote-desk] ${line}`))
+    : null;
+  // The embedded worker listens where the dashboard does unless SIGNAL_HOST says otherwise.
+  const signalEnv = { ...rawEnv, SIGNAL_HOST: rawEnv.SIGNAL_HOST || env.HOST };
   const signal =
-    env.SIGNAL_EMBEDDED === "true" ? await startNodeSignal({ env: rawEnv, database }) : undefined;
+    env.SIGNAL_EMBEDDED === "true" ? await startNodeSignal({ env: signalEnv, database }) : undefined;
   const demo =
     env.RD_DEMO_AGENT === "true"
       ? startDemoAgent({
@@ -72,16 +92,22 @@ export async function startApp(): Promise<App> {
     env.COOKIE_SECURE === "auto" ? url.protocol === "https:" : env.COOKIE_SECURE === "true";
   const secureAuth = createAuth(database.db, { secureCookies: true });
   const plainAuth = createAuth(database.db, { secureCookies: false });
+  const secret = resolveSecret(env.RD_SECRET, env.DATA_DIR);
+  const publicHost = env.ORIGIN ? new URL(env.ORIGIN).hostname : null;
   app = {
     env,
     database,
     secureCookies,
     authFor: (url) => (secureCookies(url) ? secureAuth : plainAuth),
     signInLimits: createSignInLimits(),
-    ticketKey: await importTicketKey(resolveSecret(env.RD_SECRET, env.DATA_DIR)),
+    ticketKey: await importTicketKey(secret),
+    secretBox: createSecretBox(secret, "totp"),
+    pendingSignInBox: createSecretBox(secret, "pending-sign-in"),
+    setupToken,
+    hostAllowed: createHostCheck({ origin: env.ORIGIN, allowed: env.RD_ALLOWED_HOSTS }),
     signalUrl: (requestUrl) =>
       env.SIGNAL_PUBLIC_URL ??
-      `${requestUrl.protocol === "https:" ? "wss" : "ws"}://${requestUrl.hostname}:${env.SIGNAL_PORT}/ws`,
+      `${requestUrl.protocol === "https:" ? "wss" : "ws"}://${publicHost ?? requestUrl.hostname}:${env.SIGNAL_PORT}/ws`,
   };
   return app;
 }

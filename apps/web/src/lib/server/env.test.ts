@@ -12,6 +12,15 @@ describe("loadEnv", () => {
     });
     expect(env.DATABASE_URL).toBeUndefined(); // → embedded PGlite
     expect(env.RD_ADMIN_EMAIL).toBeUndefined(); // → the setup page
+    expect(env.HOST).toBe("127.0.0.1"); // → this machine only
+    expect(env.RD_ALLOWED_HOSTS).toEqual([]);
+  });
+
+  it("reads the allowed host names as a comma-separated list", () => {
+    expect(loadEnv({ RD_ALLOWED_HOSTS: " desk.lan, support.example.com ,," }).RD_ALLOWED_HOSTS).toEqual([
+      "desk.lan",
+      "support.example.com",
+    ]);
   });
 
   it("treats empty variables as unset", () => {

@@ -37,6 +37,23 @@ const schema = z.object({
       .optional(),
   ),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  /** The address the dashboard (and the embedded worker) listen on: this machine only, unless told. */
+  HOST: z.string().trim().min(1).default("127.0.0.1"),
+  /** The dashboard's public URL when behind a proxy (adapter-node's ORIGIN); its host is allowed. */
+  ORIGIN: optional.pipe(z.url({ error: "must be a URL like https://desk.example.com" }).optional()),
+  /**
+   * Host names the dashboard answers to besides loopback, this machine's addresses and ORIGIN's
+   * host (comma-separated; `*` for any, behind a proxy that checks Host).
+   */
+  RD_ALLOWED_HOSTS: z
+    .string()
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((h) => h.trim())
+        .filter(Boolean),
+    ),
   /** The dashboard's own port; the demo agent enrolls through it. */
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   /** `false` leaves the signaling worker out of this process (it runs on its own). */

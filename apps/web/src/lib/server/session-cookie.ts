@@ -6,8 +6,3 @@ export async function startSession(event: RequestEvent, userId: string) {
   const { cookie } = await getApp().authFor(event.url).createSession(userId);
   event.cookies.set(cookie.name, cookie.value, { path: "/", ...cookie.attributes });
 }
-
-/** Only same-site paths: `?next=` must never send someone to another origin. */
-export function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/agents";
-}

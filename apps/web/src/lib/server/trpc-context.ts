@@ -9,7 +9,9 @@ export function trpcContext(event: Pick<RequestEvent, "locals" | "url">): Contex
     db: app.database.db,
     auth: app.authFor(event.url),
     user: event.locals.user,
+    sessionId: event.locals.sessionId,
     ticketKey: app.ticketKey,
+    secretBox: app.secretBox,
     maxObservers: app.env.RD_MAX_OBSERVERS,
   };
 }

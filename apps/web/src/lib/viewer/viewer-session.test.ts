@@ -4,7 +4,7 @@
  * `control` channels). Only the browser is missing: werift stands in for its RTCPeerConnection and
  * Node's own WebSocket for the browser's.
  */
-import { createAuth, hashPassword, type AuthUser } from "@rd/auth";
+import { authUserOf, createAuth, createSecretBox, hashPassword, type AuthUser } from "@rd/auth";
 import { importTicketKey } from "@rd/auth/tickets";
 import { createCaller, createEnrollmentCode, enrollAgent } from "@rd/api";
 import { type DbHandle, Tenants, Users } from "@rd/db";
@@ -167,15 +167,19 @@ describe("ViewerSession against the real signaling worker", () => {
   const open: { close(): unknown }[] = [];
   let port = 0;
 
-  beforeAll(async () => {
-    db = await testDatabases()[0]!.create();
-    signal = await startNodeSignal({
+  /** A worker on `port` (0: any) with short timings; a restart is a new one on the same port. */
+  const startWorker = (port: number, workerId: string) =>
+    startNodeSignal({
       env: { RD_SECRET: SECRET, LOG_LEVEL: "silent" },
       database: db,
       tuning: { heartbeatMs: 1_000, offlineGraceMs: 300, resumeGraceMs: 1_000, presenceRefreshMs: 1_000 },
-      port: 0,
-      workerId: "viewer-test",
+      port,
+      workerId,
     });
+
+  beforeAll(async () => {
+    db = await testDatabases()[0]!.create();
+    signal = await startWorker(0, "viewer-test");
     port = signal.port;
     url = `ws://127.0.0.1:${port}/ws`;
     const [tenant] = await db.db.insert(Tenants).values({ name: "Viewer" }).returning();
@@ -190,9 +194,15 @@ describe("ViewerSession against the real signaling worker", () => {
         passwordHash: await hashPassword("irrelevant-password"),
       })
       .returning();
-    tech = { id: user!.id, tenantId, email: user!.email, name: "Tech", role: "technician", disabled: false };
+    tech = authUserOf(user!);
     const auth = createAuth(db.db, { secureCookies: false });
-    caller = createCaller({ db: db.db, auth, user: tech, ticketKey: await importTicketKey(SECRET) });
+    caller = createCaller({
+      db: db.db,
+      auth,
+      user: tech,
+      ticketKey: await importTicketKey(SECRET),
+      secretBox: createSecretBox(SECRET, "totp"),
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -317,13 +327,7 @@ describe("ViewerSession against the real signaling worker", () => {
     const { participantId } = v.session;
 
     await signal.close();
-    signal = await startNodeSignal({
-      env: { RD_SECRET: SECRET, LOG_LEVEL: "silent" },
-      database: db,
-      tuning: { heartbeatMs: 1_000, offlineGraceMs: 300, resumeGraceMs: 1_000, presenceRefreshMs: 1_000 },
-      port,
-      workerId: "viewer-test-2",
-    });
+    signal = await startWorker(port, "viewer-test-2");
     agent.reconnect();
     await eventually(
       () => v.session.participants?.participants.some((p) => p.connected) === true,
@@ -341,6 +345,27 @@ describe("ViewerSession against the real signaling worker", () => {
     );
     v.session.end();
     await eventually(() => v.session.state === "ended", "the end");
+  }, 30_000);
+
+  it("comes back after a worker restart to a session that ended meanwhile, and says how it ended", async () => {
+    const { agent, agentId } = await onlineAgent("accept");
+    const { session: row, ticket } = await caller.sessions.create({ agentId });
+    let first = true;
+    // The race a restart opens: the page gets its fresh ticket, then the session ends (the sweep,
+    // someone else) before the ticket reaches the worker. The worker must still say how it ended.
+    const v = viewer(row.id, async () => {
+      if (first) return ((first = false), ticket);
+      const fresh = (await caller.sessions.ticket({ id: row.id })).ticket;
+      await caller.sessions.end({ id: row.id });
+      return fresh;
+    });
+    await eventually(() => v.session.state === "live", "live");
+
+    await signal.close();
+    signal = await startWorker(port, "viewer-test-3");
+    agent.reconnect();
+    await eventually(() => v.session.state === "ended", "the end");
+    expect(v.session.reason).toBe("ended_by_technician");
   }, 30_000);
 
   it("leaves on Leave; with nobody else to drive, the session ends", async () => {

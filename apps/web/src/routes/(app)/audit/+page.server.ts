@@ -1,4 +1,5 @@
 /** The tenant's audit log for admins: 50 events at a time, newest first, older via ?before=<seq>. */
+import { ACCOUNT_EVENT_TYPES, SECURITY_EVENT_TYPES } from "@rd/protocol";
 import { error } from "@sveltejs/kit";
 import type { PageServerLoad } from "./$types";
 import { api, load as call } from "$lib/server/api.ts";
@@ -6,15 +7,32 @@ import { api, load as call } from "$lib/server/api.ts";
 /** Events per page: enough to scan a busy hour at a glance. */
 const PAGE_SIZE = 50;
 
+/** The ?show= filters: everything, refusals and throttling, or sign-in changes. */
+const FILTERS = {
+  all: undefined,
+  security: [...SECURITY_EVENT_TYPES],
+  accounts: [...ACCOUNT_EVENT_TYPES],
+} as const;
+type Filter = keyof typeof FILTERS;
+
 export const load: PageServerLoad = async (event) => {
   if (event.locals.user?.role !== "admin")
     error(403, { message: "Only administrators can see the audit log." });
   const before = Number.parseInt(event.url.searchParams.get("before") ?? "", 10);
+  const requested = event.url.searchParams.get("show") ?? "all";
+  const show: Filter = requested in FILTERS ? (requested as Filter) : "all";
+  const types = FILTERS[show];
   const result = await call(
     api(event).events.byTenant({
       limit: PAGE_SIZE,
       before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+      types: types ? [...types] : undefined,
     }),
   );
-  return { events: result.items, nextCursor: result.nextCursor, paged: event.url.searchParams.has("before") };
+  return {
+    events: result.items,
+    nextCursor: result.nextCursor,
+    paged: event.url.searchParams.has("before"),
+    show,
+  };
 };

@@ -3,7 +3,7 @@
  * No cookies are involved, so it is outside the CSRF check; failed codes are limited per IP.
  */
 import { enrollAgent } from "@rd/api";
-import { AttemptLimiter } from "@rd/auth";
+import { AttemptLimiter, clientKey } from "@rd/auth";
 import { json } from "@sveltejs/kit";
 import { z } from "zod";
 import type { RequestHandler } from "./$types";
@@ -25,8 +25,16 @@ const problem = (status: number, message: string) => json({ error: { message } }
 
 export const POST: RequestHandler = async (event) => {
   const ip = event.locals.clientIp;
-  if (failures.retryAfterMs(ip) > 0)
+  const client = clientKey(ip);
+  // Counted as the attempt starts (before any await) and forgiven on success, so parallel guesses
+  // cannot all pass the check before the first failure is recorded.
+  if (failures.tryConsume(client) > 0) {
+    log.warn(
+      { ip, event: "enrollment_throttled" },
+      "enrollment refused: too many invalid codes from this address",
+    );
     return problem(429, "Too many invalid enrollment codes from this address. Wait 15 minutes.");
+  }
   let body: unknown;
   try {
     body = await event.request.json();
@@ -39,11 +47,15 @@ export const POST: RequestHandler = async (event) => {
     return problem(400, `Invalid enrollment request — ${issue.path.join(".")}: ${issue.message}`);
   }
   const { code, ...info } = parsed.data;
-  const result = await enrollAgent(getApp().database.db, code, info);
+  const result = await enrollAgent(getApp().database.db, code, info, { ip });
   if (!result.ok) {
-    failures.recordFailure(ip);
+    log.warn(
+      { ip, event: "enrollment_refused", reason: result.reason, hostname: info.hostname },
+      "enrollment refused",
+    );
     return problem(400, result.message);
   }
+  failures.forgive(client);
   log.info({ agentId: result.agentId, hostname: info.hostname }, "agent enrolled");
   return json(
     { agentId: result.agentId, secret: result.secret, signalUrl: getApp().signalUrl(event.url) },
