@@ -6,17 +6,27 @@
  * adapter-node assumes https when neither ORIGIN nor PROTOCOL_HEADER is configured, which breaks form
  * posts and cookies on plain http://localhost; so, unless the operator configured a proxy header or
  * ORIGIN, each request is told the scheme of the connection it actually arrived on.
+ *
+ * Before anything else it makes the data directory private to its owner (@rd/auth/private-files).
  */
 import http from "node:http";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
 import { pathToFileURL } from "node:url";
+import { makeDataDirPrivate } from "@rd/auth/private-files";
+import { log } from "./src/lib/server/log.ts";
 
 const SCHEME_HEADER = "x-rd-connection-scheme";
 /** A stuck shutdown (a connection that will not close, a child that will not stop) ends here. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
 const deriveScheme = !process.env.ORIGIN && !process.env.PROTOCOL_HEADER;
 if (deriveScheme) process.env.PROTOCOL_HEADER = SCHEME_HEADER;
+
+// Before the app opens its database: everything this process (and the demo agent it starts) writes
+// is its owner's alone, and an older install's more open data directory is tightened. The same
+// DATA_DIR default as the dashboard's env module (src/lib/server/env.ts), which needs SvelteKit.
+const dataDir = path.resolve(process.env.DATA_DIR || ".data");
+await makeDataDirPrivate(dataDir, log);
 
 const buildDir = path.resolve(import.meta.dirname, "../../build");
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -32,7 +42,8 @@ const server = http.createServer((req, res) => {
 });
 
 const port = Number(process.env.PORT ?? 3000);
-const host = process.env.HOST ?? "0.0.0.0";
+// This machine only unless HOST says otherwise (the app's env module documents the same default).
+const host = process.env.HOST || "127.0.0.1";
 server.listen(port, host, () => console.log(`Listening on http://${host}:${port}`));
 
 // As adapter-node's own server does: stop taking requests, then tell the app, which stops the

@@ -41,9 +41,13 @@ export async function readCredential(file: string): Promise<Credential> {
   return parsed.data;
 }
 
-/** Writes atomically (temp file + rename), so a crash never leaves half a credential. */
+/**
+ * Writes atomically (temp file + rename), so a crash never leaves half a credential. The directory
+ * is the agent's own: one that already existed, more open, is tightened too.
+ */
 export async function writeCredential(file: string, credential: Credential): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await chmod(path.dirname(file), 0o700);
   const temp = `${file}.${process.pid}.tmp`;
   await writeFile(temp, `${JSON.stringify(credential, null, 2)}\n`, { mode: 0o600 });
   await chmod(temp, 0o600);

@@ -31,6 +31,14 @@ export interface SignalTuning {
   /** A reader this far behind is closed rather than buffered without bound. */
   maxBufferedBytes: number;
   maxConnectionsPerUser: number;
+  /**
+   * Connections from one client address (IPv6: its /64) that have not completed their hello yet.
+   * A real client says hello as soon as its socket opens and is welcomed within a database query,
+   * so even a whole office reconnecting at once behind one NAT (after a worker restart, with the
+   * agents' jittered backoff) has a few dozen in flight; 128 leaves room for that, while one
+   * address can no longer hold thousands of idle sockets open for the hello timeout each.
+   */
+  maxUnauthenticatedPerIp: number;
   /** Invalid messages tolerated (each answered with an error) before the connection is closed. */
   maxProtocolErrors: number;
 }
@@ -47,6 +55,7 @@ export const DEFAULT_TUNING: SignalTuning = {
   byteBurst: 1024 * 1024,
   maxBufferedBytes: 1024 * 1024,
   maxConnectionsPerUser: 8,
+  maxUnauthenticatedPerIp: 128,
   maxProtocolErrors: 20,
 };
 
@@ -80,6 +89,14 @@ const schema = z.object({
   SIGNAL_RESUME_GRACE_MS: z.coerce.number().int().min(100).max(3_600_000).optional(),
   /** Per-connection message budget (sustained per second); the burst is four seconds' worth. */
   SIGNAL_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  SIGNAL_MAX_UNAUTHENTICATED_PER_IP: z.coerce.number().int().min(1).max(100_000).optional(),
+  /**
+   * Unset: `/healthz` says only that the worker is alive. Set: a caller presenting it as a Bearer
+   * token also gets the connection counts (for monitoring), which strangers should not see.
+   */
+  SIGNAL_METRICS_TOKEN: optional.pipe(
+    z.string().min(16, { error: "must be at least 16 characters (a random token)" }).optional(),
+  ),
 });
 
 export type SignalEnv = z.infer<typeof schema>;
@@ -104,6 +121,7 @@ export function tuningFrom(env: SignalEnv, overrides: Partial<SignalTuning> = {}
     offlineGraceMs: env.SIGNAL_OFFLINE_GRACE_MS ?? DEFAULT_TUNING.offlineGraceMs,
     helloTimeoutMs: env.SIGNAL_HELLO_TIMEOUT_MS ?? DEFAULT_TUNING.helloTimeoutMs,
     resumeGraceMs: env.SIGNAL_RESUME_GRACE_MS ?? DEFAULT_TUNING.resumeGraceMs,
+    maxUnauthenticatedPerIp: env.SIGNAL_MAX_UNAUTHENTICATED_PER_IP ?? DEFAULT_TUNING.maxUnauthenticatedPerIp,
     ...(env.SIGNAL_MESSAGES_PER_SECOND
       ? {
           messagesPerSecond: env.SIGNAL_MESSAGES_PER_SECOND,

@@ -8,10 +8,10 @@
 import { Agents, RemoteSessions, SessionEvents } from "@rd/db";
 import { importTicketKey, signTicket } from "@rd/auth/tickets";
 import { CLOSE_CODES } from "@rd/protocol";
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestClient } from "./testing/client.ts";
-import { deployments, type Deployment, TEST_TUNING } from "./testing/deployments.ts";
+import { deployments, type Deployment, TEST_METRICS_TOKEN, TEST_TUNING } from "./testing/deployments.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Longer than a grace period and the sweep after it, for "did not come back" cases. */
@@ -24,6 +24,14 @@ async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutM
     if (ok(value) || Date.now() > deadline) return value;
     await sleep(50);
   }
+}
+
+/** The worker's /healthz as anyone sees it, or as monitoring presenting `token` does. */
+async function health(wsUrl: string, token?: string): Promise<Record<string, unknown>> {
+  const url = wsUrl.replace("ws://", "http://").replace("/ws", "/healthz");
+  const response = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  expect(response.status).toBe(200);
+  return (await response.json()) as Record<string, unknown>;
 }
 
 describe.each(deployments())("signaling contract on $name", (kind) => {
@@ -631,6 +639,106 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       const rude = await TestClient.open(d.agentUrl);
       rude.send({ type: "heartbeat/ping", t: 1 });
       expect((await rude.closedWith()).code).toBe(CLOSE_CODES.unauthenticated);
+    });
+
+    it("caps the connections one address holds before hello; a welcome, a close or the timeout frees a place", async () => {
+      const cap = TEST_TUNING.maxUnauthenticatedPerIp;
+      const waiting = async () => (await health(d.agentUrl, TEST_METRICS_TOKEN)).unauthenticated as number;
+      const open = async () => {
+        const client = await TestClient.open(d.agentUrl);
+        clients.push(client);
+        return client;
+      };
+      expect(await until(waiting, (n) => n === 0)).toBe(0);
+      const quiet = await Promise.all(Array.from({ length: cap }, open));
+      expect(await until(waiting, (n) => n === cap)).toBe(cap);
+      const extra = await open();
+      expect(await extra.closedWith()).toMatchObject({ code: CLOSE_CODES.rateLimited });
+      // A hello that succeeds gives its place back…
+      const fresh = await d.seed.newAgent(`capped-${crypto.randomUUID().slice(0, 6)}`);
+      quiet[0]!.send({ type: "presence/hello", v: 1, auth: { kind: "agent", ...fresh } });
+      await quiet[0]!.next("presence/welcome");
+      expect(await waiting()).toBe(cap - 1);
+      // …and so does a socket that goes away, and one whose time to say hello ran out.
+      quiet[1]!.close();
+      expect(await until(waiting, (n) => n === cap - 2)).toBe(cap - 2);
+      for (const client of quiet.slice(2)) {
+        expect((await client.closedWith(3000)).code).toBe(CLOSE_CODES.timeout);
+      }
+      expect(await until(waiting, (n) => n === 0)).toBe(0);
+      quiet[0]!.close();
+    });
+
+    it("tells anyone /healthz only that it is alive; the counts need the metrics token", async () => {
+      const a = await agent();
+      expect(await health(d.agentUrl)).toEqual({ status: "ok" });
+      expect(await health(d.agentUrl, "not-the-metrics-token-at-all")).toEqual({ status: "ok" });
+      expect(await health(d.agentUrl, TEST_METRICS_TOKEN)).toMatchObject({
+        status: "ok",
+        connections: expect.any(Number),
+        agents: expect.any(Number),
+        viewers: expect.any(Number),
+        unauthenticated: expect.any(Number),
+      });
+      a.close();
+    });
+
+    it("records a refused ticket and a refused agent secret in the tenant's audit trail, with the address and never the secret", async () => {
+      const t = await d.seed.newTenant();
+      // Signed with the worker's key for this tenant, but naming a participation it does not have.
+      const { ticket } = await signTicket(d.seed.ticketKey, {
+        sid: crypto.randomUUID(),
+        tid: t.tenantId,
+        uid: t.tech.id,
+        pid: crypto.randomUUID(),
+        role: "technician",
+        name: "t",
+        email: "t@x",
+      });
+      expect((await (await viewer(ticket)).closedWith()).code).toBe(CLOSE_CODES.forbidden);
+      const wrongSecret = `wrong-${crypto.randomUUID()}`;
+      const guess = async () => {
+        const client = await TestClient.open(d.agentUrl);
+        client.send({
+          type: "presence/hello",
+          v: 1,
+          auth: { kind: "agent", agentId: t.agent.agentId, secret: wrongSecret },
+        });
+        return (await client.closedWith()).code;
+      };
+      expect(await guess()).toBe(CLOSE_CODES.unauthenticated);
+
+      const refusals = () =>
+        d.seed.db.db
+          .select()
+          .from(SessionEvents)
+          .where(
+            and(
+              eq(SessionEvents.tenantId, t.tenantId),
+              inArray(SessionEvents.type, ["ticket_refused", "agent_credential_refused"]),
+            ),
+          )
+          .orderBy(asc(SessionEvents.seq));
+      const events = await until(refusals, (e) => e.length >= 2);
+      const address = expect.stringMatching(/127\.0\.0\.1/);
+      expect(events.find((e) => e.type === "ticket_refused")).toMatchObject({
+        actorType: "system",
+        data: { ip: address, reason: "unknown_participant", userId: t.tech.id },
+      });
+      expect(events.find((e) => e.type === "agent_credential_refused")).toMatchObject({
+        actorType: "system",
+        agentId: t.agent.agentId,
+        data: { ip: address, reason: "wrong_secret" },
+      });
+      const written = JSON.stringify(events);
+      expect(written).not.toContain(wrongSecret);
+      expect(written).not.toContain(ticket.split(".")[2]!);
+
+      // More guesses from the same address within the minute are counted, not written one by one.
+      expect(await guess()).toBe(CLOSE_CODES.unauthenticated);
+      expect(await guess()).toBe(CLOSE_CODES.unauthenticated);
+      await sleep(300);
+      expect((await refusals()).filter((e) => e.type === "agent_credential_refused")).toHaveLength(1);
     });
   });
 

@@ -3,7 +3,7 @@
  * `upgradeWebSocket`. Run: `deno run -A apps/signal/src/deno.ts` (needs DATABASE_URL: the embedded
  * PGlite belongs to the dashboard's process).
  */
-import { upgradeWebSocket } from "hono/deno";
+import { getConnInfo, upgradeWebSocket } from "hono/deno";
 import { createSignalApp } from "./app.ts";
 import { createWorker } from "./worker.ts";
 
@@ -19,8 +19,11 @@ declare const Deno: {
   exit(code: number): never;
 };
 
-const worker = await createWorker({ env: Deno.env.toObject() });
-const app = createSignalApp(worker.hub, upgradeWebSocket, "deno");
+const worker = await createWorker({ env: Deno.env.toObject(), ownsProcess: true });
+const app = createSignalApp(worker.hub, upgradeWebSocket, "deno", {
+  clientAddress: (c) => getConnInfo(c).remote.address,
+  metricsToken: worker.env.SIGNAL_METRICS_TOKEN,
+});
 const server = Deno.serve(
   {
     port: worker.env.SIGNAL_PORT,

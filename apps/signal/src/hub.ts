@@ -21,7 +21,9 @@ import { Delivery, Registry } from "./hub/delivery.ts";
 import { Liveness } from "./hub/liveness.ts";
 import { Presence } from "./hub/presence.ts";
 import { Relay } from "./hub/relay.ts";
+import { SecurityEvents } from "./hub/security-events.ts";
 import { SessionControl } from "./hub/session-control.ts";
+import { UnauthenticatedLimit } from "./hub/unauthenticated-limit.ts";
 
 export type { PeerSocket } from "./hub/connection.ts";
 export type { HubDeps } from "./hub/context.ts";
@@ -63,6 +65,7 @@ export class SignalHub {
   private readonly registry = new Registry();
   private readonly presence: Presence;
   private readonly relay: Relay;
+  private readonly unauthenticated: UnauthenticatedLimit;
   private readonly disconnectedOnce = new WeakSet<Connection>();
   private unlisten?: () => Promise<void>;
   private nextId = 0;
@@ -86,7 +89,9 @@ export class SignalHub {
     } as HubContext;
     ctx.liveness = new Liveness(ctx);
     ctx.sessions = new SessionControl(ctx);
+    ctx.security = new SecurityEvents({ store: deps.store, log: deps.log });
     this.ctx = ctx;
+    this.unauthenticated = new UnauthenticatedLimit(deps.tuning.maxUnauthenticatedPerIp);
     this.presence = new Presence(ctx);
     this.relay = new Relay(ctx);
   }
@@ -109,6 +114,7 @@ export class SignalHub {
     this.stopping = true;
     this.ctx.liveness.stop();
     this.presence.stop();
+    this.ctx.security.stop();
     await this.unlisten?.();
     for (const connection of this.registry.connections)
       this.ctx.delivery.close(connection, CLOSE_CODES.goingAway, "worker shutting down", "stopping");
@@ -116,14 +122,36 @@ export class SignalHub {
 
   get stats() {
     const r = this.registry;
-    return { connections: r.connections.size, agents: r.agents.size, viewers: r.participants.size };
+    return {
+      connections: r.connections.size,
+      agents: r.agents.size,
+      viewers: r.participants.size,
+      unauthenticated: this.unauthenticated.size,
+    };
   }
 
-  connect(socket: PeerSocket): PeerHandle {
+  /**
+   * A new socket from `ip`. Refused at once (4008) when its address already holds the most
+   * connections that may wait for their hello; otherwise it holds one of those places until it is
+   * welcomed or closed (connection.ts `move`).
+   */
+  connect(socket: PeerSocket, ip = "unknown"): PeerHandle {
     const { tuning, delivery } = this.ctx;
+    const releaseUnauthenticated = this.unauthenticated.admit(ip);
+    if (!releaseUnauthenticated) {
+      this.ctx.security.tooManyUnauthenticated(ip);
+      try {
+        socket.close(CLOSE_CODES.rateLimited, "too many connections from your address are signing in");
+      } catch {
+        // already gone
+      }
+      return { onMessage: () => {}, onClose: () => {} };
+    }
     const connection: Connection = {
       id: `${this.ctx.workerId}-${(this.nextId++).toString(36)}`,
       socket,
+      ip,
+      releaseUnauthenticated,
       state: "hello",
       sessions: new Set(),
       lastHeard: Date.now(),

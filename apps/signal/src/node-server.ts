@@ -4,6 +4,7 @@
  * by the dashboard's server, which hands it its own database when it owns the embedded one.
  */
 import { serve, upgradeWebSocket } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { SIGNAL_LIMITS } from "@rd/protocol";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
@@ -18,7 +19,10 @@ export interface NodeSignal {
 
 export async function startNodeSignal(options: WorkerOptions & { port?: number }): Promise<NodeSignal> {
   const worker = await createWorker(options);
-  const app = createSignalApp(worker.hub, upgradeWebSocket, "node");
+  const app = createSignalApp(worker.hub, upgradeWebSocket, "node", {
+    clientAddress: (c) => getConnInfo(c).remote.address,
+    metricsToken: worker.env.SIGNAL_METRICS_TOKEN,
+  });
   // ws refuses frames over maxPayload itself (1009); the hub's own, smaller limit answers 4009 first.
   const wss = new WebSocketServer({ noServer: true, maxPayload: SIGNAL_LIMITS.maxFrameBytes * 2 });
   const port = options.port ?? worker.env.SIGNAL_PORT;

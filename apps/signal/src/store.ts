@@ -1,9 +1,10 @@
 /**
  * What the worker needs from the database, behind one interface: agent authentication (cached
  * briefly, so reconnect storms do not hammer the database, and forgotten the moment the agent is
- * removed), presence with audit events, the participation a ticket names, the session control path
- * (transitions, participants, control; all of it in packages/db), liveness, and the control feed
- * every change is announced on. Nothing here runs per relayed message.
+ * removed), presence with audit events, refused credentials in the audit trail, the participation
+ * a ticket names, the session control path (transitions, participants, control; all of it in
+ * packages/db), liveness, and the control feed every change is announced on. Nothing here runs per
+ * relayed message.
  */
 import {
   Agents,
@@ -78,11 +79,27 @@ export type Snapshot = Omit<SignalMessageOf<"session/participants">, "type" | "s
   status: SessionState;
 };
 
+/** An agent's hello: who it is, or why its credential is refused (the tenant, when the agent exists). */
+export type AgentCredentialCheck =
+  | { ok: true; agent: AgentIdentity }
+  | { ok: false; reason: "unknown_agent"; tenantId?: undefined }
+  | { ok: false; reason: "removed" | "wrong_secret"; tenantId: string };
+
+/** A refused agent credential or viewer ticket, for the tenant's audit trail. Never the secret. */
+export interface RefusalEvent {
+  tenantId: string;
+  type: "ticket_refused" | "agent_credential_refused";
+  agentId?: string;
+  data: Record<string, unknown>;
+}
+
 /** A refused change, in words for whoever asked; the worker answers it with an `error`. */
 export type Outcome = { ok: true } | { ok: false; code: string; message: string };
 
 export interface SignalStore {
-  authenticateAgent(agentId: string, secret: string): Promise<AgentIdentity | null>;
+  authenticateAgent(agentId: string, secret: string): Promise<AgentCredentialCheck>;
+  /** Appends a refused credential to its tenant's audit trail (the caller throttles these). */
+  recordRefusal(event: RefusalEvent): Promise<void>;
   /** Drops the agent's cached credential check (it was removed). */
   forgetAgent(agentId: string): void;
   /** Marks the agent online now; writes `agent_online` only when it was offline. */
@@ -97,7 +114,8 @@ export interface SignalStore {
   /** The participation a ticket names; a refusal says why (left, deactivated, over…). */
   participationForTicket(claims: { tid: string; sid: string; uid: string; pid: string }): Promise<
     | { ok: true; value: TicketParticipation }
-    | { ok: false; code: "gone"; message: string }
+    // Gone: no such participation (a ticket naming another tenant's), the user deactivated, or left.
+    | { ok: false; code: "gone"; why: "unknown" | "deactivated" | "left"; message: string }
     // Over: the viewer hears how it ended (a reconnect after a worker restart may come after the end).
     | { ok: false; code: "over"; message: string; status: SessionState; reason: string | null }
   >;
@@ -178,7 +196,7 @@ const refused = (error: unknown): Outcome | null => {
 export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } = {}): SignalStore {
   const db: Database = handle.db;
   // Key: agent id + hash of the presented secret, so a wrong secret never hits a cached success.
-  const cache = new Map<string, { result: AgentIdentity | null; expires: number }>();
+  const cache = new Map<string, { result: AgentCredentialCheck; expires: number }>();
 
   async function setPresence(agent: AgentIdentity, online: boolean, condition?: Date) {
     await db.transaction(async (tx) => {
@@ -221,14 +239,28 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
       const hit = cache.get(key);
       if (hit && hit.expires > Date.now()) return hit.result;
       const [row] = await db
-        .select({ tenantId: Agents.tenantId, name: Agents.name, credentialHash: Agents.credentialHash })
+        .select({
+          tenantId: Agents.tenantId,
+          name: Agents.name,
+          credentialHash: Agents.credentialHash,
+          removedAt: Agents.removedAt,
+        })
         .from(Agents)
-        .where(and(eq(Agents.id, agentId), isNull(Agents.removedAt)));
-      const result =
-        row && row.credentialHash === hash ? { agentId, tenantId: row.tenantId, name: row.name } : null;
+        .where(eq(Agents.id, agentId));
+      const result: AgentCredentialCheck = !row
+        ? { ok: false, reason: "unknown_agent" }
+        : row.removedAt
+          ? { ok: false, reason: "removed", tenantId: row.tenantId }
+          : row.credentialHash !== hash
+            ? { ok: false, reason: "wrong_secret", tenantId: row.tenantId }
+            : { ok: true, agent: { agentId, tenantId: row.tenantId, name: row.name } };
       if (cache.size > 10_000) cache.clear();
       cache.set(key, { result, expires: Date.now() + credentialCacheMs });
       return result;
+    },
+
+    async recordRefusal({ tenantId, type, agentId, data }) {
+      await appendEvent(db, { tenantId, type, actor: { type: "system" }, agentId: agentId ?? null, data });
     },
 
     forgetAgent(agentId) {
@@ -255,7 +287,12 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
     async participationForTicket(claims) {
       const found = await participantWithSession(db, claims.tid, claims.pid);
       if (!found || found.session.id !== claims.sid || found.participant.userId !== claims.uid) {
-        return { ok: false, code: "gone", message: "The ticket's session or participant does not exist." };
+        return {
+          ok: false,
+          code: "gone",
+          why: "unknown",
+          message: "The ticket's session or participant does not exist.",
+        };
       }
       const { participant, session } = found;
       const [row] = await db
@@ -272,7 +309,9 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         .innerJoin(Tenants, eq(Tenants.id, session.tenantId))
         .where(eq(Users.id, claims.uid));
       // In this order: a deactivated user hears that, whatever became of the session since.
-      if (!row || row.disabledAt) return { ok: false, code: "gone", message: "this account is deactivated" };
+      if (!row || row.disabledAt) {
+        return { ok: false, code: "gone", why: "deactivated", message: "this account is deactivated" };
+      }
       if (isTerminalSessionState(session.status)) {
         const how = session.status === "ended" ? "ended" : `been ${session.status}`;
         return {
@@ -287,6 +326,7 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         return {
           ok: false,
           code: "gone",
+          why: "left",
           message: "you left this session; join it again from the dashboard",
         };
       }

@@ -3,6 +3,7 @@
  * database (or the one the host process already has), the bus (in-process or Redis), the replay
  * guard, and the hub.
  */
+import { makeDataDirPrivate } from "@rd/auth/private-files";
 import { resolveSecret } from "@rd/auth/secret-file";
 import { importTicketKey } from "@rd/auth/tickets";
 import { createDb, type DbHandle } from "@rd/db";
@@ -24,6 +25,12 @@ export interface WorkerOptions {
   bus?: Bus;
   tuning?: Partial<SignalTuning>;
   workerId?: string;
+  /**
+   * This process is the worker's own (its Node or Deno entry): what it writes (the ticket secret,
+   * PGlite) is made its owner's alone, and DATA_DIR tightened, before anything is opened. A host
+   * that embeds a worker (the dashboard) has done that for itself.
+   */
+  ownsProcess?: boolean;
 }
 
 export interface Worker {
@@ -37,6 +44,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const env = loadSignalEnv(options.env);
   const workerId = options.workerId ?? crypto.randomUUID().slice(0, 8);
   const log = createLogger(env.LOG_LEVEL, { name: "signal", worker: workerId });
+  if (options.ownsProcess) await makeDataDirPrivate(path.resolve(env.DATA_DIR), log);
   const ownsDatabase = !options.database;
   const database =
     options.database ?? createDb({ url: env.DATABASE_URL, dataDir: path.resolve(env.DATA_DIR, "pglite") });

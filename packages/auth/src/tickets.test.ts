@@ -29,10 +29,14 @@ describe("tickets", () => {
     expect(expiresAt.getTime()).toBe(TICKET_MAX_TTL_SECONDS * 1000);
   });
 
-  it("refuses an expired ticket", async () => {
+  it("refuses an expired ticket, saying whose it was", async () => {
     const key = await importTicketKey(secret);
     const { ticket } = await signTicket(key, claims, { ttlSeconds: 10, now: 0 });
-    expect(await verifyTicket(key, ticket, 10_000)).toMatchObject({ ok: false, reason: "expired" });
+    expect(await verifyTicket(key, ticket, 10_000)).toMatchObject({
+      ok: false,
+      reason: "expired",
+      claims: { tid: claims.tid, uid: claims.uid, sid: claims.sid },
+    });
   });
 
   it("refuses a tampered ticket, one signed with another key, and garbage", async () => {

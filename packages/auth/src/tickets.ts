@@ -71,7 +71,9 @@ export async function signTicket(
 
 export type TicketCheck =
   | { ok: true; claims: TicketClaims }
-  | { ok: false; reason: "malformed" | "bad_signature" | "expired"; message: string };
+  | { ok: false; reason: "malformed" | "bad_signature"; message: string }
+  // Signed by us, so its claims say whose it was (for the audit trail), though it no longer admits.
+  | { ok: false; reason: "expired"; message: string; claims: TicketClaims };
 
 /** Checks signature and expiry. Single use is the caller's job (it knows its replay store). */
 export async function verifyTicket(key: CryptoKey, ticket: string, now = Date.now()): Promise<TicketCheck> {
@@ -91,7 +93,12 @@ export async function verifyTicket(key: CryptoKey, ticket: string, now = Date.no
     return malformed;
   }
   if (typeof claims.exp !== "number" || claims.exp * 1000 <= now) {
-    return { ok: false, reason: "expired", message: "The ticket has expired. Reconnect to get a new one." };
+    return {
+      ok: false,
+      reason: "expired",
+      message: "The ticket has expired. Reconnect to get a new one.",
+      claims,
+    };
   }
   return { ok: true, claims };
 }

@@ -12,6 +12,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { CONTROL_CHANNEL } from "./control-feed.ts";
+import { PrivateNodeFS } from "./private-nodefs.ts";
 import * as schema from "./schema.ts";
 
 export type Schema = typeof schema;
@@ -68,8 +69,10 @@ function createPostgres(url: string, max: number): DbHandle {
 }
 
 function createPglite(dataDir: string | undefined): DbHandle {
-  if (dataDir && !dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
-  const client = new PGlite(dataDir);
+  const onDisk = dataDir !== undefined && !dataDir.startsWith("memory://");
+  // The database is its owner's alone: the directory 0700, every file in it 0600 (private-nodefs.ts).
+  if (onDisk) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const client = onDisk ? new PGlite({ fs: new PrivateNodeFS(dataDir) }) : new PGlite(dataDir);
   const db = drizzlePglite(client, { schema }) as unknown as Database;
   return {
     db,

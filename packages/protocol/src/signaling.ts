@@ -295,7 +295,7 @@ export const CLOSE_CODES = {
   unauthenticated: 4001,
   /** Authenticated, but not allowed (ticket for a session that is over, connection limit…). */
   forbidden: 4003,
-  /** Sending too many messages or bytes. */
+  /** Sending too many messages or bytes, or too many connections from one address still before hello. */
   rateLimited: 4008,
   /** A frame over the size limit. */
   messageTooBig: 4009,

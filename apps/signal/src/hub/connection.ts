@@ -64,6 +64,13 @@ export type CloseCause = "replaced" | "left" | "away" | "ended" | "revoked" | "s
 export interface Connection {
   id: string;
   socket: PeerSocket;
+  /** The client's address as the socket saw it ("unknown" where the runtime does not say). */
+  ip: string;
+  /**
+   * Gives back this connection's place among its address's connections that have not said hello
+   * yet (hub/unauthenticated-limit.ts); called once it is welcomed or closed, whichever is first.
+   */
+  releaseUnauthenticated?: () => void;
   state: ConnectionState;
   identity?: Identity;
   /** Agents: the sessions this connection is part of. */
@@ -96,4 +103,9 @@ export const isClosed = (c: Connection): boolean => c.state === "closed";
 
 export function move(connection: Connection, transition: ConnectionTransition): void {
   connection.state = nextConnectionState(connection.state, transition);
+  // Every way out of the hello (welcome, refusal, the hello timeout, the peer leaving) passes here.
+  if (connection.state === "open" || connection.state === "closed") {
+    connection.releaseUnauthenticated?.();
+    connection.releaseUnauthenticated = undefined;
+  }
 }

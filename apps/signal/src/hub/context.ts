@@ -7,6 +7,7 @@ import type { SignalStore } from "../store.ts";
 import type { Connection } from "./connection.ts";
 import type { Delivery, Registry } from "./delivery.ts";
 import type { Liveness } from "./liveness.ts";
+import type { SecurityEvents } from "./security-events.ts";
 import type { SessionControl } from "./session-control.ts";
 
 export interface HubDeps {
@@ -24,6 +25,8 @@ export interface HubContext extends HubDeps {
   delivery: Delivery;
   liveness: Liveness;
   sessions: SessionControl;
+  /** Refused tickets and credentials: warnings, and audit events where the tenant is known. */
+  security: SecurityEvents;
   /** Bus envelopes for a connection of an agent / a participant. */
   toAgent(connection: Connection, envelope: BusEnvelope): void;
   toViewer(connection: Connection, envelope: BusEnvelope): void;

@@ -2,9 +2,10 @@
  * Presence: who a connection is. `presence/hello` authenticates an agent (its credential) or a
  * viewer (a single-use ticket, then the database: the participant must still be in the session and
  * the user still active); the connection is registered, subscribed to its bus channel, replaces an
- * older connection of the same agent or participant, and is welcomed. An agent that reconnects
- * names the sessions it still runs, and those carry on. Agents are online while connected
- * (debounced on the way out, so a flapping link leaves no trace).
+ * older connection of the same agent or participant, and is welcomed; a refusal is a security event
+ * (security-events.ts). An agent that reconnects names the sessions it still runs, and those carry
+ * on. Agents are online while connected (debounced on the way out, so a flapping link leaves no
+ * trace).
  */
 import { verifyTicket } from "@rd/auth/tickets";
 import { CLOSE_CODES, type SignalMessageOf } from "@rd/protocol";
@@ -39,15 +40,17 @@ export class Presence {
     auth: { agentId: string; secret: string },
     running: string[],
   ) {
-    const { store, delivery, registry, bus, workerId, log, tuning } = this.ctx;
-    const agent = await store.authenticateAgent(auth.agentId, auth.secret);
-    if (!agent) {
+    const { store, delivery, registry, bus, workerId, log, tuning, security } = this.ctx;
+    const check = await store.authenticateAgent(auth.agentId, auth.secret);
+    if (!check.ok) {
+      security.agentRefused(connection.ip, auth.agentId, check.reason, check.tenantId);
       return delivery.close(
         connection,
         CLOSE_CODES.unauthenticated,
         "unknown agent or wrong secret; re-enroll it",
       );
     }
+    const { agent } = check;
     if (isClosed(connection)) return;
     connection.identity = { role: "agent", ...agent };
     const previous = registry.agents.get(agent.agentId);
@@ -113,11 +116,19 @@ export class Presence {
   // ——— Viewers ———
 
   private async viewerHello(connection: Connection, ticket: string, peer: string | null) {
-    const { store, delivery, registry, bus, ticketKey, replayGuard, tuning } = this.ctx;
+    const { store, delivery, registry, bus, ticketKey, replayGuard, tuning, security } = this.ctx;
     const checked = await verifyTicket(ticketKey, ticket);
-    if (!checked.ok) return delivery.close(connection, CLOSE_CODES.unauthenticated, checked.message);
+    if (!checked.ok) {
+      security.ticketRefused(
+        connection.ip,
+        checked.reason,
+        checked.reason === "expired" ? checked.claims : undefined,
+      );
+      return delivery.close(connection, CLOSE_CODES.unauthenticated, checked.message);
+    }
     const { claims } = checked;
     if (!claims.pid) {
+      security.ticketRefused(connection.ip, "outdated", claims);
       return delivery.close(
         connection,
         CLOSE_CODES.unauthenticated,
@@ -125,6 +136,7 @@ export class Presence {
       );
     }
     if (!(await replayGuard.claim(claims.jti, claims.exp * 1000))) {
+      security.ticketRefused(connection.ip, "replayed", claims);
       return delivery.close(
         connection,
         CLOSE_CODES.unauthenticated,
@@ -133,6 +145,11 @@ export class Presence {
     }
     const found = await store.participationForTicket(claims);
     if (!found.ok && found.code === "gone") {
+      // Leaving is the user's own doing; the others are a ticket that should not have been used.
+      if (found.why !== "left") {
+        const reason = found.why === "unknown" ? "unknown_participant" : "deactivated_user";
+        security.ticketRefused(connection.ip, reason, claims);
+      }
       return delivery.close(connection, CLOSE_CODES.forbidden, found.message);
     }
     if (!found.ok) {

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import path from "node:path";
 import { createCaller, createEnrollmentCode, enrollAgent } from "@rd/api";
-import { createAuth, hashPassword, type AuthUser } from "@rd/auth";
+import { authUserOf, createAuth, createSecretBox, hashPassword, type AuthUser } from "@rd/auth";
 import { importTicketKey } from "@rd/auth/tickets";
 import { type DbHandle, Tenants, Users } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
@@ -16,6 +16,8 @@ import type { SignalTuning } from "../config.ts";
 import { startNodeSignal, type NodeSignal } from "../node.ts";
 
 export const TEST_SECRET = "signal-test-secret-0123456789abcdef0123";
+/** What monitoring presents to read the counts on /healthz (SIGNAL_METRICS_TOKEN). */
+export const TEST_METRICS_TOKEN = "signal-test-metrics-token-0123456789";
 
 /** Short timers so presence, heartbeats and failure detection happen within a test's patience. */
 export const TEST_TUNING = {
@@ -24,6 +26,8 @@ export const TEST_TUNING = {
   helloTimeoutMs: 1_000,
   offlineGraceMs: 300,
   resumeGraceMs: 1_000,
+  // Low enough to reach in a test; every test here says hello at once, a few sockets at a time.
+  maxUnauthenticatedPerIp: 16,
 } satisfies Partial<SignalTuning>;
 
 const root = path.resolve(import.meta.dirname, "../../../..");
@@ -70,6 +74,8 @@ export async function spawnWorker(
     SIGNAL_OFFLINE_GRACE_MS: String(TEST_TUNING.offlineGraceMs),
     SIGNAL_HELLO_TIMEOUT_MS: String(TEST_TUNING.helloTimeoutMs),
     SIGNAL_RESUME_GRACE_MS: String(TEST_TUNING.resumeGraceMs),
+    SIGNAL_MAX_UNAUTHENTICATED_PER_IP: String(TEST_TUNING.maxUnauthenticatedPerIp),
+    SIGNAL_METRICS_TOKEN: TEST_METRICS_TOKEN,
     ...extraEnv,
   };
   const command =
@@ -111,12 +117,15 @@ export interface Seed {
   newAgent(name: string): Promise<{ agentId: string; secret: string }>;
   /** A fresh technician of tenant A (for tests that deactivate them). */
   newUser(email: string): Promise<AuthUser>;
+  /** A tenant of its own with a technician and an agent (for tests that read its whole audit trail). */
+  newTenant(): Promise<{ tenantId: string; tech: AuthUser; agent: { agentId: string; secret: string } }>;
   ticketKey: CryptoKey;
 }
 
 export async function seed(db: DbHandle): Promise<Seed> {
   const ticketKey = await importTicketKey(TEST_SECRET);
   const auth = createAuth(db.db, { secureCookies: false });
+  const secretBox = createSecretBox(TEST_SECRET, "totp");
   const passwordHash = await hashPassword("irrelevant-password");
   const [a, b] = await db.db
     .insert(Tenants)
@@ -131,13 +140,13 @@ export async function seed(db: DbHandle): Promise<Seed> {
       .insert(Users)
       .values({ tenantId, email, name: email, role, passwordHash })
       .returning();
-    return { id: u!.id, tenantId, email, name: email, role, disabled: false };
+    return authUserOf(u!);
   };
   const techA = await user(a!.id, "tech-a@example.com");
   const techA2 = await user(a!.id, "tech-a2@example.com");
   const adminA = await user(a!.id, "admin-a@example.com", "admin");
   const techB = await user(b!.id, "tech-b@example.com");
-  const api = (u: AuthUser) => createCaller({ db: db.db, auth, user: u, ticketKey });
+  const api = (u: AuthUser) => createCaller({ db: db.db, auth, user: u, ticketKey, secretBox });
   const agent = async (tenantId: string, createdBy: string, name: string) => {
     const { code } = await createEnrollmentCode(db.db, { tenantId, createdBy, expiresInMinutes: 5 });
     const result = await enrollAgent(db.db, code, { name, hostname: name, os: "linux", version: "test" });
@@ -155,6 +164,15 @@ export async function seed(db: DbHandle): Promise<Seed> {
     api,
     newAgent: (name) => agent(a!.id, adminA.id, name),
     newUser: (email) => user(a!.id, email),
+    async newTenant() {
+      const id = crypto.randomUUID().slice(0, 8);
+      const [tenant] = await db.db
+        .insert(Tenants)
+        .values({ name: `T-${id}` })
+        .returning();
+      const tech = await user(tenant!.id, `tech-${id}@example.com`);
+      return { tenantId: tenant!.id, tech, agent: await agent(tenant!.id, tech.id, `agent-${id}`) };
+    },
     agentA: await agent(a!.id, techA.id, "agent-a"),
     agentA2: await agent(a!.id, techA.id, "agent-a2"),
     agentB: await agent(b!.id, techB.id, "agent-b"),
@@ -185,7 +203,12 @@ function nodeWorkers(count: number, redisUrl?: string): DeploymentKind["create"]
       ? (testDatabases().find((d) => d.name === "postgres") ?? testDatabases()[0]!)
       : testDatabases()[0]!;
     const db = await backend.create();
-    const env = { RD_SECRET: TEST_SECRET, LOG_LEVEL: "warn", ...(redisUrl ? { REDIS_URL: redisUrl } : {}) };
+    const env = {
+      RD_SECRET: TEST_SECRET,
+      LOG_LEVEL: "warn",
+      SIGNAL_METRICS_TOKEN: TEST_METRICS_TOKEN,
+      ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    };
     const signals: NodeSignal[] = [];
     for (let i = 0; i < count; i++) {
       signals.push(

@@ -114,7 +114,8 @@ const REASON_SENTENCES: Record<string, string> = {
   signaling_unauthenticated:
     "The signaling server refused this page's ticket: it expired or was used already.",
   signaling_forbidden: "The signaling server refused this session.",
-  signaling_rateLimited: "The signaling server disconnected this page for sending too many messages.",
+  signaling_rateLimited:
+    "The signaling server disconnected this page for sending too many messages, or because too many connections from this network were signing in at once.",
   signaling_messageTooBig:
     "The signaling server disconnected this page for sending a message that was too large.",
   signaling_protocolError:
