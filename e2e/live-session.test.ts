@@ -4,7 +4,7 @@
  * captures a real Xvfb desktop and injects input into it. What the test checks, it reads back from
  * X itself: decoded pixels, the X pointer, a file written by a terminal, the X clipboard.
  */
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures.ts";
 import { signInAsAdmin } from "./helpers.ts";
 import { eventually, finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
 import { answerConsent, connect, screenPoint, videoPixel, viewer } from "./viewer.ts";
@@ -70,9 +70,36 @@ test.describe("live session with the real agent", () => {
       if (remote !== "from the viewer") throw new Error(`X clipboard: ${remote}`);
     });
 
-    // Clipboard, remote → viewer: something copied on the remote machine shows up in the viewer.
+    // Clipboard, remote → viewer: something copied on the remote machine shows up in the viewer,
+    // and reaches the technician's own clipboard only when they click Copy.
+    const localClipboard = () => page.evaluate(() => navigator.clipboard.readText());
+    const panel = page.getByTestId("remote-clipboard");
     agent.launch("sh", ["-c", "printf 'copied on the remote machine' | xclip -selection clipboard -i"]);
-    await expect(page.getByText("copied on the remote machine").first()).toBeVisible({ timeout: 10_000 });
+    await expect(panel.getByText("copied on the remote machine")).toBeVisible({ timeout: 10_000 });
+    // Not written by itself: it stays what the technician put there, for as long as a write would take.
+    for (let i = 0; i < 10; i++) {
+      expect(await localClipboard()).toBe("from the viewer");
+      await page.waitForTimeout(100);
+    }
+    await expect(panel.getByTestId("remote-clipboard-status")).toHaveText(/not in your clipboard/i);
+    await panel.getByRole("button", { name: "Copy", exact: true }).click();
+    await expect.poll(localClipboard).toBe("copied on the remote machine");
+    await expect(panel.getByTestId("remote-clipboard-status")).toHaveText(/copied to your clipboard/i);
+
+    // Opted in for this session, the next remote copy lands in the technician's clipboard unasked.
+    await panel.getByLabel("Copy remote clipboard automatically").check();
+    agent.launch("sh", ["-c", "printf 'copied again' | xclip -selection clipboard -i"]);
+    await expect(panel.getByText("copied again")).toBeVisible({ timeout: 10_000 });
+    await expect.poll(localClipboard).toBe("copied again");
+
+    // A notice from the remote machine is labelled as its words.
+    agent.launch("sh", ["-c", "head -c 70000 /dev/zero | tr '\\0' x | xclip -selection clipboard -i"]);
+    await expect(
+      page
+        .getByTestId("toast")
+        .filter({ hasText: "Remote machine says:" })
+        .filter({ hasText: /more than 65,536/ }),
+    ).toBeVisible({ timeout: 10_000 });
 
     await page.getByRole("button", { name: "End session" }).click();
     await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });

@@ -53,6 +53,7 @@ export async function startRealAgent(
   });
   const logs: string[] = [];
   let display = "";
+  let xauthority = "";
   const online = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`agent did not come online:\n${logs.join("\n")}`)),
@@ -61,7 +62,7 @@ export async function startRealAgent(
     const onLine = (line: string) => {
       logs.push(line);
       if (line.includes('"virtual desktop started"'))
-        display = (JSON.parse(line) as { display: string }).display;
+        ({ display, xauthority } = JSON.parse(line) as { display: string; xauthority: string });
       if (line.includes('"msg":"online"')) {
         clearTimeout(timer);
         resolve();
@@ -81,7 +82,8 @@ export async function startRealAgent(
   });
   await online;
   const launched: ChildProcess[] = [];
-  const xEnv = { ...process.env, DISPLAY: display };
+  // The desktop admits only clients with its cookie, as the agent's own are.
+  const xEnv = { ...process.env, DISPLAY: display, XAUTHORITY: xauthority };
   return {
     agentId,
     display,

@@ -23,7 +23,12 @@ class UsageError extends Error {}
 
 const STOP_DEADLINE_MS = 5000;
 
+/** Group and others get nothing of what the agent writes: its credential, its status, its desktop's files. */
+const PRIVATE_UMASK = 0o077;
+
 async function main(argv: string[]): Promise<number> {
+  // First: the umask is process-wide, and inherited by what the agent starts (Xvfb, ffmpeg…).
+  process.umask(PRIVATE_UMASK);
   const [command, ...rest] = argv;
   const config = loadConfig();
   const log = createLogger(config.logLevel, { name: "agent" });
@@ -50,9 +55,12 @@ async function main(argv: string[]): Promise<number> {
         ? await startVirtualDisplay({ ...parseGeometry(values["virtual-display"]), terminal: ["bash"] })
         : undefined;
       if (desktop) {
-        // nut-js opens the display named by the environment, so the process's own DISPLAY follows.
+        // nut-js opens the display named by the environment, with the cookie the environment
+        // names, so the process's own DISPLAY and XAUTHORITY follow. The file's path is no secret
+        // (only its owner can read it): logged, it lets a test on this machine use the desktop too.
         process.env.DISPLAY = desktop.display;
-        log.info({ display: desktop.display }, "virtual desktop started");
+        process.env.XAUTHORITY = desktop.xauthority;
+        log.info({ display: desktop.display, xauthority: desktop.xauthority }, "virtual desktop started");
       }
       try {
         const agent = await runAgent(

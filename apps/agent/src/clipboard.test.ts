@@ -3,6 +3,9 @@
  * process, which owns the selection just as a desktop app would.
  */
 import { spawn } from "node:child_process";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createLogger } from "@rd/log";
 import { DATA_LIMITS } from "@rd/protocol";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -30,7 +33,7 @@ describe("the X11 clipboard", () => {
   const copyElsewhere = (text: string) =>
     new Promise<void>((resolve, reject) => {
       const args = ["-display", display.display, "-selection", "clipboard", "-i"];
-      const child = spawn("xclip", args, { stdio: ["pipe", "ignore", "ignore"] });
+      const child = spawn("xclip", args, { stdio: ["pipe", "ignore", "ignore"], env: display.env });
       child.once("error", reject);
       child.once("exit", (code) =>
         code === 0 ? resolve() : reject(new Error(`xclip -i exited with ${code}`)),
@@ -105,6 +108,33 @@ describe("the X11 clipboard", () => {
     await vi.waitFor(() => expect(changes).toHaveLength(3), { timeout: 10_000 });
     expect(changes[2]).toBe("small again");
     stop();
+  });
+
+  it("runs one xclip write at a time and skips to the newest text of a burst", async () => {
+    // The real xclip behind a script that notes when each write starts and ends.
+    const dir = await mkdtemp(path.join(tmpdir(), "rd-xclip-"));
+    const runs = path.join(dir, "runs");
+    const wrapper = path.join(dir, "xclip");
+    await writeFile(
+      wrapper,
+      `#!/bin/sh
+case " $* " in *" -i "*) echo start >> ${runs} ;; esac
+xclip "$@"; status=$?
+case " $* " in *" -i "*) echo end >> ${runs} ;; esac
+exit $status
+`,
+    );
+    await chmod(wrapper, 0o755);
+    try {
+      const clipboard = createClipboard({ log, display: display.display, xclip: wrapper });
+      // As a viewer's page gone rogue would send them: twenty clipboard messages back to back.
+      await Promise.all(Array.from({ length: 20 }, (_, i) => clipboard.write(`burst ${i}`)));
+      // The first, then only the newest: never two at once.
+      expect(await readFile(runs, "utf8")).toBe("start\nend\nstart\nend\n");
+      expect(await createClipboard({ log, display: display.display }).read()).toBe("burst 19");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("names the package to install when xclip is missing", async () => {

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import type { Socket } from "node:net";
 import type { Logger } from "@rd/log";
 import { DATA_LIMITS } from "@rd/protocol";
+import { childEnv } from "./child-env.ts";
 
 export interface ClipboardOptions {
   log: Logger;
@@ -21,7 +22,11 @@ export interface ClipboardOptions {
 export interface Clipboard {
   /** The clipboard's text; "" when it is empty or holds no text. Rejects with ClipboardTooLargeError. */
   read(): Promise<string>;
-  /** Makes `text` the clipboard's content. Rejects with ClipboardTooLargeError. */
+  /**
+   * Makes `text` the clipboard's content. Rejects with ClipboardTooLargeError. One xclip writes at
+   * a time: a write asked for meanwhile waits, and a newer one takes its place, so a burst costs
+   * two xclip runs. A replaced write resolves once the text that replaced it is in the clipboard.
+   */
   write(text: string): Promise<void>;
   /**
    * Polls the clipboard and reports each change made by someone else (not by `write`): new text to
@@ -64,8 +69,37 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
     return content.text;
   };
 
-  const write = async (text: string) => {
-    if (text.length > maxChars) throw new ClipboardTooLargeError(maxChars);
+  // The write running now, and the one waiting for it (its text replaced by each newer write).
+  let running: Promise<void> | undefined;
+  let waiting: { text: string; done: Promise<void> } | undefined;
+
+  const write = (text: string): Promise<void> => {
+    if (text.length > maxChars) return Promise.reject(new ClipboardTooLargeError(maxChars));
+    if (!running) return start(text);
+    if (waiting) {
+      waiting.text = text;
+      return waiting.done;
+    }
+    const next: { text: string; done: Promise<void> } = { text, done: Promise.resolve() };
+    const startNext = (): Promise<void> => {
+      waiting = undefined;
+      return start(next.text);
+    };
+    // Whatever became of the running write, the newer text is still to be written.
+    next.done = running.then(startNext, startNext);
+    waiting = next;
+    return next.done;
+  };
+
+  const start = (text: string): Promise<void> => {
+    const run = writeNow(text).finally(() => {
+      if (running === run) running = undefined;
+    });
+    running = run;
+    return run;
+  };
+
+  const writeNow = async (text: string) => {
     const before = known;
     known = { kind: "text", text };
     writes++;
@@ -143,6 +177,7 @@ function readContent(xclip: string, display: string, maxChars: number): Promise<
   return new Promise((resolve, reject) => {
     const child = spawn(xclip, ["-display", display, "-selection", "clipboard", "-o"], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: childEnv(display),
       timeout: XCLIP_TIMEOUT_MS,
     });
     const chunks: Buffer[] = [];
@@ -188,6 +223,7 @@ function writeText(xclip: string, display: string, text: string): Promise<void> 
   return new Promise((resolve, reject) => {
     const child = spawn(xclip, ["-display", display, "-selection", "clipboard", "-i"], {
       stdio: ["pipe", "ignore", "pipe"],
+      env: childEnv(display),
       timeout: XCLIP_TIMEOUT_MS,
     });
     let stderr = "";

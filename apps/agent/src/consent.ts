@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "@rd/log";
+import { childEnv } from "./child-env.ts";
 
 export type ConsentAnswer = "accepted" | "denied_by_user" | "consent_timeout";
 
@@ -38,7 +39,7 @@ const DENY = 11;
 const END = 12;
 
 function xmessage(args: string[], display: string): ChildProcess {
-  return spawn("xmessage", args, { stdio: "ignore", env: { ...process.env, DISPLAY: display } });
+  return spawn("xmessage", args, { stdio: "ignore", env: childEnv(display) });
 }
 
 /** The prompt's words: who, and what they want. Plain ASCII: xmessage draws with a core X font. */

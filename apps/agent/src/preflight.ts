@@ -4,13 +4,16 @@
  * clipboard and the consent prompt use.
  */
 import { spawnSync } from "node:child_process";
+import { childEnv } from "./child-env.ts";
 import type { AgentConfig } from "./config.ts";
 
 export class PreflightError extends Error {}
 
 /** True when `command` is on PATH. */
 export function commandExists(command: string): boolean {
-  return spawnSync("sh", ["-c", `command -v "$0"`, command], { stdio: "ignore" }).status === 0;
+  return (
+    spawnSync("sh", ["-c", `command -v "$0"`, command], { stdio: "ignore", env: childEnv() }).status === 0
+  );
 }
 
 /** Returns the display to capture; throws a PreflightError that says how to fix what is missing. */
@@ -26,7 +29,7 @@ export async function preflight(config: AgentConfig): Promise<string> {
       "no DISPLAY: run the agent inside the X session it should share (e.g. DISPLAY=:0 agent run)",
     );
   }
-  const env = { ...process.env, DISPLAY: display };
+  const env = childEnv(display);
   if (!commandExists("ffmpeg")) {
     throw new PreflightError("ffmpeg is missing: sudo apt-get install -y ffmpeg");
   }

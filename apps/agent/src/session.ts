@@ -11,7 +11,6 @@ import {
   type ConsentPolicy,
   DATA_LIMITS,
   isTerminalSessionState,
-  parseControlMessage,
   type ParticipantView,
   type QualityPreset,
   type SignalMessage,
@@ -22,6 +21,7 @@ import { RTP_ENCODING_NAME } from "./capture/video-codec.ts";
 import type { VideoSource } from "./capture/video-source.ts";
 import type { Clipboard } from "./clipboard.ts";
 import type { ConsentUi, Indicator } from "./consent.ts";
+import { createControlHandler } from "./control-handler.ts";
 import type { InputHandler } from "./input/input-handler.ts";
 import { createRateLimitedLog } from "./input/rate-limited-log.ts";
 import { AgentPeer } from "./peer.ts";
@@ -44,8 +44,6 @@ export interface SessionDeps {
   log: Logger;
   /** Called once, when the session is over for this agent. */
   onClosed(sessionId: string): void;
-  /** For tests: how a viewer's peer is made. */
-  createPeer?: (options: ConstructorParameters<typeof AgentPeer>[0]) => AgentPeer;
 }
 
 /** Quality presets cap the bitrate below what the receiver's estimate allows. */
@@ -87,8 +85,6 @@ export class AgentSession {
   private indicator?: Indicator;
   private stopClipboard?: () => void;
   private statsTimer?: ReturnType<typeof setInterval>;
-  /** Input frames refused because their viewer did not hold control. */
-  refusedInput = 0;
 
   constructor(request: SignalMessageOf<"session/request">, deps: SessionDeps) {
     this.id = request.sessionId;
@@ -96,10 +92,6 @@ export class AgentSession {
     this.deps = deps;
     this.log = deps.log.child({ sessionId: request.sessionId });
     this.refusedLog = createRateLimitedLog(this.log);
-  }
-
-  get status(): AgentSessionState {
-    return this.state;
   }
 
   /** Open peer connections, one per viewer. */
@@ -276,8 +268,15 @@ export class AgentSession {
     if (previous) void previous.peer.close();
     const { video, iceServers, send } = this.deps;
     const sessionId = this.id;
-    const make = this.deps.createPeer ?? ((options) => new AgentPeer(options));
-    const peer = make({
+    // Called only once the peer's channel is open, so `peer` is set by then.
+    const control = createControlHandler({
+      clipboard: this.deps.clipboard,
+      inControl: () => participantId === this.controller,
+      reply: (message) => peer.sendControl(message),
+      setQuality: (preset) => peer.setQualityCap(QUALITY_KBPS[preset]),
+      log: this.log.child({ participantId, channel: "control" }),
+    });
+    const peer = new AgentPeer({
       iceServers,
       video,
       log: this.log.child({ participantId }),
@@ -285,7 +284,7 @@ export class AgentSession {
         onOffer: (sdp) => send({ type: "signal/offer", sessionId, participantId, sdp }),
         onCandidate: (candidate) => send({ type: "signal/ice", sessionId, participantId, candidate }),
         onInput: (frame) => this.onInput(participantId, frame),
-        onControl: (frame) => this.onControl(participantId, frame),
+        onControl: (frame) => control.handle(frame),
         onConnected: () => this.log.info({ participantId }, "media connected"),
         onFailed: (reason) => this.peerFailed(participantId, peer, reason),
       },
@@ -311,7 +310,6 @@ export class AgentSession {
    */
   private onInput(participantId: string, frame: string | Buffer) {
     if (participantId !== this.controller || !this.input) {
-      this.refusedInput++;
       this.refusedLog.write(
         "warn",
         "not-controller",
@@ -329,30 +327,6 @@ export class AgentSession {
     this.controller = controller;
     // Whatever the previous controller held goes up: nobody inherits a pressed key.
     void this.input?.releaseAll().catch((error: unknown) => this.log.warn({ err: error }, "release failed"));
-  }
-
-  private onControl(participantId: string, frame: string | Buffer) {
-    const parsed = parseControlMessage(typeof frame === "string" ? frame : frame.toString("utf8"));
-    if (!parsed.ok) return this.log.debug({ error: parsed.error }, "dropped an invalid control message");
-    const message = parsed.message;
-    const peer = this.peers.get(participantId)?.peer;
-    if (message.type === "control/clipboard") {
-      // Setting the remote clipboard is control: only the controller may.
-      if (participantId !== this.controller) {
-        return peer?.sendControl({
-          type: "control/notice",
-          level: "warning",
-          message: "Only the participant in control can set the remote clipboard.",
-        });
-      }
-      void this.deps.clipboard
-        ?.write(message.text)
-        .catch((error: unknown) =>
-          this.notice(`Could not set the remote clipboard: ${(error as Error).message}`),
-        );
-    } else if (message.type === "control/quality") {
-      peer?.setQualityCap(QUALITY_KBPS[message.preset]);
-    }
   }
 
   private watchClipboard() {

@@ -3,10 +3,15 @@
  * terminal (xterm). The demo agent of `npm start` runs on one (`agent run --virtual-display
  * 1280x720`), so will interview desks, and so do the agent's tests. Everything it starts is stopped
  * by close(), and killed on process exit as a last resort.
+ *
+ * The X server admits only clients with its cookie (x-authority.ts), and everything on the desktop
+ * runs with the agent's minimal child environment (child-env.ts), never the agent's own.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { childEnv, useXAuthority } from "./child-env.ts";
 import { commandExists } from "./preflight.ts";
+import { createXAuthority, type XAuthority } from "./x-authority.ts";
 
 export interface VirtualDisplayOptions {
   width?: number;
@@ -21,9 +26,11 @@ export interface VirtualDisplayOptions {
 export interface VirtualDisplay {
   /** The X display name, e.g. ":90". */
   display: string;
+  /** The Xauthority file holding the display's cookie (0600): XAUTHORITY for its clients. */
+  xauthority: string;
   width: number;
   height: number;
-  /** Stops the terminal, the window manager and the X server; safe to call twice. */
+  /** Stops the terminal, the window manager and the X server, and deletes the cookie; safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -74,11 +81,19 @@ export async function startVirtualDisplay(options: VirtualDisplayOptions = {}): 
   if (!commandExists("Xvfb")) throw new Error("Xvfb is missing: sudo apt-get install -y xvfb fluxbox xterm");
   for (let n = firstDisplay; n < firstDisplay + DISPLAY_RANGE; n++) {
     if (displayTaken(n)) continue;
-    const xvfb = await startXvfb(n, width, height);
+    const authority = await createXAuthority(n);
+    const xvfb = await startXvfb(n, width, height, authority).catch((error: unknown) => {
+      authority.remove();
+      throw error;
+    });
     // Another process took the number between the probe and the spawn: try the next one.
-    if (!xvfb) continue;
+    if (!xvfb) {
+      authority.remove();
+      continue;
+    }
     const display = `:${n}`;
-    const env = { ...process.env, DISPLAY: display };
+    const forget = useXAuthority(display, authority.file);
+    const env = childEnv(display);
     // Stopped in reverse order of start: clients first, the X server last.
     const children = [xvfb];
     if (windowManager) children.unshift(track(spawn("fluxbox", [], { stdio: "ignore", env })));
@@ -89,9 +104,14 @@ export async function startVirtualDisplay(options: VirtualDisplayOptions = {}): 
     let closed: Promise<void> | undefined;
     return {
       display,
+      xauthority: authority.file,
       width,
       height,
-      close: () => (closed ??= stopAll(children)),
+      close: () =>
+        (closed ??= stopAll(children).then(() => {
+          forget();
+          authority.remove();
+        })),
     };
   }
   throw new Error(`no free X display between :${firstDisplay} and :${firstDisplay + DISPLAY_RANGE - 1}`);
@@ -101,15 +121,20 @@ export async function startVirtualDisplay(options: VirtualDisplayOptions = {}): 
  * Spawns Xvfb on display `n`; resolves with the process once it accepts connections, or undefined
  * when the number turned out to be taken. `-displayfd` makes Xvfb itself say when it is ready, so
  * there is no polling; `-noreset` keeps the server state (pointer position, keyboard) when the last
- * client disconnects.
+ * client disconnects. `-auth` (and never `-ac`) makes it refuse every client without the cookie.
  */
-function startXvfb(n: number, width: number, height: number): Promise<ChildProcess | undefined> {
+function startXvfb(
+  n: number,
+  width: number,
+  height: number,
+  authority: XAuthority,
+): Promise<ChildProcess | undefined> {
+  const args = [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-auth", authority.file];
   const xvfb = track(
-    spawn(
-      "Xvfb",
-      [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset", "-displayfd", "3"],
-      { stdio: ["ignore", "ignore", "pipe", "pipe"] },
-    ),
+    spawn("Xvfb", [...args, "-nolisten", "tcp", "-noreset", "-displayfd", "3"], {
+      stdio: ["ignore", "ignore", "pipe", "pipe"],
+      env: childEnv(),
+    }),
   );
   let stderr = "";
   xvfb.stderr?.on("data", (chunk: Buffer) => {

@@ -9,6 +9,7 @@ import { createServer } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import path from "node:path";
 import { WebSocketServer } from "ws";
+import { childEnv } from "../../../apps/agent/src/child-env.ts";
 import { stopProcess } from "./processes.ts";
 
 const root = path.resolve(import.meta.dirname, "../../..");
@@ -74,7 +75,8 @@ export async function startNoVnc(display: string): Promise<NoVncStack> {
       "-shared",
       "-quiet",
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    // An X client like the agent's own: the display admits it with the cookie the env names.
+    { stdio: ["ignore", "ignore", "pipe"], env: childEnv(display) },
   );
   let x11vncErrors = "";
   x11vnc.stderr!.on(

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "@rd/log";
+import { childEnv } from "../child-env.ts";
 import type { FrameEvents } from "./encoded-frame.ts";
 import { type CaptureTarget, type EncoderSettings, ffmpegArgs } from "./ffmpeg-args.ts";
 import { createFrameReader } from "./frame-reader.ts";
@@ -24,7 +25,7 @@ export class ScreenEncoder {
   constructor(target: CaptureTarget, settings: EncoderSettings, events: ScreenEncoderEvents, log: Logger) {
     this.child = spawn("ffmpeg", ffmpegArgs(target, settings), {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...(target.display ? { DISPLAY: target.display } : {}) },
+      env: childEnv(target.display),
     });
     const reader = createFrameReader(settings.codec, events);
     let unreadable = false;

@@ -8,6 +8,7 @@
  * segfaults instead of throwing.
  */
 import type { Logger } from "@rd/log";
+import { xAuthorityFor } from "../child-env.ts";
 import type { MappedKey } from "./keymap.ts";
 import { KEYSYMS, readKeysyms } from "./x-keymap.ts";
 import { readScreenSize } from "./x-screen.ts";
@@ -74,8 +75,11 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
     throw new Error(`cannot inject into ${display}: this process already injects into ${openedDisplay}`);
   }
   let keysyms = await readKeysyms(display);
-  // libnut reads DISPLAY from the process environment when it first opens the display.
+  // libnut reads DISPLAY (and libX11 XAUTHORITY, for the cookie) from the process environment when
+  // it first opens the display.
   process.env.DISPLAY = display;
+  const xauthority = xAuthorityFor(display);
+  if (xauthority) process.env.XAUTHORITY = xauthority;
   openedDisplay = display;
 
   let nut: typeof import("@nut-tree-fork/nut-js");

@@ -185,25 +185,52 @@ describe("the input handler on a real desktop", () => {
     expect(handler.stats()).toEqual(before);
   });
 
-  it("drops a flood beyond the budget but never the releases", async () => {
+  it("drops a flood beyond the budget, and turns a refused release into a release of everything", async () => {
     const term = await terminal();
     // A frozen clock: the bucket never refills, so what is dropped is exact.
     const limited = newHandler({ limits: { perSecond: 1, burst: 4 }, now: () => 0 });
+    await send([key("down", "ShiftLeft", { shift: true })], limited); // token 1: Shift is down
     await send(
       [
-        key("down", "ShiftLeft", { shift: true }), // token 1
         ...Array.from({ length: 20 }, (_, i) => pointer("move", i / 20, 0.5)), // tokens 2-4, then 17 dropped
         key("down", "KeyQ", { shift: true }), // dropped: over budget
-        key("up", "KeyQ", { shift: true }), // a release for a key not held: nothing to do
-        key("up", "ShiftLeft"), // released although the budget is spent
+        key("up", "ShiftLeft"), // over budget too: everything goes up, the three queued moves are dropped
+        key("up", "KeyQ", { shift: true }), // over budget, joins the release-all already waiting
       ],
       limited,
     );
-    // Injected: Shift down, three moves, Shift up.
-    expect(limited.stats()).toMatchObject({ injected: 5, dropped: 18 });
+    // Injected: Shift down and the release-all. Dropped: 17 + 3 moves, Q down, both key-ups.
+    expect(limited.stats()).toMatchObject({ injected: 2, dropped: 23 });
     // Shift is up again: the next letter, through the unlimited handler, is lowercase.
     await send([...tap("KeyC"), ...tap("Enter")]);
     await term.expectTyped("c\n");
+  });
+
+  it("honours an input/release-all even when the budget is spent", async () => {
+    const term = await terminal();
+    const limited = newHandler({ limits: { perSecond: 1, burst: 1 }, now: () => 0 });
+    await send([key("down", "ShiftRight", { shift: true })], limited);
+    await send([JSON.stringify({ type: "input/release-all" })], limited);
+    await send([...tap("KeyD"), ...tap("Enter")]);
+    await term.expectTyped("d\n");
+  });
+
+  it("holds key-ups and release-alls to the queue limit: a flood of them costs a few injections", async () => {
+    const term = await terminal();
+    const limited = newHandler({ limits: { perSecond: 1, burst: 100_000, maxQueued: 8 }, now: () => 0 });
+    limited.handle(key("down", "ShiftLeft", { shift: true }));
+    for (let i = 0; i < 2_000; i++) {
+      limited.handle(key("up", "KeyA"));
+      limited.handle(JSON.stringify({ type: "input/release-all" }));
+    }
+    await limited.idle();
+    // Each message was handled, but at most a queue's worth of them (plus the one release-all) ran.
+    const { injected, dropped } = limited.stats();
+    expect(injected).toBeLessThanOrEqual(9);
+    expect(injected + dropped).toBeGreaterThanOrEqual(4_001);
+    // And Shift, whatever ran first, is up.
+    await send([...tap("KeyE"), ...tap("Enter")]);
+    await term.expectTyped("e\n");
   });
 
   describe("what reaches X", () => {

@@ -3,6 +3,12 @@
  * coordinates and key codes to the desktop, and injects in arrival order through one `Injector`.
  * It owns the "what is held down" state, so it can release everything when a viewer leaves and
  * repair modifiers whose key-up the browser never saw (Alt+Tab away from the viewer, say).
+ *
+ * Every message, releases included, spends the viewer's budget and a place in the queue. A release
+ * that finds either exhausted is not dropped (that could leave a key down on the desktop): it turns
+ * into a release of everything, queued once however many come, behind the queue's current tail and
+ * ahead of every press still waiting (those are dropped). An input/release-all is always honoured
+ * the same way. So a flood of releases costs at most one queue entry, and no key ever stays down.
  */
 import type { Logger } from "@rd/log";
 import {
@@ -22,8 +28,11 @@ export interface InputHandlerOptions {
   log: Logger;
   /** The desktop's size in pixels now; coordinates are mapped onto it. */
   screen: () => { width: number; height: number };
-  /** Events a second and burst; the protocol's limits unless a test needs others. */
-  limits?: { perSecond: number; burst: number };
+  /**
+   * Events a second and burst, and how many injections may wait; the protocol's limits unless a
+   * test needs others.
+   */
+  limits?: { perSecond: number; burst: number; maxQueued?: number };
   /** The token bucket's clock. */
   now?: () => number;
 }
@@ -31,7 +40,10 @@ export interface InputHandlerOptions {
 export interface InputStats {
   /** Messages that reached the desktop. */
   injected: number;
-  /** Messages refused: malformed, unknown key, over budget, or failed to inject. */
+  /**
+   * Messages refused: malformed, unknown key, over budget, a release of nothing held, folded into a
+   * release-all already waiting, or failed to inject.
+   */
   dropped: number;
   /** Pointer messages whose coordinates were outside 0..1 and were pulled onto the screen. */
   clamped: number;
@@ -40,7 +52,10 @@ export interface InputStats {
 export interface InputHandler {
   /** Handles one frame of the input channel. Never throws; a bad frame is dropped and logged. */
   handle(frame: unknown): void;
-  /** Releases every key and button the viewer holds, after dropping presses still queued. */
+  /**
+   * Releases every key and button the viewer holds, after dropping presses still queued. Never
+   * refused; while one is waiting, another joins it.
+   */
   releaseAll(): Promise<void>;
   /** Resolves once everything handled so far has been injected (or dropped). */
   idle(): Promise<void>;
@@ -66,8 +81,9 @@ const COMBOS: Record<SpecialKey, readonly MappedKey[]> = {
 };
 
 /**
- * Injections waiting at most, beyond which presses and moves are dropped (releases never are).
- * One burst's worth: the budget already bounds the rate, this bounds memory if the desktop stalls.
+ * Injections waiting at most, beyond which input is refused (a refused release becomes the one
+ * waiting release-all, which may be one more). One burst's worth: the budget already bounds the
+ * rate, this bounds memory if the desktop stalls.
  */
 const MAX_QUEUED = DATA_LIMITS.inputBurst;
 
@@ -76,6 +92,7 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
   const log = createRateLimitedLog(options.log);
   const limits = options.limits ?? { perSecond: DATA_LIMITS.inputPerSecond, burst: DATA_LIMITS.inputBurst };
   const budget = new TokenBucket(limits.perSecond, limits.burst, options.now ?? Date.now);
+  const maxQueued = limits.maxQueued ?? MAX_QUEUED;
   const counters: InputStats = { injected: 0, dropped: 0, clamped: 0 };
 
   const heldKeys = new Set<MappedKey>();
@@ -87,6 +104,8 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
   let queued = 0;
   // Bumped by releaseAll: a press queued before it must not run after it and leave a key held.
   let epoch = 0;
+  // The release-all queued and not started yet, which every later release-all joins.
+  let waitingReleaseAll: Promise<void> | undefined;
 
   /** Runs `op` after everything queued before it; a failure is logged and counted, never thrown. */
   const enqueue = (what: string, op: () => Promise<void>): Promise<void> => {
@@ -102,14 +121,22 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
     return run;
   };
 
+  /** Why the viewer may not queue one more message now, or undefined when it may (taking a token). */
+  const refusal = (): "queue-full" | "over-budget" | undefined => {
+    // The queue first: a message refused for a stalled desktop must not spend the viewer's budget.
+    if (queued >= maxQueued) return "queue-full";
+    return budget.take() ? undefined : "over-budget";
+  };
+
+  const REFUSED_MSG = {
+    "queue-full": "input queue full; dropping input",
+    "over-budget": "viewer over its input budget; dropping input",
+  } as const;
+
   /** Queues a press or move: over budget, over the queue limit or outlived by releaseAll, it is dropped. */
   const enqueuePress = (what: string, op: () => Promise<void>) => {
-    if (!budget.take()) {
-      return drop("warn", "over-budget", {}, "viewer over its input budget; dropping presses and moves");
-    }
-    if (queued >= MAX_QUEUED) {
-      return drop("warn", "queue-full", { queued }, "input queue full; dropping presses and moves");
-    }
+    const refused = refusal();
+    if (refused) return drop("warn", refused, { queued }, REFUSED_MSG[refused]);
     const queuedIn = epoch;
     void enqueue(what, async () => {
       if (queuedIn !== epoch) return void counters.dropped++;
@@ -118,10 +145,20 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
     });
   };
 
-  /** Queues a release; releases skip the budget, since dropping one would leave a key stuck. */
+  /**
+   * Queues a release (`op` says whether it had anything to release). Refused, it becomes a
+   * release-all rather than a drop, unless nothing is held or waiting that it could concern.
+   */
   const enqueueRelease = (what: string, op: () => Promise<boolean>) => {
+    const refused = refusal();
+    if (refused) {
+      drop("warn", refused, { queued }, REFUSED_MSG[refused]);
+      if (heldKeys.size > 0 || heldButtons.size > 0 || queued > 0) void releaseAll();
+      return;
+    }
     void enqueue(what, async () => {
       if (await op()) counters.injected++;
+      else counters.dropped++;
     });
   };
 
@@ -174,12 +211,21 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
     }
   };
 
-  const releaseAll = () => {
+  /**
+   * Queues one release of everything, after dropping every press still queued. One that is already
+   * waiting is joined instead: whatever it would have to outrun is dropped by the new epoch, so it
+   * releases all that this one would. That keeps a flood of release-alls to one queue entry.
+   */
+  const releaseAll = (): Promise<void> => {
     epoch++;
-    return enqueue("release-all", async () => {
+    if (waitingReleaseAll) return waitingReleaseAll;
+    const run = enqueue("release-all", async () => {
+      waitingReleaseAll = undefined;
       await releaseHeld();
       counters.injected++;
     });
+    waitingReleaseAll = run;
+    return run;
   };
 
   const dispatch = (message: InputMessage) => {
@@ -281,9 +327,15 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
         });
         return;
       }
-      case "input/release-all":
+      case "input/release-all": {
+        // It spends the budget like any message, so a flood of them slows the viewer's presses too,
+        // but it is honoured either way: a viewer that lost focus must not leave keys down.
+        const refused = refusal();
+        if (refused) log.write("warn", refused, { queued }, REFUSED_MSG[refused]);
+        if (waitingReleaseAll) counters.dropped++;
         void releaseAll();
         return;
+      }
     }
   };
 

@@ -3,6 +3,7 @@
  * injector uses to ask the X server what libnut cannot: the current layout and screen size.
  */
 import { execFile } from "node:child_process";
+import { childEnv } from "../child-env.ts";
 
 /** These answer in milliseconds; the margin is for a loaded machine. */
 const TIMEOUT_MS = 5_000;
@@ -13,7 +14,7 @@ export function runXClient(command: "xmodmap" | "xrandr", display: string, args:
     execFile(
       command,
       ["-display", display, ...args],
-      { timeout: TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 },
+      { timeout: TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024, env: childEnv(display) },
       (error, stdout, stderr) => {
         if (error && (error as NodeJS.ErrnoException).code === "ENOENT") {
           reject(

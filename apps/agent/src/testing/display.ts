@@ -5,12 +5,13 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { childEnv } from "../child-env.ts";
 import { startVirtualDisplay, stop } from "../virtual-display.ts";
 
 export interface TestDisplay {
   /** The X display name, e.g. ":50". */
   display: string;
-  /** `process.env` with `DISPLAY` pointing at this display, for child processes. */
+  /** The agent's child environment for this display (DISPLAY, XAUTHORITY), for X clients. */
   env: NodeJS.ProcessEnv;
   width: number;
   height: number;
@@ -44,7 +45,7 @@ export async function startDisplay(options: DisplayOptions = {}): Promise<TestDi
     windowManager: options.windowManager ?? false,
     firstDisplay: FIRST_DISPLAY,
   });
-  const env = { ...process.env, DISPLAY: desktop.display };
+  const env = childEnv(desktop.display);
   if (options.windowManager) {
     try {
       await waitForWindowManager(env);
@@ -65,7 +66,7 @@ export async function startTerminal(
   shellCommand: string,
   options: { geometry?: string } = {},
 ): Promise<TestTerminal> {
-  const env = { ...process.env, DISPLAY: display };
+  const env = childEnv(display);
   // A unique instance name, so the search finds this xterm and not another test's.
   const name = `rdterm${randomUUID().slice(0, 8)}`;
   const geometry = options.geometry ?? "80x24+0+0";
@@ -91,7 +92,7 @@ export async function windowGeometry(
   display: string,
   windowId: string,
 ): Promise<{ x: number; y: number; width: number; height: number }> {
-  const out = await xdotool({ ...process.env, DISPLAY: display }, ["getwindowgeometry", "--shell", windowId]);
+  const out = await xdotool(childEnv(display), ["getwindowgeometry", "--shell", windowId]);
   const read = (name: string) => {
     const value = new RegExp(`^${name}=(-?\\d+)$`, "m").exec(out)?.[1];
     if (value === undefined) throw new Error(`unexpected xdotool output: ${out}`);
@@ -102,7 +103,7 @@ export async function windowGeometry(
 
 /** Where the X pointer is now, in screen pixels. */
 export async function pointerLocation(display: string): Promise<{ x: number; y: number }> {
-  const out = await xdotool({ ...process.env, DISPLAY: display }, ["getmouselocation", "--shell"]);
+  const out = await xdotool(childEnv(display), ["getmouselocation", "--shell"]);
   const x = /^X=(\d+)$/m.exec(out)?.[1];
   const y = /^Y=(\d+)$/m.exec(out)?.[1];
   if (x === undefined || y === undefined) throw new Error(`unexpected xdotool output: ${out}`);

@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { childEnv } from "../child-env.ts";
 import { xdotool } from "./display.ts";
 
 export type XEvent =
@@ -20,7 +21,7 @@ export interface EventWindow {
 
 /** Opens an xev window on `display` at the top-left corner, focused, recording keys and buttons. */
 export async function startEventWindow(display: string): Promise<EventWindow> {
-  const env = { ...process.env, DISPLAY: display };
+  const env = childEnv(display);
   const name = `rdxev${randomUUID().slice(0, 8)}`;
   const xev = spawn(
     "xev",

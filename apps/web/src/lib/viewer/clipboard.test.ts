@@ -1,6 +1,13 @@
 import { DATA_LIMITS } from "@rd/protocol";
 import { describe, expect, it } from "vitest";
-import { clipboardProblem, readLocalClipboard, writeLocalClipboard } from "./clipboard.ts";
+import {
+  clipboardPreview,
+  clipboardProblem,
+  PREVIEW_CHARS,
+  PREVIEW_LINES,
+  readLocalClipboard,
+  writeLocalClipboard,
+} from "./clipboard.ts";
 
 describe("clipboardProblem", () => {
   it("accepts text up to the protocol's limit", () => {
@@ -47,5 +54,30 @@ describe("local clipboard access", () => {
     expect(await writeLocalClipboard("a", { writeText: async (t) => void written.push(t) })).toBe(true);
     expect(written).toEqual(["a"]);
     expect(await writeLocalClipboard("a", { writeText: () => Promise.reject(new Error("no")) })).toBe(false);
+  });
+});
+
+describe("clipboardPreview", () => {
+  it("shows a short text whole, tabs and line ends included", () => {
+    expect(clipboardPreview("ls -la\tx\r\nok\n")).toEqual({ shown: "ls -la\tx\r\nok\n", more: 0 });
+  });
+
+  it("cuts a long text at the character limit and says how much is left out", () => {
+    const text = "y".repeat(PREVIEW_CHARS + 250);
+    expect(clipboardPreview(text)).toEqual({ shown: "y".repeat(PREVIEW_CHARS), more: 250 });
+  });
+
+  it("cuts at the line limit, however short the lines", () => {
+    const lines = Array.from({ length: PREVIEW_LINES + 3 }, (_, i) => `line ${i}`);
+    const { shown, more } = clipboardPreview(lines.join("\n"));
+    expect(shown).toBe(lines.slice(0, PREVIEW_LINES).join("\n"));
+    expect(more).toBe(lines.join("\n").length - shown.length);
+  });
+
+  it("makes visible what would hide what a paste does: escapes, lone carriage returns, bidi overrides", () => {
+    // Shown as "echo hi", pasted it would first run "rm -rf ~": the carriage return hides it.
+    expect(clipboardPreview("rm -rf ~ #\recho hi").shown).toBe("rm -rf ~ #⟨U+000D⟩echo hi");
+    expect(clipboardPreview("\u001b[2Jclear").shown).toBe("⟨U+001B⟩[2Jclear");
+    expect(clipboardPreview("abc\u202edcba\u200b").shown).toBe("abc⟨U+202E⟩dcba⟨U+200B⟩");
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Clipboard text between the technician and the remote machine: the size rule of the protocol
- * (text over DATA_LIMITS.clipboardChars is refused with a message, never cut) and reading the
- * local clipboard, which browsers may refuse.
+ * (text over DATA_LIMITS.clipboardChars is refused with a message, never cut), reading the local
+ * clipboard, which browsers may refuse, and how a remote clipboard is shown before anyone copies it.
  */
 import { DATA_LIMITS } from "@rd/protocol";
 
@@ -61,4 +61,41 @@ export async function writeLocalClipboard(
   } catch {
     return false;
   }
+}
+
+/**
+ * How much of a remote clipboard the panel shows: enough to judge what a paste would do (a command
+ * line or a few), little enough that the panel stays small. Copy takes the whole text.
+ */
+export const PREVIEW_CHARS = 400;
+export const PREVIEW_LINES = 6;
+
+/**
+ * Characters that would make the text shown differ from the text pasted: C0 controls other than tab
+ * and a line end (a lone carriage return rewrites the line a terminal shows, ESC starts a
+ * sequence), DEL, C1 controls, zero-width characters and bidirectional overrides (which reorder
+ * what is read).
+ */
+const HIDDEN =
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\r(?!\n)/g;
+
+/**
+ * The part of a remote clipboard's text the panel shows, with every character that would hide what
+ * a paste does made visible (as ⟨U+001B⟩), and how many characters of the text are not shown.
+ */
+export function clipboardPreview(
+  text: string,
+  maxChars: number = PREVIEW_CHARS,
+  maxLines: number = PREVIEW_LINES,
+): { shown: string; more: number } {
+  let end = Math.min(text.length, maxChars);
+  let newline = -1;
+  for (let line = 0; line < maxLines; line++) {
+    newline = text.indexOf("\n", newline + 1);
+    if (newline === -1) break;
+  }
+  if (newline !== -1 && newline < end) end = newline;
+  const visible = (c: string) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`;
+  return { shown: text.slice(0, end).replace(HIDDEN, visible), more: text.length - end };
 }
