@@ -6,8 +6,9 @@
 RD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RD_TOOLS="$RD_ROOT/.tools"
 # x11-utils: the consent prompt (xmessage); x11-xserver-utils: xmodmap (keyboard layout);
-# xterm: the demo desktop's terminal; xdotool: tests.
-RD_DEBIAN_PACKAGES=(ffmpeg xvfb fluxbox xclip libxtst6 chromium x11-utils x11-xserver-utils xterm xdotool)
+# xterm: the demo desktop's terminal; xdotool: tests; bubblewrap: the interview desks' sandbox
+# (packages/sandbox); nano: the desks' editor.
+RD_DEBIAN_PACKAGES=(ffmpeg xvfb fluxbox xclip libxtst6 chromium x11-utils x11-xserver-utils xterm xdotool bubblewrap nano)
 
 rd_say() { printf '\033[1m[remote-desk]\033[0m %s\n' "$*" >&2; }
 

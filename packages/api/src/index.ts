@@ -17,3 +17,12 @@ export {
   type SsoProvider,
   type SsoUserResult,
 } from "./services/sso.ts";
+export {
+  claimLink,
+  resolveLink,
+  type CandidateDesk,
+  type ClaimedLink,
+  type DeskLinkView,
+  type LinkRefused,
+  type ResolvedLink,
+} from "./services/desk-links.ts";

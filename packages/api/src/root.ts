@@ -1,6 +1,7 @@
 /** The API's root router. The dashboard imports `AppRouter` as a type only. */
 import { accountRouter } from "./routers/account.ts";
 import { agentsRouter } from "./routers/agents.ts";
+import { desksRouter } from "./routers/desks.ts";
 import { eventsRouter } from "./routers/events.ts";
 import { sessionsRouter } from "./routers/sessions.ts";
 import { ssoRouter } from "./routers/sso.ts";
@@ -14,6 +15,7 @@ export const appRouter = router({
   users: usersRouter,
   account: accountRouter,
   sso: ssoRouter,
+  desks: desksRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -2,6 +2,7 @@ import { Agents, type DbHandle, RemoteSessions, Users } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveLink } from "./services/desk-links.ts";
 import { enrollAgent } from "./services/enrollment.ts";
 import { createFixture, type Fixture } from "./test-fixture.ts";
 
@@ -62,6 +63,28 @@ describe.each(testDatabases())("tenant isolation on $name", (backend) => {
     expect(session!.status).toBe("pending");
     const [user] = await f.db.select().from(Users).where(eq(Users.id, f.b.tech.id));
     expect(user!.disabledAt).toBeNull();
+    expect((await f.b.asAdmin.events.verify()).ok).toBe(true);
+  });
+
+  it("cannot see, extend, terminate or touch the links of another tenant's desk", async () => {
+    const { desk, link, token } = await f.a.asTech.desks.create({ candidateLabel: "Alpha candidate" });
+    for (const caller of [f.b.asTech, f.b.asAdmin]) {
+      expect(await caller.desks.list({})).toEqual({ items: [], total: 0 });
+      await expect(caller.desks.byId({ id: desk.id })).rejects.toMatchObject(notFound);
+      await expect(caller.desks.extend({ id: desk.id, minutes: 10 })).rejects.toMatchObject(notFound);
+      await expect(caller.desks.terminate({ id: desk.id })).rejects.toMatchObject(notFound);
+      await expect(caller.desks.links.revoke({ id: link.id })).rejects.toMatchObject(notFound);
+      await expect(caller.desks.links.rotate({ id: link.id })).rejects.toMatchObject(notFound);
+    }
+    const after = await f.a.asTech.desks.byId({ id: desk.id });
+    expect(after).toMatchObject({ state: "pending", expiresAt: desk.expiresAt });
+    expect(after.links).toMatchObject([{ id: link.id, revokedAt: null }]);
+    expect(after.events.map((e) => e.type)).toEqual(["desk_created"]);
+    // The link leads into its own tenant only.
+    const resolved = await resolveLink(f.db, token);
+    expect(resolved).toMatchObject({ ok: true, desk: { id: desk.id, tenantId: f.a.id } });
+    const bEvents = await f.b.asAdmin.events.byTenant({ limit: 200 });
+    expect(bEvents.items.some((e) => e.data.deskId === desk.id)).toBe(false);
     expect((await f.b.asAdmin.events.verify()).ok).toBe(true);
   });
 

@@ -1,13 +1,13 @@
 /**
- * The control feed: how every process hears that a session, its participants, an agent or a user
- * changed, whatever the deployment (the dashboard and the worker in one process, a worker of its
+ * The control feed: how every process hears that a session, its participants, an agent, a user or a
+ * desk changed, whatever the deployment (the dashboard and the worker in one process, a worker of its
  * own, several workers over Redis). A change is announced with `pg_notify` inside the transaction
  * that makes it, so the notice goes out exactly when the change commits, and never for one that
  * rolled back; every worker listens on the same channel of the database it already shares.
  */
 import { sql } from "drizzle-orm";
 import { z } from "zod";
-import { SESSION_STATES } from "@rd/protocol";
+import { DESK_STATES, SESSION_STATES } from "@rd/protocol";
 import type { Executor } from "./client.ts";
 
 export const CONTROL_CHANNEL = "rd_control";
@@ -29,6 +29,11 @@ export const controlNotice = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("agent-revoked"), agentId: id }),
   /** The user was deactivated: their viewer connections close. */
   z.object({ kind: z.literal("user-revoked"), userId: id }),
+  /**
+   * An interview desk changed: its state, its expiry, or its share link (revoked, replaced). The
+   * provider stops a terminated desk; a candidate page whose link died is closed.
+   */
+  z.object({ kind: z.literal("desk"), deskId: id, tenantId: id, state: z.enum(DESK_STATES) }),
 ]);
 export type ControlNotice = z.infer<typeof controlNotice>;
 

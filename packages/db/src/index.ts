@@ -45,3 +45,15 @@ export {
   type ControlRequest,
   type JoinOptions,
 } from "./participants.ts";
+export {
+  deskEvent,
+  DeskExtendRefused,
+  DeskNotFound,
+  DESK_TRANSITION_EVENTS,
+  extendDesk,
+  IllegalDeskTransition,
+  lockDesk,
+  sweepDeskExpiry,
+  transitionDesk,
+  type DeskTransitionOptions,
+} from "./desks.ts";

@@ -18,6 +18,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import type { DeskTemplate } from "@rd/protocol";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
@@ -298,6 +299,95 @@ export const SessionEvents = pgTable(
     uniqueIndex("session_events_hash_key").on(t.hash),
   ],
 );
+
+/** An interview desk's state: the table and its transitions are packages/protocol desk-state.ts. */
+export const deskState = pgEnum("desk_state", [
+  "pending",
+  "provisioning",
+  "ready",
+  "active",
+  "expiring",
+  "terminated",
+  "error",
+]);
+
+/**
+ * An interview desk (design flow 5): an isolated, time-limited virtual desktop for one candidate,
+ * run by a provider from the template resolved when it was created. Rows are never deleted.
+ */
+export const Desks = pgTable(
+  "desks",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    templateName: text("template_name").notNull(),
+    /** The template with its overrides applied, as the provider must run it. */
+    template: jsonb("template").$type<DeskTemplate>().notNull(),
+    candidateLabel: text("candidate_label").notNull(),
+    state: deskState("state").notNull().default("pending"),
+    /** Why it is in its state: who terminated it, why it failed. */
+    stateReason: text("state_reason"),
+    createdBy: uuid("created_by")
+      .notNull()
+      .references(() => Users.id),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+    /** Whatever the provider needs to find its sandbox again (opaque here). */
+    providerRef: text("provider_ref"),
+    /** The live session the candidate's desk is shown in. */
+    sessionId: uuid("session_id").references(() => RemoteSessions.id),
+  },
+  (t) => [
+    index("desks_tenant_created_idx").on(t.tenantId, t.createdAt),
+    index("desks_tenant_state_idx").on(t.tenantId, t.state, t.createdAt),
+    // The expiry sweep looks only at desks still running.
+    index("desks_live_expires_idx")
+      .on(t.expiresAt)
+      .where(sql`${t.state} not in ('terminated', 'error')`),
+  ],
+);
+
+/**
+ * A desk's share link for its candidate: single-holder, expiring, revocable, optionally PIN-protected.
+ * Only hashes are stored: the token's SHA-256 (it is 256 random bits), the PIN's argon2id (6 digits
+ * are few, so a stolen table must not give them away), the holder id's SHA-256.
+ */
+export const DeskLinks = pgTable(
+  "desk_links",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    deskId: uuid("desk_id")
+      .notNull()
+      .references(() => Desks.id),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    tokenHash: text("token_hash").notNull(),
+    pinHash: text("pin_hash"),
+    /** SHA-256 of the opaque id of the browser that holds the link; null until one opens it. */
+    holder: text("holder"),
+    heldAt: timestamp("held_at", { withTimezone: true }),
+    failedPinAttempts: integer("failed_pin_attempts").notNull().default(0),
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    uniqueIndex("desk_links_token_hash_key").on(t.tokenHash),
+    index("desk_links_desk_idx").on(t.deskId, t.createdAt),
+    // One live link per desk: a new one (rotation) revokes the old in the same transaction.
+    uniqueIndex("desk_links_desk_live_key")
+      .on(t.deskId)
+      .where(sql`${t.revokedAt} is null`),
+  ],
+);
+
+export type Desk = typeof Desks.$inferSelect;
+export type DeskLink = typeof DeskLinks.$inferSelect;
 
 export type Tenant = typeof Tenants.$inferSelect;
 export type User = typeof Users.$inferSelect;

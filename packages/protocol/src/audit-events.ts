@@ -39,6 +39,21 @@ export const AUDIT_EVENT_LABELS = {
   control_granted: "Control handed over",
   control_released: "Control released",
   control_taken: "Control taken",
+  desk_created: "Desk created",
+  desk_provisioning: "Desk being prepared",
+  desk_ready: "Desk ready",
+  desk_claimed: "Candidate arrived at the desk",
+  desk_expiring: "Desk expiry warning",
+  desk_extended: "Desk extended",
+  desk_expired: "Desk expired",
+  desk_terminated: "Desk terminated",
+  desk_failed: "Desk failed",
+  desk_link_revoked: "Desk link revoked",
+  desk_link_rotated: "Desk link replaced",
+  desk_link_claimed: "Desk link opened",
+  desk_link_taken_over: "Desk link moved to another browser",
+  desk_link_pin_failed: "Wrong desk PIN",
+  desk_link_refused: "Desk link refused",
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENT_LABELS;
@@ -50,6 +65,8 @@ export const SECURITY_EVENT_TYPES = [
   "enrollment_refused",
   "ticket_refused",
   "agent_credential_refused",
+  "desk_link_pin_failed",
+  "desk_link_refused",
 ] as const satisfies readonly AuditEventType[];
 
 /** Changes to how people sign in. */

@@ -6,3 +6,5 @@ export * from "./audit-events.ts";
 export * from "./signaling.ts";
 export * from "./datachannel.ts";
 export * from "./token-bucket.ts";
+export * from "./desk-state.ts";
+export * from "./desk-template.ts";
