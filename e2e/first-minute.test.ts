@@ -1,13 +1,13 @@
 /**
  * A newcomer's first minute, exactly as the README tells it: `npm start` on an empty data directory
  * (demo agent on, as `npm start` defaults it), create the admin on the setup page, wait for "Demo
- * desktop" to come online, click Connect, see its screen and type a line into its terminal. What
- * the test checks, it reads where it lands: decoded pixels in the browser, a file that the demo
- * desktop's shell wrote.
+ * desktop" to come online, click Connect, see its screen and type into its terminal. What the test
+ * checks, it reads where it lands: decoded pixels in the browser, and files the demo desktop's
+ * shell wrote, read inside its desk sandbox (through the desk's init, /proc/<pid>/root) — where a
+ * copy of the repository's own files must have failed: the sandbox does not show them.
  */
 import { expect, test } from "./fixtures.ts";
-import { readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { completeSetup } from "./helpers.ts";
 import { type Product, startProduct } from "./product.ts";
@@ -30,7 +30,7 @@ test.describe("the first minute after npm start", () => {
   test("setup, Demo desktop online, Connect, see it and type into its terminal", async ({ page }) => {
     test.setTimeout(240_000);
     // As a person runs it: LOG_LEVEL at its default, so the demo agent's messages show in a failure.
-    product = await startProduct({ port, env: { LOG_LEVEL: "info" } });
+    product = await startProduct({ port, env: { LOG_LEVEL: "info", RD_AGENT_LOG_LEVEL: "info" } });
     const url = (p: string) => `${product!.baseURL}${p}`;
 
     await page.goto(url("/"));
@@ -64,18 +64,27 @@ test.describe("the first minute after npm start", () => {
       if (!(r > 200 && g > 200 && b > 200)) throw new Error(`pixel ${r},${g},${b}`);
     }, 15_000);
 
-    // A click focuses the terminal; a typed line runs in the demo desktop's shell. (Unshifted
+    // A click focuses the terminal; typed lines run in the demo desktop's shell. (Unshifted
     // characters only: Playwright's type() sends "$" as Digit4 without Shift, and the agent
-    // injects physical keys, as a person's keyboard would press them.)
-    const file = path.join(tmpdir(), `rd-first-minute-${Date.now()}`);
+    // injects physical keys, as a person's keyboard would press them.) The shell is in the desk
+    // sandbox: the repository (the dashboard's own files) is not there to copy.
+    const deskPid = Number(
+      /"deskPid":(\d+)/.exec(
+        product.logs.filter((l) => l.includes("desk sandbox started")).at(-1) ?? "",
+      )?.[1],
+    );
+    expect(deskPid, "the demo agent logs its desk sandbox").toBeGreaterThan(0);
+    const inDesk = (file: string) => `/proc/${deskPid}/root/tmp/${file}`;
+    const mark = `rd-first-minute-${Date.now()}`;
     const inTerminal = await screenPoint(page, 0.3, 0.3);
     await page.mouse.click(inTerminal.x, inTerminal.y);
     await page.waitForTimeout(300);
-    await page.keyboard.type(`cp /etc/hostname ${file}`);
+    await page.keyboard.type(`cp ${path.resolve("package.json")} /tmp/${mark}-leak`);
     await page.keyboard.press("Enter");
-    const written = await eventually(() => readFileSync(file, "utf8"), 10_000);
-    expect(written).toBe(readFileSync("/etc/hostname", "utf8"));
-    rmSync(file, { force: true });
+    await page.keyboard.type(`touch /tmp/${mark}`);
+    await page.keyboard.press("Enter");
+    await eventually(() => readFileSync(inDesk(mark)), 10_000);
+    expect(existsSync(inDesk(`${mark}-leak`)), "the desk cannot read the dashboard's files").toBe(false);
 
     await page.getByRole("button", { name: "End session" }).click();
     await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });

@@ -9,12 +9,14 @@ import { createLogger } from "@rd/log";
 import { loadConfig } from "./config.ts";
 import { readCredential, writeCredential } from "./credential.ts";
 import { enroll } from "./enroll.ts";
+import { runInDesk } from "./desk-run.ts";
 import { runAgent } from "./service.ts";
 import { parseGeometry, startVirtualDisplay } from "./virtual-display.ts";
 
 const USAGE = `usage:
   agent enroll --server URL --code CODE [--name NAME]   enroll this machine (code from the dashboard's Agents page)
-  agent run [--virtual-display WxH]                     run the agent on DISPLAY, or on a virtual desktop of its own
+  agent run [--virtual-display WxH | --desk WxH]        run the agent on DISPLAY, on a virtual desktop of its own,
+                                                        or on one in a desk sandbox (bubblewrap; what npm start's demo uses)
   agent status                                          show enrollment and connection state
 environment: RD_AGENT_CONFIG_DIR, DISPLAY, RD_ICE_SERVERS, RD_AGENT_FPS, RD_AGENT_CODEC, RD_AGENT_MAX_KBPS,
              RD_AGENT_CONSENT_TIMEOUT_MS, RD_AGENT_LOG_LEVEL (see the README)`;
@@ -48,8 +50,22 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "run": {
-      const { values } = parseArgs({ args: rest, options: { "virtual-display": { type: "string" } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { "virtual-display": { type: "string" }, desk: { type: "string" } },
+      });
       const credential = await readCredential(config.credentialFile);
+      if (values.desk) {
+        if (values["virtual-display"])
+          throw new UsageError("run takes --virtual-display or --desk, not both");
+        parseGeometry(values.desk); // a bad size is a usage error before anything starts
+        return runInDesk({
+          resolution: values.desk,
+          configDir: config.configDir,
+          cli: import.meta.filename,
+          log,
+        });
+      }
       // A desktop of its own (the demo agent, interview desks): Xvfb + fluxbox + a terminal.
       const desktop = values["virtual-display"]
         ? await startVirtualDisplay({ ...parseGeometry(values["virtual-display"]), terminal: ["bash"] })

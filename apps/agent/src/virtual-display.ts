@@ -70,7 +70,7 @@ export function parseGeometry(text: string): { width: number; height: number } {
   const height = Number(match?.[2]);
   if (!match || width < 320 || height < 240 || width > 7680 || height > 4320) {
     throw new Error(
-      `--virtual-display takes WIDTHxHEIGHT between 320x240 and 7680x4320, like 1280x720 (got "${text}")`,
+      `--virtual-display and --desk take WIDTHxHEIGHT between 320x240 and 7680x4320, like 1280x720 (got "${text}")`,
     );
   }
   return { width, height };

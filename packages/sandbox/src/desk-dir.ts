@@ -99,11 +99,16 @@ export async function createDeskDir(paths: DeskPaths, user: HostUser | undefined
   await chmod(paths.root, dirMode(user));
   await mkdir(paths.x11, { mode: 0o700 });
   if (user) await chown(paths.x11, user.uid, user.gid);
+  // Modes set explicitly: the umask (an agent runs under 077) must not make them unreadable to
+  // the desk's own host user, which reads them when bubblewrap binds them.
   await mkdir(paths.etc, { mode: 0o755 });
+  await chmod(paths.etc, 0o755);
   await Promise.all(
-    Object.entries(etcFiles()).map(([name, text]) =>
-      writeFile(path.join(paths.etc, name), text, { mode: 0o644 }),
-    ),
+    Object.entries(etcFiles()).map(async ([name, text]) => {
+      const file = path.join(paths.etc, name);
+      await writeFile(file, text, { mode: 0o644 });
+      await chmod(file, 0o644);
+    }),
   );
 }
 

@@ -1,8 +1,10 @@
 /**
  * The demo agent of `npm start` (RD_DEMO_AGENT=true): once the first admin exists, enrolls a real
  * agent through the real enrollment endpoint, sets it to "notify" (no prompt to answer on a screen
- * nobody sits at) and keeps `agent run --virtual-display` running on its own Xvfb desktop, so a
- * newcomer can click Connect within a minute of cloning. Its credential lives in DATA_DIR.
+ * nobody sits at) and keeps `agent run --desk` running: its desktop (Xvfb, fluxbox, a terminal, an
+ * editor) in a desk sandbox, so whoever connects gets a shell in that sandbox, not one on this
+ * machine as the dashboard's user. A newcomer can click Connect within a minute of cloning. Its
+ * credential lives in DATA_DIR.
  *
  * Everything here is asynchronous: the enrollment request is served by this very process, so a
  * synchronous child (spawnSync) would hold the event loop that has to answer it.
@@ -127,8 +129,8 @@ export function startDemoAgent({ db, serverUrl, dataDir, say }: DemoAgentOptions
   }
 
   function run() {
-    // Its own process group, so a crashed agent's desktop (Xvfb, fluxbox, xterm) goes with it.
-    const started = spawn(process.execPath, [cli, "run", "--virtual-display", "1280x720"], {
+    // Its own process group, so a crashed agent's desktop goes with it (the sandbox also dies with it).
+    const started = spawn(process.execPath, [cli, "run", "--desk", "1280x720"], {
       env,
       stdio: "inherit",
       detached: true,
@@ -165,8 +167,10 @@ export function startDemoAgent({ db, serverUrl, dataDir, say }: DemoAgentOptions
   }
 
   void (async () => {
-    if (process.platform !== "linux" || !(await onPath("Xvfb"))) {
-      say("demo agent: needs Linux with Xvfb (sudo apt-get install -y xvfb fluxbox xterm); not started");
+    if (process.platform !== "linux" || !(await onPath("Xvfb")) || !(await onPath("bwrap"))) {
+      say(
+        "demo agent: needs Linux with Xvfb and bubblewrap (sudo apt-get install -y xvfb fluxbox xterm nano bubblewrap); not started",
+      );
       return;
     }
     if (
