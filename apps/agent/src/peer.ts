@@ -53,6 +53,13 @@ export interface AgentPeerOptions {
  */
 const DISCONNECTED_GRACE_MS = 5000;
 const MAX_ICE_RESTARTS = 3;
+/**
+ * How long after the viewer's answer the media path (ICE and DTLS) may take to come up before ICE
+ * is restarted. It takes well under a second on a LAN and a few on a loaded machine; an attempt
+ * whose checks stall (seen once in CI: no DTLS 15 s after the answer) reaches ICE "failed" only
+ * after ~30 s, so without this a viewer would stare at "Setting up the connection" for that long.
+ */
+const ESTABLISH_TIMEOUT_MS = 8000;
 /** How often the receiver's bandwidth estimate is read; the source rate-limits the restarts. */
 const BITRATE_POLL_MS = 1000;
 const CLOSE_TIMEOUT_MS = 2000;
@@ -91,6 +98,7 @@ export class AgentPeer {
   private readonly viewer: VideoViewer;
   private unsubscribeVideo?: () => void;
   private disconnectedTimer?: ReturnType<typeof setTimeout>;
+  private establishTimer?: ReturnType<typeof setTimeout>;
   private bitrateTimer?: ReturnType<typeof setInterval>;
   private restarts = 0;
   /** The technician's quality choice caps the bitrate; undefined = follow the estimate. */
@@ -151,6 +159,14 @@ export class AgentPeer {
 
   async acceptAnswer(sdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: "answer", sdp });
+    // Until the media path first comes up, an attempt that stalls is restarted (see the constant).
+    if (!this.unsubscribeVideo && !this.closed) {
+      clearTimeout(this.establishTimer);
+      this.establishTimer = setTimeout(
+        () => void this.restartIce("not connected in time"),
+        ESTABLISH_TIMEOUT_MS,
+      );
+    }
   }
 
   async addCandidate(candidate: IceCandidateJson | null): Promise<void> {
@@ -184,6 +200,7 @@ export class AgentPeer {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.disconnectedTimer);
+    clearTimeout(this.establishTimer);
     clearInterval(this.bitrateTimer);
     this.unsubscribeVideo?.();
     // werift's close can wait on a transport that is already gone; never let it hold up the end.
@@ -232,6 +249,7 @@ export class AgentPeer {
    * waited up to ten seconds for the next one.
    */
   private mediaReady() {
+    clearTimeout(this.establishTimer);
     if (this.closed || this.unsubscribeVideo) return;
     this.unsubscribeVideo = this.options.video.subscribe(this.viewer);
     this.bitrateTimer = setInterval(() => this.readEstimate(), BITRATE_POLL_MS);

@@ -45,7 +45,6 @@ const PERMISSIONS_POLICY = [
   "usb=()",
   "serial=()",
   "hid=()",
-  "bluetooth=()",
   "clipboard-read=(self)",
   "clipboard-write=(self)",
   "fullscreen=(self)",
