@@ -138,7 +138,13 @@ describe.each(testDatabases())("sign-in and sessions on $name", (backend) => {
 
   it("signs in with the right password, whatever the email's case", async () => {
     const result = await attempt(createSignInLimits(), " Tech@Example.com ", "a-good-password");
-    expect(result).toMatchObject({ ok: true, userId, secondFactor: false, mustChangePassword: false });
+    expect(result).toMatchObject({
+      ok: true,
+      userId,
+      role: "technician",
+      secondFactor: false,
+      mustChangePassword: false,
+    });
   });
 
   it("gives the same answer for a wrong password and an unknown user", async () => {

@@ -11,7 +11,7 @@
  * Every failure and every trip of a limit is reported (for the log) and, when the account exists,
  * written to its tenant's audit trail.
  */
-import { appendEvent, type Database, emailKey, Users } from "@rd/db";
+import { appendEvent, type Database, emailKey, type UserRole, Users } from "@rd/db";
 import { eq } from "drizzle-orm";
 import { AttemptLimiter } from "./attempt-limiter.ts";
 import { clientKey } from "./client-key.ts";
@@ -19,7 +19,14 @@ import { dummyPasswordHash, verifyPassword } from "./password.ts";
 import { ProgressiveThrottle } from "./progressive-throttle.ts";
 
 export type SignInResult =
-  | { ok: true; userId: string; tenantId: string; secondFactor: boolean; mustChangePassword: boolean }
+  | {
+      ok: true;
+      userId: string;
+      tenantId: string;
+      role: UserRole;
+      secondFactor: boolean;
+      mustChangePassword: boolean;
+    }
   | { ok: false; reason: "invalid" | "disabled" | "rate_limited"; message: string };
 
 /** What the caller logs: never the password, never a token. */
@@ -136,6 +143,7 @@ export async function signIn(
     ok: true,
     userId: user.id,
     tenantId: user.tenantId,
+    role: user.role,
     secondFactor: user.totpEnabledAt !== null,
     mustChangePassword: user.mustChangePassword,
   };

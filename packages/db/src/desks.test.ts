@@ -4,7 +4,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyChain } from "./audit.ts";
 import type { DbHandle } from "./client.ts";
-import { type ControlNotice, parseControlNotice } from "./control-feed.ts";
+import type { ControlNotice } from "./control-feed.ts";
 import {
   DeskExtendRefused,
   DeskNotFound,
@@ -14,14 +14,14 @@ import {
   transitionDesk,
 } from "./desks.ts";
 import { deskState, Desks, SessionEvents, Tenants, Users } from "./schema.ts";
-import { testDatabases } from "./testing.ts";
+import { collectControlNotices, testDatabases } from "./testing.ts";
 
 describe.each(testDatabases())("desks on $name", (backend) => {
   let handle: DbHandle;
   let tenantId: string;
   let otherTenant: string;
   let userId: string;
-  const notices: ControlNotice[] = [];
+  let notices: ControlNotice[] = [];
   let unlisten: () => Promise<void>;
 
   beforeAll(async () => {
@@ -37,10 +37,7 @@ describe.each(testDatabases())("desks on $name", (backend) => {
       .values({ tenantId, email: "iv@acme.example", name: "iv", role: "technician", passwordHash: "x" })
       .returning();
     userId = user!.id;
-    unlisten = await handle.listen((payload) => {
-      const notice = parseControlNotice(payload);
-      if (notice) notices.push(notice);
-    });
+    ({ notices, stop: unlisten } = await collectControlNotices(handle));
   });
   afterAll(async () => {
     await unlisten?.();

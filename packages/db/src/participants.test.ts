@@ -1,7 +1,7 @@
 import { and, asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DbHandle } from "./client.ts";
-import { type ControlNotice, parseControlNotice } from "./control-feed.ts";
+import type { ControlNotice } from "./control-feed.ts";
 import {
   answerParticipant,
   changeControl,
@@ -18,7 +18,7 @@ import {
 } from "./participants.ts";
 import { Agents, RemoteSessions, SessionEvents, SessionParticipants, Tenants, Users } from "./schema.ts";
 import { transitionSession } from "./sessions.ts";
-import { testDatabases } from "./testing.ts";
+import { collectControlNotices, testDatabases } from "./testing.ts";
 
 describe.each(testDatabases())("participants and control on $name", (backend) => {
   let handle: DbHandle;
@@ -27,7 +27,7 @@ describe.each(testDatabases())("participants and control on $name", (backend) =>
   let observer: string;
   let third: string;
   let agentId: string;
-  const notices: ControlNotice[] = [];
+  let notices: ControlNotice[] = [];
   let unlisten: () => Promise<void>;
 
   beforeAll(async () => {
@@ -49,10 +49,7 @@ describe.each(testDatabases())("participants and control on $name", (backend) =>
       .values({ tenantId, name: "desk", hostname: "desk", os: "linux", version: "1", credentialHash: "x" })
       .returning();
     agentId = agent!.id;
-    unlisten = await handle.listen((payload) => {
-      const notice = parseControlNotice(payload);
-      if (notice) notices.push(notice);
-    });
+    ({ notices, stop: unlisten } = await collectControlNotices(handle));
   });
   afterAll(async () => {
     await unlisten?.();

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { createDb, type DbHandle } from "./client.ts";
+import { type ControlNotice, parseControlNotice } from "./control-feed.ts";
 
 export interface TestDatabase {
   name: "pglite" | "postgres";
@@ -43,4 +44,16 @@ async function createTestPostgres(url: string): Promise<DbHandle & { url: string
       await admin.end({ timeout: 5 });
     },
   };
+}
+
+/** Listens to the database's control feed: every notice from now on lands in `notices`, parsed. */
+export async function collectControlNotices(
+  handle: DbHandle,
+): Promise<{ notices: ControlNotice[]; stop(): Promise<void> }> {
+  const notices: ControlNotice[] = [];
+  const stop = await handle.listen((payload) => {
+    const notice = parseControlNotice(payload);
+    if (notice) notices.push(notice);
+  });
+  return { notices, stop };
 }

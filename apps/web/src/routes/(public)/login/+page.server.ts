@@ -1,7 +1,5 @@
 import { ssoRequired } from "@rd/api";
 import { recordSignIn, signIn } from "@rd/auth";
-import { Users } from "@rd/db";
-import { eq } from "drizzle-orm";
 import { fail, redirect } from "@sveltejs/kit";
 import type { Actions, PageServerLoad } from "./$types";
 import { getApp } from "$lib/server/app.ts";
@@ -28,11 +26,7 @@ export const actions: Actions = {
     if (!result.ok)
       return fail(result.reason === "rate_limited" ? 429 : 400, { email, message: result.message });
 
-    const [user] = await app.database.db
-      .select({ role: Users.role })
-      .from(Users)
-      .where(eq(Users.id, result.userId));
-    if (user && (await ssoRequired(app.database.db, result.tenantId, user.role))) {
+    if (await ssoRequired(app.database.db, result.tenantId, result.role)) {
       return fail(400, {
         email,
         message: "Your workspace signs in with single sign-on: use “Sign in with single sign-on” below.",
