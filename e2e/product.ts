@@ -45,7 +45,7 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
     DATA_DIR: dataDir,
     LOG_LEVEL: "warn",
     ...(options.entry === "server"
-      ? { HOST: "127.0.0.1", BODY_SIZE_LIMIT: "1M", RD_DEMO_AGENT: "true" }
+      ? { HOST: "127.0.0.1", BODY_SIZE_LIMIT: "1M", RD_DEMO_AGENT: "true", RD_DESK_POOL: "interview:1" }
       : {}),
     ...options.env,
   };

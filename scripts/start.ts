@@ -29,6 +29,8 @@ const env = {
   BODY_SIZE_LIMIT: process.env.BODY_SIZE_LIMIT ?? "1M",
   // The embedded default includes a demo agent on a virtual display; RD_DEMO_AGENT=false leaves it out.
   RD_DEMO_AGENT: process.env.RD_DEMO_AGENT ?? "true",
+  // One warm interview desk per workspace, so a candidate's first desk starts in about a second.
+  RD_DESK_POOL: process.env.RD_DESK_POOL ?? "interview:1",
 };
 const server = spawn(process.execPath, [path.join(root, "apps/web/serve.ts")], {
   cwd: root,

@@ -87,6 +87,17 @@ async function main(argv: string[]): Promise<number> {
         const stop = () => void agent.stop();
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
+        // A desk's agent is its server's child: if the server dies (a crash, SIGKILL), nothing
+        // would stop it, and it would knock on the worker forever. Its parent changing says so.
+        if (process.env.RD_AGENT_EXIT_WITH_PARENT === "true") {
+          const parent = process.ppid;
+          setInterval(() => {
+            if (process.ppid !== parent) {
+              log.warn({ parent }, "the server that started this agent is gone; stopping");
+              stop();
+            }
+          }, 1000).unref();
+        }
         const code = await agent.done;
         // Stopped (by a signal, or because the server refused the credential): whatever native
         // handle is left (a peer's sockets, the X connection) must not keep the process alive.

@@ -7,6 +7,7 @@ import { createLogger } from "@rd/log";
 import type { ControlMessage, QualityPreset } from "@rd/protocol";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type Clipboard, createClipboard } from "./clipboard.ts";
+import { type ClipboardReport, createClipboardGate } from "./clipboard-gate.ts";
 import { CONTROL_LIMITS, createControlHandler, type ControlHandlerOptions } from "./control-handler.ts";
 import { startDisplay, type TestDisplay } from "./testing/display.ts";
 
@@ -60,6 +61,82 @@ describe("the control channel's handler", () => {
       },
     ]);
     expect(await clipboard.read()).toBe("before");
+  });
+
+  describe("under a clipboard policy", () => {
+    const PID = "22222222-2222-4222-8222-222222222222";
+    const interview = {
+      direction: "in" as const,
+      maxBytes: 4096,
+      blockedPatterns: { cardNumbers: true, nationalIds: true, custom: [] },
+    };
+    /** A handler under the interview policy; `writes` is every clipboard write it asked for. */
+    const gated = () => {
+      const reports: ClipboardReport[] = [];
+      const writes: string[] = [];
+      const gate = createClipboardGate(interview, (report) => reports.push(report));
+      const counting: Clipboard = {
+        ...clipboard,
+        write: (text) => (writes.push(text), clipboard.write(text)),
+      };
+      return { ...newHandler({ clipboard: counting, gate, participantId: PID }), reports, writes };
+    };
+
+    it("writes a paste the policy lets in, and reports it", async () => {
+      const { handler, replies, reports, writes } = gated();
+      handler.handle(clipboardMessage("const answer = 42;"));
+      await vi.waitFor(async () => expect(await clipboard.read()).toBe("const answer = 42;"), {
+        timeout: 5_000,
+      });
+      expect(replies).toEqual([]);
+      expect(writes).toEqual(["const answer = 42;"]);
+      expect(reports).toEqual([
+        expect.objectContaining({
+          flow: "in",
+          allowed: true,
+          rule: "allowed",
+          bytes: 18,
+          participantId: PID,
+        }),
+      ]);
+    });
+
+    it("does not write a blocked paste, and tells the viewer why without echoing it", async () => {
+      await clipboard.write("before");
+      const { handler, replies, reports, writes } = gated();
+      handler.handle(clipboardMessage("my card 4111 1111 1111 1111"));
+      handler.handle(clipboardMessage("x".repeat(5000)));
+      expect(replies).toEqual([
+        {
+          type: "control/notice",
+          level: "warning",
+          message: "That text looks like a card number; it was not pasted.",
+        },
+        {
+          type: "control/notice",
+          level: "warning",
+          message: "That text is over the 4 KiB limit; it was not pasted.",
+        },
+      ]);
+      expect(reports.map((r) => [r.allowed, r.rule, r.bytes])).toEqual([
+        [false, "card_number", 27],
+        [false, "size", 5000],
+      ]);
+      expect(JSON.stringify([replies, reports])).not.toContain("4111");
+      expect(writes).toEqual([]);
+      expect(await clipboard.read()).toBe("before");
+    });
+
+    it("refuses a viewer without control before the policy is asked: nothing to audit", async () => {
+      const reports: ClipboardReport[] = [];
+      const gate = createClipboardGate(interview, (report) => reports.push(report));
+      const { handler, replies } = newHandler({ gate, participantId: PID, inControl: () => false });
+      handler.handle(clipboardMessage("hello"));
+      expect(replies).toMatchObject([
+        { message: "Only the participant in control can set the remote clipboard." },
+      ]);
+      expect(reports).toEqual([]);
+    });
   });
 
   it("drops messages beyond the budget before parsing them, and takes more once it refills", () => {

@@ -1,16 +1,22 @@
 /**
  * The `control` data channel's handler for one viewer: a budget first (before a frame is even
  * parsed), then decode and dispatch. Setting the remote clipboard is control, so only the
- * participant in control may; every viewer picks their own picture quality.
+ * participant in control may, and then only what the session's clipboard policy lets in; every
+ * viewer picks their own picture quality.
  */
 import type { Logger } from "@rd/log";
 import { type ControlMessage, parseControlMessage, type QualityPreset, TokenBucket } from "@rd/protocol";
 import type { Clipboard } from "./clipboard.ts";
+import type { ClipboardGate } from "./clipboard-gate.ts";
 import { createRateLimitedLog } from "./input/rate-limited-log.ts";
 
 export interface ControlHandlerOptions {
   /** The desktop's clipboard; without one, clipboard messages are ignored. */
   clipboard?: Clipboard;
+  /** The session's clipboard policy; without one, whatever the controller pastes is written. */
+  gate?: ClipboardGate;
+  /** Who this viewer is, named in the audit report of their pastes. */
+  participantId?: string;
   /** Whether this viewer holds control now. */
   inControl(): boolean;
   /** Sends a message back to this viewer (best-effort, like the channel itself). */
@@ -40,7 +46,7 @@ export interface ControlHandler {
 export const CONTROL_LIMITS = { perSecond: 5, burst: 10 } as const;
 
 export function createControlHandler(options: ControlHandlerOptions): ControlHandler {
-  const { clipboard, inControl, reply, setQuality } = options;
+  const { clipboard, gate, participantId, inControl, reply, setQuality } = options;
   const log = createRateLimitedLog(options.log);
   const limits = options.limits ?? CONTROL_LIMITS;
   const budget = new TokenBucket(limits.perSecond, limits.burst, options.now ?? Date.now);
@@ -55,7 +61,14 @@ export function createControlHandler(options: ControlHandlerOptions): ControlHan
           message: "Only the participant in control can set the remote clipboard.",
         });
       }
-      void clipboard?.write(message.text).catch((error: unknown) =>
+      if (!clipboard) return;
+      // Decided before writing: a blocked paste never reaches the desktop. The reply says why in
+      // words and never echoes the text.
+      const decision = gate?.decide("in", message.text, participantId);
+      if (decision && !decision.allowed) {
+        return reply({ type: "control/notice", level: "warning", message: decision.why });
+      }
+      void clipboard.write(message.text).catch((error: unknown) =>
         reply({
           type: "control/notice",
           level: "warning",

@@ -3,8 +3,9 @@
  * the consent policy to the technician who opened it and to everyone who joins later, runs one
  * WebRTC peer per admitted viewer from the one shared encoder, injects input only from the
  * participant who holds control (whatever a viewer's page sends: this is where control is
- * enforced), wires the clipboard, shows who is connected, and undoes everything when the session
- * ends (no key stays pressed, no indicator stays on screen).
+ * enforced), wires the clipboard through the session's clipboard policy (clipboard-gate.ts), shows
+ * who is connected, and undoes everything when the session ends (no key stays pressed, no
+ * indicator stays on screen).
  */
 import type { Logger } from "@rd/log";
 import {
@@ -20,6 +21,7 @@ import type { RTCIceServer } from "werift";
 import { RTP_ENCODING_NAME } from "./capture/video-codec.ts";
 import type { VideoSource } from "./capture/video-source.ts";
 import type { Clipboard } from "./clipboard.ts";
+import { type ClipboardGate, createClipboardGate } from "./clipboard-gate.ts";
 import type { ConsentUi, Indicator } from "./consent.ts";
 import { createControlHandler } from "./control-handler.ts";
 import type { InputHandler } from "./input/input-handler.ts";
@@ -84,6 +86,9 @@ export class AgentSession {
   private input?: InputHandler;
   private indicator?: Indicator;
   private stopClipboard?: () => void;
+  private readonly clipboardGate: ClipboardGate;
+  /** Viewers were told copies do not leave this desktop; every copy after that is kept in quietly. */
+  private toldNoCopies = false;
   private statsTimer?: ReturnType<typeof setInterval>;
 
   constructor(request: SignalMessageOf<"session/request">, deps: SessionDeps) {
@@ -92,6 +97,10 @@ export class AgentSession {
     this.deps = deps;
     this.log = deps.log.child({ sessionId: request.sessionId });
     this.refusedLog = createRateLimitedLog(this.log);
+    // Each decision goes to the worker for the audit trail (size, hash, rule; never the text).
+    this.clipboardGate = createClipboardGate(request.clipboardPolicy, (report) =>
+      deps.send({ type: "clipboard/event", sessionId: request.sessionId, ...report }),
+    );
   }
 
   /** Open peer connections, one per viewer. */
@@ -271,6 +280,8 @@ export class AgentSession {
     // Called only once the peer's channel is open, so `peer` is set by then.
     const control = createControlHandler({
       clipboard: this.deps.clipboard,
+      gate: this.clipboardGate,
+      participantId,
       inControl: () => participantId === this.controller,
       reply: (message) => peer.sendControl(message),
       setQuality: (preset) => peer.setQualityCap(QUALITY_KBPS[preset]),
@@ -333,12 +344,24 @@ export class AgentSession {
     const clipboard = this.deps.clipboard;
     if (!clipboard) return;
     this.stopClipboard = clipboard.watch(
-      (text) => this.broadcast({ type: "control/clipboard", text }),
+      (text) => this.copied(text),
       () =>
         this.notice(
           `The remote clipboard holds more than ${DATA_LIMITS.clipboardChars.toLocaleString("en")} characters; it was not sent.`,
         ),
     );
+  }
+
+  /** The desktop's clipboard changed: the viewers get the text if the policy lets it out. */
+  private copied(text: string) {
+    const decision = this.clipboardGate.decide("out", text);
+    if (decision.allowed) return this.broadcast({ type: "control/clipboard", text });
+    // Where copies never leave, every copy on the desktop would say so again: once is enough.
+    if (decision.rule === "direction") {
+      if (this.toldNoCopies) return;
+      this.toldNoCopies = true;
+    }
+    this.notice(decision.why);
   }
 
   private broadcast(message: object) {

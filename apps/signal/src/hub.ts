@@ -3,7 +3,8 @@
  * then the protocol's parser), keeps each connection's lifecycle (hub/connection.ts), and dispatches
  * by message domain: presence (who a connection is), session control (what changes a session, and
  * the control feed that says it changed), relay (negotiation between the agent and one viewer),
- * liveness (heartbeats, grace periods, sweeps), all writing through one delivery module. Sockets come
+ * liveness (heartbeats, grace periods, sweeps), clipboard audit (what an agent's clipboard policy
+ * decided, into the audit trail), all writing through one delivery module. Sockets come
  * in through the small `PeerSocket` interface.
  */
 import {
@@ -11,10 +12,12 @@ import {
   parseSignalMessage,
   SIGNAL_LIMITS,
   type SignalMessage,
+  type SignalMessageOf,
   TokenBucket,
 } from "@rd/protocol";
 import type { ControlNotice } from "@rd/db";
 import type { BusEnvelope } from "./bus.ts";
+import { ClipboardAudit } from "./hub/clipboard-audit.ts";
 import { type Connection, isAgent, isViewer, move, type PeerSocket } from "./hub/connection.ts";
 import type { HubContext, HubDeps } from "./hub/context.ts";
 import { Delivery, Registry } from "./hub/delivery.ts";
@@ -33,7 +36,7 @@ export interface PeerHandle {
   onClose(): void;
 }
 
-type Domain = "session" | "relay";
+type Domain = "session" | "relay" | "clipboard";
 
 /** Which domain handles each message a connection of a role may send after its hello. */
 const ROUTES: Record<"agent" | "technician", Partial<Record<SignalMessage["type"], Domain>>> = {
@@ -46,6 +49,7 @@ const ROUTES: Record<"agent" | "technician", Partial<Record<SignalMessage["type"
     "participant/refuse": "session",
     "signal/offer": "relay",
     "signal/ice": "relay",
+    "clipboard/event": "clipboard",
   },
   technician: {
     "session/end": "session",
@@ -65,6 +69,7 @@ export class SignalHub {
   private readonly registry = new Registry();
   private readonly presence: Presence;
   private readonly relay: Relay;
+  private readonly clipboard: ClipboardAudit;
   private readonly unauthenticated: UnauthenticatedLimit;
   private readonly disconnectedOnce = new WeakSet<Connection>();
   private unlisten?: () => Promise<void>;
@@ -94,6 +99,7 @@ export class SignalHub {
     this.unauthenticated = new UnauthenticatedLimit(deps.tuning.maxUnauthenticatedPerIp);
     this.presence = new Presence(ctx);
     this.relay = new Relay(ctx);
+    this.clipboard = new ClipboardAudit({ store: deps.store, delivery, log: deps.log });
   }
 
   async start(): Promise<void> {
@@ -276,6 +282,8 @@ export class SignalHub {
         message.type,
       );
     }
+    if (domain === "clipboard")
+      return this.clipboard.fromAgent(connection, message as SignalMessageOf<"clipboard/event">);
     if (domain === "relay") {
       const negotiation = message as Parameters<Relay["fromAgent"]>[1];
       return identity.role === "agent"

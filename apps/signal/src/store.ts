@@ -3,8 +3,8 @@
  * briefly, so reconnect storms do not hammer the database, and forgotten the moment the agent is
  * removed), presence with audit events, refused credentials in the audit trail, the participation
  * a ticket names, the session control path (transitions, participants, control; all of it in
- * packages/db), liveness, and the control feed every change is announced on. Nothing here runs per
- * relayed message.
+ * packages/db), liveness, the control feed every change is announced on, and agents' clipboard
+ * decisions in the audit trail. Nothing here runs per relayed message.
  */
 import {
   Agents,
@@ -29,6 +29,7 @@ import {
   participantsSnapshot,
   participantWithSession,
   RemoteSessions,
+  SessionParticipants,
   SessionNotFound,
   stopQuietly,
   sweepInterrupted,
@@ -38,6 +39,7 @@ import {
   transitionSession,
   type TransitionOptions,
   Users,
+  DeskLinks,
 } from "@rd/db";
 import { sha256Hex } from "@rd/auth/secrets";
 import {
@@ -63,7 +65,10 @@ export interface TicketParticipation {
   sessionId: string;
   tenantId: string;
   agentId: string;
+  /** The user, or for a candidate the share link they came through. */
   userId: string;
+  /** A desk's candidate (no account): `userId` is their share link. */
+  candidate: boolean;
   status: SessionState;
   admin: boolean;
   agentOnline: boolean;
@@ -96,6 +101,9 @@ export interface RefusalEvent {
 /** A refused change, in words for whoever asked; the worker answers it with an `error`. */
 export type Outcome = { ok: true } | { ok: false; code: string; message: string };
 
+/** An agent's clipboard decision as it reports it: size, hash and rule, never the text. */
+export type ClipboardReport = Omit<SignalMessageOf<"clipboard/event">, "type">;
+
 export interface SignalStore {
   authenticateAgent(agentId: string, secret: string): Promise<AgentCredentialCheck>;
   /** Appends a refused credential to its tenant's audit trail (the caller throttles these). */
@@ -112,10 +120,21 @@ export interface SignalStore {
   sweepStaleAgents(before: Date): Promise<number>;
 
   /** The participation a ticket names; a refusal says why (left, deactivated, over…). */
-  participationForTicket(claims: { tid: string; sid: string; uid: string; pid: string }): Promise<
+  participationForTicket(claims: {
+    tid: string;
+    sid: string;
+    uid: string;
+    pid: string;
+    role: "technician" | "candidate";
+  }): Promise<
     | { ok: true; value: TicketParticipation }
     // Gone: no such participation (a ticket naming another tenant's), the user deactivated, or left.
-    | { ok: false; code: "gone"; why: "unknown" | "deactivated" | "left"; message: string }
+    | {
+        ok: false;
+        code: "gone";
+        why: "unknown" | "deactivated" | "revoked_link" | "left";
+        message: string;
+      }
     // Over: the viewer hears how it ended (a reconnect after a worker restart may come after the end).
     | { ok: false; code: "over"; message: string; status: SessionState; reason: string | null }
   >;
@@ -176,6 +195,12 @@ export interface SignalStore {
     onNotice: (notice: ControlNotice) => void,
     onInvalid: (payload: string) => void,
   ): Promise<() => Promise<void>>;
+
+  /**
+   * Appends an agent's clipboard decision to its tenant's audit trail (`clipboard_allowed` or
+   * `clipboard_blocked`); refused when the session, or the participant named, is not the agent's.
+   */
+  recordClipboard(agent: AgentIdentity, report: ClipboardReport): Promise<Outcome>;
 }
 
 type Actor = { type: "user" | "agent" | "system"; id?: string | null };
@@ -219,6 +244,24 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         });
       }
     });
+  }
+
+  /** A technician's account may still take part: it exists and is not deactivated. */
+  async function userStanding(userId: string): Promise<{ ok: boolean; admin: boolean }> {
+    const [user] = await db
+      .select({ disabledAt: Users.disabledAt, role: Users.role })
+      .from(Users)
+      .where(eq(Users.id, userId));
+    return { ok: !!user && !user.disabledAt, admin: user?.role === "admin" };
+  }
+
+  /** A candidate's share link still admits: not revoked, not expired (a candidate is never an admin). */
+  async function linkStanding(linkId: string): Promise<{ ok: boolean; admin: boolean }> {
+    const [link] = await db
+      .select({ revokedAt: DeskLinks.revokedAt, expiresAt: DeskLinks.expiresAt })
+      .from(DeskLinks)
+      .where(eq(DeskLinks.id, linkId));
+    return { ok: !!link && !link.revokedAt && link.expiresAt > new Date(), admin: false };
   }
 
   async function attempt(work: () => Promise<unknown>): Promise<Outcome> {
@@ -286,7 +329,15 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
 
     async participationForTicket(claims) {
       const found = await participantWithSession(db, claims.tid, claims.pid);
-      if (!found || found.session.id !== claims.sid || found.participant.userId !== claims.uid) {
+      const candidate = claims.role === "candidate";
+      // A technician's ticket names their user; a candidate's names the share link they came through.
+      const matches =
+        found &&
+        found.session.id === claims.sid &&
+        (candidate
+          ? found.participant.kind === "candidate" && found.participant.deskLinkId === claims.uid
+          : found.participant.userId === claims.uid);
+      if (!found || !matches) {
         return {
           ok: false,
           code: "gone",
@@ -297,20 +348,21 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
       const { participant, session } = found;
       const [row] = await db
         .select({
-          disabledAt: Users.disabledAt,
-          role: Users.role,
           agentStatus: Agents.status,
           removedAt: Agents.removedAt,
           consent: Agents.consentPolicy,
+          clipboardPolicy: Agents.clipboardPolicy,
           tenant: Tenants.name,
         })
-        .from(Users)
-        .innerJoin(Agents, eq(Agents.id, session.agentId))
+        .from(Agents)
         .innerJoin(Tenants, eq(Tenants.id, session.tenantId))
-        .where(eq(Users.id, claims.uid));
-      // In this order: a deactivated user hears that, whatever became of the session since.
-      if (!row || row.disabledAt) {
-        return { ok: false, code: "gone", why: "deactivated", message: "this account is deactivated" };
+        .where(eq(Agents.id, session.agentId));
+      // In this order: a deactivated user (a revoked link) hears that, whatever became of the session since.
+      const standing = candidate ? await linkStanding(claims.uid) : await userStanding(claims.uid);
+      if (!row || !standing.ok) {
+        return candidate
+          ? { ok: false, code: "gone", why: "revoked_link", message: "this link was withdrawn" }
+          : { ok: false, code: "gone", why: "deactivated", message: "this account is deactivated" };
       }
       if (isTerminalSessionState(session.status)) {
         const how = session.status === "ended" ? "ended" : `been ${session.status}`;
@@ -342,8 +394,9 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
           tenantId: session.tenantId,
           agentId: session.agentId,
           userId: claims.uid,
+          candidate,
           status: session.status,
-          admin: row.role === "admin",
+          admin: standing.admin,
           agentOnline: row.agentStatus === "online" && !row.removedAt,
           requested: session.agentSeenAt !== null,
           version: session.participantsVersion,
@@ -357,6 +410,8 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
               tenant: row.tenant.slice(0, 100),
             },
             consent: row.consent,
+            // Null is no policy: the agent lets anything through, as before policies existed.
+            ...(row.clipboardPolicy ? { clipboardPolicy: row.clipboardPolicy } : {}),
           },
         },
       };
@@ -468,6 +523,40 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         if (notice) onNotice(notice);
         else onInvalid(payload);
       });
+    },
+
+    async recordClipboard(agent, { sessionId, participantId, allowed, flow, rule, bytes, sha256 }) {
+      // The hub checked the connection is in the session; the database has the last word.
+      const [session] = await db
+        .select({ id: RemoteSessions.id })
+        .from(RemoteSessions)
+        .where(
+          and(
+            eq(RemoteSessions.id, sessionId),
+            eq(RemoteSessions.agentId, agent.agentId),
+            eq(RemoteSessions.tenantId, agent.tenantId),
+          ),
+        );
+      if (!session) return { ok: false, code: "not_found", message: "this agent has no such session" };
+      if (participantId) {
+        const [participant] = await db
+          .select({ id: SessionParticipants.id })
+          .from(SessionParticipants)
+          .where(
+            and(eq(SessionParticipants.id, participantId), eq(SessionParticipants.sessionId, sessionId)),
+          );
+        if (!participant)
+          return { ok: false, code: "not_found", message: "that participant is not in this session" };
+      }
+      await appendEvent(db, {
+        tenantId: agent.tenantId,
+        type: allowed ? "clipboard_allowed" : "clipboard_blocked",
+        actor: { type: "agent", id: agent.agentId },
+        sessionId,
+        agentId: agent.agentId,
+        data: { flow, bytes, sha256, rule, ...(participantId ? { participantId } : {}) },
+      });
+      return { ok: true };
     },
   };
 }

@@ -13,6 +13,7 @@ import {
 } from "@rd/auth";
 import type { Handle, HandleServerError, ServerInit } from "@sveltejs/kit";
 import { getApp, startApp } from "$lib/server/app.ts";
+import { loggablePath } from "$lib/server/desk-link-guard.ts";
 import { log } from "$lib/server/log.ts";
 
 export const init: ServerInit = async () => {
@@ -71,7 +72,7 @@ export const handle: Handle = async ({ event, resolve }) => {
   if (!SAFE_METHODS.has(event.request.method) && !CSRF_EXEMPT.has(event.url.pathname)) {
     if (!csrfTokenMatches(csrfToken, await submittedCsrfToken(event.request))) {
       log.warn(
-        { path: event.url.pathname, ip: event.locals.clientIp },
+        { path: loggablePath(event.url.pathname), ip: event.locals.clientIp },
         "refused a request without a valid CSRF token",
       );
       return new Response(
@@ -102,7 +103,11 @@ export const handle: Handle = async ({ event, resolve }) => {
 
   const response = await resolve(event);
   response.headers.set("x-frame-options", "DENY");
-  response.headers.set("referrer-policy", "same-origin");
+  // A candidate's page has its share link's token in its address: no Referer anywhere.
+  response.headers.set(
+    "referrer-policy",
+    event.url.pathname.startsWith("/d/") ? "no-referrer" : "same-origin",
+  );
   response.headers.set("x-content-type-options", "nosniff");
   response.headers.set("permissions-policy", PERMISSIONS_POLICY);
   // Only over HTTPS: sent over plain HTTP it would be ignored, or pin a host that has no TLS.
@@ -123,6 +128,6 @@ function signalOrigin(app: ReturnType<typeof getApp>, url: URL): string {
 
 export const handleError: HandleServerError = ({ error, event, status }) => {
   if (status === 404) return { message: "This page does not exist." };
-  log.error({ err: error, path: event.url.pathname }, "unhandled error");
+  log.error({ err: error, path: loggablePath(event.url.pathname) }, "unhandled error");
   return { message: "Something went wrong on the server. It has been logged; try again." };
 };

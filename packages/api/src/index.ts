@@ -26,3 +26,5 @@ export {
   type LinkRefused,
   type ResolvedLink,
 } from "./services/desk-links.ts";
+export { enterDesk, type CandidateEntry } from "./services/candidate-session.ts";
+export { DeskHost, parseDeskPool, type DeskHostOptions } from "./desk-host/host.ts";

@@ -69,8 +69,9 @@ describe.each(testDatabases())("tenant isolation on $name", (backend) => {
   it("cannot see, extend, terminate or touch the links of another tenant's desk", async () => {
     const { desk, link, token } = await f.a.asTech.desks.create({ candidateLabel: "Alpha candidate" });
     for (const caller of [f.b.asTech, f.b.asAdmin]) {
-      expect(await caller.desks.list({})).toEqual({ items: [], total: 0 });
+      expect(await caller.desks.list({})).toEqual({ items: [], total: 0, warm: 0 });
       await expect(caller.desks.byId({ id: desk.id })).rejects.toMatchObject(notFound);
+      await expect(caller.desks.watch({ id: desk.id })).rejects.toMatchObject(notFound);
       await expect(caller.desks.extend({ id: desk.id, minutes: 10 })).rejects.toMatchObject(notFound);
       await expect(caller.desks.terminate({ id: desk.id })).rejects.toMatchObject(notFound);
       await expect(caller.desks.links.revoke({ id: link.id })).rejects.toMatchObject(notFound);

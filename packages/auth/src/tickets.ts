@@ -13,11 +13,11 @@ export interface TicketClaims {
   sid: string;
   /** Tenant id. */
   tid: string;
-  /** User id. */
+  /** User id; for a candidate, the id of the desk share link they came through (they have no account). */
   uid: string;
   /** Participant id: who this user is in the session. */
   pid: string;
-  role: "technician";
+  role: "technician" | "candidate";
   /** User's display name and email, shown to the person asked for consent. */
   name: string;
   email: string;

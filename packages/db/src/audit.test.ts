@@ -30,7 +30,7 @@ describe.each(testDatabases())("audit chain on $name", (backend) => {
       return rows[0]!.n;
     };
     // Every migration recorded once, the append-only triggers in place, the data untouched.
-    expect(await count(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)).toBe(5);
+    expect(await count(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)).toBe(6);
     expect(
       await count(
         sql`select count(*)::int as n from pg_trigger where tgrelid = 'session_events'::regclass and not tgisinternal`,

@@ -18,6 +18,7 @@ import { and, eq, isNull, lte, notInArray } from "drizzle-orm";
 import { appendEvent } from "./audit.ts";
 import type { Executor } from "./client.ts";
 import { notifyControl } from "./control-feed.ts";
+import { stopQuietly } from "./participants.ts";
 import { type ActorType, type Desk, DeskLinks, Desks, type deskState } from "./schema.ts";
 
 export { IllegalDeskTransition };
@@ -108,6 +109,11 @@ export async function transitionDesk(executor: Executor, options: DeskTransition
       ...(options.reason ? { reason: options.reason } : {}),
       ...options.data,
     });
+    // A desk that ends takes its live session with it, in this transaction: the candidate and the
+    // interviewers watching hear at once, whoever ended it (an interviewer, the clock, a failure).
+    if (isTerminalDeskState(state) && updated!.sessionId) {
+      await stopQuietly(tx, updated!.tenantId, updated!.sessionId, "desk_ended", options.actor);
+    }
     return updated!;
   });
 }

@@ -109,8 +109,9 @@ async function bump(tx: Executor, session: RemoteSession, controllerId?: string 
 const stateOf = (p: SessionParticipant): ParticipantState =>
   p.leftAt ? "left" : p.admittedAt ? "admitted" : "waiting";
 
-/** Who may drive: an admitted technician still in the session. */
-const capable = (p: SessionParticipant) => p.kind === "technician" && stateOf(p) === "admitted";
+/** Who may drive: an admitted person (a technician, or a desk's candidate) still in the session. */
+const capable = (p: SessionParticipant) =>
+  (p.kind === "technician" || p.kind === "candidate") && stateOf(p) === "admitted";
 
 async function liveParticipants(tx: Executor, sessionId: string): Promise<SessionParticipant[]> {
   return tx
@@ -135,6 +136,65 @@ async function participantEvent(
     agentId: session.agentId,
     data,
   });
+}
+
+/**
+ * A desk's candidate enters its session through their share link: admitted at once (the desk is
+ * theirs), in control when nobody else has it. Their participation is tied to the link, so revoking
+ * the link takes them out (revokeDeskLinkParticipants). Already in it, the same participation is
+ * returned (a reload, a reconnect).
+ */
+export async function joinAsCandidate(
+  executor: Executor,
+  options: { tenantId: string; sessionId: string; deskLinkId: string },
+): Promise<SessionParticipant> {
+  return executor.transaction(async (tx) => {
+    const session = await lockSession(tx, options.sessionId, options.tenantId);
+    if (isTerminalSessionState(session.status)) throw new JoinRefused("This desk's session has ended.");
+    const live = await liveParticipants(tx, session.id);
+    const mine = live.find((p) => p.kind === "candidate" && p.deskLinkId === options.deskLinkId);
+    if (mine) return mine;
+    const now = new Date();
+    const [row] = await tx
+      .insert(SessionParticipants)
+      .values({
+        tenantId: session.tenantId,
+        sessionId: session.id,
+        kind: "candidate",
+        deskLinkId: options.deskLinkId,
+        joinedAt: now,
+        admittedAt: now,
+      })
+      .returning();
+    await participantEvent(
+      tx,
+      session,
+      "participant_joined",
+      { type: "system" },
+      {
+        participantId: row!.id,
+        candidate: true,
+        linkId: options.deskLinkId,
+      },
+    );
+    await bump(tx, session, session.controllerId ?? row!.id);
+    return row!;
+  });
+}
+
+/** A share link was revoked or replaced: whoever came through it leaves their session now. */
+export async function revokeDeskLinkParticipants(
+  executor: Executor,
+  { deskLinkIds, actor }: { deskLinkIds: string[]; actor: Actor },
+): Promise<number> {
+  if (deskLinkIds.length === 0) return 0;
+  const open = await executor
+    .select({ id: SessionParticipants.id })
+    .from(SessionParticipants)
+    .where(and(inArray(SessionParticipants.deskLinkId, deskLinkIds), isNull(SessionParticipants.leftAt)));
+  for (const { id } of open)
+    await leaveSession(executor, { participantId: id, reason: "link_revoked", actor });
+  return open.length;
 }
 
 /** The email of each participant's user, for readable audit data. */
@@ -413,10 +473,13 @@ export async function changeControl(
     const live = await liveParticipants(tx, session.id);
     const byRow = live.find((p) => p.id === options.by);
     if (!byRow) throw new ParticipantNotFound();
+    // On a desk every interviewer may take control (to point at something) and hand it back; a
+    // candidate may not take it from them, only ask.
     const actorOf = (p: SessionParticipant, admin: boolean): ControlActor => ({
       id: p.id,
       capable: capable(p),
-      mayTake: p.userId === session.technicianId || admin,
+      mayTake:
+        p.userId === session.technicianId || admin || (session.deskId !== null && p.kind === "technician"),
     });
     const by = actorOf(byRow, options.byAdmin);
     const requests = live.filter((p) => p.controlRequestedAt).map((p) => p.id);
@@ -496,7 +559,7 @@ export async function participantsSnapshot(
     participants: rows.map(({ p, name, email, tenant }) => ({
       id: p.id,
       userId: p.userId,
-      name: name ?? p.kind,
+      name: name ?? (p.kind === "candidate" ? "Candidate" : p.kind),
       email: email ?? "",
       tenant,
       kind: p.kind,

@@ -34,7 +34,7 @@ export const sessionStatus = pgEnum("session_status", [
   "failed",
 ]);
 export const actorType = pgEnum("actor_type", ["user", "agent", "system"]);
-export const participantKind = pgEnum("participant_kind", ["technician", "recorder"]);
+export const participantKind = pgEnum("participant_kind", ["technician", "recorder", "candidate"]);
 /** Who in a tenant must sign in with a second factor. */
 export const twoFactorPolicy = pgEnum("two_factor_policy", ["off", "admins", "everyone"]);
 
@@ -157,6 +157,13 @@ export const Agents = pgTable(
     /** SHA-256 of the agent's random 256-bit secret; the secret itself is only on the agent. */
     credentialHash: text("credential_hash").notNull(),
     consentPolicy: consentPolicy("consent_policy").notNull().default("prompt"),
+    /**
+     * What may cross the clipboard in this agent's sessions (a desk's comes from its template); null:
+     * anything, both ways, as before policies existed.
+     */
+    clipboardPolicy: jsonb("clipboard_policy").$type<DeskTemplate["clipboard"]>(),
+    /** The desk this agent was started for by the desk host; null for an enrolled machine. */
+    deskId: uuid("desk_id").references((): AnyPgColumn => Desks.id),
     enrolledAt: timestamp("enrolled_at", { withTimezone: true }).notNull().defaultNow(),
     /** Soft delete: sessions and audit events keep pointing at a removed agent. */
     removedAt: timestamp("removed_at", { withTimezone: true }),
@@ -217,6 +224,8 @@ export const RemoteSessions = pgTable(
     participantsVersion: integer("participants_version").notNull().default(0),
     /** Refreshed while a worker holds the agent's connection in this session (liveness sweep). */
     agentSeenAt: timestamp("agent_seen_at", { withTimezone: true }),
+    /** The interview desk this session shows: its interviewers may all take control. */
+    deskId: uuid("desk_id").references((): AnyPgColumn => Desks.id),
   },
   (t) => [
     index("remote_sessions_tenant_requested_idx").on(t.tenantId, t.requestedAt),
@@ -243,6 +252,8 @@ export const SessionParticipants = pgTable(
       .references((): AnyPgColumn => RemoteSessions.id),
     userId: uuid("user_id").references(() => Users.id),
     kind: participantKind("kind").notNull().default("technician"),
+    /** A candidate's participation: the share link it came through (revoking it cuts them off). */
+    deskLinkId: uuid("desk_link_id").references((): AnyPgColumn => DeskLinks.id),
     joinedAt: timestamp("joined_at", { withTimezone: true }).notNull().defaultNow(),
     /** When the agent let this participant see the screen (its consent policy, or the person). */
     admittedAt: timestamp("admitted_at", { withTimezone: true }),
@@ -329,9 +340,10 @@ export const Desks = pgTable(
     state: deskState("state").notNull().default("pending"),
     /** Why it is in its state: who terminated it, why it failed. */
     stateReason: text("state_reason"),
-    createdBy: uuid("created_by")
-      .notNull()
-      .references(() => Users.id),
+    /** The interviewer; null while the desk waits in the warm pool. */
+    createdBy: uuid("created_by").references(() => Users.id),
+    /** Started ahead of demand (the warm pool): not an interviewer's yet, not listed. */
+    pooled: boolean("pooled").notNull().default(false),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     createdAt: createdAt(),
     endedAt: timestamp("ended_at", { withTimezone: true }),
@@ -343,6 +355,10 @@ export const Desks = pgTable(
   (t) => [
     index("desks_tenant_created_idx").on(t.tenantId, t.createdAt),
     index("desks_tenant_state_idx").on(t.tenantId, t.state, t.createdAt),
+    // The warm pool's desks, found when an interviewer asks for one.
+    index("desks_pool_idx")
+      .on(t.tenantId, t.templateName)
+      .where(sql`${t.pooled}`),
     // The expiry sweep looks only at desks still running.
     index("desks_live_expires_idx")
       .on(t.expiresAt)

@@ -39,6 +39,8 @@ export const AUDIT_EVENT_LABELS = {
   control_granted: "Control handed over",
   control_released: "Control released",
   control_taken: "Control taken",
+  clipboard_allowed: "Clipboard transfer allowed",
+  clipboard_blocked: "Clipboard transfer blocked",
   desk_created: "Desk created",
   desk_provisioning: "Desk being prepared",
   desk_ready: "Desk ready",

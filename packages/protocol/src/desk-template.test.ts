@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   applyDeskTemplateOverrides,
   builtInDeskTemplate,
+  DEFAULT_DESK_PROGRAMS,
   DeskTemplateError,
   listBuiltInDeskTemplates,
   parseDeskTemplate,
@@ -23,7 +24,7 @@ describe("desk templates", () => {
     expect(parseDeskTemplate({ name: "minimal" })).toEqual({
       name: "minimal",
       resolution: "1366x768",
-      programs: [["fluxbox"], ["xterm"], ["xterm", "-title", "Editor", "-e", "nano"]],
+      programs: DEFAULT_DESK_PROGRAMS,
       limits: { memoryMiB: 1024, cpus: 1, maxProcesses: 256 },
       egress: "none",
       clipboard: {
@@ -94,7 +95,7 @@ describe("desk templates", () => {
     [{ name: "x", programs: ["xterm"] }, "programs.0", /list of arguments/],
     [{ name: "x", programs: [["sh -c 'rm -rf /'"]] }, "programs.0", /program name or an absolute path/],
     [{ name: "x", programs: [["../bin/evil"]] }, "programs.0", /program name or an absolute path/],
-    [{ name: "x", ttlMinutes: 2 }, "ttlMinutes", /Time to live must be at least 5 minutes/],
+    [{ name: "x", ttlMinutes: 1 }, "ttlMinutes", /Time to live must be at least 2 minutes/],
     [{ name: "x", ttlMinutes: 481 }, "ttlMinutes", /Time to live must be at most 480 minutes/],
     [{ name: "x", colour: "blue" }, "", /A desk template has no field "colour"/],
   ])("refuses %j naming the field %s", (input, path, message) => {

@@ -28,8 +28,22 @@ export const CLIPBOARD_PATTERN_FLAGS = "u";
  */
 export const DEFAULT_DESK_PROGRAMS: readonly (readonly string[])[] = [
   ["fluxbox"],
-  ["xterm"],
-  ["xterm", "-title", "Editor", "-e", "nano"],
+  // Placed side by side (the terminal top left, where a candidate looks first), not stacked.
+  ["xterm", "-fa", "Monospace", "-fs", "11", "-geometry", "80x24+20+20"],
+  [
+    "xterm",
+    "-fa",
+    "Monospace",
+    "-fs",
+    "11",
+    "-title",
+    "Editor",
+    "-geometry",
+    "80x24+440+200",
+    "-e",
+    "nano",
+    "notes.txt",
+  ],
 ];
 
 // A bare name looked up on the sandbox's PATH, or an absolute path: no shell, no spaces, no "..".
@@ -112,7 +126,8 @@ const field = {
       { error: "Custom patterns must be a list of regular expressions" },
     )
     .max(20, { error: "At most 20 custom patterns" }),
-  ttlMinutes: int("Time to live", " minutes", 5, DESK_LIMITS.maxLifetimeMinutes),
+  // Two minutes at least: a desk shorter than its own expiry warning (5 min) is warned from the start.
+  ttlMinutes: int("Time to live", " minutes", 2, DESK_LIMITS.maxLifetimeMinutes),
 };
 
 const limits = strict(
@@ -141,6 +156,13 @@ const clipboard = strict(
   },
   "Clipboard",
 );
+
+/**
+ * A clipboard policy on its own, as a template's `clipboard`, an agent's `clipboard_policy` and the
+ * `session/request` that hands it to the agent all carry it (the agent enforces it).
+ */
+export const clipboardPolicy = clipboard;
+export type ClipboardPolicy = z.output<typeof clipboardPolicy>;
 
 /** A desk template; every field but `name` has a default. */
 export const deskTemplate = strict(

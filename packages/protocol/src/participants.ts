@@ -9,7 +9,7 @@
 
 import { stateMachine } from "./state-table.ts";
 
-export const PARTICIPANT_KINDS = ["technician", "recorder"] as const;
+export const PARTICIPANT_KINDS = ["technician", "recorder", "candidate"] as const;
 /** Technicians (and admins) may hold control; a recorder (a later issue) only watches. */
 export type ParticipantKind = (typeof PARTICIPANT_KINDS)[number];
 
@@ -42,6 +42,8 @@ export const PARTICIPANT_LEAVE_REASONS = [
   "user_deactivated",
   "session_over",
   "interrupted",
+  /** A candidate whose share link was revoked or replaced. */
+  "link_revoked",
 ] as const;
 export type ParticipantLeaveReason = (typeof PARTICIPANT_LEAVE_REASONS)[number];
 

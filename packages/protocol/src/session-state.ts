@@ -61,6 +61,8 @@ export const SESSION_END_REASONS = [
   "interrupted",
   /** The last participant who could take control was deactivated. */
   "user_deactivated",
+  /** The interview desk it showed was terminated, expired or failed. */
+  "desk_ended",
 ] as const;
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
 

@@ -40,6 +40,36 @@ const valid = [
     ],
   },
   { type: "heartbeat/ping", t: 1 },
+  {
+    type: "session/request",
+    sessionId: sid,
+    technician: { id: pid, name: "Ada", email: "ada@example.com", tenant: "Acme" },
+    consent: "unattended",
+    clipboardPolicy: {
+      direction: "in",
+      maxBytes: 4096,
+      blockedPatterns: { cardNumbers: true, nationalIds: false, custom: ["secret-\\d+"] },
+    },
+  },
+  {
+    type: "clipboard/event",
+    sessionId: sid,
+    participantId: pid,
+    flow: "in",
+    allowed: false,
+    rule: "custom:0",
+    bytes: 12,
+    sha256: "ab".repeat(32),
+  },
+  {
+    type: "clipboard/event",
+    sessionId: sid,
+    flow: "out",
+    allowed: true,
+    rule: "allowed",
+    bytes: 0,
+    sha256: "0".repeat(64),
+  },
 ];
 
 describe("parseSignalMessage", () => {
@@ -169,5 +199,71 @@ describe("parseSignalMessage", () => {
     expect(
       parseSignalMessage(JSON.stringify({ type: "session/accept", sessionId: sid, extra: true })).ok,
     ).toBe(false);
+  });
+});
+
+describe("clipboard policy and clipboard events", () => {
+  const request = {
+    type: "session/request",
+    sessionId: sid,
+    technician: { id: pid, name: "Ada", email: "ada@example.com", tenant: "Acme" },
+    consent: "prompt",
+  };
+  const event = {
+    type: "clipboard/event",
+    sessionId: sid,
+    flow: "out",
+    allowed: false,
+    rule: "card_number",
+    bytes: 19,
+    sha256: "f".repeat(64),
+  };
+  const parse = (message: object) => parseSignalMessage(JSON.stringify(message));
+
+  it("takes a session request without a policy (none: anything goes), and refuses a bad one", () => {
+    expect(parse(request).ok).toBe(true);
+    expect(parse({ ...request, clipboardPolicy: { direction: "sideways" } })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(
+        /^invalid message — clipboardPolicy\.direction: Clipboard direction must be/,
+      ),
+    });
+    expect(parse({ ...request, clipboardPolicy: { maxBytes: 0 } }).ok).toBe(false);
+    expect(parse({ ...request, clipboardPolicy: { blockedPatterns: { custom: ["("] } } }).ok).toBe(false);
+    expect(parse({ ...request, clipboardPolicy: { direction: "in", extra: 1 } }).ok).toBe(false);
+  });
+
+  it("accepts each rule the agent's policy can name", () => {
+    for (const rule of [
+      "direction",
+      "size",
+      "card_number",
+      "national_id",
+      "custom:0",
+      "custom:19",
+      "custom_timeout:7",
+    ])
+      expect(parse({ ...event, rule }).ok, rule).toBe(true);
+    expect(parse({ ...event, allowed: true, rule: "allowed" }).ok).toBe(true);
+  });
+
+  it("refuses an event that could carry the text or contradicts itself", () => {
+    const refused = [
+      { ...event, text: "4111 1111 1111 1111" },
+      { ...event, rule: "card_number: 4111 1111 1111 1111" },
+      { ...event, rule: "custom:20" },
+      { ...event, rule: "allowed" },
+      { ...event, allowed: true },
+      { ...event, sha256: "F".repeat(64) },
+      { ...event, sha256: "f".repeat(63) },
+      { ...event, sha256: "4111 1111 1111 1111".padEnd(64, "0") },
+      { ...event, bytes: -1 },
+      { ...event, bytes: 1.5 },
+      { ...event, bytes: 3 * 64 * 1024 + 1 },
+      { ...event, flow: "both" },
+      { ...event, participantId: "not-a-uuid" },
+      { ...event, sessionId: undefined },
+    ];
+    for (const message of refused) expect(parse(message).ok, JSON.stringify(message)).toBe(false);
   });
 });

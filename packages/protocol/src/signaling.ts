@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import { regexes } from "zod/v4/core";
+import { DATA_LIMITS } from "./datachannel.ts";
+import { clipboardPolicy } from "./desk-template.ts";
 import { PARTICIPANT_KINDS } from "./participants.ts";
 import { SESSION_END_REASONS, SESSION_STATES } from "./session-state.ts";
 
@@ -87,6 +89,17 @@ export type ParticipantView = z.infer<typeof participantView>;
 export const CONSENT_POLICIES = ["prompt", "notify", "unattended"] as const;
 export type ConsentPolicy = (typeof CONSENT_POLICIES)[number];
 
+/** `in`: from a viewer into the desktop (a paste); `out`: from the desktop to the viewers (a copy). */
+export const CLIPBOARD_FLOWS = ["in", "out"] as const;
+export type ClipboardFlow = (typeof CLIPBOARD_FLOWS)[number];
+
+/**
+ * What decided a clipboard transfer (the agent's clipboard-policy.ts): allowed, or the rule that
+ * blocked it; `custom:<n>` names the template's n-th custom pattern (a template has at most 20).
+ */
+export const CLIPBOARD_RULE =
+  /^(?:allowed|direction|size|card_number|national_id|custom(?:_timeout)?:1?[0-9])$/;
+
 export const signalMessage = z.discriminatedUnion("type", [
   // Connection
   z.strictObject({
@@ -121,6 +134,8 @@ export const signalMessage = z.discriminatedUnion("type", [
     }),
     /** The agent's consent policy as the dashboard stores it at the time of the request. */
     consent: z.enum(CONSENT_POLICIES),
+    /** What may cross the clipboard, enforced by the agent; absent: anything, both ways. */
+    clipboardPolicy: clipboardPolicy.optional(),
   }),
   /** Agent → worker: the person at the machine is being asked. */
   z.strictObject({ type: z.literal("session/prompt"), ...sessionId }),
@@ -172,6 +187,30 @@ export const signalMessage = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("control/grant"), ...sessionId, to: uuid }),
   z.strictObject({ type: z.literal("control/release"), ...sessionId }),
   z.strictObject({ type: z.literal("control/take"), ...sessionId }),
+  /**
+   * Agent → worker: its clipboard policy decided on one transfer, for the audit trail. The size and
+   * a SHA-256 of the text, never the text; `participantId` is the viewer who pasted (copies go to all).
+   */
+  z
+    .strictObject({
+      type: z.literal("clipboard/event"),
+      ...sessionId,
+      flow: z.enum(CLIPBOARD_FLOWS),
+      allowed: z.boolean(),
+      rule: z.string().regex(CLIPBOARD_RULE),
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit, and no clipboard text is longer than this.
+      bytes: z
+        .number()
+        .int()
+        .min(0)
+        .max(3 * DATA_LIMITS.clipboardChars),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      participantId: uuid.optional(),
+    })
+    .refine((m) => m.allowed === (m.rule === "allowed"), {
+      error: 'rule must be "allowed" exactly when the transfer was allowed',
+      path: ["rule"],
+    }),
   // WebRTC negotiation, relayed between the agent and one viewer (one peer connection per viewer)
   z.strictObject({
     type: z.literal("signal/offer"),

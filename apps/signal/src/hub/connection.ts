@@ -19,7 +19,10 @@ export type AgentConnectionIdentity = { role: "agent" } & AgentIdentity;
 export interface ViewerIdentity {
   role: "technician";
   tenantId: string;
+  /** The user; for a desk's candidate (no account), the share link they came through. */
   userId: string;
+  /** A desk's candidate: their actions are recorded as the system's on their behalf, not a user's. */
+  candidate: boolean;
   sessionId: string;
   participantId: string;
   agentId: string;

@@ -147,7 +147,12 @@ export class Presence {
     if (!found.ok && found.code === "gone") {
       // Leaving is the user's own doing; the others are a ticket that should not have been used.
       if (found.why !== "left") {
-        const reason = found.why === "unknown" ? "unknown_participant" : "deactivated_user";
+        const reason =
+          found.why === "unknown"
+            ? "unknown_participant"
+            : found.why === "revoked_link"
+              ? "revoked_link"
+              : "deactivated_user";
         security.ticketRefused(connection.ip, reason, claims);
       }
       return delivery.close(connection, CLOSE_CODES.forbidden, found.message);
@@ -171,6 +176,7 @@ export class Presence {
       role: "technician",
       tenantId: p.tenantId,
       userId: p.userId,
+      candidate: p.candidate,
       sessionId: p.sessionId,
       participantId: p.participantId,
       agentId: p.agentId,

@@ -35,7 +35,9 @@ export type TicketRefusalReason =
   | "replayed"
   /** Signed by us, but no such participation in its tenant (a ticket naming another tenant's). */
   | "unknown_participant"
-  | "deactivated_user";
+  | "deactivated_user"
+  /** A candidate's ticket whose desk share link was revoked since it was issued. */
+  | "revoked_link";
 export type CredentialRefusalReason = "unknown_agent" | "removed" | "wrong_secret";
 
 /** Refusals worth an admin's attention; the others are logged only. */

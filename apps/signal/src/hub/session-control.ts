@@ -104,7 +104,11 @@ export class SessionControl {
         });
         break;
       case "participant/leave":
-        await store.leave(me.participantId, "left", { type: "user", id: me.userId });
+        await store.leave(
+          me.participantId,
+          "left",
+          me.candidate ? { type: "system" } : { type: "user", id: me.userId },
+        );
         return delivery.close(connection, CLOSE_CODES.participantLeft, "left", "left");
       case "participant/away":
         // The page is closing: its peer connection goes now (the agent drops it), its place waits.

@@ -23,9 +23,12 @@ const agentColumns = {
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-/** The agent `id` of `tenantId`, unless it was removed: the only agents the dashboard may touch. */
+/**
+ * The agent `id` of `tenantId`, unless it was removed or runs an interview desk (the desk host owns
+ * those; interviewers reach them through the desk): the only agents the dashboard may touch.
+ */
 const liveAgent = (tenantId: string, id: string) =>
-  and(eq(Agents.id, id), eq(Agents.tenantId, tenantId), isNull(Agents.removedAt));
+  and(eq(Agents.id, id), eq(Agents.tenantId, tenantId), isNull(Agents.removedAt), isNull(Agents.deskId));
 
 export const agentsRouter = router({
   list: protectedProcedure
@@ -41,6 +44,7 @@ export const agentsRouter = router({
       const where = and(
         eq(Agents.tenantId, ctx.user.tenantId),
         isNull(Agents.removedAt),
+        isNull(Agents.deskId),
         input.status ? eq(Agents.status, input.status) : undefined,
         pattern ? or(ilike(Agents.name, pattern), ilike(Agents.hostname, pattern)) : undefined,
       );

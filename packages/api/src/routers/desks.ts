@@ -6,14 +6,21 @@
  * `data.deskId`, which is how byId finds them.
  */
 import {
+  Agents,
+  type Desk,
   DeskExtendRefused,
   deskEvent,
   DeskLinks,
   DeskNotFound,
   Desks,
+  type Executor,
   extendDesk,
   IllegalDeskTransition,
+  JoinRefused,
+  joinSession,
   lockDesk,
+  RemoteSessions,
+  revokeDeskLinkParticipants,
   SessionEvents,
   transitionDesk,
   Users,
@@ -25,15 +32,19 @@ import {
   DESK_LIMITS,
   DESK_STATES,
   deskTemplateOverrides,
+  type DeskTemplate,
   DeskTemplateError,
   isTerminalDeskState,
+  isTerminalSessionState,
   listBuiltInDeskTemplates,
 } from "@rd/protocol";
 import { TRPCError } from "@trpc/server";
-import { and, asc, count, desc, eq, ilike, isNull, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, ilike, inArray, isNull, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import { id, pageInput, text } from "../inputs.ts";
+import { deskAgentName } from "../desk-host/desk-agent.ts";
 import { deskLinkView, issueDeskLink } from "../services/desk-links.ts";
+import { issueTicket } from "./sessions.ts";
 import { type AuthedContext, notFound, protectedProcedure, router } from "../trpc.ts";
 
 /** What the dashboard sees of a desk: everything but the provider's handle. */
@@ -59,7 +70,7 @@ const templateNames = () => listBuiltInDeskTemplates().map((t) => t.name);
 const ttlMinutes = z
   .number({ error: "Time to live must be a number of minutes" })
   .int({ error: "Time to live must be a whole number of minutes" })
-  .min(5, { error: "Time to live must be at least 5 minutes" })
+  .min(2, { error: "Time to live must be at least 2 minutes" })
   .max(DESK_LIMITS.maxLifetimeMinutes, {
     error: `Time to live must be at most ${DESK_LIMITS.maxLifetimeMinutes} minutes`,
   });
@@ -69,8 +80,8 @@ async function deskOf(ctx: AuthedContext, deskId: string) {
   const [desk] = await ctx.db
     .select(deskColumns)
     .from(Desks)
-    .innerJoin(Users, eq(Users.id, Desks.createdBy))
-    .where(and(eq(Desks.id, deskId), eq(Desks.tenantId, ctx.user.tenantId)));
+    .leftJoin(Users, eq(Users.id, Desks.createdBy))
+    .where(and(eq(Desks.id, deskId), eq(Desks.tenantId, ctx.user.tenantId), eq(Desks.pooled, false)));
   if (!desk) throw notFound("Desk");
   return desk;
 }
@@ -100,6 +111,62 @@ async function refusals<T>(run: () => Promise<T>): Promise<T> {
 }
 
 const actorOf = (ctx: AuthedContext) => ({ type: "user" as const, id: ctx.user.id });
+
+/** What a desk's sandbox is made of: a warm desk serves a request only if these match. */
+// Field by field: a template read back from jsonb has its object keys in another order.
+const sandboxOf = (t: DeskTemplate) =>
+  JSON.stringify([
+    t.resolution,
+    t.programs,
+    t.limits.memoryMiB,
+    t.limits.cpus,
+    t.limits.maxProcesses,
+    t.egress,
+  ]);
+
+/**
+ * Takes a desk of the warm pool (started ahead, ready, nobody's) for this request when one with the
+ * same sandbox waits: the candidate then finds it running. Its lifetime starts now; its agent takes
+ * the desk's name and clipboard policy. Undefined when none waits (the desk host starts one cold).
+ */
+async function adoptWarmDesk(
+  tx: Executor,
+  values: {
+    tenantId: string;
+    templateName: string;
+    template: DeskTemplate;
+    candidateLabel: string;
+    createdBy: string;
+    expiresAt: Date;
+  },
+): Promise<Desk | undefined> {
+  // SKIP LOCKED: two interviewers creating desks at once take two different warm desks.
+  const waiting = await tx
+    .select()
+    .from(Desks)
+    .where(
+      and(
+        eq(Desks.tenantId, values.tenantId),
+        eq(Desks.templateName, values.templateName),
+        eq(Desks.pooled, true),
+        eq(Desks.state, "ready"),
+      ),
+    )
+    .limit(4)
+    .for("update", { skipLocked: true });
+  const warm = waiting.find((d) => sandboxOf(d.template) === sandboxOf(values.template));
+  if (!warm) return undefined;
+  const [adopted] = await tx
+    .update(Desks)
+    .set({ ...values, pooled: false, createdAt: new Date() })
+    .where(eq(Desks.id, warm.id))
+    .returning();
+  await tx
+    .update(Agents)
+    .set({ name: deskAgentName(values.candidateLabel), clipboardPolicy: values.template.clipboard })
+    .where(eq(Agents.deskId, warm.id));
+  return adopted;
+}
 
 export const desksRouter = router({
   /** The built-in templates a desk may start from. */
@@ -145,17 +212,16 @@ export const desksRouter = router({
       }
       const expiresAt = new Date(Date.now() + template.ttlMinutes * 60_000);
       const { deskId, link, token, pin } = await ctx.db.transaction(async (tx) => {
-        const [desk] = await tx
-          .insert(Desks)
-          .values({
-            tenantId: ctx.user.tenantId,
-            templateName: input.template,
-            template,
-            candidateLabel: input.candidateLabel,
-            createdBy: ctx.user.id,
-            expiresAt,
-          })
-          .returning();
+        const values = {
+          tenantId: ctx.user.tenantId,
+          templateName: input.template,
+          template,
+          candidateLabel: input.candidateLabel,
+          createdBy: ctx.user.id,
+          expiresAt,
+        };
+        const warm = await adoptWarmDesk(tx, values);
+        const [desk] = warm ? [warm] : await tx.insert(Desks).values(values).returning();
         const issued = await issueDeskLink(tx, desk!, { pin: input.pin });
         // The candidate's label stays out of the append-only chain (it names a person): the id ties them.
         await deskEvent(tx, desk!, "desk_created", actorOf(ctx), {
@@ -164,6 +230,7 @@ export const desksRouter = router({
           expiresAt: expiresAt.toISOString(),
           linkId: issued.link.id,
           pinProtected: input.pin,
+          fromWarmPool: !!warm,
           reason: `created by ${ctx.user.email}`,
         });
         return { deskId: desk!.id, ...issued };
@@ -182,27 +249,35 @@ export const desksRouter = router({
     .query(async ({ ctx, input }) => {
       const where = and(
         eq(Desks.tenantId, ctx.user.tenantId),
+        eq(Desks.pooled, false),
         input.state ? eq(Desks.state, input.state) : undefined,
         input.search ? ilike(Desks.candidateLabel, `%${escapeLike(input.search)}%`) : undefined,
       );
-      const [items, [total]] = await Promise.all([
+      const [items, [total], [warm]] = await Promise.all([
         ctx.db
           .select(deskColumns)
           .from(Desks)
-          .innerJoin(Users, eq(Users.id, Desks.createdBy))
+          .leftJoin(Users, eq(Users.id, Desks.createdBy))
           .where(where)
           .orderBy(desc(Desks.createdAt), desc(Desks.id))
           .limit(input.limit)
           .offset(input.offset),
         ctx.db.select({ n: count() }).from(Desks).where(where),
+        ctx.db
+          .select({ n: count() })
+          .from(Desks)
+          .where(
+            and(eq(Desks.tenantId, ctx.user.tenantId), eq(Desks.pooled, true), eq(Desks.state, "ready")),
+          ),
       ]);
-      return { items, total: total?.n ?? 0 };
+      /** `warm`: desks of the warm pool running and waiting, so a new desk starts in about a second. */
+      return { items, total: total?.n ?? 0, warm: warm?.n ?? 0 };
     }),
 
   /** One desk with its links (newest first, never their hashes) and its audit events (oldest first). */
   byId: protectedProcedure.input(z.object({ id: id("Desk id") })).query(async ({ ctx, input }) => {
     const desk = await deskOf(ctx, input.id);
-    const [links, events] = await Promise.all([
+    const [links, events, [live]] = await Promise.all([
       ctx.db
         .select()
         .from(DeskLinks)
@@ -214,12 +289,33 @@ export const desksRouter = router({
         .where(
           and(
             eq(SessionEvents.tenantId, ctx.user.tenantId),
-            sql`${SessionEvents.data}->>'deskId' = ${desk.id}`,
+            // The desk's own events, and those of the sessions it was shown in (who watched, who
+            // had control, what crossed the clipboard).
+            or(
+              sql`${SessionEvents.data}->>'deskId' = ${desk.id}`,
+              inArray(
+                SessionEvents.sessionId,
+                ctx.db
+                  .select({ id: RemoteSessions.id })
+                  .from(RemoteSessions)
+                  .where(
+                    and(eq(RemoteSessions.deskId, desk.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)),
+                  ),
+              ),
+            ),
           ),
         )
         .orderBy(asc(SessionEvents.seq)),
+      desk.sessionId
+        ? ctx.db
+            .select({ status: RemoteSessions.status })
+            .from(RemoteSessions)
+            .where(eq(RemoteSessions.id, desk.sessionId))
+        : Promise.resolve([]),
     ]);
-    return { ...desk, links: links.map(deskLinkView), events };
+    /** The session the candidate is in now, which Watch joins; null when nobody is on the desk. */
+    const liveSessionId = live && !isTerminalSessionState(live.status) ? desk.sessionId : null;
+    return { ...desk, links: links.map(deskLinkView), events, liveSessionId };
   }),
 
   /** More time for a live desk, up to DESK_LIMITS.maxLifetimeMinutes from its creation. */
@@ -263,6 +359,43 @@ export const desksRouter = router({
     return deskOf(ctx, input.id);
   }),
 
+  /**
+   * Joins the session the candidate is in as an observer (watching; control can be taken from the
+   * live page) and returns its ticket. CONFLICT when nobody is on the desk yet.
+   */
+  watch: protectedProcedure.input(z.object({ id: id("Desk id") })).mutation(async ({ ctx, input }) => {
+    const desk = await deskOf(ctx, input.id);
+    if (isTerminalDeskState(desk.state)) {
+      throw new TRPCError({
+        code: "CONFLICT",
+        message: `This desk is ${desk.state}: there is nothing to watch.`,
+      });
+    }
+    const notYet = () =>
+      new TRPCError({
+        code: "CONFLICT",
+        message: "Nobody is on this desk yet: Watch works once the candidate has opened the link.",
+      });
+    if (!desk.sessionId) throw notYet();
+    try {
+      const participant = await joinSession(ctx.db, {
+        tenantId: ctx.user.tenantId,
+        sessionId: desk.sessionId,
+        userId: ctx.user.id,
+        actor: actorOf(ctx),
+        ...(ctx.maxObservers !== undefined ? { maxObservers: ctx.maxObservers } : {}),
+      });
+      return {
+        sessionId: desk.sessionId,
+        participantId: participant.id,
+        ...(await issueTicket(ctx, desk.sessionId, participant.id)),
+      };
+    } catch (error) {
+      if (error instanceof JoinRefused) throw notYet();
+      throw error;
+    }
+  }),
+
   links: router({
     /** Kills a link at once: the candidate's page stops working. */
     revoke: protectedProcedure.input(z.object({ id: id("Link id") })).mutation(async ({ ctx, input }) => {
@@ -286,6 +419,8 @@ export const desksRouter = router({
             linkId: revoked.id,
             reason: `revoked by ${ctx.user.email}`,
           });
+          // The candidate who came through it is out now: their viewer closes when this commits.
+          await revokeDeskLinkParticipants(tx, { deskLinkIds: [revoked.id], actor: actorOf(ctx) });
           return revoked;
         }),
       );
@@ -327,6 +462,10 @@ export const desksRouter = router({
                 ),
               )
               .returning({ id: DeskLinks.id });
+            await revokeDeskLinkParticipants(tx, {
+              deskLinkIds: replaced.map((r) => r.id),
+              actor: actorOf(ctx),
+            });
             const issued = await issueDeskLink(tx, desk, { pin: input.pin ?? old!.pinHash !== null });
             await deskEvent(tx, desk, "desk_link_rotated", actorOf(ctx), {
               linkId: issued.link.id,

@@ -35,6 +35,7 @@ const sessionColumns = {
   technicianId: RemoteSessions.technicianId,
   technicianName: Users.name,
   controllerId: RemoteSessions.controllerId,
+  deskId: RemoteSessions.deskId,
 };
 
 export const sessionsRouter = router({
@@ -123,10 +124,11 @@ export const sessionsRouter = router({
   create: protectedProcedure.input(z.object({ agentId: id("Agent id") })).mutation(async ({ ctx, input }) => {
     const { session, participant } = await ctx.db.transaction(async (tx) => {
       const [agent] = await tx
-        .select({ id: Agents.id, name: Agents.name, removedAt: Agents.removedAt })
+        .select({ id: Agents.id, name: Agents.name, removedAt: Agents.removedAt, deskId: Agents.deskId })
         .from(Agents)
         .where(and(eq(Agents.id, input.agentId), eq(Agents.tenantId, ctx.user.tenantId)));
-      if (!agent || agent.removedAt) throw notFound("Agent");
+      // A desk's agent is reached through its desk (Watch), where its candidate is.
+      if (!agent || agent.removedAt || agent.deskId) throw notFound("Agent");
       const [row] = await tx
         .insert(RemoteSessions)
         .values({ tenantId: ctx.user.tenantId, agentId: agent.id, technicianId: ctx.user.id })
@@ -252,7 +254,8 @@ async function myParticipation(ctx: AuthedContext, sessionId: string) {
   return row;
 }
 
-async function issueTicket(ctx: AuthedContext, sessionId: string, participantId: string) {
+/** A signaling ticket for the caller's participation in a session (tickets.ts). */
+export async function issueTicket(ctx: AuthedContext, sessionId: string, participantId: string) {
   const { ticket, expiresAt } = await signTicket(ctx.ticketKey, {
     sid: sessionId,
     tid: ctx.user.tenantId,

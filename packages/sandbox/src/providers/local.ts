@@ -64,7 +64,7 @@ export class LocalDeskProvider implements DeskProvider {
       network: "none",
       baseDir: this.#options.baseDir ?? defaultBaseDir(),
       forbiddenPaths: this.#options.forbiddenPaths,
-      log: this.#options.log,
+      log: this.#options.log.child({ desk: desk.id }),
     });
     this.#live.set(desk.id, sandbox);
     // A desk that ends by itself leaves the map too; the caller hears of it through `exited`.

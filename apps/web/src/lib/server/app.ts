@@ -23,6 +23,7 @@ import { startNodeSignal } from "@rd/signal/node";
 import { env as rawEnv } from "$env/dynamic/private";
 import { createHostCheck } from "./allowed-hosts.ts";
 import { startDemoAgent } from "./demo-agent.ts";
+import { startDeskHosting } from "./desk-hosting.ts";
 import { loadEnv, type Env } from "./env.ts";
 import { log } from "./log.ts";
 import { createSetupToken, type SetupToken } from "./setup-token.ts";
@@ -81,8 +82,10 @@ export async function startApp(): Promise<App> {
           say: (message) => log.info(`[remote-desk] ${message}`),
         })
       : undefined;
+  const desks = env.RD_DESKS === "true" ? await startDeskHosting(env, database) : undefined;
   process.once("sveltekit:shutdown" as "exit", () => {
     void (async () => {
+      await desks?.stop();
       await demo?.stop();
       await signal?.close();
       await database.close();

@@ -3,6 +3,7 @@
  * for the embedded single-machine run. Listed with the same defaults in the README.
  */
 import { env as raw } from "$env/dynamic/private";
+import { parseDeskPool } from "@rd/api";
 import { z } from "zod";
 
 const optional = z
@@ -60,6 +61,25 @@ const schema = z.object({
   SIGNAL_EMBEDDED: z.enum(["true", "false"]).default("true"),
   /** `npm start` sets `true`: a real agent on a virtual display, enrolled once the first admin exists. */
   RD_DEMO_AGENT: z.enum(["true", "false"]).default("false"),
+  /**
+   * `true` (default): this process runs interview desks on this machine (bubblewrap sandboxes; needs
+   * Linux with bubblewrap and Xvfb, else every desk fails saying so). `false`: desks are refused.
+   */
+  RD_DESKS: z.enum(["true", "false"]).default("true"),
+  /**
+   * Warm desks kept ready per tenant, as template:size pairs ("interview:1"); `npm start` keeps one.
+   * A warm desk costs an idle desktop's memory (~100 MiB) and saves its start (~1-2 s) on Create.
+   */
+  RD_DESK_POOL: z
+    .string()
+    .default("")
+    .superRefine((text, ctx) => {
+      try {
+        parseDeskPool(text);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    }),
   /** Most observers a session may have besides its controller. */
   RD_MAX_OBSERVERS: z.coerce.number().int().min(0).max(32).default(8),
 });

@@ -102,6 +102,7 @@ const REASON_SENTENCES: Record<string, string> = {
   interrupted:
     "The session was interrupted: its signaling server went away and the remote machine or its viewers did not come back in time.",
   user_deactivated: "The account of the last technician in the session was deactivated.",
+  desk_ended: "The interview desk has ended.",
   left: "You left the session.",
   negotiation_failed: "The connection to the agent could not be set up.",
   agent_removed: "An administrator removed the agent.",
@@ -134,6 +135,7 @@ const REASON_SENTENCES: Record<string, string> = {
   participant_user_deactivated: "Your account was deactivated, so you were disconnected.",
   participant_session_over: "The session is over.",
   participant_interrupted: "The session was interrupted and you were taken out of it.",
+  participant_link_revoked: "Your link to this desk was withdrawn by the interviewer.",
   not_a_participant: "You are not in this session (any more). Join it again to watch.",
 };
 

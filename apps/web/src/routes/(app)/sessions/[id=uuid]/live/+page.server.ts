@@ -18,6 +18,7 @@ export const load: PageServerLoad = async (event) => {
       agentId: s.agentId,
       agentName: s.agentName,
       technicianId: s.technicianId,
+      deskId: s.deskId,
     },
     /** The signed-in user's place in the session, if they have one (a reload rejoins it). */
     myParticipantId: s.myParticipantId,
