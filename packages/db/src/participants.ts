@@ -28,6 +28,7 @@ import type { Executor } from "./client.ts";
 import { notifyControl } from "./control-feed.ts";
 import {
   type ActorType,
+  Desks,
   type RemoteSession,
   RemoteSessions,
   type SessionParticipant,
@@ -541,8 +542,10 @@ export async function participantsSnapshot(
       version: RemoteSessions.participantsVersion,
       controllerId: RemoteSessions.controllerId,
       technicianId: RemoteSessions.technicianId,
+      candidateLabel: Desks.candidateLabel,
     })
     .from(RemoteSessions)
+    .leftJoin(Desks, eq(Desks.id, RemoteSessions.deskId))
     .where(eq(RemoteSessions.id, sessionId));
   if (!session) return null;
   const rows = await executor
@@ -559,7 +562,8 @@ export async function participantsSnapshot(
     participants: rows.map(({ p, name, email, tenant }) => ({
       id: p.id,
       userId: p.userId,
-      name: name ?? (p.kind === "candidate" ? "Candidate" : p.kind),
+      // A candidate has no account: their desk's label names them ("Candidate" if it has none).
+      name: name ?? (p.kind === "candidate" ? session.candidateLabel || "Candidate" : p.kind),
       email: email ?? "",
       tenant,
       kind: p.kind,

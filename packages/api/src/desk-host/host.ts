@@ -11,6 +11,7 @@
  * loop: the dashboard that hosts it serves the requests these desks make.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { setPriority } from "node:os";
 import path from "node:path";
 import {
   Agents,
@@ -55,6 +56,8 @@ interface Running {
   started: StartedDesk;
   agent: ChildProcess | undefined;
   configDir: string;
+  /** Started for the warm pool: its agent runs at a low CPU priority until an interviewer takes it. */
+  pooled: boolean;
   /** Set once teardown began, so it runs once. */
   stopping?: Promise<void>;
 }
@@ -77,7 +80,7 @@ export class DeskHost {
   #stopped = false;
 
   constructor(options: DeskHostOptions) {
-    this.#o = { provisionTimeoutMs: 20_000, ...options };
+    this.#o = { provisionTimeoutMs: 30_000, ...options };
     this.#log = options.log.child({ module: "desk-host" });
   }
 
@@ -133,6 +136,7 @@ export class DeskHost {
   async #tick(): Promise<void> {
     await sweepDeskExpiry(this.#db);
     await this.#tearDownEnded();
+    await this.#promoteAdopted();
     await this.#refillPool();
     await this.#startPending();
   }
@@ -204,7 +208,14 @@ export class DeskHost {
         this.#o.provisionTimeoutMs,
         "the sandbox did not start",
       );
-      running = { deskId: desk.id, tenantId: desk.tenantId, started, agent: undefined, configDir };
+      running = {
+        deskId: desk.id,
+        tenantId: desk.tenantId,
+        started,
+        agent: undefined,
+        configDir,
+        pooled: desk.pooled,
+      };
       this.#running.set(desk.id, running);
       if (!started.display)
         throw new Error("this provider runs the desk's agent itself; the local host cannot");
@@ -217,6 +228,9 @@ export class DeskHost {
         running,
         started.display.outside([process.execPath, this.#o.agentCli, "run"]),
       );
+      // A warm desk boots (a second of CPU or two) at low priority: refilling the pool right after
+      // an interviewer took its desk must not slow that desk's candidate down.
+      if (desk.pooled) setNice(running.agent, WARM_NICE);
       void started.display.exited.then(() => {
         if (!running!.stopping) void this.#failAndTearDown(running!, "the desk's display stopped");
       });
@@ -326,6 +340,29 @@ export class DeskHost {
     }
   }
 
+  /** A warm desk an interviewer took gets its agent's normal CPU priority back. */
+  async #promoteAdopted(): Promise<void> {
+    const warm = [...this.#running.values()].filter((r) => r.pooled);
+    if (warm.length === 0) return;
+    const adopted = await this.#db
+      .select({ id: Desks.id })
+      .from(Desks)
+      .where(
+        and(
+          inArray(
+            Desks.id,
+            warm.map((r) => r.deskId),
+          ),
+          eq(Desks.pooled, false),
+        ),
+      );
+    for (const { id } of adopted) {
+      const running = this.#running.get(id)!;
+      running.pooled = false;
+      setNice(running.agent, 0);
+    }
+  }
+
   // ——— Ending ———
 
   /** Tears down each desk running here that ended (terminated, expired, failed elsewhere). */
@@ -374,6 +411,22 @@ export class DeskHost {
 
   #configDir(deskId: string) {
     return path.join(this.#o.stateDir, deskId);
+  }
+}
+
+/** The warm pool's CPU niceness (0 normal, 19 lowest). */
+const WARM_NICE = 10;
+
+/**
+ * Sets the agent's niceness. Raising it back to 0 takes root (or CAP_SYS_NICE): elsewhere an
+ * adopted warm desk keeps its low priority, which only matters when the CPU is short.
+ */
+function setNice(child: ChildProcess | undefined, nice: number) {
+  if (!child?.pid) return;
+  try {
+    setPriority(child.pid, nice);
+  } catch {
+    // not permitted, or already gone
   }
 }
 

@@ -10,12 +10,12 @@
  * synchronous child (spawnSync) would hold the event loop that has to answer it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { constants } from "node:fs";
 import { access, readFile } from "node:fs/promises";
 import path from "node:path";
 import { createEnrollmentCode } from "@rd/api";
 import { Agents, type Database, Users } from "@rd/db";
 import { and, asc, eq, isNull } from "drizzle-orm";
+import { onPath } from "./on-path.ts";
 
 /** The agent's CLI in this checkout: `npm start` runs the dashboard from the repository's root. */
 const cli = path.resolve("apps/agent/src/cli.ts");
@@ -35,19 +35,6 @@ function killGroup(child: ChildProcess) {
   } catch {
     // nothing left in the group
   }
-}
-
-/** Whether `command` is an executable on PATH, without a shell or a synchronous call. */
-async function onPath(command: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
-    try {
-      await access(path.join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
 }
 
 /** Runs the agent CLI to completion; resolves with its exit code and what it printed on stderr. */

@@ -6,7 +6,6 @@
  * bubblewrap or Xvfb the host still runs and every desk fails with a sentence saying what to install.
  */
 import { createHash } from "node:crypto";
-import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,21 +14,10 @@ import type { DbHandle } from "@rd/db";
 import { DeskProviderUnsupported, LocalDeskProvider, type DeskProvider } from "@rd/sandbox";
 import type { Env } from "./env.ts";
 import { log } from "./log.ts";
+import { onPath } from "./on-path.ts";
 
 /** The agent's CLI in this checkout: the dashboard runs from the repository's root. */
 const agentCli = path.resolve("apps/agent/src/cli.ts");
-
-async function onPath(command: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
-    try {
-      await access(path.join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
 
 /** What this machine lacks to run desks, in words; null when it has it all. */
 async function missing(): Promise<string | null> {
