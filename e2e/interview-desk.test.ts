@@ -218,6 +218,9 @@ test.describe("interview desks", () => {
     }, 20_000);
     await page.goto(url(`/desks/${second.deskId}`));
     await expect(page.getByTestId("desk-state")).toContainText("terminated");
+    // No share link's token reached the product's output, whatever was logged at info level.
+    const output = product.logs.join("\n");
+    for (const link of [first.link, second.link]) expect(output).not.toContain(link.split("/d/")[1]);
     await expect(page.getByText("its time was up").first()).toBeVisible();
   });
 });

@@ -17,6 +17,7 @@ import {
 } from "werift";
 import { RtpPacketizer } from "./capture/rtp-packetizer.ts";
 import { LinkEstimate } from "./link-estimate.ts";
+import { isMdnsCandidate, withoutMdnsCandidates } from "./mdns-candidates.ts";
 import { RTP_ENCODING_NAME, type VideoCodec } from "./capture/video-codec.ts";
 import type { VideoSource, VideoViewer } from "./capture/video-source.ts";
 
@@ -158,7 +159,7 @@ export class AgentPeer {
   }
 
   async acceptAnswer(sdp: string): Promise<void> {
-    await this.pc.setRemoteDescription({ type: "answer", sdp });
+    await this.pc.setRemoteDescription({ type: "answer", sdp: withoutMdnsCandidates(sdp) });
     // Until the media path first comes up, an attempt that stalls is restarted (see the constant).
     if (!this.unsubscribeVideo && !this.closed) {
       clearTimeout(this.establishTimer);
@@ -171,6 +172,8 @@ export class AgentPeer {
 
   async addCandidate(candidate: IceCandidateJson | null): Promise<void> {
     if (!candidate || !candidate.candidate) return;
+    // Not needed, and each would stall ICE for up to 10 s (mdns-candidates.ts).
+    if (isMdnsCandidate(candidate.candidate)) return;
     await this.pc.addIceCandidate(
       new RTCIceCandidate({
         candidate: candidate.candidate,

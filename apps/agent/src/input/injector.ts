@@ -55,6 +55,8 @@ export class KeyUnavailableError extends Error {
  * pressed (and kill the process); xmodmap costs a few milliseconds, so look every two seconds.
  */
 const DEFAULT_LAYOUT_REFRESH_MS = 2_000;
+/** With no key pressed for this long the agent stops looking (bench:desks: it was a third of an idle desk's CPU). */
+const LAYOUT_IDLE_MS = 30_000;
 
 let openedDisplay: string | undefined;
 
@@ -108,7 +110,15 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
     keysyms = fresh;
     log.info({ keysyms: fresh.size }, "keyboard layout changed");
   };
+  // Only while someone types: an idle agent (a desk nobody drives, a machine between sessions) runs
+  // no xmodmap at all. After a quiet spell the set is stale, and the next key press reads it first.
+  let lastKeyAt = -Infinity;
+  let stale = false;
   const refresh = setInterval(() => {
+    if (performance.now() - lastKeyAt > LAYOUT_IDLE_MS) {
+      stale = true;
+      return;
+    }
     if (refreshing) return;
     refreshing = true;
     refreshLayout()
@@ -122,6 +132,13 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
   const buttons = { 0: Button.LEFT, 1: Button.MIDDLE, 2: Button.RIGHT } as const;
   const canPress = (key: MappedKey) => keysyms.has(KEYSYMS[key]);
   const press = async (key: MappedKey, down: boolean) => {
+    lastKeyAt = performance.now();
+    if (stale) {
+      stale = false;
+      await refreshLayout().catch((error: unknown) =>
+        log.warn({ err: error }, "cannot re-read the keyboard layout; keeping the last one"),
+      );
+    }
     if (!canPress(key)) throw new KeyUnavailableError(key);
     if (down) await keyboard.pressKey(Key[key]);
     else await keyboard.releaseKey(Key[key]);

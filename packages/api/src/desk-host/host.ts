@@ -72,7 +72,8 @@ export class DeskHost {
     Pick<DeskHostOptions, "pool" | "agentEnv">;
   readonly #log: Logger;
   readonly #running = new Map<string, Running>();
-  readonly #starting = new Set<string>();
+  /** Desks being provisioned, by id: stop() waits for them, so none outlives the database. */
+  readonly #starting = new Map<string, Promise<void>>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #ticking: Promise<void> | undefined;
@@ -123,6 +124,8 @@ export class DeskHost {
     clearInterval(this.#timer);
     await this.#unlisten?.().catch(() => {});
     await this.#ticking;
+    // A start under way gives up at its next step (#agentOnline sees #stopped) and cleans up itself.
+    await Promise.allSettled(this.#starting.values());
     await Promise.all(
       [...this.#running.values()].map((r) => this.#failAndTearDown(r, "the dashboard stopped")),
     );
@@ -177,11 +180,11 @@ export class DeskHost {
       .limit(room);
     for (const desk of pending) {
       if (this.#starting.has(desk.id) || this.#running.has(desk.id)) continue;
-      this.#starting.add(desk.id);
-      void this.#provision(desk).finally(() => {
+      const start = this.#provision(desk).finally(() => {
         this.#starting.delete(desk.id);
         this.wake();
       });
+      this.#starting.set(desk.id, start);
     }
   }
 
@@ -208,6 +211,10 @@ export class DeskHost {
         this.#o.provisionTimeoutMs,
         "the sandbox did not start",
       );
+      if (this.#stopped) {
+        await this.#o.provider.stop(started.providerRef);
+        throw new Error("the dashboard is stopping");
+      }
       running = {
         deskId: desk.id,
         tenantId: desk.tenantId,
@@ -288,6 +295,7 @@ export class DeskHost {
   /** Resolves once the agent's row says online; rejects when its process exits first. */
   async #agentOnline(agentId: string, running: Running): Promise<void> {
     for (;;) {
+      if (this.#stopped) throw new Error("the dashboard is stopping");
       if (running.stopping || running.agent?.exitCode !== null)
         throw new Error("the desk's agent exited while starting");
       const [row] = await this.#db
