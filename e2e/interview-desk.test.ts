@@ -155,6 +155,11 @@ test.describe("interview desks", () => {
     await page.getByTestId("watch-desk").click();
     await expect(page).toHaveURL(/\/sessions\/[0-9a-f-]{36}\/live/);
     await expect(viewer(page)).toHaveAttribute("data-state", "live", { timeout: 30_000 });
+    // A desk's session leads back to the desk, not to its agent (desk agents have no page).
+    await expect(page.getByRole("link", { name: "← Desk: Ada Lovelace" })).toHaveAttribute(
+      "href",
+      `/desks/${first.deskId}`,
+    );
     await expect(candidate.getByTestId("watchers")).toContainText("is watching", { timeout: 10_000 });
     await page.getByTestId("take-control").click();
     await expect(candidate.getByTestId("controller")).toHaveText(/ has control$/, { timeout: 10_000 });
