@@ -18,9 +18,9 @@
  * density run left fewer), RD_AGENT_LOG_LEVEL (the desk agents', "warn"), BENCH_PORT (3400; the
  * signaling worker takes the next port), CHROMIUM_PATH.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type Browser, chromium, type Page } from "@playwright/test";
@@ -31,6 +31,7 @@ import { admin, signInAsAdmin } from "../../e2e/helpers.ts";
 import { root, waitForHttp } from "../lib.ts";
 import { sleep } from "./media/measure.ts";
 import { installBenchHooks } from "./media/page-hooks.ts";
+import { allPids, type ProcStat as Proc, readStat, TICKS_PER_SECOND } from "./media/processes.ts";
 
 const WARM = count("WARM", 5);
 const COLD = count("COLD", 5);
@@ -55,7 +56,6 @@ const TEARDOWN_TIMEOUT_MS = 20_000;
 /** Closed viewers' sessions end and their encoders stop before the idle window opens. */
 const IDLE_SETTLE_MS = 10_000;
 const MIB = 1024 * 1024;
-const TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 function count(name: string, fallback: number, min = 0): number {
   const value = Number(process.env[name] ?? fallback);
@@ -432,39 +432,10 @@ async function topUp(page: Page, ids: string[], wanted: number): Promise<void> {
 
 // ---- processes ---------------------------------------------------------------------------------------
 
-interface Proc {
-  pid: number;
-  ppid: number;
-  comm: string;
-  /** utime + stime, plus cutime + cstime: the process and its children that already exited. */
-  ticks: number;
-  /** cutime + cstime alone: its children that exited and were reaped. */
-  reapedTicks: number;
-}
-
-function readProc(pid: number): Proc | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
-    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    const field = (n: number) => Number(fields[n - 3]);
-    const comm = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
-    const reapedTicks = field(16) + field(17);
-    return { pid, ppid: field(4), comm, ticks: field(14) + field(15) + reapedTicks, reapedTicks };
-  } catch {
-    return undefined; // exited meanwhile
-  }
-}
-
-const pids = () =>
-  readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .map(Number);
-
 function readProcs(): Map<number, Proc> {
   const procs = new Map<number, Proc>();
-  for (const pid of pids()) {
-    const proc = readProc(pid);
+  for (const pid of allPids()) {
+    const proc = readStat(pid);
     if (proc) procs.set(pid, proc);
   }
   return procs;
@@ -490,7 +461,7 @@ function withDescendants(roots: number[], procs: Map<number, Proc>): Set<number>
  */
 function agentRootsByConfigDir(): Map<string, number[]> {
   const roots = new Map<string, number[]>();
-  for (const pid of pids()) {
+  for (const pid of allPids()) {
     let environ: string;
     try {
       environ = readFileSync(`/proc/${pid}/environ`, "utf8");

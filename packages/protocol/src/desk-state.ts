@@ -79,6 +79,8 @@ export const nextDeskState = deskMachine.next;
 export const canDeskTransition = deskMachine.can;
 
 export const DESK_LIMITS = {
+  /** The shortest time to live: a desk shorter than its own expiry warning is warned from the start. */
+  minLifetimeMinutes: 2,
   /** A desk lives at most this long from its creation, extensions included: one working day. */
   maxLifetimeMinutes: 8 * 60,
   /** How long before its end a desk is warned: enough to save work or ask for more time. */

@@ -126,8 +126,7 @@ const field = {
       { error: "Custom patterns must be a list of regular expressions" },
     )
     .max(20, { error: "At most 20 custom patterns" }),
-  // Two minutes at least: a desk shorter than its own expiry warning (5 min) is warned from the start.
-  ttlMinutes: int("Time to live", " minutes", 2, DESK_LIMITS.maxLifetimeMinutes),
+  ttlMinutes: int("Time to live", " minutes", DESK_LIMITS.minLifetimeMinutes, DESK_LIMITS.maxLifetimeMinutes),
 };
 
 const limits = strict(

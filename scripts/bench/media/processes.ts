@@ -2,34 +2,44 @@
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 
-const TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+/** Clock ticks per second: the unit of /proc/<pid>/stat's CPU times. */
+export const TICKS_PER_SECOND =
+  Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
-interface ProcStat {
+export interface ProcStat {
   pid: number;
   ppid: number;
   /** The command name (/proc/<pid>/stat field 2, without its parentheses). */
   comm: string;
   /** utime + stime, plus cutime + cstime: the process and its children that already exited. */
   ticks: number;
+  /** cutime + cstime alone: its children that exited and were reaped. */
+  reapedTicks: number;
 }
 
-function readStat(pid: number): ProcStat | undefined {
+export function readStat(pid: number): ProcStat | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
     const field = (n: number) => Number(fields[n - 3]);
     const comm = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
-    return { pid, ppid: field(4), comm, ticks: field(14) + field(15) + field(16) + field(17) };
+    const reapedTicks = field(16) + field(17);
+    return { pid, ppid: field(4), comm, ticks: field(14) + field(15) + reapedTicks, reapedTicks };
   } catch {
     return undefined; // exited meanwhile
   }
 }
 
-function processTree(pid: number): ProcStat[] {
-  const all = readdirSync("/proc")
+/** The ids of every process now. */
+export const allPids = () =>
+  readdirSync("/proc")
     .filter((name) => /^\d+$/.test(name))
-    .map((name) => readStat(Number(name)))
+    .map(Number);
+
+function processTree(pid: number): ProcStat[] {
+  const all = allPids()
+    .map(readStat)
     .filter((stat): stat is ProcStat => stat !== undefined);
   const children = new Map<number, ProcStat[]>();
   for (const stat of all) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), stat]);

@@ -2,11 +2,8 @@
 import type { AppRouter } from "@rd/api";
 import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
 import superjson from "superjson";
+import { csrfToken } from "./csrf.ts";
 
-function csrfToken(): string {
-  const match = document.cookie.match(/(?:^|;\s*)rd_csrf=([^;]+)/);
-  return match ? decodeURIComponent(match[1]!) : "";
-}
 
 export const trpc = createTRPCClient<AppRouter>({
   links: [

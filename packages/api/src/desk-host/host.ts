@@ -18,6 +18,7 @@ import {
   type DbHandle,
   type Desk,
   Desks,
+  type DeskTransitionOptions,
   IllegalDeskTransition,
   parseControlNotice,
   sweepDeskExpiry,
@@ -190,18 +191,8 @@ export class DeskHost {
 
   async #provision(desk: Desk): Promise<void> {
     const log = this.#log.child({ desk: desk.id });
-    try {
-      await transitionDesk(this.#db, {
-        tenantId: desk.tenantId,
-        deskId: desk.id,
-        transition: "provision",
-        actor: { type: "system" },
-        reason: "starting its sandbox",
-      });
-    } catch (error) {
-      if (error instanceof IllegalDeskTransition) return; // another host took it, or it ended meanwhile
-      throw error;
-    }
+    // Refused: another host took it, or it ended meanwhile.
+    if (!(await this.#move(desk, "provision", "starting its sandbox"))) return;
     const startedAt = performance.now();
     const configDir = this.#configDir(desk.id);
     let running: Running | undefined;
@@ -247,15 +238,11 @@ export class DeskHost {
         Math.max(left, 1),
         "the desk's agent did not come online",
       );
-      await transitionDesk(this.#db, {
-        tenantId: desk.tenantId,
-        deskId: desk.id,
-        transition: "ready",
-        actor: { type: "system" },
-        reason: "its desktop is up",
+      const ready = await this.#move(desk, "ready", "its desktop is up", {
         providerRef: started.providerRef,
         data: { startMs: Math.round(performance.now() - startedAt), pooled: desk.pooled },
       });
+      if (!ready) throw new Error("it ended while it was starting");
       log.info({ ms: Math.round(performance.now() - startedAt), pooled: desk.pooled }, "desk ready");
     } catch (error) {
       const reason = `provisioning failed: ${(error as Error).message}`.slice(0, 500);
@@ -392,16 +379,29 @@ export class DeskHost {
 
   /** Fails the desk unless it ended already (then its own ending stands). */
   async #fail(desk: { id: string; tenantId: string }, reason: string): Promise<void> {
+    await this.#move(desk, "fail", reason);
+  }
+
+  /** Moves the desk as the host; false when the table refused (someone else moved it first). */
+  async #move(
+    desk: { id: string; tenantId: string },
+    transition: "provision" | "ready" | "fail",
+    reason: string,
+    extra: Pick<DeskTransitionOptions, "providerRef" | "data"> = {},
+  ): Promise<boolean> {
     try {
       await transitionDesk(this.#db, {
         tenantId: desk.tenantId,
         deskId: desk.id,
-        transition: "fail",
+        transition,
         actor: { type: "system" },
         reason,
+        ...extra,
       });
+      return true;
     } catch (error) {
-      if (!(error instanceof IllegalDeskTransition)) throw error;
+      if (error instanceof IllegalDeskTransition) return false;
+      throw error;
     }
   }
 

@@ -70,7 +70,9 @@ const templateNames = () => listBuiltInDeskTemplates().map((t) => t.name);
 const ttlMinutes = z
   .number({ error: "Time to live must be a number of minutes" })
   .int({ error: "Time to live must be a whole number of minutes" })
-  .min(2, { error: "Time to live must be at least 2 minutes" })
+  .min(DESK_LIMITS.minLifetimeMinutes, {
+    error: `Time to live must be at least ${DESK_LIMITS.minLifetimeMinutes} minutes`,
+  })
   .max(DESK_LIMITS.maxLifetimeMinutes, {
     error: `Time to live must be at most ${DESK_LIMITS.maxLifetimeMinutes} minutes`,
   });
