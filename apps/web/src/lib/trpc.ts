@@ -4,7 +4,6 @@ import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
 import superjson from "superjson";
 import { csrfToken } from "./csrf.ts";
 
-
 export const trpc = createTRPCClient<AppRouter>({
   links: [
     httpBatchLink({
