@@ -28,6 +28,7 @@ import {
   ParticipantNotFound,
   participantsSnapshot,
   participantWithSession,
+  Recordings,
   RemoteSessions,
   SessionParticipants,
   SessionNotFound,
@@ -69,6 +70,8 @@ export interface TicketParticipation {
   userId: string;
   /** A desk's candidate (no account): `userId` is their share link. */
   candidate: boolean;
+  /** The server's recorder: `userId` is the recording it writes. */
+  recorder: boolean;
   status: SessionState;
   admin: boolean;
   agentOnline: boolean;
@@ -125,7 +128,7 @@ export interface SignalStore {
     sid: string;
     uid: string;
     pid: string;
-    role: "technician" | "candidate";
+    role: "technician" | "candidate" | "recorder";
   }): Promise<
     | { ok: true; value: TicketParticipation }
     // Gone: no such participation (a ticket naming another tenant's), the user deactivated, or left.
@@ -264,6 +267,15 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
     return { ok: !!link && !link.revokedAt && link.expiresAt > new Date(), admin: false };
   }
 
+  /** The recorder's recording is still being written (stopped or ended recordings admit no one). */
+  async function recordingStanding(recordingId: string): Promise<{ ok: boolean; admin: boolean }> {
+    const [recording] = await db
+      .select({ state: Recordings.state })
+      .from(Recordings)
+      .where(eq(Recordings.id, recordingId));
+    return { ok: recording?.state === "recording", admin: false };
+  }
+
   async function attempt(work: () => Promise<unknown>): Promise<Outcome> {
     try {
       await work();
@@ -330,13 +342,17 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
     async participationForTicket(claims) {
       const found = await participantWithSession(db, claims.tid, claims.pid);
       const candidate = claims.role === "candidate";
-      // A technician's ticket names their user; a candidate's names the share link they came through.
+      const recorder = claims.role === "recorder";
+      // A technician's ticket names their user; a candidate's the share link they came through; the
+      // recorder's the recording (checked against the recording's own participant below).
       const matches =
         found &&
         found.session.id === claims.sid &&
         (candidate
           ? found.participant.kind === "candidate" && found.participant.deskLinkId === claims.uid
-          : found.participant.userId === claims.uid);
+          : recorder
+            ? found.participant.kind === "recorder"
+            : found.participant.userId === claims.uid);
       if (!found || !matches) {
         return {
           ok: false,
@@ -352,14 +368,21 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
           removedAt: Agents.removedAt,
           consent: Agents.consentPolicy,
           clipboardPolicy: Agents.clipboardPolicy,
+          recording: Agents.recordingPolicy,
           tenant: Tenants.name,
         })
         .from(Agents)
         .innerJoin(Tenants, eq(Tenants.id, session.tenantId))
         .where(eq(Agents.id, session.agentId));
       // In this order: a deactivated user (a revoked link) hears that, whatever became of the session since.
-      const standing = candidate ? await linkStanding(claims.uid) : await userStanding(claims.uid);
+      const standing = candidate
+        ? await linkStanding(claims.uid)
+        : recorder
+          ? await recordingStanding(claims.uid)
+          : await userStanding(claims.uid);
       if (!row || !standing.ok) {
+        if (recorder)
+          return { ok: false, code: "gone", why: "left", message: "this recording has been stopped" };
         return candidate
           ? { ok: false, code: "gone", why: "revoked_link", message: "this link was withdrawn" }
           : { ok: false, code: "gone", why: "deactivated", message: "this account is deactivated" };
@@ -395,6 +418,7 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
           agentId: session.agentId,
           userId: claims.uid,
           candidate,
+          recorder,
           status: session.status,
           admin: standing.admin,
           agentOnline: row.agentStatus === "online" && !row.removedAt,
@@ -410,6 +434,7 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
               tenant: row.tenant.slice(0, 100),
             },
             consent: row.consent,
+            recording: row.recording,
             // Null is no policy: the agent lets anything through, as before policies existed.
             ...(row.clipboardPolicy ? { clipboardPolicy: row.clipboardPolicy } : {}),
           },

@@ -13,11 +13,14 @@ export interface TicketClaims {
   sid: string;
   /** Tenant id. */
   tid: string;
-  /** User id; for a candidate, the id of the desk share link they came through (they have no account). */
+  /**
+   * User id; for a candidate, the id of the desk share link they came through (they have no
+   * account); for the server's recorder, the recording it writes.
+   */
   uid: string;
   /** Participant id: who this user is in the session. */
   pid: string;
-  role: "technician" | "candidate";
+  role: "technician" | "candidate" | "recorder";
   /** User's display name and email, shown to the person asked for consent. */
   name: string;
   email: string;

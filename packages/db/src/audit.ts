@@ -1,14 +1,23 @@
 /**
  * The audit log's only writer and its verifier. Each tenant has one hash chain over its events:
- * `hash = sha256(prev_hash ‖ canonical JSON of the event)`, `seq` counting from 1 without gaps.
+ * `hash = sha256(prev_hash ‖ canonical JSON of the event)`, `seq` counting from 1 without gaps;
+ * its heads are signed from time to time (audit-head-signer.ts) and checked here too.
  * Appends take a transaction-scoped advisory lock on the tenant, so concurrent writers queue
  * instead of forking the chain; the unique (tenant_id, seq) index backs that up.
  */
-import { createHash, randomUUID } from "node:crypto";
-import { and, asc, desc, eq, gt, sql } from "drizzle-orm";
+import { createHash, type KeyObject, randomUUID } from "node:crypto";
+import { and, asc, desc, eq, gt, gte, lte, sql } from "drizzle-orm";
+import { publicKeyOf, verifyHeadSignature } from "./audit-signing.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import type { Database, Executor } from "./client.ts";
-import { type ActorType, type SessionEvent, SessionEvents } from "./schema.ts";
+import {
+  type ActorType,
+  type AuditHead,
+  AuditHeads,
+  AuditSigningKeys,
+  type SessionEvent,
+  SessionEvents,
+} from "./schema.ts";
 
 /** `prev_hash` of a tenant's first event. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -93,25 +102,94 @@ export async function appendEvent(executor: Executor, input: NewEvent): Promise<
   });
 }
 
-export type ChainBreakReason = "seq_gap" | "prev_hash_mismatch" | "hash_mismatch";
+export type ChainBreakReason =
+  | "seq_gap"
+  | "prev_hash_mismatch"
+  | "hash_mismatch"
+  | "head_mismatch"
+  | "bad_signature"
+  | "unknown_key"
+  | "truncated"
+  | "unsigned";
+
+/** A signed head as a verification reports it. */
+export interface SignedHeadRef {
+  seq: number;
+  signedAt: Date;
+  keyId: string;
+}
 
 export type ChainVerification =
-  | { ok: true; checked: number; headHash: string }
+  | {
+      ok: true;
+      checked: number;
+      headHash: string;
+      /** The newest signed head; null while the chain has none. */
+      lastSignedHead: SignedHeadRef | null;
+      /** Events after the last signed head, still within the grace period. */
+      unsignedTail: number;
+    }
   | {
       ok: false;
+      /** Events verified before the first problem. */
       checked: number;
-      firstBroken: { id: string; seq: number; reason: ChainBreakReason; message: string };
+      firstBroken: {
+        /** The event at `seq` (for `truncated`, the head's id). */
+        id: string;
+        seq: number;
+        reason: ChainBreakReason;
+        message: string;
+      };
     };
 
-/** Walks a tenant's chain from the start and reports the first event whose link does not hold. */
+/**
+ * How old an event may be before a chain that no signed head covers it is reported `unsigned`:
+ * five times the signer's default interval (60 s), so a signer that is a few polls late or is
+ * restarting is not taken for tampering. A deployment that signs less often must pass more.
+ */
+export const DEFAULT_UNSIGNED_GRACE_MS = 5 * 60_000;
+
+export interface VerifyOptions {
+  batchSize?: number;
+  /** See DEFAULT_UNSIGNED_GRACE_MS. */
+  unsignedGraceMs?: number;
+  /** Only heads signed by these keys count (fingerprints); by default, every registered key. */
+  trustedKeyIds?: readonly string[];
+  now?: Date;
+}
+
+/**
+ * Walks a tenant's chain from the start and reports the first problem: an event whose link does
+ * not hold, a signed head that no longer matches the chain (it was rewritten, hashes and all) or
+ * whose signature or key is not genuine, a head beyond the chain's end (events were removed), or
+ * events older than `unsignedGraceMs` that no signed head covers. A head at seq N covers every
+ * event up to N, since N's hash commits to all of them.
+ */
 export async function verifyChain(
   db: Database,
   tenantId: string,
-  { batchSize = 1000 }: { batchSize?: number } = {},
+  {
+    batchSize = 1000,
+    unsignedGraceMs = DEFAULT_UNSIGNED_GRACE_MS,
+    trustedKeyIds,
+    now = new Date(),
+  }: VerifyOptions = {},
 ): Promise<ChainVerification> {
+  const keys = new Map<string, KeyObject | null>();
+  for (const key of await db.select().from(AuditSigningKeys)) {
+    keys.set(
+      key.id,
+      trustedKeyIds && !trustedKeyIds.includes(key.id) ? null : publicKeyOf(key.id, key.publicKey),
+    );
+  }
   let expectedSeq = 1;
   let prevHash = GENESIS_HASH;
   let checked = 0;
+  let lastSignedHead: SignedHeadRef | null = null;
+  /** The first event after the last signed head, and the newest such event past the grace period. */
+  let firstUnsigned: { id: string; seq: number; createdAt: Date } | null = null;
+  let lastOverdueSeq: number | null = null;
+  const cutoff = now.getTime() - unsignedGraceMs;
   for (;;) {
     const batch = await db
       .select()
@@ -119,6 +197,20 @@ export async function verifyChain(
       .where(and(eq(SessionEvents.tenantId, tenantId), gt(SessionEvents.seq, expectedSeq - 1)))
       .orderBy(asc(SessionEvents.seq))
       .limit(batchSize);
+    const heads = new Map<number, AuditHead>();
+    if (batch.length > 0) {
+      const rows = await db
+        .select()
+        .from(AuditHeads)
+        .where(
+          and(
+            eq(AuditHeads.tenantId, tenantId),
+            gte(AuditHeads.seq, batch[0]!.seq),
+            lte(AuditHeads.seq, batch[batch.length - 1]!.seq),
+          ),
+        );
+      for (const head of rows) heads.set(head.seq, head);
+    }
     for (const event of batch) {
       const broken = (reason: ChainBreakReason, message: string): ChainVerification => ({
         ok: false,
@@ -137,10 +229,80 @@ export async function verifyChain(
       if (eventHash(prevHash, event) !== event.hash) {
         return broken("hash_mismatch", `event #${event.seq} was altered after it was written`);
       }
+      const head = heads.get(event.seq);
+      if (head) {
+        const signed = `the head signed at ${head.signedAt.toISOString()}`;
+        const key = keys.get(head.keyId);
+        if (!key) {
+          return broken(
+            "unknown_key",
+            `${signed} for #${head.seq} names key ${head.keyId}, which is not ${
+              keys.has(head.keyId) ? "a trusted signing key" : "a registered signing key"
+            }`,
+          );
+        }
+        if (!(await verifyHeadSignature(key, { ...head, tenantId }, head.signature))) {
+          return broken("bad_signature", `the signature of ${signed} for #${head.seq} is not genuine`);
+        }
+        if (head.hash !== event.hash) {
+          return broken(
+            "head_mismatch",
+            `the chain at #${head.seq} no longer matches ${signed}: it was rewritten`,
+          );
+        }
+        lastSignedHead = { seq: head.seq, signedAt: head.signedAt, keyId: head.keyId };
+        firstUnsigned = null;
+        lastOverdueSeq = null;
+      } else {
+        firstUnsigned ??= { id: event.id, seq: event.seq, createdAt: event.createdAt };
+        if (event.createdAt.getTime() <= cutoff) lastOverdueSeq = event.seq;
+      }
       prevHash = event.hash;
       expectedSeq += 1;
       checked += 1;
     }
-    if (batch.length < batchSize) return { ok: true, checked, headHash: prevHash };
+    if (batch.length < batchSize) break;
   }
+  const lastSeq = expectedSeq - 1;
+  const [beyond] = await db
+    .select()
+    .from(AuditHeads)
+    .where(and(eq(AuditHeads.tenantId, tenantId), gt(AuditHeads.seq, lastSeq)))
+    .orderBy(asc(AuditHeads.seq))
+    .limit(1);
+  if (beyond) {
+    return {
+      ok: false,
+      checked,
+      firstBroken: {
+        id: beyond.id,
+        seq: beyond.seq,
+        reason: "truncated",
+        message: `a head was signed at ${beyond.signedAt.toISOString()} for #${beyond.seq}, but the chain ends at #${lastSeq}: events were removed`,
+      },
+    };
+  }
+  if (firstUnsigned && lastOverdueSeq !== null) {
+    const range =
+      lastOverdueSeq === firstUnsigned.seq
+        ? `event #${firstUnsigned.seq} is`
+        : `events #${firstUnsigned.seq}..#${lastOverdueSeq} are`;
+    return {
+      ok: false,
+      checked: firstUnsigned.seq - 1,
+      firstBroken: {
+        id: firstUnsigned.id,
+        seq: firstUnsigned.seq,
+        reason: "unsigned",
+        message: `${range} covered by no signed head (the oldest written at ${firstUnsigned.createdAt.toISOString()}, more than ${Math.round(unsignedGraceMs / 1000)} s ago): the head signer is not running, or heads were removed`,
+      },
+    };
+  }
+  return {
+    ok: true,
+    checked,
+    headHash: prevHash,
+    lastSignedHead,
+    unsignedTail: lastSeq - (lastSignedHead?.seq ?? 0),
+  };
 }

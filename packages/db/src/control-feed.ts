@@ -34,6 +34,8 @@ export const controlNotice = z.discriminatedUnion("kind", [
    * provider stops a terminated desk; a candidate page whose link died is closed.
    */
   z.object({ kind: z.literal("desk"), deskId: id, tenantId: id, state: z.enum(DESK_STATES) }),
+  /** A recording was started, asked to stop, or ended: recorders pick it up or let it go. */
+  z.object({ kind: z.literal("recording"), recordingId: id, sessionId: id }),
 ]);
 export type ControlNotice = z.infer<typeof controlNotice>;
 

@@ -12,10 +12,35 @@ export {
   appendEvent,
   verifyChain,
   eventHash,
+  eventHashInput,
   GENESIS_HASH,
+  DEFAULT_UNSIGNED_GRACE_MS,
   type NewEvent,
+  type ChainBreakReason,
   type ChainVerification,
+  type SignedHeadRef,
+  type VerifyOptions,
 } from "./audit.ts";
+export {
+  headMessage,
+  keyFingerprint,
+  loadOrCreateSigningKey,
+  registerSigningKey,
+  signHead,
+  SIGNING_KEY_FILE,
+  verifyHeadSignature,
+  type AuditSigningKey,
+  type HeadClaim,
+} from "./audit-signing.ts";
+export { AuditHeadSigner, type AuditHeadSignerOptions, type SignerLog } from "./audit-head-signer.ts";
+export {
+  AuditScopeNotFound,
+  EXPORT_FORMAT,
+  openAuditExport,
+  type AuditExport,
+  type AuditExportScope,
+} from "./audit-export.ts";
+export { verifyExport, type ExportProblem, type ExportVerification } from "./audit-offline-verify.ts";
 export { canonicalJson } from "./canonical-json.ts";
 export { databaseError, UNIQUE_VIOLATION, type DatabaseError } from "./errors.ts";
 export { transitionSession, SessionNotFound, TRANSITION_EVENTS, type TransitionOptions } from "./sessions.ts";
@@ -27,6 +52,7 @@ export {
   endSessionFor,
   IllegalControlChange,
   joinAsCandidate,
+  joinAsRecorder,
   joinSession,
   JoinRefused,
   leaveSession,
@@ -59,3 +85,20 @@ export {
   transitionDesk,
   type DeskTransitionOptions,
 } from "./desks.ts";
+export {
+  addSegment,
+  claimRecording,
+  expiredRecordings,
+  finishRecording,
+  markRecordingDeleted,
+  RECORDER_LEASE_MS,
+  RecordingRefused,
+  renewRecording,
+  requestStop,
+  sessionsOwedRecording,
+  setRecordingParticipant,
+  startRecording,
+  sweepOrphanRecordings,
+  type FinishedState,
+  type StoredSegment,
+} from "./recordings.ts";

@@ -183,6 +183,48 @@ export async function joinAsCandidate(
   });
 }
 
+/**
+ * The server-side recorder joins a session for one recording: admitted at once (the agent's
+ * recording policy allowed it, and every party sees a participant of kind "recorder"), never in
+ * control. Already in it for this recording, the same participation is returned.
+ */
+export async function joinAsRecorder(
+  executor: Executor,
+  options: { tenantId: string; sessionId: string; recordingId: string; participantId?: string | null },
+): Promise<SessionParticipant> {
+  return executor.transaction(async (tx) => {
+    const session = await lockSession(tx, options.sessionId, options.tenantId);
+    if (isTerminalSessionState(session.status)) throw new JoinRefused("This session has ended.");
+    const live = await liveParticipants(tx, session.id);
+    const mine = live.find((p) => p.kind === "recorder" && p.id === options.participantId);
+    if (mine) return mine;
+    const now = new Date();
+    const [row] = await tx
+      .insert(SessionParticipants)
+      .values({
+        tenantId: session.tenantId,
+        sessionId: session.id,
+        kind: "recorder",
+        joinedAt: now,
+        admittedAt: now,
+      })
+      .returning();
+    await participantEvent(
+      tx,
+      session,
+      "participant_joined",
+      { type: "system" },
+      {
+        participantId: row!.id,
+        recorder: true,
+        recordingId: options.recordingId,
+      },
+    );
+    await bump(tx, session);
+    return row!;
+  });
+}
+
 /** A share link was revoked or replaced: whoever came through it leaves their session now. */
 export async function revokeDeskLinkParticipants(
   executor: Executor,
@@ -563,7 +605,13 @@ export async function participantsSnapshot(
       id: p.id,
       userId: p.userId,
       // A candidate has no account: their desk's label names them ("Candidate" if it has none).
-      name: name ?? (p.kind === "candidate" ? session.candidateLabel || "Candidate" : p.kind),
+      name:
+        name ??
+        (p.kind === "candidate"
+          ? session.candidateLabel || "Candidate"
+          : p.kind === "recorder"
+            ? "Recorder"
+            : p.kind),
       email: email ?? "",
       tenant,
       kind: p.kind,

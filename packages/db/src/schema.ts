@@ -35,6 +35,20 @@ export const sessionStatus = pgEnum("session_status", [
 ]);
 export const actorType = pgEnum("actor_type", ["user", "agent", "system"]);
 export const participantKind = pgEnum("participant_kind", ["technician", "recorder", "candidate"]);
+/** Whether sessions are recorded: never, always, or when the technician presses Record. */
+export const recordingPolicy = pgEnum("recording_policy", ["never", "always", "choice"]);
+/**
+ * A recording's life: recording → complete (stopped cleanly) | incomplete (the stream ended
+ * without a goodbye: agent killed, network gone, recorder restarted) | failed (the store refused
+ * it: disk full, bucket gone); deleted once retention expired (its hashes stay in the chain).
+ */
+export const recordingState = pgEnum("recording_state", [
+  "recording",
+  "complete",
+  "incomplete",
+  "failed",
+  "deleted",
+]);
 /** Who in a tenant must sign in with a second factor. */
 export const twoFactorPolicy = pgEnum("two_factor_policy", ["off", "admins", "everyone"]);
 
@@ -42,6 +56,8 @@ export const Tenants = pgTable("tenants", {
   id: uuid("id").primaryKey().defaultRandom(),
   name: text("name").notNull(),
   twoFactorPolicy: twoFactorPolicy("two_factor_policy").notNull().default("off"),
+  /** Recordings older than this many days are deleted by the retention sweeper. */
+  recordingRetentionDays: integer("recording_retention_days").notNull().default(30),
   createdAt: createdAt(),
 });
 
@@ -157,6 +173,8 @@ export const Agents = pgTable(
     /** SHA-256 of the agent's random 256-bit secret; the secret itself is only on the agent. */
     credentialHash: text("credential_hash").notNull(),
     consentPolicy: consentPolicy("consent_policy").notNull().default("prompt"),
+    /** Whether this agent's sessions are recorded (a desk's comes from its template). */
+    recordingPolicy: recordingPolicy("recording_policy").notNull().default("choice"),
     /**
      * What may cross the clipboard in this agent's sessions (a desk's comes from its template); null:
      * anything, both ways, as before policies existed.
@@ -401,6 +419,124 @@ export const DeskLinks = pgTable(
       .where(sql`${t.revokedAt} is null`),
   ],
 );
+
+/**
+ * A session's recording (design flow 7): encrypted fragmented-MP4 segments in the configured store
+ * under `storage_prefix`, sealed with a per-recording key that is stored only wrapped by a key
+ * derived from the server secret. The segments' hashes are in the audit chain
+ * (`recording_segment` events); `recording_segments` is the index the player reads.
+ */
+export const Recordings = pgTable(
+  "recordings",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    sessionId: uuid("session_id")
+      .notNull()
+      .references(() => RemoteSessions.id),
+    /** The recorder's participation in the session. */
+    participantId: uuid("participant_id").references(() => SessionParticipants.id),
+    state: recordingState("state").notNull().default("recording"),
+    /** Why it stopped: "stopped_by_user", "session_ended", "stream_lost", "store_failed: …". */
+    stopReason: text("stop_reason"),
+    /** Who pressed Record; null when the policy started it. */
+    startedBy: uuid("started_by").references(() => Users.id),
+    codec: text("codec"),
+    /** "local" or "s3"; the store the segments are in. */
+    storage: text("storage").notNull(),
+    storagePrefix: text("storage_prefix").notNull(),
+    /** The per-recording AES-256-GCM key, wrapped (see packages/recording crypto). */
+    wrappedKey: text("wrapped_key").notNull(),
+    /** Which recorder holds it and when it last said so: a stale holder's recording is taken over. */
+    holder: text("holder"),
+    heldAt: timestamp("held_at", { withTimezone: true }),
+    /** Someone pressed Stop: the holder writes what it has and then ends the recording. */
+    stopRequestedAt: timestamp("stop_requested_at", { withTimezone: true }),
+    stopRequestedBy: uuid("stop_requested_by").references(() => Users.id),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+    durationMs: integer("duration_ms").notNull().default(0),
+    bytes: bigint("bytes", { mode: "number" }).notNull().default(0),
+    segmentCount: integer("segment_count").notNull().default(0),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (t) => [
+    index("recordings_tenant_started_idx").on(t.tenantId, t.startedAt),
+    index("recordings_session_idx").on(t.sessionId),
+    // One recording under way per session.
+    uniqueIndex("recordings_session_live_key")
+      .on(t.sessionId)
+      .where(sql`${t.state} = 'recording'`),
+  ],
+);
+
+/** One stored segment: a self-contained fragmented MP4 of a few seconds, and what happened in it. */
+export const RecordingSegments = pgTable(
+  "recording_segments",
+  {
+    recordingId: uuid("recording_id")
+      .notNull()
+      .references(() => Recordings.id),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    seq: integer("seq").notNull(),
+    /** Start and length on the recording's clock (ms from its start); a gap precedes it when set. */
+    startMs: integer("start_ms").notNull(),
+    durationMs: integer("duration_ms").notNull(),
+    /** No frames arrived for this long before the segment (a stall, an encoder restart). */
+    gapBeforeMs: integer("gap_before_ms").notNull().default(0),
+    bytes: integer("bytes").notNull(),
+    /** SHA-256 of the plaintext segment, as written into the audit chain. */
+    sha256: text("sha256").notNull(),
+    /** Begins with a keyframe (a seek may start here). */
+    keyframe: boolean("keyframe").notNull(),
+    /** Per second of the segment: [second, encoded bytes, pointer clicks, key presses]. */
+    activity: jsonb("activity").$type<[number, number, number, number][]>().notNull().default([]),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("recording_segments_recording_seq_key").on(t.recordingId, t.seq)],
+);
+
+/** The public halves of the keys that sign audit chain heads, by fingerprint. */
+export const AuditSigningKeys = pgTable("audit_signing_keys", {
+  /** SHA-256 of the raw 32-byte Ed25519 public key, hex. */
+  id: text("id").primaryKey(),
+  /** The public key, SPKI PEM. */
+  publicKey: text("public_key").notNull(),
+  createdAt: createdAt(),
+});
+
+/**
+ * Signed chain heads: every N events or T seconds the signer signs (tenant, seq, hash). A chain
+ * rewritten without the private key no longer matches its signed heads. Append-only like the chain.
+ */
+export const AuditHeads = pgTable(
+  "audit_heads",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => Tenants.id),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    hash: text("hash").notNull(),
+    keyId: text("key_id")
+      .notNull()
+      .references(() => AuditSigningKeys.id),
+    /** Ed25519 signature (base64) over the canonical JSON of {v, tenantId, seq, hash, signedAt}. */
+    signature: text("signature").notNull(),
+    signedAt: timestamp("signed_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [uniqueIndex("audit_heads_tenant_seq_key").on(t.tenantId, t.seq)],
+);
+
+export type Recording = typeof Recordings.$inferSelect;
+export type RecordingSegment = typeof RecordingSegments.$inferSelect;
+export type AuditHead = typeof AuditHeads.$inferSelect;
+export type RecordingPolicy = (typeof recordingPolicy.enumValues)[number];
+export type RecordingState = (typeof recordingState.enumValues)[number];
 
 export type Desk = typeof Desks.$inferSelect;
 export type DeskLink = typeof DeskLinks.$inferSelect;

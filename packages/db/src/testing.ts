@@ -3,8 +3,9 @@
  * always; the real Postgres too when TEST_DATABASE_URL is set, each suite in a database of its own
  * that is created migrated and dropped afterwards.
  */
-import { randomBytes } from "node:crypto";
+import { generateKeyPair, randomBytes } from "node:crypto";
 import postgres from "postgres";
+import { type AuditSigningKey, loadOrCreateSigningKey } from "./audit-signing.ts";
 import { createDb, type DbHandle } from "./client.ts";
 import { type ControlNotice, parseControlNotice } from "./control-feed.ts";
 
@@ -56,4 +57,19 @@ export async function collectControlNotices(
     if (notice) notices.push(notice);
   });
   return { notices, stop };
+}
+
+/** A fresh Ed25519 audit signing key, as if configured (no file is written). */
+export async function createTestSigningKey(): Promise<AuditSigningKey> {
+  const pem = await new Promise<string>((resolve, reject) =>
+    generateKeyPair(
+      "ed25519",
+      {
+        publicKeyEncoding: { format: "pem", type: "spki" },
+        privateKeyEncoding: { format: "pem", type: "pkcs8" },
+      },
+      (error, _publicKey, privateKey) => (error ? reject(error) : resolve(privateKey)),
+    ),
+  );
+  return loadOrCreateSigningKey({ dataDir: "/nonexistent", configured: pem });
 }

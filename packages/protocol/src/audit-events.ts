@@ -56,6 +56,12 @@ export const AUDIT_EVENT_LABELS = {
   desk_link_taken_over: "Desk link moved to another browser",
   desk_link_pin_failed: "Wrong desk PIN",
   desk_link_refused: "Desk link refused",
+  recording_started: "Recording started",
+  recording_stopped: "Recording stopped",
+  recording_segment: "Recording segment stored",
+  recording_deleted: "Recording deleted (retention)",
+  recording_store_failed: "Recording storage failed",
+  agent_recording_policy_changed: "Recording policy changed",
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENT_LABELS;

@@ -96,6 +96,15 @@ export const controlMessage = z.discriminatedUnion("type", [
     fps: z.number().finite().min(0),
   }),
   z.strictObject({ type: z.literal("control/quality"), preset: z.enum(QUALITY_PRESETS) }),
+  /**
+   * Agent → the recorder, once a second while the controller is active: how many pointer clicks and
+   * key presses it injected (counts for the replay's activity lane, never which keys).
+   */
+  z.strictObject({
+    type: z.literal("control/activity"),
+    clicks: z.number().int().min(0).max(10_000),
+    keys: z.number().int().min(0).max(10_000),
+  }),
   /** Agent → viewer: something the viewer should show the technician (clipboard too big, say). */
   z.strictObject({
     type: z.literal("control/notice"),

@@ -32,6 +32,7 @@ describe("desk templates", () => {
         maxBytes: 4096,
         blockedPatterns: { cardNumbers: true, nationalIds: true, custom: [] },
       },
+      recording: "choice",
       ttlMinutes: 60,
     });
   });

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { DESK_LIMITS } from "./desk-state.ts";
+import { RECORDING_POLICIES } from "./recording-policy.ts";
 
 export const DESK_RESOLUTIONS = ["1920x1080", "1600x900", "1366x768"] as const;
 export type DeskResolution = (typeof DESK_RESOLUTIONS)[number];
@@ -110,6 +111,9 @@ const field = {
     .max(4, { error: "CPUs must be at most 4" }),
   maxProcesses: int("Max processes", "", 32, 4096),
   egress: z.enum(DESK_EGRESS, { error: `Egress must be one of ${DESK_EGRESS.join(", ")}` }),
+  recording: z.enum(RECORDING_POLICIES, {
+    error: `Recording must be one of ${RECORDING_POLICIES.join(", ")}`,
+  }),
   direction: z.enum(CLIPBOARD_DIRECTIONS, {
     error: `Clipboard direction must be one of ${CLIPBOARD_DIRECTIONS.join(", ")}`,
   }),
@@ -172,6 +176,8 @@ export const deskTemplate = strict(
     limits: limits.prefault({}),
     egress: field.egress.default("none"),
     clipboard: clipboard.prefault({}),
+    /** Whether the desk's session is recorded: never, always, or when an interviewer presses Record. */
+    recording: field.recording.default("choice"),
     ttlMinutes: field.ttlMinutes.default(60),
   },
   "A desk template",
@@ -193,6 +199,7 @@ export const deskTemplateOverrides = strict(
       "Limits",
     ).optional(),
     egress: field.egress.optional(),
+    recording: field.recording.optional(),
     clipboard: strict(
       {
         direction: field.direction.optional(),

@@ -3,6 +3,7 @@ export * from "./state-table.ts";
 export * from "./session-state.ts";
 export * from "./participants.ts";
 export * from "./audit-events.ts";
+export * from "./recording-policy.ts";
 export * from "./signaling.ts";
 export * from "./datachannel.ts";
 export * from "./token-bucket.ts";

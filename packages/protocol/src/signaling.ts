@@ -4,6 +4,7 @@
  * the first message of every connection, which also carries the credentials (never the URL, which
  * proxies log). Every string has a size limit, so a parsed message is always bounded.
  */
+import { RECORDING_POLICIES } from "./recording-policy.ts";
 import { z } from "zod";
 import { regexes } from "zod/v4/core";
 import { DATA_LIMITS } from "./datachannel.ts";
@@ -134,6 +135,11 @@ export const signalMessage = z.discriminatedUnion("type", [
     }),
     /** The agent's consent policy as the dashboard stores it at the time of the request. */
     consent: z.enum(CONSENT_POLICIES),
+    /**
+     * The agent's recording policy: the agent admits a recorder only when it is not "never", and
+     * tells the person at the machine that the session is (or may be) recorded.
+     */
+    recording: z.enum(RECORDING_POLICIES).optional(),
     /** What may cross the clipboard, enforced by the agent; absent: anything, both ways. */
     clipboardPolicy: clipboardPolicy.optional(),
   }),

@@ -176,7 +176,8 @@ export class Presence {
       role: "technician",
       tenantId: p.tenantId,
       userId: p.userId,
-      candidate: p.candidate,
+      // The recorder, like a candidate, has no account: what it does is the system's.
+      candidate: p.candidate || p.recorder,
       sessionId: p.sessionId,
       participantId: p.participantId,
       agentId: p.agentId,

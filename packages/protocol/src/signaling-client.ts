@@ -10,7 +10,7 @@ import {
   SIGNALING_VERSION,
   type SignalMessage,
   type SignalMessageOf,
-} from "@rd/protocol";
+} from "./signaling.ts";
 
 /** The browser's own code for "closed without a close frame" (RFC 6455 §7.1.5), used for a silent link too. */
 export const CLOSE_ABNORMAL = 1006;
