@@ -5,6 +5,7 @@
  * refuses, as does closing the window or not answering in time. The indicator stays in the corner
  * while a session runs, lists everyone connected, and has an "End session" button.
  */
+import type { RecordingPolicy } from "@rd/protocol";
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "@rd/log";
 import { childEnv } from "./child-env.ts";
@@ -16,14 +17,16 @@ export interface ConsentQuestion {
   technician: string;
   /** `control`: the session itself; `join`: someone joining a session that already runs. */
   asks: "control" | "join";
+  /** The machine's recording policy: the person is told before they allow anyone in. */
+  recording?: RecordingPolicy;
   timeoutMs: number;
   /** Withdraws the question (the technician gave up, the session ended). */
   signal: AbortSignal;
 }
 
 export interface Indicator {
-  /** Shows a new list of who is connected. */
-  update(technicians: string[]): void;
+  /** Shows a new list of who is connected, and whether the session is being recorded. */
+  update(technicians: string[], recording?: boolean): void;
   stop(): void;
 }
 
@@ -43,21 +46,33 @@ function xmessage(args: string[], display: string): ChildProcess {
 }
 
 /** The prompt's words: who, and what they want. Plain ASCII: xmessage draws with a core X font. */
-export function promptText({ technician, asks }: Pick<ConsentQuestion, "technician" | "asks">): string {
+export function promptText({
+  technician,
+  asks,
+  recording,
+}: Pick<ConsentQuestion, "technician" | "asks" | "recording">): string {
+  const recorded =
+    recording === "always"
+      ? "\nThe session will be recorded."
+      : recording === "choice"
+        ? "\nThe technician may record the session; you will see when they do."
+        : "";
   return asks === "control"
-    ? `${technician} wants to see and control this screen.\n\nAllow the remote session?`
-    : `${technician} wants to join the remote session and watch this screen\n(they may be given control).\n\nAllow them in?`;
+    ? `${technician} wants to see and control this screen.${recorded}\n\nAllow the remote session?`
+    : `${technician} wants to join the remote session and watch this screen\n(they may be given control).${recorded}\n\nAllow them in?`;
 }
 
 /** The indicator's words: everyone connected, one per line. */
-export function indicatorText(technicians: string[]): string {
-  if (technicians.length <= 1) return `${technicians[0] ?? "A technician"} is connected to this screen`;
-  return `Connected to this screen:\n${technicians.map((t) => `  ${t}`).join("\n")}`;
+export function indicatorText(technicians: string[], recording = false): string {
+  const recorded = recording ? "\n\n[REC] This session is being recorded." : "";
+  if (technicians.length <= 1)
+    return `${technicians[0] ?? "A technician"} is connected to this screen${recorded}`;
+  return `Connected to this screen:\n${technicians.map((t) => `  ${t}`).join("\n")}${recorded}`;
 }
 
 export function createXConsentUi(display: string, log: Logger): ConsentUi {
   return {
-    ask({ technician, asks, timeoutMs, signal }) {
+    ask({ technician, asks, recording, timeoutMs, signal }) {
       return new Promise((resolve) => {
         const child = xmessage(
           [
@@ -69,7 +84,7 @@ export function createXConsentUi(display: string, log: Logger): ConsentUi {
             `Deny:${DENY},Allow:${ALLOW}`,
             "-default",
             "Deny",
-            promptText({ technician, asks }),
+            promptText({ technician, asks, recording }),
           ],
           display,
         );
@@ -96,6 +111,7 @@ export function createXConsentUi(display: string, log: Logger): ConsentUi {
     indicate({ technicians, onEnd }) {
       let stopped = false;
       let names = technicians;
+      let recorded = false;
       let child: ChildProcess | undefined;
       const show = () => {
         const shown = xmessage(
@@ -110,7 +126,7 @@ export function createXConsentUi(display: string, log: Logger): ConsentUi {
             "*input: False",
             "-buttons",
             `End session:${END}`,
-            indicatorText(names),
+            indicatorText(names, recorded),
           ],
           display,
         );
@@ -125,9 +141,10 @@ export function createXConsentUi(display: string, log: Logger): ConsentUi {
       };
       show();
       return {
-        update(next) {
-          if (stopped || next.join("\n") === names.join("\n")) return;
+        update(next, recording = false) {
+          if (stopped || (next.join("\n") === names.join("\n") && recording === recorded)) return;
           names = next;
+          recorded = recording;
           const old = child;
           show();
           old?.kill("SIGTERM");

@@ -24,6 +24,7 @@ import type { Clipboard } from "./clipboard.ts";
 import { type ClipboardGate, createClipboardGate } from "./clipboard-gate.ts";
 import type { ConsentUi, Indicator } from "./consent.ts";
 import { createControlHandler } from "./control-handler.ts";
+import { InputActivity } from "./input-activity.ts";
 import type { InputHandler } from "./input/input-handler.ts";
 import { createRateLimitedLog } from "./input/rate-limited-log.ts";
 import { AgentPeer } from "./peer.ts";
@@ -90,6 +91,9 @@ export class AgentSession {
   /** Viewers were told copies do not leave this desktop; every copy after that is kept in quietly. */
   private toldNoCopies = false;
   private statsTimer?: ReturnType<typeof setInterval>;
+  private activityTimer?: ReturnType<typeof setInterval>;
+  /** The controller's clicks and key presses, reported to the recorder once a second. */
+  private readonly activity = new InputActivity();
 
   constructor(request: SignalMessageOf<"session/request">, deps: SessionDeps) {
     this.id = request.sessionId;
@@ -118,6 +122,7 @@ export class AgentSession {
       const answer = await this.deps.consent.ask({
         technician: technicianLabel(this.request.technician),
         asks: "control",
+        recording: this.request.recording,
         timeoutMs: this.deps.consentTimeoutMs,
         signal: this.aborts.signal,
       });
@@ -184,6 +189,7 @@ export class AgentSession {
     this.move("close");
     this.aborts.abort();
     clearInterval(this.statsTimer);
+    clearInterval(this.activityTimer);
     this.indicator?.stop();
     this.stopClipboard?.();
     await this.input?.releaseAll().catch((error: unknown) => this.log.warn({ err: error }, "release failed"));
@@ -212,6 +218,14 @@ export class AgentSession {
       });
       lastFrames = frames;
     }, STATS_INTERVAL_MS);
+    this.activityTimer = setInterval(() => {
+      const counts = this.activity.take();
+      if (!counts) return;
+      for (const p of this.snapshot?.participants ?? []) {
+        if (p.kind === "recorder")
+          this.peers.get(p.id)?.peer.sendControl({ type: "control/activity", ...counts });
+      }
+    }, 1000);
   }
 
   /**
@@ -227,6 +241,16 @@ export class AgentSession {
       if (!present.has(participantId)) this.closePeer(participantId, "viewer left");
     }
     for (const p of snapshot.participants) {
+      // The dashboard's recorder: never on a machine whose policy is "never", whatever the server says.
+      if (p.kind === "recorder" && this.request.recording === "never") {
+        this.refusedLog.write(
+          "warn",
+          "recorder",
+          { participantId: p.id },
+          "refused a recorder: policy is never",
+        );
+        continue;
+      }
       if (!p.admitted) {
         this.admit(p);
         continue;
@@ -238,7 +262,11 @@ export class AgentSession {
       if (p.connected && p.peer && this.peers.get(p.id)?.token !== p.peer) this.openPeer(p.id, p.peer);
     }
     this.setController(snapshot.controllerId);
-    this.indicator?.update(snapshot.participants.filter((p) => p.admitted).map((p) => technicianLabel(p)));
+    const admitted = snapshot.participants.filter((p) => p.admitted);
+    this.indicator?.update(
+      admitted.filter((p) => p.kind !== "recorder").map((p) => technicianLabel(p)),
+      admitted.some((p) => p.kind === "recorder" && p.connected),
+    );
   }
 
   /** Someone joined after the session started: the same policy decides, asking the person if it says so. */
@@ -258,6 +286,7 @@ export class AgentSession {
       .ask({
         technician: technicianLabel(p),
         asks: "join",
+        recording: this.request.recording,
         timeoutMs: this.deps.consentTimeoutMs,
         signal: this.aborts.signal,
       })
@@ -329,7 +358,9 @@ export class AgentSession {
       );
       return;
     }
-    this.input.handle(typeof frame === "string" ? frame : frame.toString("utf8"));
+    const text = typeof frame === "string" ? frame : frame.toString("utf8");
+    this.activity.count(text);
+    this.input.handle(text);
   }
 
   private setController(controller: string | null) {

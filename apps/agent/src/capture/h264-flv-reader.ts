@@ -10,10 +10,10 @@
  * the 1 fps heartbeat. An FLV tag states its size, so each access unit leaves the moment its last
  * byte is read, exactly as an IVF frame does for VP8.
  */
+import { spsPictureSize } from "@rd/recording/codec";
 import type { FrameEvents, ScreenSize } from "./encoded-frame.ts";
 import { FLV_TAG_TYPE, FlvReader, type FlvTag } from "./flv-reader.ts";
 import { NAL_LENGTH_BYTES, NAL_UNIT_TYPE, nalUnitType, splitLengthPrefixed } from "./h264-nal.ts";
-import { spsPictureSize } from "./h264-sps.ts";
 
 const AVC_CODEC_ID = 7;
 const AVC_PACKET_TYPE = { sequenceHeader: 0, nalUnits: 1, endOfSequence: 2 } as const;

@@ -1,28 +1,55 @@
 /**
- * The picture size an H.264 sequence parameter set describes (ITU-T H.264 §7.3.2.1.1 syntax,
- * §7.4.2.1.1 semantics): whole macroblocks minus the frame cropping rectangle. x264 codes a
- * 1366-pixel-wide screen as 86 macroblocks (1376) and crops 10 pixels, so the crop matters.
+ * What an H.264 sequence parameter set says (ITU-T H.264 §7.3.2.1.1 syntax, §7.4.2.1.1 semantics)
+ * that a container needs: profile, level, chroma format and bit depths (for the avcC record and
+ * the MIME codec string), and the picture size — whole macroblocks minus the frame cropping
+ * rectangle. x264 codes a 1366-pixel-wide screen as 86 macroblocks (1376) and crops 10 pixels, so
+ * the crop matters.
  */
-import type { ScreenSize } from "./encoded-frame.ts";
 import { RbspReader } from "./rbsp-reader.ts";
+
+export interface PictureSize {
+  width: number;
+  height: number;
+}
+
+export interface SpsInfo extends PictureSize {
+  /** profile_idc: 66 Baseline, 77 Main, 100 High… */
+  profileIdc: number;
+  /** The byte after profile_idc: constraint_set0..5 flags and two reserved bits. */
+  constraintFlags: number;
+  /** level_idc: ten times the level number (31 = level 3.1). */
+  levelIdc: number;
+  /** 0 monochrome, 1 4:2:0, 2 4:2:2, 3 4:4:4. */
+  chromaFormatIdc: number;
+  bitDepthLuma: number;
+  bitDepthChroma: number;
+}
 
 /** Profiles whose SPS carries chroma format, bit depths and scaling lists (§7.3.2.1.1). */
 const HIGH_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
 
-/** `sps`: the whole NAL unit, header byte included. */
-export function spsPictureSize(sps: Buffer): ScreenSize {
+/** The picture size alone; `sps`: the whole NAL unit, header byte included. */
+export function spsPictureSize(sps: Buffer): PictureSize {
+  const { width, height } = parseSps(sps);
+  return { width, height };
+}
+
+/** `sps`: the whole NAL unit, header byte included. Throws when it is cut short. */
+export function parseSps(sps: Buffer): SpsInfo {
   const r = new RbspReader(sps.subarray(1));
   const profileIdc = r.u(8);
-  r.u(8); // constraint_set flags + reserved
-  r.u(8); // level_idc
+  const constraintFlags = r.u(8);
+  const levelIdc = r.u(8);
   r.ue(); // seq_parameter_set_id
   let chromaFormatIdc = 1; // 4:2:0 when not coded
   let separateColourPlanes = false;
+  let bitDepthLuma = 8;
+  let bitDepthChroma = 8;
   if (HIGH_PROFILES.has(profileIdc)) {
     chromaFormatIdc = r.ue();
     if (chromaFormatIdc === 3) separateColourPlanes = r.flag();
-    r.ue(); // bit_depth_luma_minus8
-    r.ue(); // bit_depth_chroma_minus8
+    bitDepthLuma = r.ue() + 8;
+    bitDepthChroma = r.ue() + 8;
     r.flag(); // qpprime_y_zero_transform_bypass_flag
     if (r.flag()) skipScalingLists(r, chromaFormatIdc === 3 ? 12 : 8);
   }
@@ -56,6 +83,12 @@ export function spsPictureSize(sps: Buffer): ScreenSize {
   const cropUnitX = chromaArrayType === 0 ? 1 : subWidthC;
   const cropUnitY = (chromaArrayType === 0 ? 1 : subHeightC) * fieldFactor;
   return {
+    profileIdc,
+    constraintFlags,
+    levelIdc,
+    chromaFormatIdc,
+    bitDepthLuma,
+    bitDepthChroma,
     width: widthInMbs * 16 - cropUnitX * (crop.left + crop.right),
     height: fieldFactor * heightInMapUnits * 16 - cropUnitY * (crop.top + crop.bottom),
   };

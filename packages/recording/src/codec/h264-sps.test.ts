@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { spsPictureSize } from "./h264-sps.ts";
+import { parseSps, spsPictureSize } from "./h264-sps.ts";
 
 /** Writes SPS fields MSB first, for the syntax x264 never produces. */
 class BitWriter {
@@ -88,5 +88,29 @@ describe("spsPictureSize", () => {
 
   it("throws on a truncated SPS instead of making up a size", () => {
     expect(() => spsPictureSize(Buffer.from("6742c01fda01", "hex"))).toThrow(/ended/);
+  });
+});
+
+describe("parseSps", () => {
+  it("reads the profile, constraint flags and level bytes the avcC record and MIME string copy", () => {
+    expect(parseSps(Buffer.from(X264_SPS[0]!.sps, "hex"))).toMatchObject({
+      profileIdc: 66,
+      constraintFlags: 0xc0,
+      levelIdc: 31,
+      chromaFormatIdc: 1,
+      bitDepthLuma: 8,
+      bitDepthChroma: 8,
+    });
+  });
+
+  it("reads the chroma format of the High profiles", () => {
+    expect(parseSps(Buffer.from(X264_SPS[4]!.sps, "hex"))).toMatchObject({
+      profileIdc: 244,
+      chromaFormatIdc: 3,
+    });
+    expect(parseSps(Buffer.from(X264_SPS[5]!.sps, "hex"))).toMatchObject({
+      profileIdc: 122,
+      chromaFormatIdc: 2,
+    });
   });
 });

@@ -1,0 +1,146 @@
+/**
+ * The recorder process's loop (in the dashboard's process by default, or on its own: main.ts): it
+ * starts the recordings that agents' "always" policy owes, takes every recording nobody holds and
+ * records it (session-recorder.ts), ends recordings whose recorder died with their session, and runs
+ * the retention sweep. Several recorders may run against one database: claims use SKIP LOCKED and a
+ * lease, so each recording has one writer and a dead writer's recording is picked up by another.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  claimRecording,
+  type DbHandle,
+  parseControlNotice,
+  RecordingRefused,
+  sessionsOwedRecording,
+  startRecording,
+  sweepOrphanRecordings,
+} from "@rd/db";
+import type { Logger } from "@rd/log";
+import type { RTCIceServer } from "werift";
+import type { RecordingStore } from "../contracts.ts";
+import type { RecordingKeyring } from "../segment-crypto.ts";
+import { sweepRetention } from "./retention.ts";
+import { SessionRecorder } from "./session-recorder.ts";
+
+export interface RecorderServiceOptions {
+  handle: DbHandle;
+  store: RecordingStore;
+  keyring: RecordingKeyring;
+  ticketKey: CryptoKey;
+  signalUrl: string;
+  iceServers?: RTCIceServer[];
+  /** Most sessions this process records at once; more wait for another recorder or a free slot. */
+  maxRecordings?: number;
+  log: Logger;
+}
+
+const TICK_MS = 2000;
+const RETENTION_EVERY_MS = 60 * 60_000;
+
+export class RecorderService {
+  readonly holder = `recorder-${randomUUID()}`;
+  readonly #o: RecorderServiceOptions;
+  readonly #log: Logger;
+  readonly #running = new Map<string, SessionRecorder>();
+  #unlisten?: () => Promise<void>;
+  #timer?: ReturnType<typeof setInterval>;
+  #ticking?: Promise<void>;
+  #again = false;
+  #stopped = false;
+  #lastRetention = 0;
+
+  constructor(options: RecorderServiceOptions) {
+    this.#o = options;
+    this.#log = options.log.child({ module: "recorder", holder: this.holder });
+  }
+
+  /** Recordings this process is writing now. */
+  get recording(): number {
+    return this.#running.size;
+  }
+
+  async start(): Promise<void> {
+    this.#unlisten = await this.#o.handle.listen((payload) => {
+      const notice = parseControlNotice(payload);
+      if (notice?.kind === "recording" || (notice?.kind === "session" && notice.status === "active"))
+        this.wake();
+    });
+    this.#timer = setInterval(() => this.wake(), TICK_MS);
+    this.#timer.unref();
+    this.wake();
+  }
+
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    this.#ticking = this.#tick()
+      .catch((error: unknown) => this.#log.error({ err: error }, "recorder pass failed"))
+      .finally(() => {
+        this.#ticking = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.wake();
+        }
+      });
+  }
+
+  async #tick() {
+    const db = this.#o.handle.db;
+    for (const session of await sessionsOwedRecording(db)) {
+      const { key: _key, wrapped } = this.#o.keyring.newRecordingKey();
+      await startRecording(db, {
+        id: randomUUID(),
+        tenantId: session.tenantId,
+        sessionId: session.id,
+        startedBy: null,
+        storage: this.#o.store.kind,
+        wrappedKey: wrapped,
+      }).catch((error: unknown) => {
+        // Another recorder started it a moment earlier, or the session ended: nothing owed.
+        if (!(error instanceof RecordingRefused) && !String(error).includes("unique"))
+          this.#log.warn({ err: error, sessionId: session.id }, "could not start a policy recording");
+      });
+    }
+    const max = this.#o.maxRecordings ?? 10;
+    while (!this.#stopped && this.#running.size < max) {
+      const recording = await claimRecording(db, { holder: this.holder });
+      if (!recording) break;
+      const recorder = new SessionRecorder({
+        db,
+        recording,
+        store: this.#o.store,
+        key: this.#o.keyring.unwrap(recording.wrappedKey),
+        ticketKey: this.#o.ticketKey,
+        signalUrl: this.#o.signalUrl,
+        holder: this.holder,
+        iceServers: this.#o.iceServers ?? [],
+        log: this.#log,
+      });
+      this.#running.set(recording.id, recorder);
+      this.#log.info({ recordingId: recording.id, sessionId: recording.sessionId }, "recording a session");
+      void recorder
+        .run()
+        .catch((error: unknown) =>
+          this.#log.error({ err: error, recordingId: recording.id }, "recorder crashed"),
+        )
+        .finally(() => this.#running.delete(recording.id));
+    }
+    await sweepOrphanRecordings(db);
+    if (Date.now() - this.#lastRetention > RETENTION_EVERY_MS) {
+      this.#lastRetention = Date.now();
+      await sweepRetention({ db, store: this.#o.store, log: this.#log });
+    }
+  }
+
+  /** Stops recording: what arrived is written and each recording ends as incomplete. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#unlisten?.().catch(() => {});
+    await this.#ticking;
+    await Promise.allSettled([...this.#running.values()].map((r) => r.stop("recorder_stopped")));
+  }
+}
