@@ -1,7 +1,14 @@
 /** @rd/api: the tRPC routers, their context, and the services the dashboard calls outside tRPC. */
 export { appRouter, createCaller, type AppRouter } from "./root.ts";
 export { describeIssues, type Context, type FieldIssue } from "./trpc.ts";
+export {
+  findReviewableSession,
+  reviewableSession,
+  segmentForReview,
+  type SegmentLookup,
+} from "./routers/recordings.ts";
 export { emailInput, passwordInput } from "./routers/users.ts";
+export { auditExportInput, type AuditExportInput } from "./routers/events.ts";
 export { needsSetup, setupFirstAdmin, type FirstAdmin } from "./services/setup.ts";
 export {
   createEnrollmentCode,

@@ -3,6 +3,7 @@ import { accountRouter } from "./routers/account.ts";
 import { agentsRouter } from "./routers/agents.ts";
 import { desksRouter } from "./routers/desks.ts";
 import { eventsRouter } from "./routers/events.ts";
+import { recordingsRouter } from "./routers/recordings.ts";
 import { sessionsRouter } from "./routers/sessions.ts";
 import { ssoRouter } from "./routers/sso.ts";
 import { usersRouter } from "./routers/users.ts";
@@ -16,6 +17,7 @@ export const appRouter = router({
   account: accountRouter,
   sso: ssoRouter,
   desks: desksRouter,
+  recordings: recordingsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -21,6 +21,11 @@ export interface Context {
   secretBox: SecretBox;
   /** Most observers a session may have besides its controller (RD_MAX_OBSERVERS); 8 by default. */
   maxObservers?: number;
+  /**
+   * Starting a recording: the store it goes to and a fresh per-recording key, already wrapped by
+   * the server's key (the recorder unwraps it). Absent: recording is not configured here.
+   */
+  recording?: { storage: "local" | "s3"; newWrappedKey(): string };
 }
 
 export type AuthedContext = Context & { user: AuthUser };

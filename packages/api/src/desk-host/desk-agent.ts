@@ -47,6 +47,7 @@ export async function registerDeskAgent(
         credentialHash: sha256Hex(secret),
         consentPolicy: "unattended",
         clipboardPolicy: desk.template.clipboard,
+        recordingPolicy: desk.template.recording ?? "choice",
         deskId: desk.id,
       })
       .returning({ id: Agents.id });

@@ -1,6 +1,6 @@
 /** Agents (enrolled devices) of the caller's tenant: list, inspect, rename, remove, enroll more. */
 import { Agents, appendEvent, notifyControl, RemoteSessions, stopQuietly, Users } from "@rd/db";
-import { CONSENT_POLICIES, TERMINAL_SESSION_STATES } from "@rd/protocol";
+import { CONSENT_POLICIES, RECORDING_POLICIES, TERMINAL_SESSION_STATES } from "@rd/protocol";
 import { and, asc, count, desc, eq, ilike, isNull, notInArray, or } from "drizzle-orm";
 import { z } from "zod";
 import { id, pageInput, text } from "../inputs.ts";
@@ -18,6 +18,7 @@ const agentColumns = {
   lastSeenAt: Agents.lastSeenAt,
   metadata: Agents.metadata,
   consentPolicy: Agents.consentPolicy,
+  recordingPolicy: Agents.recordingPolicy,
   enrolledAt: Agents.enrolledAt,
 };
 
@@ -133,6 +134,37 @@ export const agentsRouter = router({
           await appendEvent(tx, {
             tenantId: ctx.user.tenantId,
             type: "agent_consent_policy_changed",
+            actor: { type: "user", id: ctx.user.id },
+            agentId: input.id,
+            data: { from: before.policy, to: input.policy },
+          });
+        }
+        return agent!;
+      });
+    }),
+
+  /**
+   * Sets whether the agent's sessions are recorded (never, always, technician's choice); it holds
+   * from the next session on, and the agent itself refuses a recorder on "never".
+   */
+  setRecordingPolicy: adminProcedure
+    .input(z.object({ id: id("Agent id"), policy: z.enum(RECORDING_POLICIES) }))
+    .mutation(async ({ ctx, input }) => {
+      return ctx.db.transaction(async (tx) => {
+        const [before] = await tx
+          .select({ policy: Agents.recordingPolicy })
+          .from(Agents)
+          .where(liveAgent(ctx.user.tenantId, input.id));
+        if (!before) throw notFound("Agent");
+        const [agent] = await tx
+          .update(Agents)
+          .set({ recordingPolicy: input.policy })
+          .where(eq(Agents.id, input.id))
+          .returning(agentColumns);
+        if (before.policy !== input.policy) {
+          await appendEvent(tx, {
+            tenantId: ctx.user.tenantId,
+            type: "agent_recording_policy_changed",
             actor: { type: "user", id: ctx.user.id },
             agentId: input.id,
             data: { from: before.policy, to: input.policy },

@@ -165,7 +165,11 @@ async function adoptWarmDesk(
     .returning();
   await tx
     .update(Agents)
-    .set({ name: deskAgentName(values.candidateLabel), clipboardPolicy: values.template.clipboard })
+    .set({
+      name: deskAgentName(values.candidateLabel),
+      clipboardPolicy: values.template.clipboard,
+      recordingPolicy: values.template.recording ?? "choice",
+    })
     .where(eq(Agents.deskId, warm.id));
   return adopted;
 }

@@ -1,9 +1,87 @@
-/** The audit timeline: by session, by agent, by tenant (admins), and chain verification. */
-import { Agents, RemoteSessions, SessionEvents, verifyChain } from "@rd/db";
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+/**
+ * The audit timeline: by session, by agent, by tenant (admins); chain verification (hashes and
+ * signed heads), the signing key and last signed head, and the export (JSON Lines, verifiable
+ * offline; a large one is downloaded from the dashboard's /audit/export instead).
+ */
+import {
+  Agents,
+  AuditHeads,
+  AuditScopeNotFound,
+  AuditSigningKeys,
+  type Database,
+  openAuditExport,
+  RemoteSessions,
+  SessionEvents,
+  verifyChain,
+} from "@rd/db";
+import { TRPCError } from "@trpc/server";
+import { and, desc, eq, inArray, lt, max } from "drizzle-orm";
 import { z } from "zod";
 import { cursorInput, id } from "../inputs.ts";
 import { adminProcedure, notFound, protectedProcedure, router } from "../trpc.ts";
+
+const when = (label: string) =>
+  z.coerce.date({ error: `${label} must be a date and time, e.g. 2025-03-07T09:00:00Z` });
+
+/**
+ * What an audit export covers: a session, an agent, a desk, or a time range [from, to). Shared with
+ * the dashboard's download route, which parses the same fields from its query string.
+ */
+export const auditExportInput = z.discriminatedUnion(
+  "scope",
+  [
+    z.object({ scope: z.literal("session"), sessionId: id("Session id") }),
+    z.object({ scope: z.literal("agent"), agentId: id("Agent id") }),
+    z.object({ scope: z.literal("desk"), deskId: id("Desk id") }),
+    z
+      .object({ scope: z.literal("range"), from: when("From"), to: when("To") })
+      .refine((range) => range.from < range.to, { error: "From must be before To", path: ["to"] }),
+  ],
+  { error: "Scope must be session, agent, desk or range" },
+);
+export type AuditExportInput = z.infer<typeof auditExportInput>;
+
+/**
+ * Largest export returned inline by `events.export`: it is built in memory and sent as one
+ * response, which is fine for a session or a day, not for a year.
+ */
+export const MAX_INLINE_EXPORT_BYTES = 8 * 1024 * 1024;
+
+/** The signing keys known to the installation and the tenant's last signed head. */
+async function signingStatus(db: Database, tenantId: string) {
+  const [keys, used, [last]] = await Promise.all([
+    db.select().from(AuditSigningKeys).orderBy(desc(AuditSigningKeys.createdAt)),
+    db
+      .select({ keyId: AuditHeads.keyId, lastUsedAt: max(AuditHeads.signedAt) })
+      .from(AuditHeads)
+      .where(eq(AuditHeads.tenantId, tenantId))
+      .groupBy(AuditHeads.keyId),
+    db
+      .select({
+        seq: AuditHeads.seq,
+        hash: AuditHeads.hash,
+        signedAt: AuditHeads.signedAt,
+        keyId: AuditHeads.keyId,
+      })
+      .from(AuditHeads)
+      .where(eq(AuditHeads.tenantId, tenantId))
+      .orderBy(desc(AuditHeads.seq))
+      .limit(1),
+  ]);
+  const lastUse = new Map(used.map((u) => [u.keyId, u.lastUsedAt]));
+  return {
+    /** Fingerprint of the key that signs now: the last head's, else the newest registered. */
+    currentKeyId: last?.keyId ?? keys[0]?.id ?? null,
+    keys: keys.map((key) => ({
+      id: key.id,
+      publicKey: key.publicKey,
+      registeredAt: key.createdAt,
+      /** When it last signed a head of this tenant; null if never. */
+      lastUsedAt: lastUse.get(key.id) ?? null,
+    })),
+    lastSignedHead: last ?? null,
+  };
+}
 
 type Page<T> = { items: T[]; nextCursor: number | null };
 
@@ -85,4 +163,34 @@ export const eventsRouter = router({
     }),
 
   verify: adminProcedure.mutation(({ ctx }) => verifyChain(ctx.db, ctx.user.tenantId)),
+
+  /** The signing key fingerprint(s) and the tenant's last signed chain head. */
+  signing: adminProcedure.query(({ ctx }) => signingStatus(ctx.db, ctx.user.tenantId)),
+
+  /**
+   * An export of modest size as one string of JSON Lines (see @rd/db audit-export.ts); larger ones
+   * answer PAYLOAD_TOO_LARGE and are downloaded from /audit/export, which streams.
+   */
+  export: adminProcedure.input(auditExportInput).query(async ({ ctx, input }) => {
+    let exported;
+    try {
+      exported = await openAuditExport(ctx.db, ctx.user.tenantId, input);
+    } catch (error) {
+      if (error instanceof AuditScopeNotFound) throw notFound(error.what);
+      throw error;
+    }
+    const lines: string[] = [];
+    let bytes = 0;
+    for await (const line of exported.lines()) {
+      bytes += Buffer.byteLength(line) + 1;
+      if (bytes > MAX_INLINE_EXPORT_BYTES) {
+        throw new TRPCError({
+          code: "PAYLOAD_TOO_LARGE",
+          message: `This export is larger than ${MAX_INLINE_EXPORT_BYTES / 1024 / 1024} MiB: download it from the audit page (Export audit) instead.`,
+        });
+      }
+      lines.push(line);
+    }
+    return { filename: exported.filename, lines: lines.map((line) => `${line}\n`).join("") };
+  }),
 });

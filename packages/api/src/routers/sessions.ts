@@ -8,7 +8,11 @@ import {
   joinSession,
   JoinRefused,
   leaveSession,
+  RecordingRefused,
+  Recordings,
   RemoteSessions,
+  requestStop,
+  startRecording,
   SessionEvents,
   SessionNotFound,
   SessionParticipants,
@@ -16,6 +20,7 @@ import {
 } from "@rd/db";
 import { IllegalSessionTransition, isTerminalSessionState, SESSION_STATES } from "@rd/protocol";
 import { TRPCError } from "@trpc/server";
+import { randomUUID } from "node:crypto";
 import { and, asc, count, desc, eq, isNull } from "drizzle-orm";
 import { z } from "zod";
 import { id, pageInput } from "../inputs.ts";
@@ -36,6 +41,77 @@ const sessionColumns = {
   technicianName: Users.name,
   controllerId: RemoteSessions.controllerId,
   deskId: RemoteSessions.deskId,
+};
+
+/**
+ * Recording from the live page: what the agent's policy allows and what is under way, Record and
+ * Stop. Whoever is in the session (or an admin) may press them, on a policy of "choice".
+ */
+export const recordingControlProcedures = {
+  recording: protectedProcedure.input(z.object({ id: id("Session id") })).query(async ({ ctx, input }) => {
+    const [session] = await ctx.db
+      .select({ id: RemoteSessions.id, policy: Agents.recordingPolicy })
+      .from(RemoteSessions)
+      .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
+      .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
+    if (!session) throw notFound("Session");
+    const [latest] = await ctx.db
+      .select({
+        id: Recordings.id,
+        state: Recordings.state,
+        stopReason: Recordings.stopReason,
+        startedAt: Recordings.startedAt,
+        stopRequested: Recordings.stopRequestedAt,
+      })
+      .from(Recordings)
+      .where(eq(Recordings.sessionId, session.id))
+      .orderBy(desc(Recordings.startedAt))
+      .limit(1);
+    return { policy: session.policy, configured: !!ctx.recording, latest: latest ?? null };
+  }),
+
+  record: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
+    await mayDriveRecording(ctx, input.id);
+    if (!ctx.recording)
+      throw new TRPCError({
+        code: "PRECONDITION_FAILED",
+        message: "Recording is not set up on this server.",
+      });
+    try {
+      const recording = await startRecording(ctx.db, {
+        id: randomUUID(),
+        tenantId: ctx.user.tenantId,
+        sessionId: input.id,
+        startedBy: ctx.user.id,
+        storage: ctx.recording.storage,
+        wrappedKey: ctx.recording.newWrappedKey(),
+      });
+      return { recordingId: recording.id };
+    } catch (error) {
+      if (error instanceof RecordingRefused)
+        throw new TRPCError({ code: "CONFLICT", message: error.message });
+      throw error;
+    }
+  }),
+
+  stopRecording: protectedProcedure
+    .input(z.object({ id: id("Session id") }))
+    .mutation(async ({ ctx, input }) => {
+      await mayDriveRecording(ctx, input.id);
+      const [live] = await ctx.db
+        .select({ id: Recordings.id })
+        .from(Recordings)
+        .where(and(eq(Recordings.sessionId, input.id), eq(Recordings.state, "recording")));
+      if (!live) throw new TRPCError({ code: "CONFLICT", message: "This session is not being recorded." });
+      try {
+        await requestStop(ctx.db, { tenantId: ctx.user.tenantId, recordingId: live.id, userId: ctx.user.id });
+        return { recordingId: live.id };
+      } catch (error) {
+        if (error instanceof RecordingRefused)
+          throw new TRPCError({ code: "CONFLICT", message: error.message });
+        throw error;
+      }
+    }),
 };
 
 export const sessionsRouter = router({
@@ -220,6 +296,8 @@ export const sessionsRouter = router({
    * Ends a session that is still open, for everyone in it. The technician who opened it, whoever has
    * control, and admins may.
    */
+  ...recordingControlProcedures,
+
   end: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
     try {
       return await endSessionFor(ctx.db, {
@@ -237,6 +315,18 @@ export const sessionsRouter = router({
     }
   }),
 });
+
+/** Record and Stop are for the people in the session and for admins; the rest of the tenant gets 404. */
+async function mayDriveRecording(ctx: AuthedContext, sessionId: string) {
+  const [session] = await ctx.db
+    .select({ id: RemoteSessions.id })
+    .from(RemoteSessions)
+    .where(and(eq(RemoteSessions.id, sessionId), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
+  if (!session) throw notFound("Session");
+  if (ctx.user.role === "admin") return;
+  if (!(await myParticipation(ctx, sessionId)))
+    throw new TRPCError({ code: "FORBIDDEN", message: "Only the people in this session may record it." });
+}
 
 /** The caller's live participation in a session of their tenant, if any. */
 async function myParticipation(ctx: AuthedContext, sessionId: string) {

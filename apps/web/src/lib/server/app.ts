@@ -22,9 +22,11 @@ import { createDb, type DbHandle } from "@rd/db";
 import { startNodeSignal } from "@rd/signal/node";
 import { env as rawEnv } from "$env/dynamic/private";
 import { createHostCheck } from "./allowed-hosts.ts";
+import { startAuditSigning } from "./audit-signing.ts";
 import { startDemoAgent } from "./demo-agent.ts";
 import { startDeskHosting } from "./desk-hosting.ts";
 import { loadEnv, type Env } from "./env.ts";
+import { type Recording, startRecording } from "./recording.ts";
 import { log } from "./log.ts";
 import { createSetupToken, type SetupToken } from "./setup-token.ts";
 
@@ -50,6 +52,8 @@ export interface App {
    * passed `hostAllowed`): SIGNAL_PUBLIC_URL, else ORIGIN's host, else the request's host.
    */
   signalUrl(requestUrl: URL): string;
+  /** Where recordings are stored and how their keys are unwrapped (and this process's recorder). */
+  recording: Recording;
 }
 
 let app: App | undefined;
@@ -65,6 +69,11 @@ export async function startApp(): Promise<App> {
   const database = createDb({ url: env.DATABASE_URL, dataDir: path.resolve(env.DATA_DIR, "pglite") });
   await database.migrate(path.resolve(env.MIGRATIONS_DIR));
   log.info({ database: database.kind }, "database ready");
+  // Signs the audit chain's head every N events or T seconds; registers its public key on start.
+  const auditSigning = await startAuditSigning(database, {
+    dataDir: path.resolve(env.DATA_DIR),
+    env: rawEnv,
+  });
   await seedAdmin(env, database);
   const setupToken = (await needsSetup(database.db))
     ? await createSetupToken(env.DATA_DIR, (line) => log.warn(`[remote-desk] ${line}`))
@@ -83,11 +92,16 @@ export async function startApp(): Promise<App> {
         })
       : undefined;
   const desks = env.RD_DESKS === "true" ? await startDeskHosting(env, database) : undefined;
+  const secret = resolveSecret(env.RD_SECRET, env.DATA_DIR);
+  const ticketKey = await importTicketKey(secret);
+  const recording = await startRecording(env, rawEnv, { database, secret, ticketKey });
   process.once("sveltekit:shutdown" as "exit", () => {
     void (async () => {
+      await recording.stop();
       await desks?.stop();
       await demo?.stop();
       await signal?.close();
+      await auditSigning.stop();
       await database.close();
     })().catch((error: unknown) => log.error({ err: error }, "shutdown failed"));
   });
@@ -95,7 +109,6 @@ export async function startApp(): Promise<App> {
     env.COOKIE_SECURE === "auto" ? url.protocol === "https:" : env.COOKIE_SECURE === "true";
   const secureAuth = createAuth(database.db, { secureCookies: true });
   const plainAuth = createAuth(database.db, { secureCookies: false });
-  const secret = resolveSecret(env.RD_SECRET, env.DATA_DIR);
   const publicHost = env.ORIGIN ? new URL(env.ORIGIN).hostname : null;
   app = {
     env,
@@ -103,7 +116,7 @@ export async function startApp(): Promise<App> {
     secureCookies,
     authFor: (url) => (secureCookies(url) ? secureAuth : plainAuth),
     signInLimits: createSignInLimits(),
-    ticketKey: await importTicketKey(secret),
+    ticketKey,
     secretBox: createSecretBox(secret, "totp"),
     pendingSignInBox: createSecretBox(secret, "pending-sign-in"),
     setupToken,
@@ -111,6 +124,7 @@ export async function startApp(): Promise<App> {
     signalUrl: (requestUrl) =>
       env.SIGNAL_PUBLIC_URL ??
       `${requestUrl.protocol === "https:" ? "wss" : "ws"}://${publicHost ?? requestUrl.hostname}:${env.SIGNAL_PORT}/ws`,
+    recording,
   };
   return app;
 }

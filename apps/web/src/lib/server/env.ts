@@ -67,6 +67,11 @@ const schema = z.object({
    */
   RD_DESKS: z.enum(["true", "false"]).default("true"),
   /**
+   * `true` (default): this process records sessions (the recorder joins them through the embedded
+   * worker). `false`: recordings wait for a recorder process of their own.
+   */
+  RD_RECORDER: z.enum(["true", "false"]).default("true"),
+  /**
    * Warm desks kept ready per tenant, as template:size pairs ("interview:1"); `npm start` keeps one.
    * A warm desk costs an idle desktop's memory (~100 MiB) and saves its start (~1-2 s) on Create.
    */

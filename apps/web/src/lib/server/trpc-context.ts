@@ -13,5 +13,9 @@ export function trpcContext(event: Pick<RequestEvent, "locals" | "url">): Contex
     ticketKey: app.ticketKey,
     secretBox: app.secretBox,
     maxObservers: app.env.RD_MAX_OBSERVERS,
+    recording: {
+      storage: app.recording.store.kind,
+      newWrappedKey: () => app.recording.keyring.newRecordingKey().wrapped,
+    },
   };
 }

@@ -19,7 +19,7 @@ import {
   type SignalMessageOf,
 } from "@rd/protocol";
 import { ViewerPeer } from "./peer.ts";
-import { CLOSE_ABNORMAL, SignalingClient } from "./signaling-client.ts";
+import { CLOSE_ABNORMAL, SignalingClient } from "@rd/protocol/signaling-client";
 import {
   canTransition,
   closeOutcome,

@@ -1,0 +1,218 @@
+/**
+ * Recording and replay, end to end: the dashboard as `npm start` runs it (its recorder in the same
+ * process), a real agent on Xvfb whose recording policy an admin sets to "always", two technicians
+ * in Chromium. The session is recorded while A types and hands control to B, who types too; the
+ * replay page then plays the decoded recording with the audit timeline beside it, and clicking
+ * "Control handed over" lands on that moment. A second test kills the agent mid-recording.
+ */
+import { type Browser, type Page } from "@playwright/test";
+import { expect, test } from "./fixtures.ts";
+import { addTechnician, signInAsAdmin, signInAsNewUser } from "./helpers.ts";
+import { finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
+import { answerConsent, connect, screenPoint, viewer } from "./viewer.ts";
+
+async function personAt(browser: Browser, baseURL: string, who: { email: string; password: string }) {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  await signInAsNewUser(page, who);
+  return page;
+}
+
+/** Calls a tRPC query as the page's signed-in user (superjson over GET). */
+async function query<T>(page: Page, path: string, input: unknown): Promise<T> {
+  return page.evaluate(
+    async ({ path, input }) => {
+      const url = `/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: input }))}`;
+      const response = await fetch(url);
+      const body = (await response.json()) as { result?: { data: { json: unknown } }; error?: unknown };
+      if (!body.result) throw new Error(`${path}: ${JSON.stringify(body.error)}`);
+      return body.result.data.json;
+    },
+    { path, input },
+  ) as Promise<T>;
+}
+
+interface ReplayData {
+  session: { durationMs?: number | null; startedAt: string; endedAt: string | null };
+  recordings: {
+    id: string;
+    state: string;
+    stopReason: string | null;
+    durationMs: number;
+    startedAt: string;
+    segments: { seq: number }[];
+  }[];
+}
+
+/** Sets the agent's recording policy on its page, as an admin does. */
+async function setRecordingPolicy(page: Page, agentId: string, policy: "never" | "always" | "choice") {
+  await page.goto(`/agents/${agentId}`);
+  await page.getByLabel("Recording policy").selectOption(policy);
+  await expect(page.getByTestId("recording-policy")).toHaveAttribute("data-policy", policy);
+}
+
+/** Plays the replay from `seconds` until a few decoded frames were shown. */
+async function playsDecodedFrames(page: Page) {
+  const video = page.getByTestId("replay-video");
+  await expect(video).toBeVisible();
+  await page.getByRole("button", { name: /^Play/ }).click();
+  await expect
+    .poll(() => video.evaluate((v: HTMLVideoElement) => v.getVideoPlaybackQuality().totalVideoFrames), {
+      timeout: 20_000,
+    })
+    .toBeGreaterThan(5);
+  await expect
+    .poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 })
+    .toBeGreaterThan(0);
+}
+
+test.describe("recording and replay", () => {
+  let agent: RealAgent | undefined;
+  // eslint-disable-next-line no-empty-pattern -- Playwright hands fixtures first; this hook needs none.
+  test.afterEach(async ({}, testInfo) => {
+    await finishAgent(agent, testInfo);
+    agent = undefined;
+  });
+
+  test("a recorded session replays beside its timeline; an event click seeks to its moment", async ({
+    page: a,
+    browser,
+    baseURL,
+  }) => {
+    test.setTimeout(240_000);
+    await signInAsAdmin(a);
+    const bob = {
+      name: "Bob Recorded",
+      email: `bob-rec-${Date.now()}@acme.example`,
+      password: "bob-long-password",
+    };
+    await addTechnician(a, bob);
+    agent = await startRealAgent(a, baseURL!, { name: "Recorded desk" });
+    await setRecordingPolicy(a, agent.agentId, "always");
+    const terminal = typingTerminal(agent, "rd-e2e-recorded");
+
+    const sessionId = await connect(a, agent);
+    answerConsent(agent, "allow");
+    await expect(viewer(a)).toHaveAttribute("data-state", "live", { timeout: 15_000 });
+    // Everyone in the session sees it is recorded, and so does the person at the machine.
+    await expect(a.getByTestId("recording-control")).toHaveAttribute("data-recording", "on", {
+      timeout: 15_000,
+    });
+    await expect
+      .poll(
+        () => agent!.x("xdotool", ["search", "--name", "remote-desk: session in progress"]).trim().length,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBeGreaterThan(0);
+
+    const inTerminal = await screenPoint(a, 0.5, 0.3);
+    await a.mouse.click(inTerminal.x, inTerminal.y);
+    await terminal.focused();
+    await a.keyboard.type("typed while recorded");
+    await a.keyboard.press("Enter");
+    await terminal.waitFor("typed while recorded\n");
+
+    // B joins; A hands control over; B types.
+    const b = await personAt(browser, baseURL!, bob);
+    await b.goto(`/sessions/${sessionId}/live`);
+    await b.getByTestId("join-session").click();
+    answerConsent(agent, "allow");
+    await expect(viewer(b)).toHaveAttribute("data-state", "live", { timeout: 20_000 });
+    await expect(b.getByTestId("recording-control")).toHaveAttribute("data-recording", "on");
+    await b.getByTestId("request-control").click();
+    await expect(a.getByText("asks for control").first()).toBeVisible();
+    await a.waitForTimeout(3000); // some picture between the typing and the hand-over
+    await a.getByTestId("give-control").click();
+    await expect(viewer(b)).toHaveAttribute("data-in-control", "true");
+    const bAt = await screenPoint(b, 0.5, 0.3);
+    await b.mouse.click(bAt.x, bAt.y);
+    await b.keyboard.type("and by bob");
+    await b.keyboard.press("Enter");
+    await terminal.waitFor("typed while recorded\nand by bob\n");
+    await b.waitForTimeout(4000);
+
+    await a.getByRole("button", { name: "End session" }).click();
+    await expect(viewer(a)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });
+    terminal.remove();
+    await b.context().close();
+
+    // The recording ends with the session, complete, as long as the session within a second.
+    const data = await expect
+      .poll(
+        async () => (await query<ReplayData>(a, "recordings.bySession", { sessionId })).recordings[0]?.state,
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBe("complete")
+      .then(() => query<ReplayData>(a, "recordings.bySession", { sessionId }));
+    const recording = data.recordings[0]!;
+    const session = await query<{ durationMs: number }>(a, "sessions.byId", { id: sessionId });
+    expect(recording.segments.length).toBeGreaterThan(1);
+    expect(Math.abs(recording.durationMs - session.durationMs)).toBeLessThan(1000);
+
+    // Replay: decoded frames play; clicking the hand-over lands within a second of it.
+    await a.goto(`/sessions/${sessionId}/replay`);
+    await playsDecodedFrames(a);
+    const handOver = a.getByRole("button", { name: /Control handed over/ }).first();
+    const atMs = Number(await handOver.getAttribute("data-at-ms"));
+    await handOver.click();
+    await expect
+      .poll(
+        async () =>
+          Math.abs(
+            (await a.getByTestId("replay-video").evaluate((v: HTMLVideoElement) => v.currentTime)) * 1000 -
+              atMs,
+          ),
+        {
+          timeout: 15_000,
+        },
+      )
+      .toBeLessThan(1000);
+    // The segments verify against the audit chain.
+    await a.getByRole("button", { name: "Verify recording" }).click();
+    await expect(a.getByTestId("recording-verified")).toHaveText(/verified/i, { timeout: 15_000 });
+  });
+
+  test("an agent killed mid-recording leaves an incomplete recording that plays to its last frame and verifies", async ({
+    page: a,
+    baseURL,
+  }) => {
+    test.setTimeout(180_000);
+    await signInAsAdmin(a);
+    agent = await startRealAgent(a, baseURL!, { name: "Killed while recorded" });
+    await setRecordingPolicy(a, agent.agentId, "always");
+    const sessionId = await connect(a, agent);
+    answerConsent(agent, "allow");
+    await expect(viewer(a)).toHaveAttribute("data-state", "live", { timeout: 15_000 });
+    await expect(a.getByTestId("recording-control")).toHaveAttribute("data-recording", "on", {
+      timeout: 15_000,
+    });
+    await a.waitForTimeout(6000);
+    const killedAt = Date.now();
+    process.kill(-agent.child.pid!, "SIGKILL");
+
+    await expect
+      .poll(
+        async () => (await query<ReplayData>(a, "recordings.bySession", { sessionId })).recordings[0]?.state,
+        {
+          timeout: 60_000,
+        },
+      )
+      .toBe("incomplete");
+    const { recordings } = await query<ReplayData>(a, "recordings.bySession", { sessionId });
+    const recording = recordings[0]!;
+    // It ends at the last frame that arrived: before the kill, and not long before.
+    const endedAt = Date.parse(recording.startedAt) + recording.durationMs;
+    expect(endedAt).toBeLessThanOrEqual(killedAt + 500);
+    expect(killedAt - endedAt).toBeLessThan(3000);
+
+    await a.goto(`/sessions/${sessionId}/replay`);
+    await expect(a.getByText(/incomplete/i).first()).toBeVisible();
+    await playsDecodedFrames(a);
+    await a.getByRole("button", { name: "Verify recording" }).click();
+    await expect(a.getByTestId("recording-verified")).toHaveText(/verified/i, { timeout: 15_000 });
+  });
+});
