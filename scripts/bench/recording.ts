@@ -15,9 +15,8 @@
  * and prints them beside the issue's targets. Prints figures; asserts nothing.
  *
  * Knobs: SECONDS (measured window per run, 10), WARMUP (seconds before it, 3), BENCH_SESSIONS
- * (session counts on the busy terminal, "5,10,15,20,25,30"), BENCH_WORKLOADS (the one-session rows, e.g.
- * "terminal"; default all three), BUDGET_SECONDS (no new run starts after
- * this, 170).
+ * (session counts on the busy terminal, "5,10,15,20,25,30"), BENCH_WORKLOADS (the one-session
+ * rows, e.g. "terminal"; all three by default), BUDGET_SECONDS (no new run starts after this, 170).
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -55,6 +54,8 @@ const SESSIONS_TARGET = 10;
 const CONNECT_TIMEOUT_MS = 30_000;
 /** After the agents stop: the last packets land and the assembler's loss wait (300 ms) runs out. */
 const DRAIN_MS = 1000;
+/** The sender child's niceness (the bench's own priority is 0). */
+const SENDER_NICE = 10;
 /** How long this process is watched with no session, for its baseline CPU. */
 const IDLE_SECONDS = 3;
 /** The unreported first run's window. */
@@ -105,8 +106,15 @@ interface Run {
   /** CPU over the window, cores: this process (the recorder) and the sender child. */
   recorderCores: number;
   senderCores: number;
-  /** The recorder's event-loop delay over the window, p99, ms. */
+  /** The recorder's event-loop delay from every session up to the agents' stop, p99 and max, ms. */
   loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /**
+   * Over the same time: how long the recorder's main thread waited for a core while runnable, ms
+   * per second, and the share of time some task on the machine did (PSI "some"): other work.
+   */
+  waitedMsPerSecond: number;
+  cpuPressure: number;
   sent: SentCounts;
   assembled: number;
   unreadable: number;
@@ -135,6 +143,8 @@ async function record(
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   children.add(child);
+  // The agents would run on other machines: here they yield the cores to the recorder.
+  if (child.pid) os.setPriority(child.pid, SENDER_NICE);
   const send = (message: RecorderMessage) => {
     if (child.connected) child.send(message);
   };
@@ -208,10 +218,15 @@ async function record(
     }
     if (exited) throw new Error(exited);
     const connectMs = performance.now() - startedAt;
-    await sleep(WARMUP * 1000);
-
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
+    const contentionBefore = {
+      at: performance.now(),
+      waitedNs: mainThreadWaitNs(),
+      pressureUs: cpuPressureUs(),
+    };
+    await sleep(WARMUP * 1000);
+
     const cpuBefore = process.cpuUsage();
     const senderBefore = await ask({ type: "cpu" }, "cpu");
     const windowStart = performance.now();
@@ -219,9 +234,12 @@ async function record(
     const cpu = process.cpuUsage(cpuBefore);
     const senderAfter = await ask({ type: "cpu" }, "cpu");
     const windowSeconds = (performance.now() - windowStart) / 1000;
-    loop.disable();
 
     const { sent } = await ask({ type: "stop" }, "stopped");
+    loop.disable();
+    const contendedMs = performance.now() - contentionBefore.at;
+    const waitedMsPerSecond = (mainThreadWaitNs() - contentionBefore.waitedNs) / 1e6 / (contendedMs / 1000);
+    const cpuPressure = (cpuPressureUs() - contentionBefore.pressureUs) / 1e3 / contendedMs;
     await sleep(DRAIN_MS);
     const entries = [...recordings.values()].map((e) => e.recording);
     await Promise.all(entries.map((r) => r.finish()));
@@ -247,6 +265,9 @@ async function record(
       recorderCores: cores(cpu.user + cpu.system),
       senderCores: cores(senderAfter.user + senderAfter.system - senderBefore.user - senderBefore.system),
       loopDelayP99Ms: loop.percentile(99) / 1e6,
+      loopDelayMaxMs: loop.max / 1e6,
+      waitedMsPerSecond,
+      cpuPressure,
       sent: sumSent(sent),
       assembled: entries.reduce((sum, r) => sum + r.framesAssembled, 0),
       unreadable: entries.reduce((sum, r) => sum + r.framesUnreadable, 0),
@@ -283,8 +304,33 @@ function udpReceiveBufferErrors(): number {
   return at > 0 ? Number(values?.[at] ?? NaN) : NaN;
 }
 
+/** /proc/self/schedstat's second field: the main thread's time runnable but not running, ns. */
+function mainThreadWaitNs(): number {
+  try {
+    return Number(readFileSync("/proc/self/schedstat", "utf8").split(" ")[1]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Pressure stall information: µs in which some runnable task waited for a CPU, machine-wide. */
+function cpuPressureUs(): number {
+  try {
+    return Number(/^some .*total=(\d+)/m.exec(readFileSync("/proc/pressure/cpu", "utf8"))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
 function sumSent(sent: SentCounts[]): SentCounts {
-  const sum: SentCounts = { frames: 0, bytes: 0, keyframes: 0, encoderStarts: 0, sourceFrames: 0 };
+  const sum: SentCounts = {
+    frames: 0,
+    bytes: 0,
+    keyframes: 0,
+    keyframeBytes: 0,
+    encoderStarts: 0,
+    sourceFrames: 0,
+  };
   for (const s of sent) for (const key of Object.keys(sum) as (keyof SentCounts)[]) sum[key] += s[key];
   return sum;
 }
@@ -304,7 +350,8 @@ function workloadRow(run: Run): string {
   const extraKbps = ((run.stored.bytes - run.sent.bytes) * 8) / run.stored.durationMs;
   const fps = (run.stored.frames / run.stored.durationMs) * 1000;
   return (
-    `| ${DESCRIPTIONS[run.workload]} | ${fixed(streamKbps(run))} kbit/s, ${fixed(fps, 1)} frames/s | ` +
+    `| ${DESCRIPTIONS[run.workload]} | ${fixed(streamKbps(run))} kbit/s, ${fixed(fps, 1)} frames/s, ` +
+    `${run.sent.keyframes} keyframes (${fixed((run.sent.keyframeBytes / run.sent.bytes) * 100)} % of its bytes) | ` +
     `${fixed(run.recorderCores, 3)} | ${fixed(mbPerHour(run.stored.bytes, run), 1)} | ` +
     `${fixed(mbPerHour(run.sent.bytes, run), 1)} | ${overhead(run) >= 0 ? "+" : ""}${fixed(overhead(run) * 100, 1)} % ` +
     `(${extraKbps >= 0 ? "+" : ""}${fixed(extraKbps, 1)} kbit/s) | ${run.sent.frames} / ${lost(run)} | ${run.stored.segments} |`
@@ -323,7 +370,8 @@ function sessionsRow(run: Run): string {
   ].filter(Boolean);
   return (
     `| ${run.sessions} | ${fixed(run.recorderCores, 2)} | ${fixed(run.recorderCores / run.sessions, 3)} | ` +
-    `${fixed(run.senderCores, 2)} | ${fixed(run.loopDelayP99Ms, 0)} | ${fixed(run.connectMs, 0)} | ` +
+    `${fixed(run.senderCores, 2)} | ${fixed(run.waitedMsPerSecond, 0)} | ${fixed(run.cpuPressure * 100)} % | ` +
+    `${fixed(run.loopDelayP99Ms, 0)} / ${fixed(run.loopDelayMaxMs, 0)} | ${fixed(run.connectMs, 0)} | ` +
     `${run.sent.frames} | ${run.stored.frames} | ${lost(run)} | ${fixed(run.udpDrops)} | ${notes.join("; ")} |`
   );
 }
@@ -370,8 +418,8 @@ try {
   const clip = (name: WorkloadName) => files[WORKLOADS.indexOf(name)]!;
   log(`clips ready after ${fixed(elapsed())} s`);
   // The first run with real traffic pays for V8 compiling werift's receive path and the segmenter
-  // (0.16 core against 0.04 a session later): a short unreported run first, as a recorder that has
-  // been up for a while would be.
+  // (0.16 core for a first busy-terminal session, 0.10 after a warm-up, with 4 s windows): a short
+  // unreported run first, as a recorder that has been up for a while would be.
   log("warming up (1 session of 1080p motion, not reported)…");
   await record("motion", clip("motion"), 1, dir, WARMUP_RUN_SECONDS);
   const idleBefore = process.cpuUsage();
@@ -437,10 +485,13 @@ console.log(
     "|---|---|---|---|---|---|---|---|",
     ...workloadRuns.map(workloadRow),
     `Targets: ≤ ${CPU_TARGET_CORES} core per recorded session (worst here ${fixed(worstCpu, 3)}); storage ≤ the stream + ${STORAGE_TARGET_OVERHEAD * 100} % (worst here ${worstOverhead >= 0 ? "+" : ""}${fixed(worstOverhead * 100, 1)} %).`,
+    "Storage minus stream per stored segment (ftyp + moov + moof + mdat header, GCM IV and tag, less the SPS/PPS the " +
+      `samples leave to moov): ${workloadRuns.map((run) => `${run.workload} ${fixed((run.stored.bytes - run.sent.bytes) / run.stored.segments)} B`).join(", ")}; ` +
+      "a segment closes at a keyframe once it holds 3 s, or at 12 s.",
     "",
     "Busy terminal, sessions recorded at once:",
-    "| sessions | recorder CPU, cores | per session | sender CPU, cores | recorder event-loop delay p99, ms | until all connected, ms | frames sent | frames stored | frames lost | UDP receive-buffer drops | notes |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| sessions | recorder CPU, cores | per session | sender CPU, cores | recorder waiting for a core, ms/s | machine CPU pressure | recorder event-loop delay p99 / max, ms | until all connected, ms | frames sent | frames stored | frames lost | UDP receive-buffer drops | notes |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...sessionRuns.map(sessionsRow),
     `Target: 0 frames lost at ${SESSIONS_TARGET} sessions (${atTarget ? `${lost(atTarget)} lost` : "not run"}); ` +
       `most sessions without a lost frame here: ${mostLossless}. Stopped: ${stoppedBecause || "–"}.`,
@@ -448,11 +499,14 @@ console.log(
       run.failures.map((f) => `${DESCRIPTIONS[run.workload]}, ${run.sessions} sessions: ${f}`),
     ),
     "",
+    "Waiting for a core (the recorder's main thread runnable but not running, /proc/self/schedstat), CPU",
+    "pressure (PSI: share of time some task on the machine waited for a CPU), event-loop delay and UDP",
+    "drops (/proc/net/snmp RcvbufErrors, machine-wide) cover warm-up and window; CPU the window only.",
     "Measured: the recorder's whole media path in this process — ICE, DTLS, SRTP decryption, RTP",
     "depacketizing and frame assembly (RecorderPeer), fMP4 segmenting, SHA-256, AES-256-GCM sealing and",
     "LocalStore writes (write, fsync, rename) — as CPU time of this process over the window (the",
-    "sender's agents run in a child process, their CPU shown apart). Not measured: the database rows",
-    "(participant, lease renewals every 5 s, one segment row + audit event per segment) and the",
+    `sender's agents run in a child process at nice ${SENDER_NICE}, their CPU shown apart). Not measured: the database`,
+    "rows (participant, lease renewals every 5 s, one segment row + audit event per segment) and the",
     "signaling connection, which SessionRecorder adds. Frames lost: frames the agents' VideoSources",
     "handed to their peers minus the samples found when every stored segment is read back and opened.",
     "Storage: the sealed objects' bytes over the recorded time; stream: the encoded frames' bytes",
@@ -480,6 +534,9 @@ console.log(
       framesSent: run.sent.frames,
       framesLost: lost(run),
       udpReceiveBufferDrops: run.udpDrops,
+      loopDelayMaxMs: round(run.loopDelayMaxMs, 0),
+      recorderWaitedMsPerSecond: round(run.waitedMsPerSecond, 1),
+      cpuPressurePercent: round(run.cpuPressure * 100, 1),
     })),
     idleCores: round(idleCores, 4),
     mostSessionsWithoutLoss: mostLossless,

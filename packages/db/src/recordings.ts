@@ -23,6 +23,15 @@ import {
 
 type Actor = { type: ActorType; id?: string | null };
 
+/** The agent of a session, for the events a recording writes about it. */
+async function agentOf(tx: Executor, sessionId: string): Promise<string | null> {
+  const [session] = await tx
+    .select({ agentId: RemoteSessions.agentId })
+    .from(RemoteSessions)
+    .where(eq(RemoteSessions.id, sessionId));
+  return session?.agentId ?? null;
+}
+
 /** A recorder that has not renewed its lease for this long has died; another takes over or ends it. */
 export const RECORDER_LEASE_MS = 15_000;
 
@@ -178,10 +187,6 @@ export async function addSegment(
   segment: StoredSegment,
 ): Promise<void> {
   await executor.transaction(async (tx) => {
-    const [session] = await tx
-      .select({ agentId: RemoteSessions.agentId })
-      .from(RemoteSessions)
-      .where(eq(RemoteSessions.id, recording.sessionId));
     await tx.insert(RecordingSegments).values({
       recordingId: recording.id,
       tenantId: recording.tenantId,
@@ -208,7 +213,7 @@ export async function addSegment(
       type: "recording_segment",
       actor: { type: "system" },
       sessionId: recording.sessionId,
-      agentId: session?.agentId ?? null,
+      agentId: await agentOf(tx, recording.sessionId),
       data: {
         recordingId: recording.id,
         seq: segment.seq,
@@ -249,16 +254,12 @@ export async function finishRecording(
       .where(and(eq(Recordings.id, recordingId), eq(Recordings.state, "recording")))
       .returning();
     if (!row) return undefined;
-    const [session] = await tx
-      .select({ agentId: RemoteSessions.agentId })
-      .from(RemoteSessions)
-      .where(eq(RemoteSessions.id, row.sessionId));
     await appendEvent(tx, {
       tenantId: row.tenantId,
       type: "recording_stopped",
       actor,
       sessionId: row.sessionId,
-      agentId: session?.agentId ?? null,
+      agentId: await agentOf(tx, row.sessionId),
       data: {
         recordingId,
         state,
@@ -385,16 +386,12 @@ export async function markRecordingDeleted(executor: Executor, recording: Record
       .where(and(eq(Recordings.id, recording.id), isNull(Recordings.deletedAt)))
       .returning();
     if (!row) return;
-    const [session] = await tx
-      .select({ agentId: RemoteSessions.agentId })
-      .from(RemoteSessions)
-      .where(eq(RemoteSessions.id, recording.sessionId));
     await appendEvent(tx, {
       tenantId: recording.tenantId,
       type: "recording_deleted",
       actor: { type: "system" },
       sessionId: recording.sessionId,
-      agentId: session?.agentId ?? null,
+      agentId: await agentOf(tx, recording.sessionId),
       data: {
         recordingId: recording.id,
         reason: "retention",

@@ -12,6 +12,7 @@ export interface SentCounts {
   /** Their bytes (AVC length-prefixed access units): the stream's own size, before RTP. */
   bytes: number;
   keyframes: number;
+  keyframeBytes: number;
   /** Encoder (clip) starts: the first, plus one per keyframe request (PLI) the agent obeyed. */
   encoderStarts: number;
   /** The VideoSource's own count of frames sent, to check the one above. */

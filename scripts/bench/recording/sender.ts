@@ -39,7 +39,10 @@ class ClipPlayer {
     const frame = frames[this.index]!;
     this.sent.frames++;
     this.sent.bytes += frame.data.length;
-    if (frame.keyframe) this.sent.keyframes++;
+    if (frame.keyframe) {
+      this.sent.keyframes++;
+      this.sent.keyframeBytes += frame.data.length;
+    }
     this.events.onFrame({ data: frame.data, keyframe: frame.keyframe });
     const following = frames[this.index + 1];
     // After the last frame, the next pass starts where the clip's time runs out.
@@ -70,7 +73,14 @@ interface Agent {
 
 const agents: Agent[] = [];
 for (let session = 0; session < sessions; session++) {
-  const sent: SentCounts = { frames: 0, bytes: 0, keyframes: 0, encoderStarts: 0, sourceFrames: 0 };
+  const sent: SentCounts = {
+    frames: 0,
+    bytes: 0,
+    keyframes: 0,
+    keyframeBytes: 0,
+    encoderStarts: 0,
+    sourceFrames: 0,
+  };
   const video = new VideoSource({
     target: { platform: "linux" },
     codec: "h264",

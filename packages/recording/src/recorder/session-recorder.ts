@@ -55,6 +55,11 @@ export interface SessionRecorderOptions {
 const LEASE_RENEW_MS = 5000;
 /** No frame for this long: the open segment is written out, so a killed agent loses nothing. */
 const STALL_FLUSH_MS = 2000;
+/**
+ * Segments close at a keyframe after 3 s, or at this length without one (the agent's keyframes
+ * come every 10 s on a quiet screen): a live replay lags and a crash loses at most this much.
+ */
+const SEGMENT_MAX_MS = 6000;
 /** A lost signaling link is re-opened this many times before the recording is given up. */
 const MAX_RECONNECTS = 5;
 
@@ -233,7 +238,7 @@ export class SessionRecorder {
     if (!this.segmenter || this.codec !== codec) {
       this.flushSegment();
       this.codec = codec;
-      this.segmenter = new Segmenter({ codec });
+      this.segmenter = new Segmenter({ codec, maxMs: SEGMENT_MAX_MS });
     }
     // After a silence the picture must restart on a keyframe: a player cannot decode the delta
     // frames that follow a hole, so they are dropped and the agent is asked for a keyframe.
