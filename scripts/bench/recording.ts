@@ -26,7 +26,7 @@ import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger } from "@rd/log";
-import { createKeyring, LocalStore } from "@rd/recording";
+import { createKeyring, LocalStore, SEGMENT_MAX_MS } from "@rd/recording";
 import { stopProcess } from "./media/processes.ts";
 import {
   AGENT_FPS,
@@ -487,7 +487,7 @@ console.log(
     `Targets: ≤ ${CPU_TARGET_CORES} core per recorded session (worst here ${fixed(worstCpu, 3)}); storage ≤ the stream + ${STORAGE_TARGET_OVERHEAD * 100} % (worst here ${worstOverhead >= 0 ? "+" : ""}${fixed(worstOverhead * 100, 1)} %).`,
     "Storage minus stream per stored segment (ftyp + moov + moof + mdat header, GCM IV and tag, less the SPS/PPS the " +
       `samples leave to moov): ${workloadRuns.map((run) => `${run.workload} ${fixed((run.stored.bytes - run.sent.bytes) / run.stored.segments)} B`).join(", ")}; ` +
-      "a segment closes at a keyframe once it holds 3 s, or at 12 s.",
+      `a segment closes at a keyframe once it holds 3 s, or at ${SEGMENT_MAX_MS / 1000} s.`,
     "",
     "Busy terminal, sessions recorded at once:",
     "| sessions | recorder CPU, cores | per session | sender CPU, cores | recorder waiting for a core, ms/s | machine CPU pressure | recorder event-loop delay p99 / max, ms | until all connected, ms | frames sent | frames stored | frames lost | UDP receive-buffer drops | notes |",

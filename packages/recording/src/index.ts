@@ -52,7 +52,7 @@ export {
   type Vp8Keyframe,
 } from "./codec/index.ts";
 export { RecorderService, type RecorderServiceOptions } from "./recorder/recorder-service.ts";
-export { SessionRecorder, type SessionRecorderOptions } from "./recorder/session-recorder.ts";
+export { SEGMENT_MAX_MS, SessionRecorder, type SessionRecorderOptions } from "./recorder/session-recorder.ts";
 export { sweepRetention } from "./recorder/retention.ts";
 export {
   chainedSegments,

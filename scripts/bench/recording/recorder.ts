@@ -17,6 +17,7 @@ import {
   openSegment,
   type RecordedCodec,
   sealSegment,
+  SEGMENT_MAX_MS,
   segmentKey,
   Segmenter,
 } from "@rd/recording";
@@ -102,7 +103,7 @@ export class BenchRecording {
     if (!this.segmenter || this.codec !== codec) {
       this.flushSegment();
       this.codec = codec;
-      this.segmenter = new Segmenter({ codec });
+      this.segmenter = new Segmenter({ codec, maxMs: SEGMENT_MAX_MS });
     }
     this.lastFrameMs = frame.timeMs;
     this.activity.onFrame(frame.timeMs, frame.data.length);

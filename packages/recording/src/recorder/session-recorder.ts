@@ -59,7 +59,7 @@ const STALL_FLUSH_MS = 2000;
  * Segments close at a keyframe after 3 s, or at this length without one (the agent's keyframes
  * come every 10 s on a quiet screen): a live replay lags and a crash loses at most this much.
  */
-const SEGMENT_MAX_MS = 6000;
+export const SEGMENT_MAX_MS = 6000;
 /** A lost signaling link is re-opened this many times before the recording is given up. */
 const MAX_RECONNECTS = 5;
 
