@@ -5,8 +5,8 @@
  * replay page then plays the decoded recording with the audit timeline beside it, and clicking
  * "Control handed over" lands on that moment. A second test kills the agent mid-recording.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type Page } from "@playwright/test";
@@ -179,6 +179,26 @@ test.describe("recording and replay", () => {
     // The segments verify against the audit chain.
     await a.getByRole("button", { name: "Verify recording" }).click();
     await expect(a.getByTestId("recording-verified")).toHaveText(/verified/i, { timeout: 15_000 });
+
+    // The admin exports the session's audit and verifies it offline; an edited line is named.
+    await a.goto(`/sessions/${sessionId}`);
+    const [download] = await Promise.all([a.waitForEvent("download"), a.getByTestId("export-audit").click()]);
+    const exported = await download.path();
+    const verify = (file: string) =>
+      spawnSync(process.execPath, ["scripts/audit-verify.ts", file], { encoding: "utf8" });
+    const ok = verify(exported);
+    expect(ok.stdout).toMatch(/^OK: \d+ events, \d+ signed heads?/);
+    expect(ok.status).toBe(0);
+    const lines = readFileSync(exported, "utf8").split("\n");
+    const handOverLine = lines.findIndex((l) => l.includes('"control_granted"'));
+    expect(handOverLine).toBeGreaterThan(0);
+    lines[handOverLine] = lines[handOverLine]!.replace('"control_granted"', '"control_released"');
+    const edited = path.join(tmpdir(), `rd-edited-${Date.now()}.jsonl`);
+    writeFileSync(edited, lines.join("\n"));
+    const failed = verify(edited);
+    rmSync(edited, { force: true });
+    expect(failed.status).toBe(1);
+    expect(failed.stdout + failed.stderr).toContain(`FAILED at line ${handOverLine + 1}`);
   });
 
   test("an agent killed mid-recording leaves an incomplete recording that plays to its last frame and verifies", async ({

@@ -62,6 +62,7 @@ export const AUDIT_EVENT_LABELS = {
   recording_deleted: "Recording deleted (retention)",
   recording_store_failed: "Recording storage failed",
   agent_recording_policy_changed: "Recording policy changed",
+  recording_retention_changed: "Recording retention changed",
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENT_LABELS;

@@ -135,7 +135,7 @@ export const usersRouter = router({
   /** The workspace's sign-in policy. */
   policy: adminProcedure.query(async ({ ctx }) => {
     const [tenant] = await ctx.db
-      .select({ twoFactor: Tenants.twoFactorPolicy })
+      .select({ twoFactor: Tenants.twoFactorPolicy, recordingRetentionDays: Tenants.recordingRetentionDays })
       .from(Tenants)
       .where(eq(Tenants.id, ctx.user.tenantId));
     return tenant!;
@@ -158,6 +158,41 @@ export const usersRouter = router({
         });
       });
       return { twoFactor: input.policy };
+    }),
+
+  /**
+   * How many days recordings are kept; the recorder's hourly sweep deletes older ones (their hashes
+   * stay in the audit chain).
+   */
+  setRecordingRetention: adminProcedure
+    .input(
+      z.object({
+        days: z
+          .number({ error: "Retention must be a number of days" })
+          .int({ error: "Retention must be a whole number of days" })
+          .min(1, { error: "Keep recordings at least 1 day" })
+          .max(3650, { error: "Keep recordings at most 3650 days (10 years)" }),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      await ctx.db.transaction(async (tx) => {
+        const [before] = await tx
+          .select({ days: Tenants.recordingRetentionDays })
+          .from(Tenants)
+          .where(eq(Tenants.id, ctx.user.tenantId));
+        if (before?.days === input.days) return;
+        await tx
+          .update(Tenants)
+          .set({ recordingRetentionDays: input.days })
+          .where(eq(Tenants.id, ctx.user.tenantId));
+        await appendEvent(tx, {
+          tenantId: ctx.user.tenantId,
+          type: "recording_retention_changed",
+          actor: { type: "user", id: ctx.user.id },
+          data: { from: before?.days ?? null, to: input.days },
+        });
+      });
+      return { recordingRetentionDays: input.days };
     }),
 
   /**

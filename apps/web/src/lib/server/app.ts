@@ -22,7 +22,7 @@ import { createDb, type DbHandle } from "@rd/db";
 import { startNodeSignal } from "@rd/signal/node";
 import { env as rawEnv } from "$env/dynamic/private";
 import { createHostCheck } from "./allowed-hosts.ts";
-import { startAuditSigning } from "./audit-signing.ts";
+import { type AuditSigning, startAuditSigning } from "./audit-signing.ts";
 import { startDemoAgent } from "./demo-agent.ts";
 import { startDeskHosting } from "./desk-hosting.ts";
 import { loadEnv, type Env } from "./env.ts";
@@ -54,6 +54,8 @@ export interface App {
   signalUrl(requestUrl: URL): string;
   /** Where recordings are stored and how their keys are unwrapped (and this process's recorder). */
   recording: Recording;
+  /** The audit chain's head signer. */
+  auditSigning: AuditSigning;
 }
 
 let app: App | undefined;
@@ -125,6 +127,7 @@ export async function startApp(): Promise<App> {
       env.SIGNAL_PUBLIC_URL ??
       `${requestUrl.protocol === "https:" ? "wss" : "ws"}://${publicHost ?? requestUrl.hostname}:${env.SIGNAL_PORT}/ws`,
     recording,
+    auditSigning,
   };
   return app;
 }

@@ -72,6 +72,8 @@ export interface AuditSigning {
   stop(): Promise<void>;
   /** The signing key's fingerprint (hex SHA-256 of its raw public key). */
   fingerprint: string;
+  /** Signs the workspace's chain head now (an export then ends on a signed head). */
+  signNow(tenantId: string): Promise<void>;
 }
 
 /**
@@ -116,5 +118,9 @@ export async function startAuditSigning(
       "generated a new audit signing key in the data directory: back it up, or set RD_AUDIT_SIGNING_KEY",
     );
   }
-  return { stop: () => signer.stop(), fingerprint: key.id };
+  return {
+    stop: () => signer.stop(),
+    fingerprint: key.id,
+    signNow: async (tenantId) => void (await signer.signHeadOf(tenantId)),
+  };
 }

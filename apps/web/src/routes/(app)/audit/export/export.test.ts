@@ -19,7 +19,10 @@ import { createTestSigningKey } from "@rd/db/testing";
 import { isHttpError, isRedirect } from "@sveltejs/kit";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
-const app = vi.hoisted(() => ({ database: null as unknown }));
+const app = vi.hoisted(() => ({
+  database: null as unknown,
+  auditSigning: null as unknown as { signNow(tenantId: string): Promise<void> },
+}));
 vi.mock("$lib/server/app.ts", () => ({ getApp: () => app }));
 
 const { GET } = await import("./+server.ts");
@@ -30,6 +33,7 @@ describe("GET /audit/export", () => {
   let tech: AuthUser;
   let sessionId: string;
   let otherSessionId: string;
+  let signer: AuditHeadSigner | undefined;
 
   const userOf = (row: typeof Users.$inferSelect): AuthUser => ({
     id: row.id,
@@ -95,13 +99,16 @@ describe("GET /audit/export", () => {
     for (const type of ["session_requested", "session_started", "session_ended"]) {
       await appendEvent(handle.db, { tenantId: tenant!.id, type, actor: { type: "system" }, sessionId });
     }
+    // No head is signed yet: the route signs the chain's head before it exports.
     const key = await createTestSigningKey();
-    const signer = new AuditHeadSigner({ db: handle.db, key, log: { info() {}, warn() {}, error() {} } });
-    await signer.start();
-    await signer.signHeadOf(tenant!.id);
-    await signer.stop();
+    signer = new AuditHeadSigner({ db: handle.db, key, log: { info() {}, warn() {}, error() {} } });
+    await signer.start(); // registers its public key
+    app.auditSigning = { signNow: async (tenantId) => void (await signer!.signHeadOf(tenantId)) };
   });
-  afterAll(() => handle?.close());
+  afterAll(async () => {
+    await signer?.stop();
+    await handle?.close();
+  });
 
   const get = (user: AuthUser | null, query: string) =>
     GET({ locals: { user }, url: new URL(`http://localhost/audit/export?${query}`) } as never);
