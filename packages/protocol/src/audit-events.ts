@@ -63,6 +63,8 @@ export const AUDIT_EVENT_LABELS = {
   recording_store_failed: "Recording storage failed",
   agent_recording_policy_changed: "Recording policy changed",
   recording_retention_changed: "Recording retention changed",
+  recording_segment_refused: "Recorded segment refused (integrity check failed)",
+  recording_verify_failed: "Recording failed verification",
 } as const;
 
 export type AuditEventType = keyof typeof AUDIT_EVENT_LABELS;

@@ -4,7 +4,7 @@
  * altered, removed or moved. For whoever may review the recording's session; 404 for anyone else.
  */
 import { findReviewableSession } from "@rd/api";
-import { Recordings } from "@rd/db";
+import { appendEvent, Recordings } from "@rd/db";
 import { verifyRecording } from "@rd/recording";
 import { json } from "@sveltejs/kit";
 import { eq } from "drizzle-orm";
@@ -32,7 +32,18 @@ export const POST: RequestHandler = async (event) => {
     recording,
     key: app.recording.keyring.unwrap(recording.wrappedKey),
   });
-  if (!result.ok)
+  if (!result.ok) {
     log.warn({ recordingId: recording.id, problems: result.problems }, "a recording failed verification");
+    await appendEvent(app.database.db, {
+      tenantId: recording.tenantId,
+      type: "recording_verify_failed",
+      actor: { type: "user", id: event.locals.user.id },
+      sessionId: recording.sessionId,
+      data: {
+        recordingId: recording.id,
+        problems: result.problems.slice(0, 50).map((p) => ({ seq: p.seq, reason: p.reason })),
+      },
+    });
+  }
   return json(result, { headers: { "cache-control": "no-store" } });
 };

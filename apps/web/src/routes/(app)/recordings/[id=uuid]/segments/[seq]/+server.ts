@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { segmentForReview } from "@rd/api";
+import { appendEvent } from "@rd/db";
 import { openSegment, RecordingKeyUnwrapFailed, SegmentTampered, segmentKey } from "@rd/recording";
 import { json } from "@sveltejs/kit";
 import type { RequestHandler } from "./$types";
@@ -45,7 +46,13 @@ export const GET: RequestHandler = async (event) => {
     return problem(404, NOT_FOUND);
   }
 
-  const context = { recordingId: found.recordingId, sessionId: found.sessionId, seq, userId: user.id };
+  const context = {
+    recordingId: found.recordingId,
+    sessionId: found.sessionId,
+    tenantId: found.tenantId,
+    seq,
+    userId: user.id,
+  };
   const { recording } = getApp();
   let sealed: Uint8Array;
   try {
@@ -77,11 +84,11 @@ export const GET: RequestHandler = async (event) => {
       );
     }
     if (!(error instanceof SegmentTampered)) throw error;
-    return tampered(context, "its encryption tag does not match");
+    return await tampered(context, "its encryption tag does not match");
   }
   // Sealed with the right key and yet not what the chain says was written: refuse it just the same.
   if (createHash("sha256").update(segment).digest("hex") !== found.sha256) {
-    return tampered(context, "its SHA-256 differs from the one in the audit chain");
+    return await tampered(context, "its SHA-256 differs from the one in the audit chain");
   }
   return rangeResponse(segment, event.request.headers.get("range"), {
     "content-type": "video/mp4",
@@ -89,8 +96,19 @@ export const GET: RequestHandler = async (event) => {
   });
 };
 
-function tampered(context: { recordingId: string; seq: number }, why: string) {
+/** Refuses a segment that is not what was recorded, and puts that in the audit trail. */
+async function tampered(
+  context: { recordingId: string; sessionId: string; tenantId: string; seq: number; userId: string },
+  why: string,
+) {
   log.error({ ...context, why }, "a recorded segment failed its integrity check");
+  await appendEvent(getApp().database.db, {
+    tenantId: context.tenantId,
+    type: "recording_segment_refused",
+    actor: { type: "system" },
+    sessionId: context.sessionId,
+    data: { recordingId: context.recordingId, seq: context.seq, why, viewer: context.userId },
+  }).catch((error: unknown) => log.error({ err: error }, "could not record the refused segment"));
   return problem(
     409,
     `Segment ${context.seq} of this recording failed its integrity check (${why}): it was changed or damaged after it was recorded, and is not shown.`,

@@ -16,10 +16,12 @@ import {
   RecordingSegments,
   Recordings,
   RemoteSessions,
+  SessionEvents,
   Tenants,
   Users,
   type UserRole,
 } from "@rd/db";
+import { eq } from "drizzle-orm";
 import { testDatabases } from "@rd/db/testing";
 import { createKeyring, LocalStore, sealSegment, segmentKey } from "@rd/recording";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -212,6 +214,13 @@ describe.each(testDatabases())("the segment route on $name", (backend) => {
         new RegExp(`^Segment ${seq} of this recording failed its integrity check`),
       );
     }
+    // Each refusal is in the audit trail, with the viewer who met it.
+    const refused = await handle.db
+      .select()
+      .from(SessionEvents)
+      .where(eq(SessionEvents.type, "recording_segment_refused"));
+    expect(refused.map((e) => e.data.seq).sort()).toEqual([2, 3]);
+    expect(refused[0]!.data).toMatchObject({ recordingId, viewer: tech.id });
   });
 
   it("says a segment indexed but gone from the store is missing", async () => {
