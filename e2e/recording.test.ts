@@ -13,8 +13,8 @@ import { type Browser, type Page } from "@playwright/test";
 import { expect, test } from "./fixtures.ts";
 import { addTechnician, completeSetup, signInAsAdmin, signInAsNewUser } from "./helpers.ts";
 import { type Product, startProduct } from "./product.ts";
-import { finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
-import { answerConsent, connect, screenPoint, viewer } from "./viewer.ts";
+import { eventually, finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
+import { answerConsent, connect, screenPoint, videoPixel, viewer } from "./viewer.ts";
 
 async function personAt(browser: Browser, baseURL: string, who: { email: string; password: string }) {
   const context = await browser.newContext({ baseURL });
@@ -47,6 +47,12 @@ interface ReplayData {
     startedAt: string;
     segments: { seq: number }[];
   }[];
+}
+
+/** Where (x, y) of the remote screen is, once the viewer has decoded a frame (its size is known then). */
+async function pointOnScreen(page: Page, x: number, y: number) {
+  await eventually(() => videoPixel(page, 0.5, 0.5), 15_000);
+  return screenPoint(page, x, y);
 }
 
 /** Sets the agent's recording policy on its page, as an admin does. */
@@ -112,7 +118,7 @@ test.describe("recording and replay", () => {
       )
       .toBeGreaterThan(0);
 
-    const inTerminal = await screenPoint(a, 0.5, 0.3);
+    const inTerminal = await pointOnScreen(a, 0.5, 0.3);
     await a.mouse.click(inTerminal.x, inTerminal.y);
     await terminal.focused();
     await a.keyboard.type("typed while recorded");
@@ -131,7 +137,7 @@ test.describe("recording and replay", () => {
     await a.waitForTimeout(3000); // some picture between the typing and the hand-over
     await a.getByTestId("give-control").click();
     await expect(viewer(b)).toHaveAttribute("data-in-control", "true");
-    const bAt = await screenPoint(b, 0.5, 0.3);
+    const bAt = await pointOnScreen(b, 0.5, 0.3);
     await b.mouse.click(bAt.x, bAt.y);
     await b.keyboard.type("and by bob");
     await b.keyboard.press("Enter");
@@ -277,8 +283,7 @@ test.describe("recording and replay", () => {
         timeout: 15_000,
       });
       // Keep the picture changing so segments are written and the disk fills.
-      await page.waitForTimeout(3000);
-      const at = await screenPoint(page, 0.3, 0.3);
+      const at = await pointOnScreen(page, 0.3, 0.3);
       await page.mouse.click(at.x, at.y);
       for (let i = 0; i < 10; i++) {
         await page.keyboard.type(`ls -la /usr/bin | head -${40 + i}`);
