@@ -205,7 +205,10 @@ describe.each(testDatabases())("recordings on $name", (backend) => {
     expect(await renewRecording(handle.db, { recordingId: held.id, holder: "h" })).toEqual({
       stopRequested: true,
     });
+    // The holder ends it; the stop is the person's who asked for it.
     await finishRecording(handle.db, { recordingId: held.id, state: "complete", reason: "stopped_by_user" });
+    const stopped = (await events(held.sessionId)).find((e) => e.type === "recording_stopped")!;
+    expect(stopped).toMatchObject({ actorType: "user", actorId: owner });
 
     const unheld = await start(await liveSession());
     await requestStop(handle.db, { tenantId, recordingId: unheld.id, userId: owner });

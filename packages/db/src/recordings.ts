@@ -231,7 +231,8 @@ export type FinishedState = "complete" | "incomplete" | "failed";
 
 /**
  * Ends a recording (once: a second call does nothing and returns false) and takes its recorder out
- * of the session. The session itself goes on: a recording that fails never stops a session.
+ * of the session. The session itself goes on: a recording that fails never stops a session. Without
+ * an actor, a stop someone asked for is theirs (`stop_requested_by`), anything else the system's.
  */
 export async function finishRecording(
   executor: Executor,
@@ -239,7 +240,7 @@ export async function finishRecording(
     recordingId,
     state,
     reason,
-    actor = { type: "system" },
+    actor,
   }: {
     recordingId: string;
     state: FinishedState;
@@ -254,10 +255,11 @@ export async function finishRecording(
       .where(and(eq(Recordings.id, recordingId), eq(Recordings.state, "recording")))
       .returning();
     if (!row) return undefined;
+    const asked = reason === "stopped_by_user" && row.stopRequestedBy;
     await appendEvent(tx, {
       tenantId: row.tenantId,
       type: "recording_stopped",
-      actor,
+      actor: actor ?? (asked ? { type: "user", id: row.stopRequestedBy } : { type: "system" }),
       sessionId: row.sessionId,
       agentId: await agentOf(tx, row.sessionId),
       data: {

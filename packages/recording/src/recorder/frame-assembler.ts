@@ -82,9 +82,8 @@ export class FrameAssembler {
   private startAtFirstFrame(): boolean {
     if (this.pending.size === 0) return false;
     const seqs = [...this.pending.keys()].sort((a, b) => (after(a, b) ? 1 : -1));
-    // The oldest packet whose predecessor ended a frame (or the very oldest): start there.
-    const markerEnd = seqs.find((s) => this.pending.get(s)!.packet.header.marker);
-    if (markerEnd === undefined) return false;
+    // Start at the oldest packet, once some frame is complete (a marker has arrived).
+    if (!seqs.some((seq) => this.pending.get(seq)!.packet.header.marker)) return false;
     this.expected = seqs[0];
     return true;
   }

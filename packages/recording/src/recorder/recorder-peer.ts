@@ -51,6 +51,8 @@ export class RecorderPeer {
   private readonly log: Logger;
   private readonly clock: () => number;
   private assembler?: FrameAssembler;
+  /** The agent's video SSRC, once a packet came: where a keyframe request goes. */
+  private ssrc?: number;
   private closed = false;
   /** Asking for a keyframe restarts the agent's encoder: at most once a second. */
   private lastPliAt = 0;
@@ -113,8 +115,6 @@ export class RecorderPeer {
     await this.pc.setLocalDescription(answer);
     return this.pc.localDescription!.sdp;
   }
-
-  private ssrc?: number;
 
   async addCandidate(candidate: IceCandidateJson | null): Promise<void> {
     if (!candidate?.candidate) return;

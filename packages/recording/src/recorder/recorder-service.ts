@@ -8,12 +8,14 @@
 import { randomUUID } from "node:crypto";
 import {
   claimRecording,
+  databaseError,
   type DbHandle,
   parseControlNotice,
   RecordingRefused,
   sessionsOwedRecording,
   startRecording,
   sweepOrphanRecordings,
+  UNIQUE_VIOLATION,
 } from "@rd/db";
 import type { Logger } from "@rd/log";
 import type { RTCIceServer } from "werift";
@@ -90,17 +92,17 @@ export class RecorderService {
   async #tick() {
     const db = this.#o.handle.db;
     for (const session of await sessionsOwedRecording(db)) {
-      const { key: _key, wrapped } = this.#o.keyring.newRecordingKey();
       await startRecording(db, {
         id: randomUUID(),
         tenantId: session.tenantId,
         sessionId: session.id,
         startedBy: null,
         storage: this.#o.store.kind,
-        wrappedKey: wrapped,
+        wrappedKey: this.#o.keyring.newRecordingKey().wrapped,
       }).catch((error: unknown) => {
         // Another recorder started it a moment earlier, or the session ended: nothing owed.
-        if (!(error instanceof RecordingRefused) && !String(error).includes("unique"))
+        const raced = databaseError(error)?.code === UNIQUE_VIOLATION;
+        if (!(error instanceof RecordingRefused) && !raced)
           this.#log.warn({ err: error, sessionId: session.id }, "could not start a policy recording");
       });
     }

@@ -20,12 +20,10 @@ import {
   type FinishedState,
   joinAsRecorder,
   type Recording,
-  Recordings,
   renewRecording,
   setRecordingParticipant,
 } from "@rd/db";
 import type { Logger } from "@rd/log";
-import { eq } from "drizzle-orm";
 import { CLOSE_CODES, isTerminalSessionState, type SignalMessage } from "@rd/protocol";
 import { SignalingClient } from "@rd/protocol/signaling-client";
 import type { RTCIceServer } from "werift";
@@ -328,26 +326,15 @@ export class SessionRecorder {
       this.flushSegment();
       await this.writes.catch((error: unknown) => this.log.error({ err: error }, "writing a segment failed"));
       const { db, recording } = this.options;
-      const stoppedBy = reason === "stopped_by_user" ? await this.stopRequester() : null;
       await finishRecording(db, {
         recordingId: recording.id,
         state: this.failedStore ? "failed" : state,
         reason,
-        ...(stoppedBy ? { actor: { type: "user" as const, id: stoppedBy } } : {}),
       }).catch((error: unknown) => this.log.error({ err: error }, "could not end the recording"));
       this.log.info({ state, reason }, "recording ended");
       await this.teardown();
     })();
     return this.finishing;
-  }
-
-  private async stopRequester(): Promise<string | null> {
-    const { db, recording } = this.options;
-    const [row] = await db
-      .select({ by: Recordings.stopRequestedBy })
-      .from(Recordings)
-      .where(eq(Recordings.id, recording.id));
-    return row?.by ?? null;
   }
 
   private async teardown() {
