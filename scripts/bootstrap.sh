@@ -7,8 +7,9 @@ RD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RD_TOOLS="$RD_ROOT/.tools"
 # x11-utils: the consent prompt (xmessage); x11-xserver-utils: xmodmap (keyboard layout);
 # xterm: the demo desktop's terminal; xdotool: tests; bubblewrap: the interview desks' sandbox
-# (packages/sandbox); nano: the desks' editor.
-RD_DEBIAN_PACKAGES=(ffmpeg xvfb fluxbox xclip libxtst6 chromium x11-utils x11-xserver-utils xterm xdotool bubblewrap nano)
+# (packages/sandbox); nano: the desks' editor; coturn: the TURN relay `RD_TURN=coturn npm start` runs
+# (scripts/lib/coturn.ts), and its tests.
+RD_DEBIAN_PACKAGES=(ffmpeg xvfb fluxbox xclip libxtst6 chromium x11-utils x11-xserver-utils xterm xdotool bubblewrap nano coturn)
 
 rd_say() { printf '\033[1m[remote-desk]\033[0m %s\n' "$*" >&2; }
 
@@ -47,12 +48,24 @@ rd_ensure_debian_packages() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     rd_say "installing Debian packages: $missing"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2 && return 0
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2 &&
+      rd_disable_system_coturn && return 0
     rd_say "apt-get failed; install them by hand: apt-get install -y $missing"
   else
     rd_say "missing Debian packages; run: sudo apt-get install -y $missing"
   fi
   [ "${1:-}" = required ] && return 1
+  return 0
+}
+
+# Debian's coturn package enables its own service on a systemd machine, configured to relay for
+# anyone: we only want the coturn that `RD_TURN=coturn npm start` runs with its secret, so the
+# system's is turned off again.
+rd_disable_system_coturn() {
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled coturn >/dev/null 2>&1; then
+    rd_say "disabling Debian's own coturn service (npm start runs its own when RD_TURN=coturn)"
+    systemctl disable --now coturn >&2 || true
+  fi
   return 0
 }
 

@@ -2,6 +2,12 @@
  * The signaling worker's configuration: environment variables validated once (runtime-neutral: the
  * entries pass in their runtime's environment), and the tuning constants with why they have their value.
  */
+import {
+  iceServerUrl,
+  TURN_CREDENTIAL_TTL_SECONDS,
+  TURN_SECRET_MIN_CHARS,
+  type TurnConfig,
+} from "@rd/protocol";
 import { z } from "zod";
 
 export interface SignalTuning {
@@ -65,6 +71,17 @@ const optional = z
   .transform((v) => v || undefined)
   .optional();
 
+/** A comma-separated list of STUN/TURN URIs, each checked (an empty list is no list). */
+const iceUrlList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(",")
+      .map((u) => u.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(iceServerUrl).max(8));
+
 const schema = z.object({
   SIGNAL_PORT: z.coerce.number().int().min(1).max(65535).default(8787),
   SIGNAL_HOST: z.string().default("0.0.0.0"),
@@ -97,12 +114,45 @@ const schema = z.object({
   SIGNAL_METRICS_TOKEN: optional.pipe(
     z.string().min(16, { error: "must be at least 16 characters (a random token)" }).optional(),
   ),
+  /**
+   * TURN relay: the secret shared with the TURN server (coturn `static-auth-secret`) and where it
+   * is (comma separated). Set both, and every viewer and agent gets a short-lived credential for
+   * each session; set neither, and peers use their own ICE servers only.
+   */
+  RD_TURN_SECRET: optional.pipe(
+    z
+      .string()
+      .min(TURN_SECRET_MIN_CHARS, {
+        error: `must be at least ${TURN_SECRET_MIN_CHARS} characters; generate one with: openssl rand -hex 32`,
+      })
+      .optional(),
+  ),
+  RD_TURN_URLS: optional.pipe(iceUrlList.optional()),
+  /** How long a TURN credential lives, in seconds. */
+  RD_TURN_TTL_SECONDS: z.coerce.number().int().min(60).max(TURN_CREDENTIAL_TTL_SECONDS).optional(),
+});
+
+/** Half a TURN configuration is a mistake, not "off": say which half is missing. */
+const checked = schema.superRefine((env, ctx) => {
+  const urls = env.RD_TURN_URLS?.length ?? 0;
+  if (env.RD_TURN_SECRET && urls === 0)
+    ctx.addIssue({
+      code: "custom",
+      path: ["RD_TURN_URLS"],
+      message: "RD_TURN_SECRET is set: set RD_TURN_URLS too, e.g. turn:203.0.113.5:3478?transport=udp",
+    });
+  if (!env.RD_TURN_SECRET && urls > 0)
+    ctx.addIssue({
+      code: "custom",
+      path: ["RD_TURN_SECRET"],
+      message: "RD_TURN_URLS is set: set RD_TURN_SECRET too (the TURN server's static-auth-secret)",
+    });
 });
 
 export type SignalEnv = z.infer<typeof schema>;
 
 export function loadSignalEnv(source: Record<string, string | undefined>): SignalEnv {
-  const result = schema.safeParse(source);
+  const result = checked.safeParse(source);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(
@@ -110,6 +160,12 @@ export function loadSignalEnv(source: Record<string, string | undefined>): Signa
     );
   }
   return result.data;
+}
+
+/** The TURN relay the worker issues credentials for, when configured. */
+export function turnFrom(env: SignalEnv): TurnConfig | undefined {
+  if (!env.RD_TURN_SECRET || !env.RD_TURN_URLS?.length) return undefined;
+  return { secret: env.RD_TURN_SECRET, urls: env.RD_TURN_URLS, ttlSeconds: env.RD_TURN_TTL_SECONDS };
 }
 
 export function tuningFrom(env: SignalEnv, overrides: Partial<SignalTuning> = {}): SignalTuning {

@@ -5,13 +5,20 @@
  * (open, join, end, remove an agent, deactivate a user); the peers are WebSocket clients speaking
  * the protocol. Times to a revocation are printed, not asserted: timings belong to benchmarks.
  */
+import { createHmac } from "node:crypto";
 import { Agents, RemoteSessions, SessionEvents } from "@rd/db";
 import { importTicketKey, signTicket } from "@rd/auth/tickets";
-import { CLOSE_CODES } from "@rd/protocol";
+import { CLOSE_CODES, TURN_CREDENTIAL_TTL_SECONDS } from "@rd/protocol";
 import { and, asc, eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestClient } from "./testing/client.ts";
-import { deployments, type Deployment, TEST_METRICS_TOKEN, TEST_TUNING } from "./testing/deployments.ts";
+import {
+  deployments,
+  type Deployment,
+  TEST_METRICS_TOKEN,
+  TEST_TUNING,
+  TEST_TURN,
+} from "./testing/deployments.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Longer than a grace period and the sweep after it, for "did not come back" cases. */
@@ -90,9 +97,10 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     const { sessionId, participantId, ticket } = await d.seed.openSession(d.seed.techA, credentials.agentId);
     const peer = `owner-${crypto.randomUUID().slice(0, 8)}`;
     const v = await viewer(ticket, peer);
-    expect(await v.next("presence/welcome")).toMatchObject({ participantId });
+    const welcome = await v.next("presence/welcome");
+    expect(welcome).toMatchObject({ participantId });
     const request = await a.next("session/request", (m) => m.sessionId === sessionId);
-    return { a, v, sessionId, participantId, peer, request };
+    return { a, v, sessionId, participantId, peer, request, welcome };
   }
 
   async function active(credentials = d.seed.agentA) {
@@ -189,6 +197,28 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
         tenant: "A",
       });
       v.send({ type: "session/end", sessionId: request.sessionId });
+      await a.next("session/state", (m) => m.status === "ended");
+      a.close();
+    });
+
+    it("gives the agent and the viewer each a TURN credential of their own, for ten minutes", async () => {
+      const { a, v, sessionId, participantId, request, welcome } = await requested();
+      const now = Date.now() / 1000;
+      for (const [servers, id] of [
+        [request.iceServers, sessionId],
+        [welcome.iceServers, participantId],
+      ] as const) {
+        expect(servers).toHaveLength(1);
+        const { urls, username, credential } = servers![0]!;
+        expect(urls).toEqual([TEST_TURN.url]);
+        const [expiry, who] = username!.split(":");
+        expect(who).toBe(id);
+        expect(Number(expiry) - now).toBeGreaterThan(TURN_CREDENTIAL_TTL_SECONDS - 10);
+        expect(Number(expiry) - now).toBeLessThanOrEqual(TURN_CREDENTIAL_TTL_SECONDS + 1);
+        // What coturn's --use-auth-secret recomputes from the username.
+        expect(credential).toBe(createHmac("sha1", TEST_TURN.secret).update(username!).digest("base64"));
+      }
+      v.send({ type: "session/end", sessionId });
       await a.next("session/state", (m) => m.status === "ended");
       a.close();
     });

@@ -7,10 +7,11 @@ import { makeDataDirPrivate } from "@rd/auth/private-files";
 import { resolveSecret } from "@rd/auth/secret-file";
 import { importTicketKey } from "@rd/auth/tickets";
 import { createDb, type DbHandle } from "@rd/db";
+import { createTurnIssuer } from "@rd/protocol";
 import { Redis } from "ioredis";
 import path from "node:path";
 import { type Bus, InProcessBus } from "./bus.ts";
-import { loadSignalEnv, type SignalEnv, type SignalTuning, tuningFrom } from "./config.ts";
+import { loadSignalEnv, type SignalEnv, type SignalTuning, tuningFrom, turnFrom } from "./config.ts";
 import { SignalHub } from "./hub.ts";
 import { createLogger, type Logger } from "@rd/log";
 import { RedisBus } from "./redis-bus.ts";
@@ -65,6 +66,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     replayGuard = new MemoryReplayGuard();
   }
 
+  const turn = turnFrom(env);
   const hub = new SignalHub({
     workerId,
     store: createDbStore(database),
@@ -73,10 +75,16 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     ticketKey: await importTicketKey(resolveSecret(env.RD_SECRET, env.DATA_DIR)),
     tuning: tuningFrom(env, options.tuning),
     log,
+    ...(turn ? { turnCredentials: createTurnIssuer(turn) } : {}),
   });
   await hub.start();
   log.info(
-    { bus: options.bus ? "shared" : env.REDIS_URL ? "redis" : "in-process", database: database.kind },
+    {
+      bus: options.bus ? "shared" : env.REDIS_URL ? "redis" : "in-process",
+      database: database.kind,
+      // Where the relay is, never its secret.
+      turn: turn?.urls ?? "off",
+    },
     "signaling worker ready",
   );
 

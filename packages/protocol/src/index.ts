@@ -5,6 +5,7 @@ export * from "./participants.ts";
 export * from "./audit-events.ts";
 export * from "./recording-policy.ts";
 export * from "./signaling.ts";
+export * from "./turn-credentials.ts";
 export * from "./datachannel.ts";
 export * from "./token-bucket.ts";
 export * from "./desk-state.ts";

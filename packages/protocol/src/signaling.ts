@@ -11,6 +11,7 @@ import { DATA_LIMITS } from "./datachannel.ts";
 import { clipboardPolicy } from "./desk-template.ts";
 import { PARTICIPANT_KINDS } from "./participants.ts";
 import { SESSION_END_REASONS, SESSION_STATES } from "./session-state.ts";
+import { iceServerList } from "./turn-credentials.ts";
 
 export const SIGNALING_VERSION = 1;
 
@@ -120,6 +121,11 @@ export const signalMessage = z.discriminatedUnion("type", [
     sessionId: uuid.optional(),
     /** Viewers: who they are in the session. */
     participantId: uuid.optional(),
+    /**
+     * Viewers: STUN/TURN servers for their peer connection, with a short-lived TURN credential
+     * (turn-credentials.ts); absent when the worker has none configured.
+     */
+    iceServers: iceServerList.optional(),
   }),
   z.strictObject({ type: z.literal("heartbeat/ping"), t: z.number() }),
   z.strictObject({ type: z.literal("heartbeat/pong"), t: z.number() }),
@@ -142,6 +148,11 @@ export const signalMessage = z.discriminatedUnion("type", [
     recording: z.enum(RECORDING_POLICIES).optional(),
     /** What may cross the clipboard, enforced by the agent; absent: anything, both ways. */
     clipboardPolicy: clipboardPolicy.optional(),
+    /**
+     * STUN/TURN servers for the agent's peers in this session, with a short-lived TURN credential
+     * (turn-credentials.ts), ahead of the agent's own; absent when the worker has none configured.
+     */
+    iceServers: iceServerList.optional(),
   }),
   /** Agent → worker: the person at the machine is being asked. */
   z.strictObject({ type: z.literal("session/prompt"), ...sessionId }),

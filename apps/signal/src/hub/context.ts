@@ -1,5 +1,6 @@
 /** What the hub's domain modules share: its dependencies, the registry, delivery, and each other. */
 import type { Logger } from "@rd/log";
+import type { IceServer } from "@rd/protocol";
 import type { Bus, BusEnvelope } from "../bus.ts";
 import type { SignalTuning } from "../config.ts";
 import type { ReplayGuard } from "../replay-guard.ts";
@@ -18,6 +19,11 @@ export interface HubDeps {
   ticketKey: CryptoKey;
   tuning: SignalTuning;
   log: Logger;
+  /**
+   * The TURN relay's servers with a fresh short-lived credential for `id` (a participant, or a
+   * session for its agent); unset when no relay is configured. The credential is never logged.
+   */
+  turnCredentials?: (id: string) => Promise<IceServer>;
 }
 
 export interface HubContext extends HubDeps {

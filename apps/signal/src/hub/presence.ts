@@ -8,7 +8,7 @@
  * trace).
  */
 import { verifyTicket } from "@rd/auth/tickets";
-import { CLOSE_CODES, type SignalMessageOf } from "@rd/protocol";
+import { CLOSE_CODES, type IceServer, type SignalMessageOf } from "@rd/protocol";
 import { type BusEnvelope, channels } from "../bus.ts";
 import type { AgentIdentity } from "../store.ts";
 import { type Connection, isAgent, isClosed, move, type ViewerIdentity } from "./connection.ts";
@@ -200,6 +200,8 @@ export class Presence {
       participantId: p.participantId,
       connectionId: connection.id,
     });
+    // Each connection gets its own credential: a reconnect is a fresh one for the peer's next ICE restart.
+    const ice = await this.iceServers(p.participantId);
     if (isClosed(connection)) return;
     // Welcomed before the agent hears of it: the agent's offer must not reach a page that does not
     // know yet who it is in the session.
@@ -211,6 +213,7 @@ export class Presence {
       heartbeatMs: tuning.heartbeatMs,
       sessionId: p.sessionId,
       participantId: p.participantId,
+      ...ice,
     });
     if (!(await store.participantConnected(p.participantId, peer))) {
       return this.ctx.sessions.closeLeft(connection, p.participantId);
@@ -223,8 +226,18 @@ export class Presence {
       return;
     }
     // The first viewer of a new session asks the agent; everyone else catches up with its state.
-    if (p.status === "pending" && !p.requested) await delivery.deliver(channels.agent(p.agentId), p.request);
+    if (p.status === "pending" && !p.requested)
+      await delivery.deliver(channels.agent(p.agentId), {
+        ...p.request,
+        ...(await this.iceServers(p.sessionId)),
+      });
     await this.ctx.sessions.catchUp(connection, p.sessionId);
+  }
+
+  /** The relay's servers with a credential for `id`, as the field of a message; nothing without a relay. */
+  private async iceServers(id: string): Promise<{ iceServers?: IceServer[] }> {
+    const issue = this.ctx.turnCredentials;
+    return issue ? { iceServers: [await issue(id)] } : {};
   }
 
   /** A participant's other connection (elsewhere) took over: this one is stale. */

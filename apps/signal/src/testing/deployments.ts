@@ -19,6 +19,12 @@ export const TEST_SECRET = "signal-test-secret-0123456789abcdef0123";
 /** What monitoring presents to read the counts on /healthz (SIGNAL_METRICS_TOKEN). */
 export const TEST_METRICS_TOKEN = "signal-test-metrics-token-0123456789";
 
+/** A TURN relay every test worker issues credentials for (none runs: the contract checks the credentials). */
+export const TEST_TURN = {
+  secret: "signal-test-turn-secret-0123456789",
+  url: "turn:127.0.0.1:3478?transport=udp",
+};
+
 /** Short timers so presence, heartbeats and failure detection happen within a test's patience. */
 export const TEST_TUNING = {
   heartbeatMs: 1_000,
@@ -76,6 +82,8 @@ export async function spawnWorker(
     SIGNAL_RESUME_GRACE_MS: String(TEST_TUNING.resumeGraceMs),
     SIGNAL_MAX_UNAUTHENTICATED_PER_IP: String(TEST_TUNING.maxUnauthenticatedPerIp),
     SIGNAL_METRICS_TOKEN: TEST_METRICS_TOKEN,
+    RD_TURN_SECRET: TEST_TURN.secret,
+    RD_TURN_URLS: TEST_TURN.url,
     ...extraEnv,
   };
   const command =
@@ -207,6 +215,8 @@ function nodeWorkers(count: number, redisUrl?: string): DeploymentKind["create"]
       RD_SECRET: TEST_SECRET,
       LOG_LEVEL: "warn",
       SIGNAL_METRICS_TOKEN: TEST_METRICS_TOKEN,
+      RD_TURN_SECRET: TEST_TURN.secret,
+      RD_TURN_URLS: TEST_TURN.url,
       ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     };
     const signals: NodeSignal[] = [];

@@ -43,6 +43,13 @@ class RecordingPeerConnection {
   close() {
     this.closed = true;
   }
+  configuration: RTCConfiguration = {};
+  getConfiguration() {
+    return this.configuration;
+  }
+  setConfiguration(configuration: RTCConfiguration) {
+    this.configuration = configuration;
+  }
 }
 
 function recordingPeer() {
@@ -180,6 +187,37 @@ describe("ViewerPeer (negotiation rules)", () => {
     await peer.handleOffer("offer-1");
     expect(sent).toEqual([]);
     expect(fake.added).toEqual([]);
+  });
+});
+
+describe("ViewerPeer ICE servers", () => {
+  const turn = (credential: string) => ({ urls: ["turn:192.0.2.1:3478"], username: "1:me", credential });
+
+  it("makes its connection with the servers it is given", () => {
+    const configs: RTCConfiguration[] = [];
+    new ViewerPeer({
+      sessionId: SESSION,
+      participantId: ME,
+      iceServers: [turn("a")],
+      sendSignal: () => {},
+      events: { onTrack() {}, onChannel() {}, onConnectionState() {}, onNegotiationError() {} },
+      createPeerConnection: (config) => {
+        configs.push(config);
+        return new RecordingPeerConnection() as unknown as RTCPeerConnection;
+      },
+    });
+    expect(configs).toEqual([{ iceServers: [turn("a")] }]);
+  });
+
+  it("takes new ones for its next ICE restart, keeping the rest of its configuration", () => {
+    const { fake, peer } = recordingPeer();
+    fake.configuration = { bundlePolicy: "max-bundle", iceServers: [] };
+    peer.setIceServers([turn("b")]);
+    expect(fake.configuration).toEqual({ bundlePolicy: "max-bundle", iceServers: [turn("b")] });
+    // The same servers again (a reconnect to a worker without a relay) change nothing.
+    fake.configuration = { bundlePolicy: "max-bundle" };
+    peer.setIceServers([turn("b")]);
+    expect(fake.configuration).toEqual({ bundlePolicy: "max-bundle" });
   });
 });
 

@@ -22,7 +22,7 @@ export interface PeerOptions {
   sessionId: string;
   /** This viewer in the session: the agent runs one peer connection per participant. */
   participantId: string;
-  /** STUN/TURN servers, from the page's data so they can be configured on the server later. */
+  /** STUN/TURN servers: the signaling worker's (short-lived TURN credentials), then the page's. */
   iceServers: RTCIceServer[];
   /** Sends a negotiation message to the agent through the signaling worker. */
   sendSignal(message: SignalMessage): void;
@@ -47,6 +47,7 @@ export class ViewerPeer {
    * setLocalDescription resolves; the agent needs the answer first to know their ufrag.
    */
   private heldLocal: IceCandidateMessage[] | null = null;
+  private iceServers: RTCIceServer[];
   private closed = false;
 
   constructor({
@@ -61,6 +62,7 @@ export class ViewerPeer {
     this.participantId = participantId;
     this.sendSignal = sendSignal;
     this.events = events;
+    this.iceServers = iceServers;
     this.pc = createPeerConnection({ iceServers });
     this.pc.onicecandidate = (event) => {
       if (this.closed) return;
@@ -109,6 +111,21 @@ export class ViewerPeer {
       return;
     }
     await this.addCandidate(candidate);
+  }
+
+  /**
+   * Replaces the STUN/TURN servers (a fresh TURN credential after a signaling reconnect). As
+   * webrtc-pc's setConfiguration says, they are used from the next gathering on: an ICE restart.
+   */
+  setIceServers(iceServers: RTCIceServer[]): void {
+    if (this.closed || JSON.stringify(iceServers) === JSON.stringify(this.iceServers)) return;
+    this.iceServers = iceServers;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    } catch (error) {
+      // The current ones stay; only a later ICE restart could have used the new ones.
+      console.warn("webrtc: could not update the ICE servers", error);
+    }
   }
 
   close(): void {

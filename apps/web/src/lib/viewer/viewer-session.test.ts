@@ -4,6 +4,7 @@
  * `control` channels). Only the browser is missing: werift stands in for its RTCPeerConnection and
  * Node's own WebSocket for the browser's.
  */
+import { createHmac } from "node:crypto";
 import { authUserOf, createAuth, createSecretBox, hashPassword, type AuthUser } from "@rd/auth";
 import { importTicketKey } from "@rd/auth/tickets";
 import { createCaller, createEnrollmentCode, enrollAgent } from "@rd/api";
@@ -214,7 +215,7 @@ describe("ViewerSession against the real signaling worker", () => {
     for (const c of open.splice(0)) c.close();
   });
 
-  async function onlineAgent(answer: Answer) {
+  async function onlineAgent(answer: Answer, agentUrl = url) {
     const { code } = await createEnrollmentCode(db.db, { tenantId, createdBy: tech.id, expiresInMinutes: 5 });
     const enrolled = await enrollAgent(db.db, code, {
       name: "pc",
@@ -223,13 +224,18 @@ describe("ViewerSession against the real signaling worker", () => {
       version: "t",
     });
     if (!enrolled.ok) throw new Error(enrolled.message);
-    const agent = new ProtocolAgent(url, enrolled, answer);
+    const agent = new ProtocolAgent(agentUrl, enrolled, answer);
     open.push(agent);
     await eventually(() => agent.ready, "the agent's welcome");
     return { agent, agentId: enrolled.agentId };
   }
 
-  function viewer(sessionId: string, ticket: string | (() => Promise<string>), signalUrl = url) {
+  function viewer(
+    sessionId: string,
+    ticket: string | (() => Promise<string>),
+    signalUrl = url,
+    ice: { page?: RTCIceServer[]; configs?: RTCConfiguration[] } = {},
+  ) {
     const states: [ViewerState, string | undefined][] = [];
     const controls: unknown[] = [];
     const tracks: string[] = [];
@@ -255,12 +261,15 @@ describe("ViewerSession against the real signaling worker", () => {
               return ticket;
             },
       signalUrl,
-      iceServers: [],
+      iceServers: ice.page ?? [],
       events,
       tuning: { endConfirmMs: 1_000, reconnectFirstMs: 100, reconnectMaxMs: 500 },
-      // The viewer passes no ICE servers in these tests; werift's own config type differs in details.
-      createPeerConnection: () =>
-        new WeriftPeerConnection({ iceServers: [] }) as unknown as RTCPeerConnection,
+      // The configuration is recorded, not applied: the peers are on this machine and need no
+      // servers, and werift's own config type differs in details.
+      createPeerConnection: (config) => {
+        ice.configs?.push(config);
+        return new WeriftPeerConnection({ iceServers: [] }) as unknown as RTCPeerConnection;
+      },
     });
     open.push({ close: () => session.disconnect() });
     session.start();
@@ -295,6 +304,38 @@ describe("ViewerSession against the real signaling worker", () => {
       endReason: "ended_by_technician",
     });
     expect(v.orphaned()).toBe(false);
+  }, 30_000);
+
+  it("gives its peer connection the worker's TURN server with its own credential, then the page's", async () => {
+    const turn = { secret: "viewer-test-turn-secret-0123456789", url: "turn:127.0.0.1:3478?transport=udp" };
+    const relayed = await startNodeSignal({
+      env: { RD_SECRET: SECRET, LOG_LEVEL: "silent", RD_TURN_SECRET: turn.secret, RD_TURN_URLS: turn.url },
+      database: db,
+      port: 0,
+      workerId: "viewer-turn",
+    });
+    try {
+      const relayedUrl = `ws://127.0.0.1:${relayed.port}/ws`;
+      const { agentId } = await onlineAgent("accept", relayedUrl);
+      const { session: row, ticket } = await caller.sessions.create({ agentId });
+      const configs: RTCConfiguration[] = [];
+      const page = [{ urls: "stun:stun.example.org:3478" }];
+      const v = viewer(row.id, ticket, relayedUrl, { page, configs });
+      await eventually(() => v.session.state === "live", "live");
+
+      expect(configs).toHaveLength(1);
+      const [fromWorker, fromPage] = configs[0]!.iceServers!;
+      expect(fromPage).toEqual(page[0]);
+      expect(fromWorker!.urls).toEqual([turn.url]);
+      expect(fromWorker!.username).toMatch(new RegExp(`^\\d+:${v.session.participantId}$`));
+      expect(fromWorker!.credential).toBe(
+        createHmac("sha1", turn.secret).update(fromWorker!.username!).digest("base64"),
+      );
+      v.session.disconnect();
+    } finally {
+      for (const c of open.splice(0)) c.close();
+      await relayed.close();
+    }
   }, 30_000);
 
   it("shows that the person at the machine denied the request", async () => {

@@ -108,6 +108,7 @@ export interface ViewerSessionOptions {
   /** A fresh single-use ticket, for the first connection and every reconnect. */
   getTicket(): Promise<string>;
   signalUrl: string;
+  /** The page's own STUN/TURN servers; the worker's (with a fresh TURN credential) go first. */
   iceServers: RTCIceServer[];
   events: ViewerSessionEvents;
   tuning?: Partial<ViewerSessionTuning>;
@@ -142,6 +143,8 @@ export class ViewerSession {
   private endRequested = false;
   private started = false;
   private snapshotVersion = -1;
+  /** The worker's STUN/TURN servers from its latest welcome: each welcome brings a fresh credential. */
+  private workerIceServers: RTCIceServer[] = [];
   /** This viewer's participant id, from the worker's welcome. */
   participantId: string | null = null;
   participants: ParticipantsView | null = null;
@@ -257,6 +260,9 @@ export class ViewerSession {
           this.everWelcomed = true;
           this.reconnectAttempt = 0;
           this.participantId = welcome.participantId ?? null;
+          this.workerIceServers = welcome.iceServers ?? [];
+          // A peer made before a reconnect keeps working; its next ICE restart uses the new credential.
+          this.peer?.setIceServers(this.iceServers());
           this.options.events.onSignaling?.("connected");
         },
         onMessage: (message) => this.onSignal(message),
@@ -397,13 +403,17 @@ export class ViewerSession {
     }, this.tuning.offerTimeoutMs);
   }
 
+  private iceServers(): RTCIceServer[] {
+    return [...this.workerIceServers, ...this.options.iceServers];
+  }
+
   private ensurePeer(): ViewerPeer {
     if (this.peer) return this.peer;
-    const { sessionId, iceServers, createPeerConnection } = this.options;
+    const { sessionId, createPeerConnection } = this.options;
     this.peer = new ViewerPeer({
       sessionId,
       participantId: this.participantId!,
-      iceServers,
+      iceServers: this.iceServers(),
       createPeerConnection,
       sendSignal: (message) => this.signal(message),
       events: {
