@@ -1,14 +1,17 @@
 /**
- * A session's clipboard wiring against the real X clipboard (Xvfb and xclip): the policy in the
- * session's request decides on each copy off the desktop, and each decision goes to the worker as
- * a `clipboard/event`. The video source and input are real, on the same Xvfb, though with nobody
- * viewing neither does anything; the consent UI is a stand-in an unattended session never asks.
+ * A session against a real Xvfb. Its clipboard wiring against the real X clipboard (xclip): the
+ * policy in the session's request decides on each copy off the desktop, and each decision goes to
+ * the worker as a `clipboard/event`. Its viewers, werift peers answering through a collapsed
+ * signaling relay: each is fed, and told about, the codec it negotiated. The video sources and
+ * input are real on the same Xvfb; the consent UI is a stand-in an unattended session never asks.
  */
 import { createHash } from "node:crypto";
 import { createLogger } from "@rd/log";
-import type { ClipboardPolicy, SignalMessage, SignalMessageOf } from "@rd/protocol";
+import type { ClipboardPolicy, ControlMessage, SignalMessage, SignalMessageOf } from "@rd/protocol";
+import { RTCRtpCodecParameters, RTCPeerConnection as WeriftPeerConnection } from "werift";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { VideoSource } from "./capture/video-source.ts";
+import type { VideoCodec } from "./capture/video-codec.ts";
+import { VideoSources } from "./capture/video-sources.ts";
 import { type Clipboard, createClipboard } from "./clipboard.ts";
 import { createInputHandler } from "./input/input-handler.ts";
 import { createNutInjector, type Injector } from "./input/injector.ts";
@@ -24,68 +27,94 @@ const INTERVIEW: ClipboardPolicy = {
   blockedPatterns: { cardNumbers: true, nationalIds: true, custom: [] },
 };
 
+let display: TestDisplay;
+let injector: Injector;
+const sessions: AgentSession[] = [];
+
+beforeAll(async () => {
+  display = await startDisplay({ width: 320, height: 240 });
+  injector = await createNutInjector({ display: display.display, log });
+});
+afterEach(async () => {
+  await Promise.all(sessions.splice(0).map((s) => s.close()));
+});
+afterAll(async () => {
+  injector?.close();
+  await display?.close();
+});
+
+/**
+ * An unattended session, active, with `clipboardPolicy` in its request; `sent` is what it told the
+ * worker, and `onSent` sees each message as it goes.
+ */
+async function activeSession(
+  options: {
+    clipboardPolicy?: ClipboardPolicy;
+    codec?: VideoCodec;
+    beforeBegin?: (sessionId: string) => Promise<void>;
+    onSent?: (message: SignalMessage) => void;
+  } = {},
+) {
+  const { clipboardPolicy, codec = "vp8" } = options;
+  const sessionId = crypto.randomUUID();
+  const sent: SignalMessage[] = [];
+  const request: SignalMessageOf<"session/request"> = {
+    type: "session/request",
+    sessionId,
+    technician: { id: crypto.randomUUID(), name: "Ada", email: "ada@example.com", tenant: "Acme" },
+    consent: "unattended",
+    ...(clipboardPolicy ? { clipboardPolicy } : {}),
+  };
+  const video = new VideoSources({
+    target: { platform: process.platform, display: display.display },
+    codec,
+    fps: 5,
+    maxKbps: 500,
+    log,
+  });
+  const session = new AgentSession(request, {
+    send: (message) => {
+      sent.push(message);
+      options.onSent?.(message);
+    },
+    video,
+    consent: {
+      ask: () => Promise.reject(new Error("an unattended session asks nobody")),
+      indicate: () => ({ update: () => {}, stop: () => {} }),
+    },
+    createInput: () => createInputHandler({ injector, log, screen: () => ({ width: 320, height: 240 }) }),
+    clipboard: createClipboard({ log, display: display.display }),
+    iceServers: [],
+    consentTimeoutMs: 1000,
+    log,
+    onClosed: () => video.stop(),
+  });
+  sessions.push(session);
+  await options.beforeBegin?.(sessionId);
+  await session.begin();
+  session.onState({ type: "session/state", sessionId, status: "active" });
+  return { session, sessionId, sent, video };
+}
+
 describe("a session's clipboard", () => {
-  let display: TestDisplay;
   /** Someone at the desktop copying: a clipboard of its own, so the session's watch sees news. */
   let desktop: Clipboard;
-  let injector: Injector;
-  const sessions: AgentSession[] = [];
-
-  beforeAll(async () => {
-    display = await startDisplay({ width: 320, height: 240 });
+  beforeAll(() => {
     desktop = createClipboard({ log, display: display.display });
-    injector = await createNutInjector({ display: display.display, log });
-  });
-  afterEach(async () => {
-    await Promise.all(sessions.splice(0).map((s) => s.close()));
-  });
-  afterAll(async () => {
-    injector?.close();
-    await display?.close();
   });
 
-  /** An unattended session, active, with `clipboardPolicy` in its request; `sent` is what it told the worker. */
-  async function activeSession(clipboardPolicy?: ClipboardPolicy) {
-    const sessionId = crypto.randomUUID();
-    const sent: SignalMessage[] = [];
-    const request: SignalMessageOf<"session/request"> = {
-      type: "session/request",
-      sessionId,
-      technician: { id: crypto.randomUUID(), name: "Ada", email: "ada@example.com", tenant: "Acme" },
-      consent: "unattended",
-      ...(clipboardPolicy ? { clipboardPolicy } : {}),
-    };
-    const session = new AgentSession(request, {
-      send: (message) => sent.push(message),
-      video: new VideoSource({
-        target: { platform: process.platform, display: display.display },
-        codec: "vp8",
-        fps: 5,
-        maxKbps: 500,
-        log,
-      }),
-      consent: {
-        ask: () => Promise.reject(new Error("an unattended session asks nobody")),
-        indicate: () => ({ update: () => {}, stop: () => {} }),
-      },
-      createInput: () => createInputHandler({ injector, log, screen: () => ({ width: 320, height: 240 }) }),
-      clipboard: createClipboard({ log, display: display.display }),
-      iceServers: [],
-      consentTimeoutMs: 1000,
-      log,
-      onClosed: () => {},
+  async function clipboardSession(clipboardPolicy?: ClipboardPolicy) {
+    const { sessionId, sent } = await activeSession({
+      clipboardPolicy,
+      beforeBegin: (id) => desktop.write(`baseline ${id}`),
     });
-    sessions.push(session);
-    await desktop.write(`baseline ${sessionId}`);
-    await session.begin();
-    session.onState({ type: "session/state", sessionId, status: "active" });
     const reports = () =>
       sent.filter((m): m is SignalMessageOf<"clipboard/event"> => m.type === "clipboard/event");
     return { sessionId, sent, reports };
   }
 
   it("reports each copy its policy decides on, with size and hash but not the text", async () => {
-    const { sessionId, reports } = await activeSession(INTERVIEW);
+    const { sessionId, reports } = await clipboardSession(INTERVIEW);
     // Let the watch take its baseline before anything is copied.
     await new Promise((r) => setTimeout(r, 700));
     await desktop.write("console.log(42)");
@@ -105,10 +134,127 @@ describe("a session's clipboard", () => {
   });
 
   it("reports nothing when the agent has no clipboard policy", async () => {
-    const { sent } = await activeSession(undefined);
+    const { sent } = await clipboardSession(undefined);
     await new Promise((r) => setTimeout(r, 700));
     await desktop.write("anything at all");
     await new Promise((r) => setTimeout(r, 1_200));
     expect(sent.map((m) => m.type)).toEqual(["session/accept"]);
   });
+});
+
+/** How a browser that decodes `codec` describes it, H.264 as Chromium announces Constrained Baseline. */
+const BROWSER_CODECS: Record<VideoCodec, RTCRtpCodecParameters> = {
+  h264: new RTCRtpCodecParameters({
+    mimeType: "video/H264",
+    clockRate: 90_000,
+    rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
+    parameters: "packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1",
+  }),
+  vp8: new RTCRtpCodecParameters({
+    mimeType: "video/VP8",
+    clockRate: 90_000,
+    rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
+  }),
+};
+
+describe("a session's viewers", () => {
+  const viewers: WeriftPeerConnection[] = [];
+  afterEach(async () => {
+    await Promise.all(viewers.splice(0).map((pc) => pc.close()));
+  });
+
+  /** A werift viewer that decodes `codecs`; `control` collects what the agent says on its control channel. */
+  function browser(codecs: VideoCodec[]) {
+    const pc = new WeriftPeerConnection({
+      iceServers: [],
+      iceAdditionalHostAddresses: ["127.0.0.1"],
+      codecs: { video: codecs.map((codec) => BROWSER_CODECS[codec]) },
+    });
+    viewers.push(pc);
+    const control: ControlMessage[] = [];
+    pc.onDataChannel.subscribe((channel) => {
+      if (channel.label !== "control") return;
+      channel.onMessage.subscribe((data) => control.push(JSON.parse(data.toString()) as ControlMessage));
+    });
+    const id: string = crypto.randomUUID();
+    return { pc, id, control, work: Promise.resolve() as Promise<unknown> };
+  }
+
+  it("tells each viewer the codec of its own encoder: VP8 to one without H.264, H.264 to the other", async () => {
+    const vp8Only = browser(["vp8"]);
+    const both = browser(["h264", "vp8"]);
+    const byId = new Map([vp8Only, both].map((b) => [b.id, b]));
+    // The worker's relay, collapsed: offers and candidates go to the viewer they name, in order.
+    const { session, sessionId, video } = await activeSession({
+      codec: "h264",
+      onSent: (message) => {
+        if (message.type !== "signal/offer" && message.type !== "signal/ice") return;
+        const viewer = byId.get(message.participantId)!;
+        const { pc, id } = viewer;
+        viewer.work = viewer.work.then(async () => {
+          if (message.type === "signal/ice") {
+            if (message.candidate) await pc.addIceCandidate(message.candidate);
+            return;
+          }
+          await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
+          await pc.setLocalDescription(await pc.createAnswer());
+          await session.onSignal({
+            type: "signal/answer",
+            sessionId,
+            participantId: id,
+            sdp: pc.localDescription!.sdp,
+          });
+        });
+      },
+    });
+    for (const { pc, id } of byId.values()) {
+      pc.onIceCandidate.subscribe((candidate) => {
+        if (candidate)
+          void byId.get(id)!.work.then(() =>
+            session.onSignal({
+              type: "signal/ice",
+              sessionId,
+              participantId: id,
+              candidate: candidate.toJSON(),
+            }),
+          );
+      });
+    }
+    session.onParticipants({
+      type: "session/participants",
+      sessionId,
+      version: 1,
+      controllerId: null,
+      participants: [...byId.keys()].map((id, n) => ({
+        id,
+        userId: null,
+        name: `Viewer ${n}`,
+        email: "",
+        tenant: "Acme",
+        kind: "technician",
+        owner: n === 0,
+        admitted: true,
+        connected: true,
+        peer: `page-${n}-token`,
+        requestingControl: false,
+      })),
+    });
+
+    const stats = (viewer: ReturnType<typeof browser>) =>
+      viewer.control.filter((m) => m.type === "control/stats");
+    await vi.waitFor(
+      () => {
+        expect(stats(vp8Only)[0]).toMatchObject({ codec: "VP8", targetKbps: 500 });
+        expect(stats(both)[0]).toMatchObject({ codec: "H264", targetKbps: 500 });
+      },
+      { timeout: 20_000, interval: 200 },
+    );
+    // One encoder per codec in use, none more.
+    expect(
+      video
+        .all()
+        .map((source) => source.codec)
+        .sort(),
+    ).toEqual(["h264", "vp8"]);
+  }, 30_000);
 });

@@ -1,7 +1,8 @@
 /**
  * One remote session on the agent, from request to end (its states in session-state.ts): applies
  * the consent policy to the technician who opened it and to everyone who joins later, runs one
- * WebRTC peer per admitted viewer from the one shared encoder, injects input only from the
+ * WebRTC peer per admitted viewer from the display's shared encoder of the codec that viewer
+ * negotiated (one per codec, shared by every viewer of it), injects input only from the
  * participant who holds control (whatever a viewer's page sends: this is where control is
  * enforced), wires the clipboard through the session's clipboard policy (clipboard-gate.ts), shows
  * who is connected, and undoes everything when the session ends (no key stays pressed, no
@@ -10,6 +11,7 @@
 import type { Logger } from "@rd/log";
 import {
   type ConsentPolicy,
+  type ControlMessage,
   DATA_LIMITS,
   isTerminalSessionState,
   type ParticipantView,
@@ -20,6 +22,7 @@ import {
 import type { RTCIceServer } from "werift";
 import { RTP_ENCODING_NAME } from "./capture/video-codec.ts";
 import type { VideoSource } from "./capture/video-source.ts";
+import type { VideoSources } from "./capture/video-sources.ts";
 import type { Clipboard } from "./clipboard.ts";
 import { type ClipboardGate, createClipboardGate } from "./clipboard-gate.ts";
 import type { ConsentUi, Indicator } from "./consent.ts";
@@ -37,7 +40,8 @@ import {
 
 export interface SessionDeps {
   send(message: SignalMessage): void;
-  video: VideoSource;
+  /** The display's video sources, one per codec; each peer watches the one its viewer negotiated. */
+  video: VideoSources;
   consent: ConsentUi;
   /** A fresh input handler per session, so one session's pressed keys are its own. */
   createInput(): InputHandler;
@@ -63,6 +67,16 @@ export function technicianLabel(t: { name: string; email: string; tenant?: strin
   const who = t.name && t.email ? `${t.name} (${t.email}` : t.name || t.email || "A technician";
   if (!(t.name && t.email)) return t.tenant ? `${who}, ${t.tenant}` : who;
   return `${who}${t.tenant ? `, ${t.tenant}` : ""})`;
+}
+
+/** What an encoder did since the last report, `framesBefore` frames ago, for the stats overlay. */
+function encoderStats(source: VideoSource, framesBefore: number) {
+  return {
+    type: "control/stats",
+    codec: RTP_ENCODING_NAME[source.codec],
+    targetKbps: source.targetKbps,
+    fps: Math.round(((source.frames - framesBefore) * 1000) / STATS_INTERVAL_MS),
+  } satisfies ControlMessage;
 }
 
 interface ViewerPeerEntry {
@@ -207,16 +221,16 @@ export class AgentSession {
     this.input = this.deps.createInput();
     this.watchClipboard();
     const { video } = this.deps;
-    let lastFrames = video.frames;
+    // Frame counts per source at the last report; a source made since then has counted from zero.
+    let lastFrames = new Map(video.all().map((source) => [source, source.frames]));
     this.statsTimer = setInterval(() => {
-      const frames = video.frames;
-      this.broadcast({
-        type: "control/stats",
-        codec: RTP_ENCODING_NAME[video.codec],
-        targetKbps: video.targetKbps,
-        fps: Math.round(((frames - lastFrames) * 1000) / STATS_INTERVAL_MS),
-      });
-      lastFrames = frames;
+      // Each viewer hears about its own encoder: viewers of one session may use different codecs.
+      for (const { peer } of this.peers.values()) {
+        const source = peer.source;
+        if (!source) continue; // No answer yet, so no codec and no encoder to report on.
+        peer.sendControl(encoderStats(source, lastFrames.get(source) ?? 0));
+      }
+      lastFrames = new Map(video.all().map((source) => [source, source.frames]));
     }, STATS_INTERVAL_MS);
     this.activityTimer = setInterval(() => {
       const counts = this.activity.take();
@@ -317,7 +331,8 @@ export class AgentSession {
       log: this.log.child({ participantId, channel: "control" }),
     });
     const peer = new AgentPeer({
-      iceServers,
+      // The worker's servers for this session (a fresh TURN credential) first, then the agent's own.
+      iceServers: [...(this.request.iceServers ?? []), ...iceServers],
       video,
       log: this.log.child({ participantId }),
       events: {

@@ -1,7 +1,7 @@
 /**
  * The recording benchmark's sender, a child process of its own so its CPU is not counted as the
  * recorder's: N agents, each the agent's real AgentPeer (sendonly H.264 track, the agent's RTP
- * packetizer, its control and input channels) fed by the agent's real VideoSource, whose encoder
+ * packetizer, its control and input channels) fed by the agent's real VideoSources, whose encoder
  * is replaced by a player of a pre-encoded clip at the clip's own pace. A keyframe request (PLI)
  * restarts the player at the clip's first frame, a keyframe, as it restarts ffmpeg in the agent.
  *
@@ -10,7 +10,7 @@
 import { createLogger } from "@rd/log";
 import { AgentPeer } from "../../../apps/agent/src/peer.ts";
 import type { ScreenEncoderEvents } from "../../../apps/agent/src/capture/screen-encoder.ts";
-import { VideoSource } from "../../../apps/agent/src/capture/video-source.ts";
+import { VideoSources } from "../../../apps/agent/src/capture/video-sources.ts";
 import type { IceCandidateJson } from "../../../packages/recording/src/recorder/recorder-peer.ts";
 import { AGENT_FPS, AGENT_MAX_KBPS, type Clip, readClip, type WorkloadName } from "./clips.ts";
 import type { RecorderMessage, SenderMessage, SentCounts } from "./messages.ts";
@@ -64,7 +64,7 @@ const log = createLogger("warn", { bench: "recording-sender" });
 
 interface Agent {
   peer: AgentPeer;
-  video: VideoSource;
+  video: VideoSources;
   sent: SentCounts;
   /** The recorder's candidates wait for its answer (as the agent's signaling orders them). */
   answered: Promise<void>;
@@ -81,7 +81,8 @@ for (let session = 0; session < sessions; session++) {
     encoderStarts: 0,
     sourceFrames: 0,
   };
-  const video = new VideoSource({
+  // H.264 preferred, as the agent's default; the recorder answers it, so only that source plays.
+  const video = new VideoSources({
     target: { platform: "linux" },
     codec: "h264",
     fps: AGENT_FPS,
@@ -129,7 +130,7 @@ process.on("message", (message: RecorderMessage) => {
     case "stop":
       for (const agent of agents) {
         agent.video.stop();
-        agent.sent.sourceFrames = agent.video.frames;
+        agent.sent.sourceFrames = agent.video.all().reduce((n, source) => n + source.frames, 0);
       }
       send({ type: "stopped", sent: agents.map((a) => a.sent) });
       return;

@@ -27,7 +27,11 @@ export interface RecorderPeerEvents {
 
 const feedback = [{ type: "nack" }, { type: "nack", parameter: "pli" }];
 
-/** What the recorder accepts: the two codecs the agent may offer, with the agent's H.264 mode. */
+/**
+ * What the recorder accepts: the two codecs the agent offers, with the agent's H.264 mode. H.264
+ * first: werift answers in this order and the agent sends the answer's first codec, and H.264 is
+ * the one to store (VP8 recordings do not play in Chromium's MSE).
+ */
 const CODECS = [
   new RTCRtpCodecParameters({
     mimeType: "video/H264",
@@ -38,7 +42,7 @@ const CODECS = [
   new RTCRtpCodecParameters({ mimeType: "video/VP8", clockRate: 90_000, rtcpFeedback: feedback }),
 ];
 
-/** The codec an offer carries (the agent offers exactly one). */
+/** The codec the agent will send for an offer: H.264 whenever it offers it (see CODECS), else VP8. */
 export function offeredCodec(sdp: string): RecordedCodec | null {
   if (/a=rtpmap:\d+ H264\/90000/i.test(sdp)) return "h264";
   if (/a=rtpmap:\d+ VP8\/90000/i.test(sdp)) return "vp8";

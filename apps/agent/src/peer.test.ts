@@ -1,0 +1,230 @@
+/**
+ * The agent's peer against real WebRTC answerers (werift viewers, and the recorder's own peer): the
+ * offer lists both codecs, the configured one first, and each answerer is fed the codec its answer
+ * chose from the display's encoder of that codec. The encoders are the agent's real ones, on a
+ * private Xvfb.
+ */
+import { createLogger } from "@rd/log";
+import {
+  RTCRtpCodecParameters,
+  RTCPeerConnection as WeriftPeerConnection,
+  SessionDescription,
+  type RtpPacket,
+} from "werift";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { RecorderPeer } from "../../../packages/recording/src/recorder/recorder-peer.ts";
+import type { VideoCodec } from "./capture/video-codec.ts";
+import { VideoSources } from "./capture/video-sources.ts";
+import { AgentPeer, type AgentPeerEvents } from "./peer.ts";
+import { startDisplay, type TestDisplay } from "./testing/display.ts";
+
+const log = createLogger("silent", { name: "agent", module: "peer-test" });
+
+/** How a browser that decodes `codec` describes it; H.264 as Chromium announces Constrained Baseline. */
+const VIEWER_CODECS: Record<VideoCodec | "vp9", RTCRtpCodecParameters> = {
+  h264: new RTCRtpCodecParameters({
+    mimeType: "video/H264",
+    clockRate: 90_000,
+    rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
+    parameters: "packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1",
+  }),
+  vp8: new RTCRtpCodecParameters({
+    mimeType: "video/VP8",
+    clockRate: 90_000,
+    rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
+  }),
+  vp9: new RTCRtpCodecParameters({ mimeType: "video/VP9", clockRate: 90_000 }),
+};
+
+let display: TestDisplay;
+const toClose: { close(): unknown }[] = [];
+beforeAll(async () => {
+  display = await startDisplay({ width: 320, height: 240 });
+});
+afterEach(async () => {
+  for (const c of toClose.splice(0).reverse()) await c.close();
+});
+afterAll(async () => {
+  await display?.close();
+});
+
+function sources(preferred: VideoCodec) {
+  const video = new VideoSources({
+    target: { platform: process.platform, display: display.display },
+    codec: preferred,
+    fps: 10,
+    maxKbps: 500,
+    log,
+  });
+  toClose.push({ close: () => video.stop() });
+  return video;
+}
+
+/** An AgentPeer whose events are recorded: the offer, failures, connections. */
+function agentPeer(video: VideoSources) {
+  const offers: string[] = [];
+  const failures: string[] = [];
+  let connected = 0;
+  const handlers: Partial<AgentPeerEvents> = {};
+  const peer = new AgentPeer({
+    iceServers: [],
+    video,
+    log,
+    events: {
+      onOffer: (sdp) => {
+        offers.push(sdp);
+        handlers.onOffer?.(sdp);
+      },
+      onCandidate: (candidate) => handlers.onCandidate?.(candidate),
+      onInput: () => {},
+      onControl: () => {},
+      onConnected: () => connected++,
+      onFailed: (reason) => failures.push(reason),
+    },
+  });
+  toClose.push(peer);
+  return { peer, offers, failures, handlers, connected: () => connected };
+}
+
+/** The video codecs an SDP lists, in its order, with their payload types and fmtp. */
+function videoCodecs(sdp: string) {
+  const video = SessionDescription.parse(sdp).media.find((m) => m.kind === "video")!;
+  return video.rtp.codecs;
+}
+
+/**
+ * A werift viewer that decodes `codecs` (in its order of preference) answering the agent, with
+ * the signaling relay collapsed: each side applies what the other sends, in order.
+ */
+async function watch(preferred: VideoCodec, codecs: (VideoCodec | "vp9")[]) {
+  const video = sources(preferred);
+  const agent = agentPeer(video);
+  const viewer = new WeriftPeerConnection({
+    iceServers: [],
+    iceAdditionalHostAddresses: ["127.0.0.1"],
+    codecs: { video: codecs.map((codec) => VIEWER_CODECS[codec]) },
+  });
+  toClose.push(viewer);
+  const packets: RtpPacket[] = [];
+  viewer.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => packets.push(rtp)));
+
+  let viewerWork: Promise<unknown> = Promise.resolve();
+  let agentWork: Promise<unknown> = Promise.resolve();
+  agent.handlers.onOffer = (sdp) => {
+    viewerWork = viewerWork.then(async () => {
+      await viewer.setRemoteDescription({ type: "offer", sdp });
+      await viewer.setLocalDescription(await viewer.createAnswer());
+      const answer = viewer.localDescription!.sdp;
+      agentWork = agentWork.then(() => agent.peer.acceptAnswer(answer));
+    });
+  };
+  agent.handlers.onCandidate = (candidate) => {
+    if (candidate) viewerWork = viewerWork.then(() => viewer.addIceCandidate(candidate));
+  };
+  viewer.onIceCandidate.subscribe((candidate) => {
+    if (candidate) agentWork = agentWork.then(() => agent.peer.addCandidate(candidate.toJSON()));
+  });
+  await agent.peer.start();
+  await vi.waitFor(() => expect(agent.offers).toHaveLength(1));
+  await vi.waitFor(async () => {
+    await viewerWork;
+    await agentWork;
+    expect(viewer.signalingState).toBe("stable");
+  });
+  return { ...agent, video, viewer, packets, answer: viewer.localDescription!.sdp };
+}
+
+describe("the agent's offer", () => {
+  it.each<[VideoCodec, string[]]>([
+    ["h264", ["video/H264", "video/VP8"]],
+    ["vp8", ["video/VP8", "video/H264"]],
+  ])("lists both codecs, the configured one (%s) first, and starts no encoder", async (preferred, order) => {
+    const video = sources(preferred);
+    const { peer, offers } = agentPeer(video);
+    await peer.start();
+    const codecs = videoCodecs(offers[0]!);
+    expect(codecs.map((c) => c.mimeType)).toEqual(order);
+    expect(new Set(codecs.map((c) => c.payloadType)).size).toBe(2);
+    for (const codec of codecs) {
+      expect(codec.rtcpFeedback.map((f) => [f.type, f.parameter ?? ""])).toEqual([
+        ["nack", ""],
+        ["nack", "pli"],
+        ["ccm", "fir"],
+        ["goog-remb", ""],
+      ]);
+    }
+    const h264 = codecs.find((c) => c.mimeType === "video/H264")!;
+    expect(h264.parameters).toBe("packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1");
+    expect(peer.source).toBeUndefined();
+    expect(video.all()).toEqual([]);
+  });
+});
+
+describe("the codec a viewer is fed", () => {
+  it.each<[string, VideoCodec, VideoCodec[], VideoCodec]>([
+    ["a viewer without H.264 gets VP8 although H.264 is preferred", "h264", ["vp8"], "vp8"],
+    ["a viewer that decodes both gets the agent's preference", "h264", ["h264", "vp8"], "h264"],
+    ["a viewer without VP8 gets H.264 although VP8 is preferred", "vp8", ["h264"], "h264"],
+    ["the viewer's answer decides when it lists both its own way", "h264", ["vp8", "h264"], "vp8"],
+  ])(
+    "%s",
+    async (_name, preferred, viewerCodecs, expected) => {
+      const { peer, video, packets, answer, failures, connected } = await watch(preferred, viewerCodecs);
+      expect(videoCodecs(answer)[0]!.mimeType.toLowerCase()).toBe(`video/${expected}`);
+      expect(peer.source?.codec).toBe(expected);
+      // Only the negotiated codec's encoder exists, and the viewer receives its frames.
+      expect(video.all().map((source) => source.codec)).toEqual([expected]);
+      await vi.waitFor(() => expect(connected()).toBe(1), { timeout: 15_000 });
+      await vi.waitFor(() => expect(packets.length).toBeGreaterThanOrEqual(3), { timeout: 15_000 });
+      const payloadType = videoCodecs(answer)[0]!.payloadType;
+      expect(new Set(packets.map((p) => p.header.payloadType))).toEqual(new Set([payloadType]));
+      expect(failures).toEqual([]);
+    },
+    30_000,
+  );
+
+  it("fails the peer, saying why, when the viewer's answer takes neither codec", async () => {
+    const { peer, video, failures } = await watch("h264", ["vp9"]);
+    expect(failures).toEqual(["the viewer cannot decode H.264 or VP8 video (its answer: video refused)"]);
+    expect(peer.source).toBeUndefined();
+    expect(video.all()).toEqual([]);
+  });
+});
+
+describe("the recorder as the answerer", () => {
+  it("takes H.264, the codec it stores, even from an agent that prefers VP8", async () => {
+    const video = sources("vp8");
+    const agent = agentPeer(video);
+    const frames: string[] = [];
+    const gone: string[] = [];
+    const recorder = new RecorderPeer({
+      iceServers: [],
+      log,
+      clock: () => performance.now(),
+      events: {
+        onCandidate: (candidate) => void agentWork.then(() => agent.peer.addCandidate(candidate)),
+        onFrame: (_frame, codec) => frames.push(codec),
+        onControl: () => {},
+        onGone: (reason) => gone.push(reason),
+      },
+    });
+    toClose.push(recorder);
+    let agentWork: Promise<unknown> = Promise.resolve();
+    let recorderWork: Promise<unknown> = Promise.resolve();
+    agent.handlers.onOffer = (sdp) => {
+      recorderWork = recorderWork.then(async () => {
+        const answer = await recorder.acceptOffer(sdp);
+        agentWork = agentWork.then(() => agent.peer.acceptAnswer(answer));
+      });
+    };
+    agent.handlers.onCandidate = (candidate) => {
+      recorderWork = recorderWork.then(() => recorder.addCandidate(candidate));
+    };
+    await agent.peer.start();
+    await vi.waitFor(() => expect(frames.length).toBeGreaterThan(0), { timeout: 15_000 });
+    expect(new Set(frames)).toEqual(new Set(["h264"]));
+    expect(agent.peer.source?.codec).toBe("h264");
+    expect(video.all().map((source) => source.codec)).toEqual(["h264"]);
+    expect(gone).toEqual([]);
+  }, 30_000);
+});
