@@ -19,7 +19,7 @@ const USAGE = `usage:
                                                         or on one in a desk sandbox (bubblewrap; what npm start's demo uses)
   agent status                                          show enrollment and connection state
 environment: RD_AGENT_CONFIG_DIR, DISPLAY, RD_ICE_SERVERS, RD_AGENT_FPS, RD_AGENT_CODEC, RD_AGENT_MAX_KBPS,
-             RD_AGENT_CONSENT_TIMEOUT_MS, RD_AGENT_LOG_LEVEL (see the README)`;
+             RD_AGENT_CAPTURE, RD_AGENT_CONSENT_TIMEOUT_MS, RD_AGENT_LOG_LEVEL (see the README)`;
 
 class UsageError extends Error {}
 

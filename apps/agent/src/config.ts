@@ -46,6 +46,15 @@ const schema = z.object({
    * the bandwidth, and two thirds of the CPU.
    */
   RD_AGENT_CODEC: z.string().toLowerCase().pipe(z.enum(VIDEO_CODECS)).default("h264"),
+  /**
+   * How the screen is captured on X. `grab` (the default): ffmpeg grabs the whole screen through
+   * shared memory at the frame rate and drops unchanged frames. `damage`: the agent reads only what
+   * the X server says changed, when it changed, and writes frames to ffmpeg
+   * (capture/x11/damage-capture.ts). `npm run bench:media` measured damage at a tenth of the
+   * bandwidth on a quiet desktop, but behind grab on a busy one (each frame crosses a pipe whole),
+   * so grab stays the default until that is fixed; see the README.
+   */
+  RD_AGENT_CAPTURE: z.enum(["damage", "grab"]).default("grab"),
   /** The encoder's ceiling; receiver estimates lower it on slow links. */
   RD_AGENT_MAX_KBPS: z.coerce.number().int().min(100).max(50_000).default(4000),
   /** How long the person at the machine has to answer before the request is denied. */
@@ -73,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     iceServers: e.RD_ICE_SERVERS ?? [],
     codec: e.RD_AGENT_CODEC,
     fps: e.RD_AGENT_FPS,
+    capture: e.RD_AGENT_CAPTURE,
     maxKbps: e.RD_AGENT_MAX_KBPS,
     consentTimeoutMs: e.RD_AGENT_CONSENT_TIMEOUT_MS,
   };

@@ -5,13 +5,16 @@
  * sends a few kbit/s, and the estimate sinks toward that without any congestion, to strangle the
  * next burst of activity. So a lower estimate counts only after the stream sent at least the
  * estimate, and a real share of what the encoder may use, for a few readings in a row (one keyframe
- * is a burst, not a load). A higher one counts at once.
+ * is a burst, not a load); for one reading when it halved under load (a link that just narrowed:
+ * waiting costs a freeze). A higher one counts at once.
  */
 
 /** Leave headroom under the estimate for RTP/SRTP overhead and retransmissions. */
 const ESTIMATE_SHARE = 0.85;
 const READINGS_AT_ESTIMATE = 2;
 const LOADED_SHARE = 0.25;
+/** Under load, an estimate below this share of the last one is a link that narrowed. */
+const COLLAPSE_SHARE = 0.5;
 
 export class LinkEstimate {
   /** The usable kbit/s by the estimates that counted; undefined until one did. */
@@ -28,7 +31,9 @@ export class LinkEstimate {
     const loaded = sentKbps >= kbps && sentKbps >= budgetKbps * LOADED_SHARE;
     this.readingsAtEstimate = loaded ? this.readingsAtEstimate + 1 : 0;
     const lower = this.kbps === undefined || kbps < this.kbps;
-    if (!lower || this.readingsAtEstimate >= READINGS_AT_ESTIMATE) this.kbps = kbps;
+    const collapsed = this.kbps !== undefined && kbps < this.kbps * COLLAPSE_SHARE;
+    const needed = collapsed ? 1 : READINGS_AT_ESTIMATE;
+    if (!lower || this.readingsAtEstimate >= needed) this.kbps = kbps;
     return this.kbps;
   }
 }

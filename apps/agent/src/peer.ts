@@ -1,7 +1,8 @@
 /**
- * The agent's side of one WebRTC session (werift): a sendonly video track (VP8 or H.264, whichever
- * the source encodes) fed from the display's shared VideoSource, and the `input` and `control` data
- * channels. The agent offers; candidates trickle both ways through the signaling worker.
+ * The agent's side of one WebRTC session (werift): a sendonly video track and the `input` and
+ * `control` data channels. The agent offers every codec it encodes, its configured one first; the
+ * viewer's answer picks one, and the track is fed from the display's shared source of that codec
+ * (video-sources.ts). Candidates trickle both ways through the signaling worker.
  * Picture-loss reports ask the source for a keyframe, receiver bitrate estimates (REMB) steer the
  * encoder, and a broken ICE path is restarted before the session is given up.
  */
@@ -11,15 +12,17 @@ import {
   MediaStreamTrack,
   RTCIceCandidate,
   RTCPeerConnection,
-  RTCRtpCodecParameters,
   type RTCIceServer,
   type RTCRtpTransceiver,
 } from "werift";
 import { RtpPacketizer } from "./capture/rtp-packetizer.ts";
 import { LinkEstimate } from "./link-estimate.ts";
 import { isMdnsCandidate, withoutMdnsCandidates } from "./mdns-candidates.ts";
-import { RTP_ENCODING_NAME, type VideoCodec } from "./capture/video-codec.ts";
+import { type VideoCodec, videoCodecOf } from "./capture/video-codec.ts";
+import type { EncodedFrame } from "./capture/encoded-frame.ts";
 import type { VideoSource, VideoViewer } from "./capture/video-source.ts";
+import type { VideoSources } from "./capture/video-sources.ts";
+import { unusableVideoAnswer, videoCodecParameters } from "./video-negotiation.ts";
 
 export type IceCandidateJson = {
   candidate: string;
@@ -42,7 +45,8 @@ export interface AgentPeerEvents {
 
 export interface AgentPeerOptions {
   iceServers: RTCIceServer[];
-  video: VideoSource;
+  /** The display's sources: the offer lists their codecs, and the answer picks the one to watch. */
+  video: VideoSources;
   log: Logger;
   events: AgentPeerEvents;
 }
@@ -63,40 +67,23 @@ const MAX_ICE_RESTARTS = 3;
 const ESTABLISH_TIMEOUT_MS = 8000;
 /** How often the receiver's bandwidth estimate is read; the source rate-limits the restarts. */
 const BITRATE_POLL_MS = 1000;
+/** Frames kept for a viewer whose media path is not up yet (see hold()). */
+const MAX_HELD_FRAMES = 30;
+const RTP_TICKS_PER_MS = 90;
 const CLOSE_TIMEOUT_MS = 2000;
-
-/**
- * The one video codec the agent offers: the source encodes a single codec for every viewer. The
- * feedback is what it acts on: NACK (werift retransmits), PLI and FIR (a fresh keyframe) and REMB
- * (the bitrate).
- */
-function videoCodecParameters(codec: VideoCodec): RTCRtpCodecParameters {
-  return new RTCRtpCodecParameters({
-    mimeType: `video/${RTP_ENCODING_NAME[codec]}`,
-    clockRate: 90_000,
-    rtcpFeedback: [
-      { type: "nack" },
-      { type: "nack", parameter: "pli" },
-      { type: "ccm", parameter: "fir" },
-      { type: "goog-remb" },
-    ],
-    // H.264 (RFC 6184 §8.1): FU-A needs mode 1, and 42e01f is Constrained Baseline, which x264
-    // writes for -profile:v baseline. x264 picks the level for the frame size (4.0 for 1080p) and
-    // browsers decode it although they announce 3.1 (1f) themselves; level-asymmetry-allowed says
-    // the two directions may differ.
-    ...(codec === "h264"
-      ? { parameters: "packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1" }
-      : {}),
-  });
-}
 
 export class AgentPeer {
   readonly pc: RTCPeerConnection;
   private readonly track = new MediaStreamTrack({ kind: "video" });
   private readonly transceiver: RTCRtpTransceiver;
   private readonly control;
-  private readonly packetizer: RtpPacketizer;
   private readonly viewer: VideoViewer;
+  /** The source of the codec the viewer's answer chose, and the RTP payload format for it. */
+  private feed?: { source: VideoSource; packetizer: RtpPacketizer };
+  /** ICE and DTLS came up once: frames can flow, and a later "connected" is a recovery. */
+  private mediaUp = false;
+  /** Frames encoded before the media path was up, from a keyframe on (see hold()). */
+  private held: EncodedFrame[] = [];
   private unsubscribeVideo?: () => void;
   private disconnectedTimer?: ReturnType<typeof setTimeout>;
   private establishTimer?: ReturnType<typeof setTimeout>;
@@ -112,12 +99,13 @@ export class AgentPeer {
   constructor(options: AgentPeerOptions) {
     this.options = options;
     const { iceServers, events, log, video } = options;
-    this.packetizer = new RtpPacketizer(video.codec);
     this.pc = new RTCPeerConnection({
       iceServers,
       // werift leaves out loopback candidates unless asked; a viewer on the same machine needs them.
       iceAdditionalHostAddresses: ["127.0.0.1"],
-      codecs: { video: [videoCodecParameters(video.codec)] },
+      // All of them, so that a browser which cannot decode the preferred one still gets a picture
+      // (Firefox decodes H.264 only with its OpenH264 plugin, which an offline machine lacks).
+      codecs: { video: videoCodecParameters(video.codecs) },
     });
     this.transceiver = this.pc.addTransceiver(this.track, { direction: "sendonly" });
     const input = this.pc.createDataChannel(DATA_CHANNELS.input, { ordered: true });
@@ -127,16 +115,14 @@ export class AgentPeer {
 
     this.viewer = {
       onFrame: (frame) => {
+        if (!this.feed) return;
+        if (!this.mediaUp) return this.hold(frame);
         this.bytesSinceEstimate += frame.data.length;
-        const payloadType = this.transceiver.sender.codec?.payloadType;
-        for (const packet of this.packetizer.packetize(frame.data)) {
-          if (payloadType !== undefined) packet.header.payloadType = payloadType;
-          this.track.writeRtp(packet);
-        }
+        for (const packet of this.feed.packetizer.packetize(frame.data)) this.track.writeRtp(packet);
       },
       onScreen: (size) => this.sendControl({ type: "control/screen", ...size }),
     };
-    this.transceiver.sender.onPictureLossIndication.subscribe(() => options.video.requestKeyframe());
+    this.transceiver.sender.onPictureLossIndication.subscribe(() => this.source?.requestKeyframe());
 
     this.pc.onIceCandidate.subscribe((candidate) => {
       if (this.closed) return;
@@ -147,10 +133,15 @@ export class AgentPeer {
       if (state === "connected") this.mediaReady();
     });
     this.control.stateChanged.subscribe((state) => {
-      if (state === "open" && options.video.screenSize)
-        this.sendControl({ type: "control/screen", ...options.video.screenSize });
+      const size = this.source?.screenSize;
+      if (state === "open" && size) this.sendControl({ type: "control/screen", ...size });
     });
     log.debug({}, "peer created");
+  }
+
+  /** The source this viewer is fed from (its codec is the peer's); undefined until the answer. */
+  get source(): VideoSource | undefined {
+    return this.feed?.source;
   }
 
   /** Creates and sends the offer; call once, after the session is accepted. */
@@ -158,10 +149,24 @@ export class AgentPeer {
     await this.sendOffer(false);
   }
 
+  /** Applies the viewer's answer and feeds the viewer the codec it chose; fails the peer if none. */
   async acceptAnswer(sdp: string): Promise<void> {
+    const unusable = unusableVideoAnswer(sdp);
+    if (unusable) return this.options.events.onFailed(unusable);
     await this.pc.setRemoteDescription({ type: "answer", sdp: withoutMdnsCandidates(sdp) });
+    if (this.closed) return;
+    // werift sends the answer's first codec it shares with the offer (RFC 3264 §6.1: the answerer's
+    // preference); that is the codec to encode.
+    const negotiated = this.transceiver.sender.codec;
+    const codec = videoCodecOf(negotiated?.mimeType);
+    if (!negotiated || !codec) {
+      return this.options.events.onFailed(
+        `the viewer's answer left no video codec to send (${negotiated?.mimeType ?? "none"})`,
+      );
+    }
+    this.feedFrom(codec, negotiated.payloadType);
     // Until the media path first comes up, an attempt that stalls is restarted (see the constant).
-    if (!this.unsubscribeVideo && !this.closed) {
+    if (!this.mediaUp) {
       clearTimeout(this.establishTimer);
       this.establishTimer = setTimeout(
         () => void this.restartIce("not connected in time"),
@@ -221,7 +226,7 @@ export class AgentPeer {
   }
 
   private iceStateChanged(state: string) {
-    const { log, events, video } = this.options;
+    const { log, events } = this.options;
     log.debug({ state }, "ice state");
     if (this.closed) return;
     if (state === "connected" || state === "completed") {
@@ -230,8 +235,8 @@ export class AgentPeer {
       this.applyBitrate();
       // Back after a restart or a blip: frames sent meanwhile were lost, so start from a keyframe.
       // (The first connection waits for DTLS as well; see mediaReady.)
-      if (this.unsubscribeVideo) {
-        video.requestKeyframe();
+      if (this.mediaUp) {
+        this.source?.requestKeyframe();
         events.onConnected();
       }
     } else if (state === "disconnected") {
@@ -253,10 +258,64 @@ export class AgentPeer {
    */
   private mediaReady() {
     clearTimeout(this.establishTimer);
-    if (this.closed || this.unsubscribeVideo) return;
-    this.unsubscribeVideo = this.options.video.subscribe(this.viewer);
-    this.bitrateTimer = setInterval(() => this.readEstimate(), BITRATE_POLL_MS);
+    if (this.closed || this.mediaUp) return;
+    this.mediaUp = true;
+    this.sendHeld();
+    this.bitrateTimer ??= setInterval(() => this.readEstimate(), BITRATE_POLL_MS);
     this.options.events.onConnected();
+  }
+
+  /**
+   * Before the media path is up, frames are kept from the last keyframe on: the encoder starts at
+   * the answer, while ICE and DTLS are still being set up, and its first keyframe goes out the
+   * moment they are done instead of being encoded only then. Too many (a busy screen, a slow path)
+   * and they are dropped for a fresh keyframe at connection.
+   */
+  private hold(frame: EncodedFrame) {
+    if (frame.keyframe) this.held = [frame];
+    else if (this.held.length && this.held.length < MAX_HELD_FRAMES) this.held.push(frame);
+    else this.held = [];
+  }
+
+  private sendHeld() {
+    const held = this.held;
+    this.held = [];
+    if (!this.feed || !held.length) return this.source?.requestKeyframe();
+    // Stamped a millisecond apart, the last one now: they are shown at once, in order.
+    const now = this.feed.packetizer.timestampNow();
+    held.forEach((frame, i) => {
+      this.bytesSinceEstimate += frame.data.length;
+      const timestamp = (now - (held.length - 1 - i) * RTP_TICKS_PER_MS) >>> 0;
+      for (const packet of this.feed!.packetizer.packetize(frame.data, timestamp))
+        this.track.writeRtp(packet);
+    });
+  }
+
+  /**
+   * Feeds the viewer from the display's source of `codec`. A later answer (an ICE restart's) names
+   * the same codec, since werift's restart offer lists only the negotiated codecs, the chosen one
+   * first; should it ever differ, the viewer moves to the other source, whose first frame for it is
+   * a keyframe.
+   */
+  private feedFrom(codec: VideoCodec, payloadType: number) {
+    if (this.feed?.source.codec === codec) return;
+    const previous = this.feed?.source;
+    this.unsubscribeVideo?.();
+    this.unsubscribeVideo = undefined;
+    // Without this viewer the old source may now be allowed a higher rate.
+    previous?.bitrateChanged();
+    this.feed = {
+      source: this.options.video.get(codec),
+      packetizer: new RtpPacketizer(codec, payloadType),
+    };
+    this.options.log.info({ codec, previous: previous?.codec }, "video codec negotiated");
+    this.watch();
+  }
+
+  /** Subscribes to the source as soon as the answer names the codec (see hold()). */
+  private watch() {
+    if (this.closed || !this.feed || this.unsubscribeVideo) return;
+    this.unsubscribeVideo = this.feed.source.subscribe(this.viewer);
   }
 
   private async restartIce(why: string) {
@@ -278,7 +337,7 @@ export class AgentPeer {
     const estimate = Number(this.transceiver.sender.receiverEstimatedMaxBitrate ?? 0n);
     const sentKbps = (this.bytesSinceEstimate * 8) / BITRATE_POLL_MS;
     this.bytesSinceEstimate = 0;
-    this.link.read(estimate, sentKbps, this.options.video.targetKbps);
+    if (this.source) this.link.read(estimate, sentKbps, this.source.targetKbps);
     this.applyBitrate();
   }
 
@@ -289,7 +348,7 @@ export class AgentPeer {
   private ignoreEstimate() {
     if (this.viewer.kbps === undefined) return;
     this.viewer.kbps = undefined;
-    this.options.video.bitrateChanged();
+    this.source?.bitrateChanged();
   }
 
   private applyBitrate() {
@@ -298,6 +357,6 @@ export class AgentPeer {
     const kbps = limits.length ? Math.min(...limits) : undefined;
     if (kbps === this.viewer.kbps) return;
     this.viewer.kbps = kbps;
-    this.options.video.bitrateChanged();
+    this.source?.bitrateChanged();
   }
 }

@@ -1,13 +1,16 @@
 /**
  * `agent run`: the long-running agent, wired in order (composition root): preflight checks, the
- * display's video source, input injection, clipboard, consent UI, then the signaling connection
+ * display's video sources, input injection, clipboard, consent UI, then the signaling connection
  * that turns session requests into sessions. Writes a small status file for `agent status`.
  */
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "@rd/log";
 import type { SignalMessage } from "@rd/protocol";
-import { VideoSource } from "./capture/video-source.ts";
+import { VideoSources } from "./capture/video-sources.ts";
+import { DamageCapture } from "./capture/x11/damage-capture.ts";
+import { XScreenReader } from "./capture/x11/x-screen-reader.ts";
+import { xAuthorityFor } from "./child-env.ts";
 import { createClipboard } from "./clipboard.ts";
 import type { AgentConfig } from "./config.ts";
 import { createXConsentUi } from "./consent.ts";
@@ -42,13 +45,26 @@ export async function runAgent(
       .catch((error: unknown) => log.warn({ err: error }, "cannot read the screen size"));
   }, SCREEN_POLL_MS);
 
-  const video = new VideoSource({
+  // What changed on the screen, read once for every encoder of the display (x11/damage-capture.ts).
+  const capture =
+    process.platform === "linux" && config.capture === "damage"
+      ? new DamageCapture({
+          fps: config.fps,
+          log: log.child({ module: "capture" }),
+          open: () => XScreenReader.open(display, xAuthorityFor(display)),
+        })
+      : undefined;
+  // One encoder per codec a viewer negotiated, the configured codec preferred (video-sources.ts).
+  const video = new VideoSources({
     target: { platform: process.platform, display },
     codec: config.codec,
     fps: config.fps,
     maxKbps: config.maxKbps,
     log: log.child({ module: "video" }),
+    capture,
   });
+  // Connected and with an encoder loaded before the first session asks (both idle until then).
+  void capture?.open().then(() => video.prepare());
   const clipboard = createClipboard({ log: log.child({ module: "clipboard" }), display });
   const consent = createXConsentUi(display, log.child({ module: "consent" }));
   const sessions = new Map<string, AgentSession>();
@@ -106,6 +122,11 @@ export async function runAgent(
     switch (message.type) {
       case "session/request": {
         if (sessions.has(message.sessionId)) return;
+        // The screen is read while consent and negotiation go on, not after them.
+        void capture
+          ?.prepare()
+          .then(() => video.prepare())
+          .catch(() => {});
         const session = new AgentSession(message, {
           send: (m) => client.send(m),
           video,
@@ -150,6 +171,7 @@ export async function runAgent(
     clearInterval(screenPoll);
     await Promise.all([...sessions.values()].map((s) => s.close()));
     video.stop();
+    capture?.close();
     injector.close();
     online = false;
     await writeStatus();

@@ -16,8 +16,19 @@ export interface CaptureTarget {
 export interface EncoderSettings {
   codec: VideoCodec;
   fps: number;
+  /** The rate: the target, or with `quality` the cap. */
   kbps: number;
+  /** A constant quality to aim for under the `kbps` cap (the codec's CRF scale); none: the rate. */
+  quality?: number;
+  /** The share of the screen's width and height to encode (quality-ladder.ts); 1 when absent. */
+  scale?: number;
 }
+
+/**
+ * The quality frames captured by change are coded at, on each codec's CRF scale (lower is better):
+ * settled text is sharp, and a change costs about what x11vnc's Tight encoding sends for it.
+ */
+export const CHANGE_DRIVEN_QUALITY: Record<VideoCodec, number> = { h264: 25, vp8: 12 };
 
 /** The capture input for the target platform. */
 export function captureInputArgs(target: CaptureTarget, fps: number): string[] {
@@ -37,19 +48,42 @@ export function captureInputArgs(target: CaptureTarget, fps: number): string[] {
   }
 }
 
+/** Raw frames on stdin, as damage-capture.ts hands them out. */
+export interface RawInput {
+  width: number;
+  height: number;
+  pixelFormat: string;
+}
+
+const COMMON_ARGS = ["-hide_banner", "-loglevel", "error", "-nostdin"];
+
 /** The whole command: capture → drop unchanged frames → encode → a container on stdout. */
 export function ffmpegArgs(target: CaptureTarget, settings: EncoderSettings): string[] {
   return [
-    "-hide_banner",
-    "-loglevel",
-    "error",
-    "-nostdin",
-    "-fflags",
-    "nobuffer",
-    "-flags",
-    "low_delay",
+    ...COMMON_ARGS,
+    ...["-fflags", "nobuffer", "-flags", "low_delay"],
     ...captureInputArgs(target, settings.fps),
     ...outputArgs(settings),
+  ];
+}
+
+/**
+ * The command for frames the agent captured itself, only when something changed: nothing to drop.
+ * Each frame is stamped 1/fps after the one before (not with the wall clock: with
+ * `-use_wallclock_as_timestamps` ffmpeg 5.1 holds every frame back until the next one arrives,
+ * which on a quiet screen is a second later; `-fflags nobuffer` does the same to the first frame).
+ * The timestamps matter only to the rate control, which then budgets a frame's share of a second as
+ * if they came at the full rate.
+ */
+export function rawFfmpegArgs(input: RawInput, settings: EncoderSettings, primable = false): string[] {
+  return [
+    ...COMMON_ARGS,
+    ...["-probesize", "32", "-analyzeduration", "0", "-f", "rawvideo", "-pix_fmt", input.pixelFormat],
+    ...["-video_size", `${input.width}x${input.height}`, "-framerate", String(settings.fps), "-i", "pipe:0"],
+    // A standby encoder may be primed with a frame the viewer never sees (screen-encoder.ts):
+    // the frame after it is then a keyframe as well.
+    ...(primable ? ["-force_key_frames", "expr:lte(n,1)"] : []),
+    ...outputArgs(settings, false),
   ];
 }
 
@@ -62,10 +96,15 @@ export function ffmpegArgs(target: CaptureTarget, settings: EncoderSettings): st
  * - `-fps_mode passthrough` keeps ffmpeg from re-inserting the dropped frames to hold a constant rate.
  * - `-flush_packets 1`: every frame reaches the pipe at once instead of filling a 32 KiB buffer.
  */
-export function outputArgs(settings: EncoderSettings): string[] {
+export function outputArgs(settings: EncoderSettings, dropUnchanged = true): string[] {
+  const decimate = dropUnchanged ? `mpdecimate=max=${settings.fps},` : "";
+  const scale = settings.scale ?? 1;
+  // Either way even sizes: a narrow link's encoder scales down (and rounds), others crop a pixel.
+  const size =
+    scale < 1 ? `scale=trunc(iw*${scale}/2)*2:trunc(ih*${scale}/2)*2` : "crop=trunc(iw/2)*2:trunc(ih/2)*2";
   return [
     "-vf",
-    `mpdecimate=max=${settings.fps},crop=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p`,
+    `${decimate}${size},format=yuv420p`,
     "-fps_mode",
     "passthrough",
     ...ENCODER_ARGS[settings.codec](settings),
@@ -79,7 +118,8 @@ export function outputArgs(settings: EncoderSettings): string[] {
  * Real-time VP8 in IVF: no look-ahead (`lag-in-frames 0`, no alt-ref), `error-resilient` so a lost
  * packet damages one frame, and the rate cap.
  */
-function vp8Args({ fps, kbps }: EncoderSettings): string[] {
+function vp8Args(settings: EncoderSettings): string[] {
+  const { fps, kbps, quality } = settings;
   return [
     "-c:v",
     "libvpx",
@@ -89,7 +129,8 @@ function vp8Args({ fps, kbps }: EncoderSettings): string[] {
     "8",
     "-threads",
     "2",
-    ...rateCapArgs(kbps),
+    // libvpx's constrained quality: -crf with -b:v as the ceiling.
+    ...(quality === undefined ? rateCapArgs(kbps) : ["-crf", String(quality), ...rateCapArgs(kbps)]),
     "-undershoot-pct",
     "95",
     "-lag-in-frames",
@@ -111,7 +152,8 @@ function vp8Args({ fps, kbps }: EncoderSettings): string[] {
  * H.264 decoder takes. With a global header (FLV's) x264 writes SPS and PPS only once; `dump_extra`
  * puts them before every keyframe again, so a viewer can start at any of them.
  */
-function h264Args({ fps, kbps }: EncoderSettings): string[] {
+function h264Args(settings: EncoderSettings): string[] {
+  const { fps, kbps } = settings;
   return [
     "-c:v",
     "libx264",
@@ -125,7 +167,7 @@ function h264Args({ fps, kbps }: EncoderSettings): string[] {
     "0",
     "-threads",
     "2",
-    ...rateCapArgs(kbps),
+    ...(settings.quality === undefined ? rateCapArgs(kbps) : h264QualityArgs(kbps, settings.quality)),
     ...keyframeIntervalArgs(fps),
     "-bsf:v",
     "dump_extra",
@@ -138,6 +180,17 @@ const ENCODER_ARGS: Record<VideoCodec, (settings: EncoderSettings) => string[]> 
   vp8: vp8Args,
   h264: h264Args,
 };
+
+/**
+ * Quality-targeted with a rate cap (x264's CRF under VBV): a frame costs what its change needs, not
+ * a share of the bitrate. Frames captured by change come at uneven times that ffmpeg stamps evenly,
+ * so a bitrate target would spend the rate's per-frame share on every frame, a blinking cursor
+ * included. A burst that hits the cap is coded coarser; the repeats after it (damage-capture.ts)
+ * are then coded at the target quality again, which is what sharpens the settled picture.
+ */
+function h264QualityArgs(kbps: number, crf: number): string[] {
+  return ["-crf", String(crf), "-maxrate", `${kbps}k`, "-bufsize", `${Math.max(100, Math.round(kbps / 2))}k`];
+}
 
 /** A rate cap with a small buffer, so a busy screen cannot queue seconds of data. */
 function rateCapArgs(kbps: number): string[] {

@@ -1,14 +1,30 @@
 /**
- * One ffmpeg process that captures the screen and encodes it: frames come out as they are encoded,
- * each stamped when it arrives. The first frame of every process is a keyframe, which is how a
- * keyframe is produced on demand (see video-source.ts).
+ * One ffmpeg process that encodes the screen: frames come out as they are encoded, each stamped
+ * when it arrives. The first frame of every process is a keyframe, which is how a keyframe is
+ * produced on demand (see video-source.ts).
+ *
+ * Two inputs: frames the agent captured itself when something changed (damage-capture.ts, on X),
+ * written to ffmpeg's stdin; or ffmpeg grabbing the screen itself at the frame rate (the other
+ * platforms, and an X server without DAMAGE).
+ *
+ * With captured frames an encoder can also be started on standby, for a screen size given up
+ * front: ffmpeg loads and then waits on its empty stdin, costing no CPU, until `activate()`. Loading
+ * ffmpeg is most of the time an encoder takes to its first frame (a second on a busy machine).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "@rd/log";
 import { childEnv } from "../child-env.ts";
-import type { FrameEvents } from "./encoded-frame.ts";
-import { type CaptureTarget, type EncoderSettings, ffmpegArgs } from "./ffmpeg-args.ts";
+import type { EncodedFrame, FrameEvents } from "./encoded-frame.ts";
+import {
+  CHANGE_DRIVEN_QUALITY,
+  type CaptureTarget,
+  type EncoderSettings,
+  ffmpegArgs,
+  type RawInput,
+  rawFfmpegArgs,
+} from "./ffmpeg-args.ts";
 import { createFrameReader } from "./frame-reader.ts";
+import type { DamageCapture, RawFrame } from "./x11/damage-capture.ts";
 
 export interface ScreenEncoderEvents extends FrameEvents {
   /** The process ended on its own (not through stop()); `message` says why as well as ffmpeg did. */
@@ -18,52 +34,209 @@ export interface ScreenEncoderEvents extends FrameEvents {
 const STDERR_TAIL_CHARS = 2000;
 
 export class ScreenEncoder {
-  private readonly child: ChildProcess;
+  private child?: ChildProcess;
   private stopped = false;
   private stderrTail = "";
+  private unsubscribe?: () => void;
+  /** Raw input: the frame being written, and whether a newer one is waiting behind it. */
+  private writing = false;
+  private waiting?: RawFrame;
+  private size?: { width: number; height: number };
+  private readonly settings: EncoderSettings;
+  private readonly events: ScreenEncoderEvents;
+  private readonly log: Logger;
+  private readonly display?: string;
 
-  constructor(target: CaptureTarget, settings: EncoderSettings, events: ScreenEncoderEvents, log: Logger) {
-    this.child = spawn("ffmpeg", ffmpegArgs(target, settings), {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: childEnv(target.display),
+  private readonly capture?: DamageCapture;
+  private activated = false;
+  private lastWriteAt = 0;
+  private paceTimer?: ReturnType<typeof setTimeout>;
+  /**
+   * A standby encoder primed with the screen as it was: its keyframe, encoded ahead (while the
+   * session is still being negotiated), and the capture's hand-out count then. If the screen has
+   * not changed by activation, that keyframe is the first frame, at once.
+   */
+  private primed?: { handOuts: number; keyframe?: EncodedFrame; use?: "emit" | "drop" };
+
+  constructor(
+    target: CaptureTarget,
+    settings: EncoderSettings,
+    events: ScreenEncoderEvents,
+    log: Logger,
+    capture?: DamageCapture,
+    standby?: RawInput,
+  ) {
+    this.settings = settings;
+    this.events = events;
+    this.log = log;
+    this.display = target.display;
+    this.capture = capture;
+    if (!capture) {
+      this.run(ffmpegArgs(target, settings));
+      this.activated = true;
+    } else if (standby) {
+      this.size = { width: standby.width, height: standby.height };
+      this.run(rawFfmpegArgs(standby, this.rawSettings(), true));
+    } else {
+      this.activate();
+    }
+  }
+
+  /**
+   * Encodes `frame` now, on standby, so that activation can start from its keyframe. Writing a
+   * whole screen down the pipe and ffmpeg's first-frame setup take a few hundred milliseconds on a
+   * busy machine: this is where they are taken out of the viewer's wait.
+   */
+  prime(frame: RawFrame, handOuts: number): void {
+    if (this.activated || this.primed || this.stopped || !this.size) return frame.release();
+    if (frame.width !== this.size.width || frame.height !== this.size.height) return frame.release();
+    this.primed = { handOuts };
+    this.feed(frame);
+  }
+
+  /** An encoded frame: to the events, except a primed keyframe until activation decides. */
+  private encoded(frame: EncodedFrame) {
+    const primed = this.primed;
+    if (primed && !primed.keyframe) {
+      primed.keyframe = frame;
+      if (primed.use === "emit") this.events.onFrame(frame);
+      return;
+    }
+    this.events.onFrame(frame);
+  }
+
+  /** Frames come only when something changed: coded for quality, capped at the rate. */
+  private rawSettings(): EncoderSettings {
+    return { ...this.settings, quality: this.settings.quality ?? CHANGE_DRIVEN_QUALITY[this.settings.codec] };
+  }
+
+  /** The size a standby encoder was started for; undefined until a raw encoder knows it. */
+  get rawSize(): { width: number; height: number } | undefined {
+    return this.size;
+  }
+
+  /** Starts encoding what the capture hands out (a standby encoder waits until this). */
+  activate(): void {
+    const capture = this.capture;
+    if (this.activated || this.stopped || !capture) return;
+    this.activated = true;
+    const primed = this.primed;
+    const unchanged = primed?.handOuts === capture.handOutCount;
+    if (primed) {
+      primed.use = unchanged ? "emit" : "drop";
+      if (unchanged && primed.keyframe) this.events.onFrame(primed.keyframe);
+    }
+    capture.subscribe({ onFrame: (frame) => this.feed(frame) }, { current: !unchanged }).then(
+      (unsubscribe) => {
+        if (this.stopped) return unsubscribe();
+        this.unsubscribe = unsubscribe;
+      },
+      (error: unknown) => this.exited(`screen capture failed: ${(error as Error).message}`),
+    );
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.paceTimer);
+    this.waiting?.release();
+    this.waiting = undefined;
+    this.unsubscribe?.();
+    this.child?.kill("SIGKILL");
+  }
+
+  private run(args: string[]) {
+    const child = spawn("ffmpeg", args, {
+      stdio: [this.size ? "pipe" : "ignore", "pipe", "pipe"],
+      env: childEnv(this.display),
     });
-    const reader = createFrameReader(settings.codec, events);
+    this.child = child;
+    const reader = createFrameReader(this.settings.codec, {
+      onScreen: (size) => this.events.onScreen(size),
+      onFrame: (frame) => this.encoded(frame),
+    });
     let unreadable = false;
-    this.child.stdout!.on("data", (chunk: Buffer) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
       // Past the first bad byte nothing lines up again; the bytes still in the pipe are noise.
       if (unreadable) return;
       try {
         reader.push(chunk);
       } catch (error) {
         unreadable = true;
-        log.error({ err: error }, "the encoder's output is unreadable; restarting it");
-        this.child.kill("SIGKILL");
+        this.log.error({ err: error }, "the encoder's output is unreadable; restarting it");
+        child.kill("SIGKILL");
       }
     });
-    this.child.stderr!.setEncoding("utf8");
-    this.child.stderr!.on("data", (text: string) => {
+    // Writing to an encoder that just died fails; its exit says why.
+    child.stdin?.on("error", () => {});
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (text: string) => {
       this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_CHARS);
     });
-    this.child.on("error", (error: NodeJS.ErrnoException) => {
-      if (this.stopped) return;
-      this.stopped = true;
-      events.onExit(
+    child.on("error", (error: NodeJS.ErrnoException) =>
+      this.exited(
         error.code === "ENOENT"
           ? "ffmpeg is not installed: sudo apt-get install -y ffmpeg"
           : `ffmpeg could not start: ${error.message}`,
-      );
-    });
-    this.child.on("exit", (code, signal) => {
-      if (this.stopped) return;
-      this.stopped = true;
+      ),
+    );
+    child.on("exit", (code, signal) => {
       const said = this.stderrTail.trim().split("\n").slice(-3).join(" | ");
-      events.onExit(`ffmpeg exited (${signal ?? `code ${code}`})${said ? `: ${said}` : ""}`);
+      this.exited(`ffmpeg exited (${signal ?? `code ${code}`})${said ? `: ${said}` : ""}`);
     });
   }
 
-  stop(): void {
+  /**
+   * A captured frame: written at once, or, while ffmpeg is still reading the last one, kept as the
+   * one to write next (replacing any older one). An encoder that falls behind skips frames instead
+   * of queueing them, so what it encodes is never older than one frame.
+   */
+  private feed(frame: RawFrame) {
+    if (this.stopped) return frame.release();
+    if (!this.size) {
+      this.size = { width: frame.width, height: frame.height };
+      this.run(rawFfmpegArgs(frame, this.rawSettings()));
+    } else if (frame.width !== this.size.width || frame.height !== this.size.height) {
+      // ffmpeg's raw input has a fixed size: a new encoder takes the new one.
+      frame.release();
+      this.child?.kill("SIGKILL");
+      return this.exited(`the screen size changed to ${frame.width}×${frame.height}`);
+    }
+    if (this.writing || this.paceTimer) {
+      this.waiting?.release();
+      this.waiting = frame;
+      return;
+    }
+    // An encoder on a lower rung of the quality ladder takes fewer frames than the capture hands out.
+    const wait = this.lastWriteAt + 1000 / this.settings.fps - performance.now();
+    if (wait > 1) {
+      this.waiting = frame;
+      this.paceTimer = setTimeout(() => {
+        this.paceTimer = undefined;
+        const next = this.waiting;
+        this.waiting = undefined;
+        if (next) this.feed(next);
+      }, wait);
+      return;
+    }
+    this.lastWriteAt = performance.now();
+    this.writing = true;
+    this.child!.stdin!.write(frame.data, () => {
+      frame.release();
+      this.writing = false;
+      const next = this.waiting;
+      this.waiting = undefined;
+      if (next) this.feed(next);
+    });
+  }
+
+  private exited(message: string) {
     if (this.stopped) return;
     this.stopped = true;
-    this.child.kill("SIGKILL");
+    clearTimeout(this.paceTimer);
+    this.waiting?.release();
+    this.waiting = undefined;
+    this.unsubscribe?.();
+    this.events.onExit(message);
   }
 }

@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startVirtualDisplay, type VirtualDisplay } from "../virtual-display.ts";
 import type { EncodedFrame, ScreenSize } from "./encoded-frame.ts";
 import { VIDEO_CODECS, type VideoCodec } from "./video-codec.ts";
+import { xAuthorityFor } from "../child-env.ts";
 import { VideoSource } from "./video-source.ts";
+import { DamageCapture } from "./x11/damage-capture.ts";
+import { XScreenReader } from "./x11/x-screen-reader.ts";
 
 const log = createLogger("warn", { name: "test" });
 
@@ -112,5 +115,67 @@ describe.each(VIDEO_CODECS)("VideoSource on a real X display (%s)", (codec) => {
     unsubscribe();
     await until(() => encoders(desktop.display) === 0);
     expect(encoders(desktop.display)).toBe(0);
+  });
+});
+
+/** The encoders fed by the change-driven capture of `desktop` (loaded spares included). */
+function rawEncoders(): number {
+  const pattern = `rawvideo -pix_fmt bgr0 -video_size ${SCREEN.width}x${SCREEN.height} `;
+  const found = spawnSync("pgrep", ["-f", pattern], { encoding: "utf8" }).stdout;
+  return found.split("\n").filter(Boolean).length;
+}
+
+describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (codec) => {
+  function changeDriven() {
+    const capture = new DamageCapture({
+      fps: 30,
+      log,
+      open: () => XScreenReader.open(desktop.display, xAuthorityFor(desktop.display)),
+    });
+    const video = new VideoSource({
+      target: { platform: "linux", display: desktop.display },
+      codec,
+      fps: 30,
+      maxKbps: 1000,
+      log,
+      capture,
+    });
+    return { capture, video };
+  }
+
+  it("keeps a loaded encoder waiting, primes it with the screen, and starts a viewer on its keyframe", async () => {
+    const { capture, video } = changeDriven();
+    try {
+      await capture.open();
+      video.prepare();
+      // Loaded and waiting before anyone watches.
+      await until(() => rawEncoders() === 1);
+      await capture.prepare();
+      video.prepare();
+      expect(rawEncoders()).toBe(1);
+
+      const { frames, screens, unsubscribe } = collect(video);
+      await until(() => frames.length >= 1);
+      expect(frames[0]!.keyframe).toBe(true);
+      expect(screens[0]).toEqual(ENCODED);
+      // The spare became the encoder, and a new spare waits for the next keyframe.
+      await until(() => rawEncoders() === 2);
+
+      const start = frames.length;
+      await new Promise((r) => setTimeout(r, 3000));
+      // A quiet screen: the sharpening repeats and a heartbeat a second, each tiny.
+      const quiet = frames.slice(start);
+      expect(quiet.length).toBeGreaterThanOrEqual(1);
+      expect(quiet.length).toBeLessThanOrEqual(6);
+      expect(Math.max(...quiet.map((f) => f.data.length))).toBeLessThan(2000);
+
+      unsubscribe();
+      // The encoder stops with its last viewer; the spare stays loaded for the next session.
+      await until(() => rawEncoders() === 1);
+    } finally {
+      video.stop();
+      capture.close();
+    }
+    await until(() => rawEncoders() === 0);
   });
 });

@@ -5,13 +5,16 @@
  * ffmpeg cannot be told "keyframe now" or "new bitrate" while it runs, so both are done by starting
  * a second encoder and switching to it at its first frame (always a keyframe): the old one keeps
  * streaming until then, so nobody sees a gap. Restarts are rate-limited; requests in between are
- * merged into one.
+ * merged into one. A bitrate change can also move the encoder along the quality ladder (frame
+ * rate, then size; quality-ladder.ts).
  */
 import type { Logger } from "@rd/log";
 import type { EncodedFrame, ScreenSize } from "./encoded-frame.ts";
-import type { CaptureTarget } from "./ffmpeg-args.ts";
+import type { CaptureTarget, RawInput } from "./ffmpeg-args.ts";
 import { ScreenEncoder, type ScreenEncoderEvents } from "./screen-encoder.ts";
+import { LADDER, rungFor } from "./quality-ladder.ts";
 import type { VideoCodec } from "./video-codec.ts";
+import type { DamageCapture, RawFrame } from "./x11/damage-capture.ts";
 
 export interface VideoViewer {
   onFrame(frame: EncodedFrame): void;
@@ -28,22 +31,53 @@ export interface VideoSourceOptions {
   maxKbps: number;
   minKbps?: number;
   log: Logger;
+  /**
+   * The display's change-driven capture, shared by every source of the display; without it (or
+   * once it failed to open) ffmpeg grabs the screen itself.
+   */
+  capture?: DamageCapture;
   /** For tests: how encoders are made. */
-  createEncoder?: (kbps: number, events: ScreenEncoderEvents) => { stop(): void };
+  createEncoder?: (
+    kbps: number,
+    events: ScreenEncoderEvents,
+  ) => { stop(): void; activate?(): void; prime?(frame: RawFrame, handOuts: number): void };
 }
 
 /** A new viewer's keyframe should come fast; a PLI storm must not restart ffmpeg every frame. */
 const KEYFRAME_INTERVAL_MS = 1000;
-/** Bitrate changes restart the encoder, so only real changes, and not too often. */
+/** A viewer who just joined waits for nothing else: less than a lost packet's keyframe may. */
+const JOIN_KEYFRAME_INTERVAL_MS = 250;
+/**
+ * Bitrate changes restart the encoder, so only real changes, and not too often: going down soon (a
+ * narrowed link loses packets until the encoder follows), going up after a while.
+ */
 const BITRATE_INTERVAL_MS = 4000;
+const BITRATE_DOWN_INTERVAL_MS = 1000;
 const BITRATE_CHANGE_RATIO = 0.25;
 /** An encoder that dies is restarted after this, doubling up to a limit. */
 const RESTART_BACKOFF_MS = [500, 1000, 2000, 5000];
 
+/** One encoder process as the source tracks it. */
+interface Encoder {
+  kbps: number;
+  /** Its rung of the quality ladder (frame rate and size for the bitrate). */
+  rung: number;
+  /** Why it was started, for the log. */
+  why: string;
+  /** A spare's screen size (it was started on standby for it). */
+  size?: RawInput;
+  stop(): void;
+  activate(): void;
+  prime(frame: RawFrame, handOuts: number): void;
+}
+
 export class VideoSource {
   private readonly viewers = new Set<VideoViewer>();
-  private current?: { stop(): void; kbps: number };
-  private next?: { stop(): void; kbps: number };
+  private current?: Encoder;
+  private next?: Encoder;
+  private spare?: Encoder;
+  /** The quality ladder's rung of the encoder started last. */
+  private rung = 0;
   private screen?: ScreenSize;
   private lastRestartAt = 0;
   private restartTimer?: ReturnType<typeof setTimeout>;
@@ -81,7 +115,7 @@ export class VideoSource {
     this.viewers.add(viewer);
     if (this.screen) viewer.onScreen(this.screen);
     if (!this.current) this.startEncoder("first viewer");
-    else this.requestKeyframe();
+    else this.scheduleRestart(JOIN_KEYFRAME_INTERVAL_MS, "viewer joined");
     return () => {
       this.viewers.delete(viewer);
       if (this.viewers.size === 0) this.stopAll();
@@ -98,13 +132,17 @@ export class VideoSource {
     const running = this.next?.kbps ?? this.current?.kbps;
     if (running === undefined) return;
     const wanted = this.targetKbps;
-    if (Math.abs(wanted - running) / running < BITRATE_CHANGE_RATIO) return;
-    this.scheduleRestart(BITRATE_INTERVAL_MS, `bitrate ${running} → ${wanted} kbps`);
+    const rung = rungFor(wanted, this.rung);
+    if (rung === this.rung && Math.abs(wanted - running) / running < BITRATE_CHANGE_RATIO) return;
+    const interval = wanted < running ? BITRATE_DOWN_INTERVAL_MS : BITRATE_INTERVAL_MS;
+    this.scheduleRestart(interval, `bitrate ${running} → ${wanted} kbps`);
   }
 
   stop(): void {
     this.viewers.clear();
-    this.stopAll();
+    this.stopAll(false);
+    this.spare?.stop();
+    this.spare = undefined;
   }
 
   private scheduleRestart(minIntervalMs: number, why: string) {
@@ -118,12 +156,68 @@ export class VideoSource {
   }
 
   private startEncoder(why: string) {
-    const { log } = this.options;
     const kbps = this.targetKbps;
+    this.rung = rungFor(kbps, this.rung);
     this.lastRestartAt = performance.now();
-    log.debug({ why, kbps }, "starting encoder");
+    this.options.log.debug(
+      { why, kbps, ...LADDER[this.rung], warm: this.spareFits(kbps) },
+      "starting encoder",
+    );
+    const encoder = this.spareFits(kbps) ? this.spare! : this.makeEncoder(kbps);
+    if (this.spare !== encoder) this.spare?.stop();
+    this.spare = undefined;
+    encoder.why = why;
+    encoder.activate();
+    // Until its first frame, the new encoder waits in `next` while the current one keeps streaming.
+    if (this.current) this.next = encoder;
+    else this.current = encoder;
+    // The next keyframe (another viewer, a lost packet) should find one waiting as well.
+    this.prepare();
+  }
+
+  /**
+   * Has a spare encoder waiting, when the screen is captured by change and its size is known: an
+   * ffmpeg that has loaded and waits on stdin, for the next start to take at once. Waiting costs
+   * no CPU, so a spare is also kept between sessions.
+   */
+  prepare(): void {
+    const capture = this.options.capture;
+    const size = capture?.usable ? capture.size : undefined;
+    if (!capture || !size || this.options.createEncoder) return;
+    const kbps = this.targetKbps;
+    if (!this.spareFits(kbps)) {
+      this.spare?.stop();
+      this.spare = this.makeEncoder(kbps, size);
+    }
+    // With a picture already read (a session is coming, or one runs), the spare encodes it ahead.
+    const current = capture.take();
+    if (current) this.spare!.prime(current.frame, current.handOuts);
+  }
+
+  private spareFits(kbps: number): boolean {
+    const spare = this.spare;
+    const size = this.options.capture?.size;
+    if (!spare || !size || !spare.size) return false;
+    if (spare.size.width !== size.width || spare.size.height !== size.height) return false;
+    if (spare.rung !== rungFor(kbps, this.rung)) return false;
+    return Math.abs(spare.kbps - kbps) / kbps < BITRATE_CHANGE_RATIO;
+  }
+
+  /** An encoder and how its frames are handled; on standby (a spare) when given a size. */
+  private makeEncoder(kbps: number, standby?: RawInput): Encoder {
+    const { log } = this.options;
     let started = false;
-    const encoder = { kbps, stop: () => {} };
+    const rung = rungFor(kbps, this.rung);
+    const { fps, scale } = LADDER[rung]!;
+    const encoder: Encoder = {
+      kbps,
+      rung,
+      why: "spare",
+      size: standby,
+      stop: () => {},
+      activate: () => {},
+      prime: (frame) => frame.release(),
+    };
     const events: ScreenEncoderEvents = {
       onScreen: (size) => {
         if (this.screen?.width === size.width && this.screen.height === size.height) return;
@@ -134,6 +228,14 @@ export class VideoSource {
         if (!started) {
           // The switch-over: this encoder's first frame is a keyframe; the old one can go.
           started = true;
+          log.debug(
+            {
+              why: encoder.why,
+              ms: Math.round(performance.now() - this.lastRestartAt),
+              bytes: frame.data.length,
+            },
+            "encoder's first frame",
+          );
           this.failures = 0;
           if (this.next === encoder) {
             this.current?.stop();
@@ -146,6 +248,10 @@ export class VideoSource {
         for (const viewer of this.viewers) viewer.onFrame(frame);
       },
       onExit: (message) => {
+        if (this.spare === encoder) {
+          this.spare = undefined;
+          return log.warn({ message }, "a spare encoder stopped");
+        }
         const wasCurrent = this.current === encoder;
         if (this.next === encoder) this.next = undefined;
         if (!wasCurrent) return log.warn({ message }, "a replacement encoder failed; keeping the old one");
@@ -164,22 +270,25 @@ export class VideoSource {
       ((rate: number, e: ScreenEncoderEvents) =>
         new ScreenEncoder(
           this.options.target,
-          { codec: this.codec, fps: this.options.fps, kbps: rate },
+          { codec: this.codec, fps: Math.min(this.options.fps, fps), kbps: rate, scale },
           e,
           log,
+          this.options.capture?.usable ? this.options.capture : undefined,
+          standby,
         ));
     const process = create(kbps, events);
     encoder.stop = () => process.stop();
-    // Until its first frame, the new encoder waits in `next` while the current one keeps streaming.
-    if (this.current) this.next = encoder;
-    else this.current = encoder;
+    encoder.activate = () => process.activate?.();
+    encoder.prime = (frame, handOuts) => (process.prime ? process.prime(frame, handOuts) : frame.release());
+    return encoder;
   }
 
-  private stopAll() {
+  private stopAll(keepWarm = true) {
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     this.current?.stop();
     this.next?.stop();
     this.current = this.next = undefined;
+    if (keepWarm) this.prepare();
   }
 }

@@ -1,0 +1,128 @@
+/**
+ * Change-driven capture against a real Xvfb: the picture it hands out is the screen's (read back
+ * with xsetroot's colours), a change is a new frame, a quiet screen is only the sharpening repeats
+ * and a heartbeat, the pointer is drawn in, and the real ffmpeg encodes the frames, keyframe first.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { createLogger } from "@rd/log";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDisplay, type TestDisplay } from "../../testing/display.ts";
+import type { EncodedFrame } from "../encoded-frame.ts";
+import { ScreenEncoder } from "../screen-encoder.ts";
+import { DamageCapture, type RawFrame } from "./damage-capture.ts";
+import { XScreenReader } from "./x-screen-reader.ts";
+
+const run = promisify(execFile);
+const log = createLogger("silent", { name: "agent", module: "capture-test" });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let display: TestDisplay;
+beforeAll(async () => {
+  display = await startDisplay({ width: 320, height: 240 });
+}, 30_000);
+afterAll(() => display?.close());
+
+const capture = () =>
+  new DamageCapture({
+    fps: 30,
+    log,
+    open: () => XScreenReader.open(display.display, display.env.XAUTHORITY),
+  });
+
+/** The colour at (x, y) of a bgr0 frame, as "#rrggbb". */
+function colourAt(frame: RawFrame, x: number, y: number): string {
+  const at = (y * frame.width + x) * 4;
+  const [b, g, r] = [frame.data[at]!, frame.data[at + 1]!, frame.data[at + 2]!];
+  return `#${[r, g, b].map((c) => c.toString(16).padStart(2, "0")).join("")}`;
+}
+
+async function until<T>(read: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("timed out");
+    await sleep(20);
+  }
+}
+
+describe("DamageCapture on Xvfb", () => {
+  it("hands out the screen, then a new frame for each change, and only repeats while it is quiet", async () => {
+    await run("xsetroot", ["-solid", "#ff0000"], { env: display.env });
+    const source = capture();
+    const frames: RawFrame[] = [];
+    const unsubscribe = await source.subscribe({ onFrame: (f) => frames.push(f) });
+    try {
+      const first = await until(() => frames[0]);
+      expect(first.pixelFormat).toBe("bgr0");
+      expect([first.width, first.height]).toEqual([320, 240]);
+      expect(colourAt(first, 300, 200)).toBe("#ff0000");
+
+      await run("xsetroot", ["-solid", "#0000ff"], { env: display.env });
+      const blue = await until(() => frames.find((f) => colourAt(f, 300, 200) === "#0000ff"));
+      expect(blue.data).not.toBe(first.data);
+
+      // Quiet now: two sharpening repeats, then a heartbeat a second, each the very same picture.
+      await sleep(500);
+      const settled = frames.length;
+      await sleep(2200);
+      const quiet = frames.slice(settled);
+      expect(quiet.length).toBeGreaterThanOrEqual(1);
+      expect(quiet.length).toBeLessThanOrEqual(3);
+      expect(quiet.every((f) => f === frames[settled - 1])).toBe(true);
+    } finally {
+      unsubscribe();
+      source.close();
+    }
+  });
+
+  it("draws the pointer, and a pointer move alone is a change", async () => {
+    const grey = "#808080";
+    await run("xsetroot", ["-solid", grey], { env: display.env });
+    await run("xdotool", ["mousemove", "100", "100"], { env: display.env });
+    const source = capture();
+    const frames: RawFrame[] = [];
+    const unsubscribe = await source.subscribe({ onFrame: (f) => frames.push(f) });
+    // Xvfb's default pointer is an "X" around its hotspot: some pixel near it is not the background.
+    const pointerNear = (f: RawFrame, x: number, y: number) => {
+      for (let dy = -6; dy <= 6; dy++)
+        for (let dx = -6; dx <= 6; dx++) if (colourAt(f, x + dx, y + dy) !== grey) return true;
+      return false;
+    };
+    try {
+      await until(() => frames.find((f) => pointerNear(f, 100, 100)));
+      await run("xdotool", ["mousemove", "200", "150"], { env: display.env });
+      const moved = await until(() => frames.find((f) => pointerNear(f, 200, 150)));
+      expect(pointerNear(moved, 100, 100)).toBe(false);
+    } finally {
+      unsubscribe();
+      source.close();
+    }
+  });
+
+  it("feeds ffmpeg only what changed: a keyframe at once, then frames as the screen changes", async () => {
+    const source = capture();
+    const encoded: EncodedFrame[] = [];
+    let exit: string | undefined;
+    const encoder = new ScreenEncoder(
+      { platform: "linux", display: display.display },
+      { codec: "h264", fps: 30, kbps: 1000 },
+      { onFrame: (f) => encoded.push(f), onScreen: () => {}, onExit: (m) => (exit = m) },
+      log,
+      source,
+    );
+    try {
+      await until(() => encoded[0], 10_000);
+      expect(encoded[0]!.keyframe).toBe(true);
+      const before = encoded.length;
+      await run("xsetroot", ["-solid", "#00ff00"], { env: display.env });
+      await until(() => (encoded.length > before ? true : undefined));
+      expect(encoded.slice(1).some((f) => f.keyframe)).toBe(false);
+      expect(exit).toBeUndefined();
+    } finally {
+      encoder.stop();
+      source.close();
+    }
+  });
+});

@@ -1,0 +1,470 @@
+/**
+ * Screen capture driven by what changed: one per X display, shared by every encoder of it. While
+ * someone watches, the X server reports each change (DAMAGE); the capture reads just the changed
+ * rectangles into its copy of the screen and hands out a frame, at most `fps` times a second. A
+ * static screen costs nothing but a heartbeat frame a second (see below); nobody watching costs
+ * nothing at all.
+ *
+ * After a burst of change it hands out the same picture twice more (REFRESH_AFTER_MS): the encoder
+ * spends the bits the burst did not leave it on sharpening that picture, so text settles crisp.
+ *
+ * The server leaves its pointer out of GetImage, so the capture draws it: the pointer's position and
+ * image are polled (XFIXES) while someone watches, and a move is a change like any other.
+ */
+import type { Logger } from "@rd/log";
+import type { RawInput } from "../ffmpeg-args.ts";
+import type { CursorImage, RawPixelFormat, Rect, XScreenReader } from "./x-screen-reader.ts";
+
+export interface RawFrame {
+  /** Rows of `width` 4-byte pixels; unchanged until every holder released it. */
+  data: Buffer;
+  width: number;
+  height: number;
+  pixelFormat: RawPixelFormat;
+  /**
+   * Called once for each time the frame was handed to a subscriber, when done with it: its buffer
+   * is then reused for a later frame. (A subscriber that never calls it only costs allocations.)
+   */
+  release(): void;
+}
+
+export interface RawFrameSubscriber {
+  onFrame(frame: RawFrame): void;
+}
+
+/** A frame of the pool, with how many holders it has (subscribers, and the capture's `latest`). */
+interface PooledFrame extends RawFrame {
+  holders: number;
+}
+
+export interface DamageCaptureOptions {
+  fps: number;
+  log: Logger;
+  /** Opens the display's reader; called again after the connection is lost. */
+  open(): Promise<XScreenReader>;
+}
+
+/**
+ * After the last change: the sharpening repeats, then a heartbeat a second. The heartbeat keeps a
+ * receiver (a recorder above all) from taking a quiet screen for a lost stream and asking for a
+ * keyframe at the next change.
+ */
+const REFRESH_AFTER_MS = [120, 400];
+const HEARTBEAT_MS = 1000;
+const CURSOR_POLL_MS = 50;
+/** A prepared capture nobody subscribed to (the session was declined) stops watching after this. */
+const PREPARED_FOR_MS = 60_000;
+/** Frame buffers kept for reuse: one being encoded, one waiting, one latest, one spare. */
+const POOL_SIZE = 4;
+const STATS_EVERY_MS = 5000;
+/** Separate reads only pay off for a few small rectangles; otherwise one read of their bounds. */
+const MAX_SEPARATE_READS = 8;
+const MAX_DIRTY_RECTS = 256;
+
+export class DamageCapture {
+  private readonly options: DamageCaptureOptions;
+  private readonly subscribers = new Set<RawFrameSubscriber>();
+  private reader?: XScreenReader;
+  private opening?: Promise<XScreenReader>;
+  private screen?: Buffer;
+  private width = 0;
+  private height = 0;
+  private dirty: Rect[] = [];
+  private cursor?: CursorImage;
+  private cursorMoved = false;
+  private latest?: PooledFrame;
+  private readonly pool: PooledFrame[] = [];
+  private handOuts = 0;
+  private stats = { since: performance.now(), damage: 0, frames: 0, grabs: 0, grabMs: 0, allocated: 0 };
+  private lastFrameAt = 0;
+  private grabbing = false;
+  private frameTimer?: ReturnType<typeof setTimeout>;
+  private quietTimer?: ReturnType<typeof setTimeout>;
+  private quietStep = 0;
+  private cursorTimer?: ReturnType<typeof setInterval>;
+  private unusedTimer?: ReturnType<typeof setTimeout>;
+  private watchingReader?: XScreenReader;
+  private unusable = false;
+
+  constructor(options: DamageCaptureOptions) {
+    this.options = options;
+  }
+
+  /**
+   * False once the display could not be opened for capture (no DAMAGE, a pixel format it does not
+   * read, no socket it can reach): encoders then let ffmpeg grab the screen instead.
+   */
+  get usable(): boolean {
+    return !this.unusable;
+  }
+
+  /** The screen's size and pixel format, once connected. */
+  get size(): RawInput | undefined {
+    if (!this.reader) return undefined;
+    const { width, height } = this.screen ? { width: this.width, height: this.height } : this.reader.x.setup;
+    return { width, height, pixelFormat: this.reader.pixelFormat };
+  }
+
+  /** The last frame handed out (an encoder starts from it rather than waiting for a change). */
+  get current(): RawFrame | undefined {
+    return this.latest;
+  }
+
+  /** Connects ahead of need, so a display it cannot capture is known before the first viewer. */
+  async open(): Promise<void> {
+    await this.connect().catch(() => {});
+  }
+
+  /**
+   * Connects, starts watching and reads the whole screen: called when a session is coming, so the
+   * first viewer's first frame waits for neither. Stops again if nobody subscribes in time.
+   */
+  async prepare(): Promise<void> {
+    const reader = await this.connect();
+    if (!this.watching) await this.startWatching(reader);
+    if (!this.subscribers.size) {
+      clearTimeout(this.unusedTimer);
+      this.unusedTimer = setTimeout(() => {
+        if (!this.subscribers.size) this.idle();
+      }, PREPARED_FOR_MS);
+    }
+  }
+
+  /** How many new pictures were handed out so far: unchanged, the screen has not changed. */
+  get handOutCount(): number {
+    return this.handOuts;
+  }
+
+  /**
+   * The picture there is now, for `holder` to release, with the hand-out count it belongs to;
+   * undefined before the screen was read.
+   */
+  take(): { frame: RawFrame; handOuts: number } | undefined {
+    if (!this.latest) return undefined;
+    this.latest.holders++;
+    return { frame: this.latest, handOuts: this.handOuts };
+  }
+
+  /**
+   * Starts handing frames to `subscriber`; resolves once there is a picture to hand out. With
+   * `current` (the default) it is first handed the picture there is, if nothing newer comes.
+   */
+  async subscribe(subscriber: RawFrameSubscriber, options = { current: true }): Promise<() => void> {
+    this.subscribers.add(subscriber);
+    clearTimeout(this.unusedTimer);
+    const unsubscribe = () => {
+      this.subscribers.delete(subscriber);
+      if (this.subscribers.size === 0) this.idle();
+    };
+    const handOuts = this.handOuts;
+    try {
+      const reader = await this.connect();
+      if (!this.subscribers.has(subscriber)) return unsubscribe;
+      if (!this.watching) await this.startWatching(reader);
+      // Prepared earlier: what changed since is read now rather than at the next change.
+      else if (this.dirty.length) this.scheduleFrame();
+      this.cursorTimer ??= setInterval(() => void this.pollCursor(), CURSOR_POLL_MS);
+      // A quiet screen hands out nothing new: the subscriber starts from the picture there is.
+      if (options.current && this.handOuts === handOuts && this.latest) this.give(this.latest, subscriber);
+      return unsubscribe;
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+  }
+
+  close(): void {
+    this.subscribers.clear();
+    this.idle();
+    this.reader?.close();
+    this.reader = undefined;
+  }
+
+  private connect(): Promise<XScreenReader> {
+    if (this.reader) return Promise.resolve(this.reader);
+    this.opening ??= this.options.open().then(
+      (reader) => {
+        this.opening = undefined;
+        this.reader = reader;
+        reader.onDamage = (rect) => this.damaged(rect);
+        reader.x.onClose = (error) => {
+          if (this.reader !== reader) return;
+          this.options.log.warn({ err: error }, "lost the X connection used for capture");
+          this.reader = undefined;
+          this.setLatest(undefined);
+          this.idle();
+        };
+        return reader;
+      },
+      (error: unknown) => {
+        this.opening = undefined;
+        this.unusable = true;
+        this.options.log.warn(
+          { err: error },
+          "cannot capture the screen by what changed; ffmpeg grabs the whole screen instead",
+        );
+        throw error;
+      },
+    );
+    return this.opening;
+  }
+
+  private get watching(): boolean {
+    return this.watchingReader !== undefined && this.watchingReader === this.reader;
+  }
+
+  /** Changes made before watching began are not reported: the picture starts over from the screen. */
+  private async startWatching(reader: XScreenReader) {
+    reader.watch();
+    this.watchingReader = reader;
+    this.setLatest(undefined);
+    await this.readAll();
+  }
+
+  private idle() {
+    clearTimeout(this.frameTimer);
+    clearTimeout(this.quietTimer);
+    clearTimeout(this.unusedTimer);
+    clearInterval(this.cursorTimer);
+    this.frameTimer = this.quietTimer = this.unusedTimer = this.cursorTimer = undefined;
+    this.dirty = [];
+    this.setLatest(undefined);
+    this.watchingReader = undefined;
+    try {
+      this.reader?.unwatch();
+    } catch {
+      // The connection is gone; there is nothing left to unwatch.
+    }
+  }
+
+  private damaged(rect: Rect) {
+    this.stats.damage++;
+    if (!this.watching) return;
+    // Prepared and not yet read (or reading slower than the screen changes): one bound will do.
+    if (this.dirty.length >= MAX_DIRTY_RECTS) this.dirty = [boundingBox(this.dirty)!];
+    this.dirty.push(rect);
+    if (this.subscribers.size) this.scheduleFrame();
+  }
+
+  /** A frame at the next slot the frame rate allows, unless one is already due. */
+  private scheduleFrame() {
+    if (this.frameTimer || this.grabbing) return;
+    const wait = Math.max(0, this.lastFrameAt + 1000 / this.options.fps - performance.now());
+    this.frameTimer = setTimeout(() => {
+      this.frameTimer = undefined;
+      void this.grab();
+    }, wait);
+  }
+
+  private async grab() {
+    const reader = this.reader;
+    if (!reader || !this.screen || this.grabbing) return;
+    this.grabbing = true;
+    const startedAt = performance.now();
+    try {
+      const rects = this.dirty;
+      this.dirty = [];
+      if (rects.length) await this.readRects(reader, rects);
+      this.handOut();
+    } catch (error) {
+      // A read outside the screen (it just shrank) fails; the whole screen is read again instead.
+      this.options.log.debug({ err: error }, "partial screen read failed; reading it all");
+      await this.readAll().catch((e: unknown) => this.options.log.warn({ err: e }, "cannot read the screen"));
+    } finally {
+      this.grabbing = false;
+      this.stats.grabs++;
+      this.stats.grabMs += performance.now() - startedAt;
+      if (this.dirty.length || this.cursorMoved) this.scheduleFrame();
+    }
+  }
+
+  /** Reads the whole screen (at the start, and when its size may have changed), then hands it out. */
+  private async readAll() {
+    const reader = await this.connect();
+    const { width, height } = await reader.size();
+    this.screen = await reader.image({ x: 0, y: 0, width, height }, (pixels) => Buffer.from(pixels));
+    this.width = width;
+    this.height = height;
+    this.dirty = [];
+    this.handOut();
+  }
+
+  private async readRects(reader: XScreenReader, rects: Rect[]) {
+    const clipped = rects.map((r) => clip(r, this.width, this.height)).filter((r) => r !== undefined);
+    const bounds = boundingBox(clipped);
+    if (!bounds) return;
+    const area = clipped.reduce((sum, r) => sum + r.width * r.height, 0);
+    const reads =
+      clipped.length <= MAX_SEPARATE_READS && area < (bounds.width * bounds.height) / 2 ? clipped : [bounds];
+    // Sent together, answered in order: one round trip for all of them.
+    await Promise.all(reads.map((r) => reader.image(r, (pixels) => this.paste(r, pixels))));
+  }
+
+  private paste(rect: Rect, pixels: Buffer) {
+    const stride = this.width * 4;
+    const rowBytes = rect.width * 4;
+    for (let row = 0; row < rect.height; row++) {
+      pixels.copy(this.screen!, (rect.y + row) * stride + rect.x * 4, row * rowBytes, (row + 1) * rowBytes);
+    }
+  }
+
+  /** A new frame: the screen with the pointer drawn on it, to everyone watching. */
+  private handOut() {
+    if (!this.screen || !this.reader) return;
+    this.cursorMoved = false;
+    const frame = this.frameBuffer(this.reader.pixelFormat);
+    this.screen.copy(frame.data);
+    if (this.cursor) drawCursor(frame.data, this.width, this.height, this.cursor, frame.pixelFormat);
+    this.setLatest(frame);
+    this.lastFrameAt = performance.now();
+    this.handOuts++;
+    this.reportStats();
+    for (const subscriber of this.subscribers) this.give(frame, subscriber);
+    this.quietStep = 0;
+    this.scheduleQuiet();
+  }
+
+  /** What the capture did lately, in the debug log every few seconds while it runs. */
+  private reportStats() {
+    const now = performance.now();
+    const stats = this.stats;
+    stats.frames++;
+    if (now - stats.since < STATS_EVERY_MS) return;
+    const seconds = (now - stats.since) / 1000;
+    this.options.log.debug(
+      {
+        damagePerS: Math.round(stats.damage / seconds),
+        framesPerS: +(stats.frames / seconds).toFixed(1),
+        grabMs: +(stats.grabMs / Math.max(1, stats.grabs)).toFixed(1),
+        newBuffers: stats.allocated,
+        subscribers: this.subscribers.size,
+      },
+      "capture",
+    );
+    this.stats = { since: now, damage: 0, frames: 0, grabs: 0, grabMs: 0, allocated: 0 };
+  }
+
+  private give(frame: PooledFrame, subscriber: RawFrameSubscriber) {
+    frame.holders++;
+    subscriber.onFrame(frame);
+  }
+
+  private setLatest(frame: PooledFrame | undefined) {
+    this.latest?.release();
+    if (frame) frame.holders++;
+    this.latest = frame;
+  }
+
+  /** A free buffer of the pool for the current size, or a new one (kept if the pool has room). */
+  private frameBuffer(pixelFormat: RawPixelFormat): PooledFrame {
+    const { width, height } = this;
+    const free = this.pool.find((f) => f.holders === 0 && f.width === width && f.height === height);
+    if (free) return Object.assign(free, { pixelFormat });
+    this.stats.allocated++;
+    const frame: PooledFrame = {
+      data: Buffer.allocUnsafe(width * height * 4),
+      width,
+      height,
+      pixelFormat,
+      holders: 0,
+      release: () => {
+        frame.holders = Math.max(0, frame.holders - 1);
+      },
+    };
+    // Frames of an old size are never free again: they make room for the new size.
+    const stale = this.pool.findIndex((f) => f.width !== width || f.height !== height);
+    if (stale >= 0) this.pool.splice(stale, 1);
+    if (this.pool.length < POOL_SIZE) this.pool.push(frame);
+    return frame;
+  }
+
+  /** The repeats after a change (sharpening, then heartbeats), each cancelled by the next change. */
+  private scheduleQuiet() {
+    clearTimeout(this.quietTimer);
+    if (!this.subscribers.size) return;
+    const wait = REFRESH_AFTER_MS[this.quietStep] ?? HEARTBEAT_MS;
+    this.quietTimer = setTimeout(() => {
+      this.quietStep++;
+      const latest = this.latest;
+      if (latest) for (const subscriber of this.subscribers) this.give(latest, subscriber);
+      // A heartbeat is also when a changed screen size shows: the next read takes the new size.
+      if (this.quietStep > REFRESH_AFTER_MS.length) void this.checkSize();
+      this.scheduleQuiet();
+    }, wait);
+  }
+
+  private async checkSize() {
+    const reader = this.reader;
+    if (!reader) return;
+    const size = await reader.size().catch(() => undefined);
+    if (size && (size.width !== this.width || size.height !== this.height)) {
+      await this.readAll().catch((e: unknown) => this.options.log.warn({ err: e }, "cannot read the screen"));
+    }
+  }
+
+  private async pollCursor() {
+    const reader = this.reader;
+    if (!reader || !this.subscribers.size) return;
+    const cursor = await reader.cursor().catch(() => undefined);
+    if (!cursor) return;
+    const before = this.cursor;
+    if (before && before.x === cursor.x && before.y === cursor.y && before.serial === cursor.serial) return;
+    this.cursor = cursor;
+    this.cursorMoved = true;
+    this.scheduleFrame();
+  }
+}
+
+function clip(rect: Rect, width: number, height: number): Rect | undefined {
+  const x = Math.max(0, rect.x);
+  const y = Math.max(0, rect.y);
+  const right = Math.min(width, rect.x + rect.width);
+  const bottom = Math.min(height, rect.y + rect.height);
+  if (right <= x || bottom <= y) return undefined;
+  return { x, y, width: right - x, height: bottom - y };
+}
+
+export function boundingBox(rects: Rect[]): Rect | undefined {
+  if (!rects.length) return undefined;
+  let left = Infinity;
+  let top = Infinity;
+  let right = -Infinity;
+  let bottom = -Infinity;
+  for (const r of rects) {
+    left = Math.min(left, r.x);
+    top = Math.min(top, r.y);
+    right = Math.max(right, r.x + r.width);
+    bottom = Math.max(bottom, r.y + r.height);
+  }
+  return { x: left, y: top, width: right - left, height: bottom - top };
+}
+
+/** Blends the pointer (premultiplied ARGB) onto a frame, clipped to the screen. */
+export function drawCursor(
+  frame: Buffer,
+  width: number,
+  height: number,
+  cursor: CursorImage,
+  format: RawPixelFormat,
+): void {
+  const left = cursor.x - cursor.xhot;
+  const top = cursor.y - cursor.yhot;
+  // Byte offsets of red and blue within a pixel; green is always byte 1.
+  const [red, blue] = format === "bgr0" ? [2, 0] : [0, 2];
+  for (let row = 0; row < cursor.height; row++) {
+    const y = top + row;
+    if (y < 0 || y >= height) continue;
+    for (let col = 0; col < cursor.width; col++) {
+      const x = left + col;
+      if (x < 0 || x >= width) continue;
+      const argb = cursor.pixels[row * cursor.width + col]!;
+      const alpha = argb >>> 24;
+      if (alpha === 0) continue;
+      const at = (y * width + x) * 4;
+      const keep = 255 - alpha;
+      frame[at + red] = ((argb >>> 16) & 0xff) + Math.round((frame[at + red]! * keep) / 255);
+      frame[at + 1] = ((argb >>> 8) & 0xff) + Math.round((frame[at + 1]! * keep) / 255);
+      frame[at + blue] = (argb & 0xff) + Math.round((frame[at + blue]! * keep) / 255);
+    }
+  }
+}

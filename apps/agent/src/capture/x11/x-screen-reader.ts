@@ -1,0 +1,181 @@
+/**
+ * The X requests screen capture makes, on top of x-connection.ts: the root window's pixels
+ * (GetImage), its size (GetGeometry), change notifications (the DAMAGE extension) and the pointer's
+ * image and position (XFIXES, since the server leaves its cursor out of GetImage).
+ */
+import { XConnection } from "./x-connection.ts";
+
+/** Core request opcodes (X11 protocol, "Encoding::Requests"). */
+const OP_GET_GEOMETRY = 14;
+const OP_GET_IMAGE = 73;
+const OP_QUERY_EXTENSION = 98;
+const Z_PIXMAP = 2;
+/** DAMAGE 1.1 minor opcodes and report level. */
+const DAMAGE_QUERY_VERSION = 0;
+const DAMAGE_CREATE = 1;
+const DAMAGE_DESTROY = 2;
+const DAMAGE_REPORT_RAW_RECTANGLES = 0;
+/** XFIXES minor opcodes. */
+const XFIXES_QUERY_VERSION = 0;
+const XFIXES_GET_CURSOR_IMAGE = 4;
+
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** How raw pixels are laid out in memory, named as ffmpeg's `-pix_fmt` names them. */
+export type RawPixelFormat = "bgr0" | "rgb0";
+
+export interface CursorImage {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  xhot: number;
+  yhot: number;
+  serial: number;
+  /** Premultiplied ARGB, one 32-bit word per pixel. */
+  pixels: Uint32Array;
+}
+
+interface Extension {
+  major: number;
+  firstEvent: number;
+}
+
+export class XScreenReader {
+  readonly x: XConnection;
+  readonly pixelFormat: RawPixelFormat;
+  private readonly damage: Extension;
+  private readonly xfixes?: Extension;
+  private damageId?: number;
+  /** Called with each changed rectangle while watching. */
+  onDamage: (rect: Rect) => void = () => {};
+
+  private constructor(x: XConnection, damage: Extension, xfixes: Extension | undefined) {
+    this.x = x;
+    this.damage = damage;
+    this.xfixes = xfixes;
+    this.pixelFormat = pixelFormatOf(x);
+    x.onEvent = (event) => {
+      if ((event[0]! & 0x7f) !== damage.firstEvent) return;
+      // DamageNotify: the changed area is at bytes 16-23 (x, y, width, height).
+      this.onDamage({
+        x: event.readInt16LE(16),
+        y: event.readInt16LE(18),
+        width: event.readUInt16LE(20),
+        height: event.readUInt16LE(22),
+      });
+    };
+  }
+
+  /** Connects and checks the server can do this: DAMAGE, and a 32-bit true-colour screen. */
+  static async open(display: string, xauthority?: string): Promise<XScreenReader> {
+    const x = await XConnection.connect(display, xauthority);
+    try {
+      const damage = await queryExtension(x, "DAMAGE");
+      if (!damage) throw new Error(`the X server on ${display} has no DAMAGE extension`);
+      await x.request(damage.major, DAMAGE_QUERY_VERSION, u32s(1, 1));
+      const xfixes = await queryExtension(x, "XFIXES");
+      if (xfixes) await x.request(xfixes.major, XFIXES_QUERY_VERSION, u32s(4, 0));
+      return new XScreenReader(x, damage, xfixes);
+    } catch (error) {
+      x.close();
+      throw error;
+    }
+  }
+
+  /** Starts reporting every change to the root window (one event per drawing operation). */
+  watch(): void {
+    if (this.damageId !== undefined) return;
+    this.damageId = this.x.newId();
+    const body = Buffer.alloc(12);
+    body.writeUInt32LE(this.damageId, 0);
+    body.writeUInt32LE(this.x.setup.root, 4);
+    body.writeUInt8(DAMAGE_REPORT_RAW_RECTANGLES, 8);
+    this.x.send(this.damage.major, DAMAGE_CREATE, body);
+  }
+
+  unwatch(): void {
+    if (this.damageId === undefined) return;
+    this.x.send(this.damage.major, DAMAGE_DESTROY, u32s(this.damageId));
+    this.damageId = undefined;
+  }
+
+  async size(): Promise<{ width: number; height: number }> {
+    const reply = await this.x.request(OP_GET_GEOMETRY, 0, u32s(this.x.setup.root));
+    return { width: reply.readUInt16LE(16), height: reply.readUInt16LE(18) };
+  }
+
+  /**
+   * Reads the pixels of `rect` of the root window and hands them to `paste` as rows of `width`
+   * 4-byte pixels, valid only during the call.
+   */
+  image<T>(rect: Rect, paste: (pixels: Buffer) => T): Promise<T> {
+    const body = Buffer.alloc(16);
+    body.writeUInt32LE(this.x.setup.root, 0);
+    body.writeInt16LE(rect.x, 4);
+    body.writeInt16LE(rect.y, 6);
+    body.writeUInt16LE(rect.width, 8);
+    body.writeUInt16LE(rect.height, 10);
+    body.writeUInt32LE(0xffffffff, 12);
+    return this.x.requestInto(OP_GET_IMAGE, Z_PIXMAP, body, (reply) =>
+      paste(reply.subarray(32, 32 + rect.width * rect.height * 4)),
+    );
+  }
+
+  /** The pointer's image and position; undefined when the server has no XFIXES. */
+  async cursor(): Promise<CursorImage | undefined> {
+    if (!this.xfixes) return undefined;
+    const reply = await this.x.request(this.xfixes.major, XFIXES_GET_CURSOR_IMAGE);
+    const width = reply.readUInt16LE(12);
+    const height = reply.readUInt16LE(14);
+    const pixels = new Uint32Array(width * height);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = reply.readUInt32LE(32 + i * 4);
+    return {
+      x: reply.readInt16LE(8),
+      y: reply.readInt16LE(10),
+      width,
+      height,
+      xhot: reply.readUInt16LE(16),
+      yhot: reply.readUInt16LE(18),
+      serial: reply.readUInt32LE(20),
+      pixels,
+    };
+  }
+
+  close(): void {
+    this.x.close();
+  }
+}
+
+async function queryExtension(x: XConnection, name: string): Promise<Extension | undefined> {
+  const bytes = Buffer.from(name, "latin1");
+  const body = Buffer.alloc(4 + bytes.length + ((4 - (bytes.length % 4)) % 4));
+  body.writeUInt16LE(bytes.length, 0);
+  bytes.copy(body, 4);
+  const reply = await x.request(OP_QUERY_EXTENSION, 0, body);
+  if (!reply[8]) return undefined;
+  return { major: reply[9]!, firstEvent: reply[10]! };
+}
+
+/** The layouts ffmpeg can take as they come: 32 bits per pixel, 8 bits per colour, LSB first. */
+function pixelFormatOf(x: XConnection): RawPixelFormat {
+  const { bitsPerPixel, imageByteOrder, visual, rootDepth } = x.setup;
+  if (bitsPerPixel === 32 && imageByteOrder === 0 && visual.greenMask === 0xff00) {
+    if (visual.redMask === 0xff0000 && visual.blueMask === 0xff) return "bgr0";
+    if (visual.redMask === 0xff && visual.blueMask === 0xff0000) return "rgb0";
+  }
+  throw new Error(
+    `the screen's pixel format (depth ${rootDepth}, ${bitsPerPixel} bits per pixel) is not one the capture reads`,
+  );
+}
+
+function u32s(...values: number[]): Buffer {
+  const out = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => out.writeUInt32LE(v >>> 0, i * 4));
+  return out;
+}
