@@ -14,8 +14,13 @@
  * who joined, each a technician in a browser context of their own): the agent's CPU, each viewer's
  * kbit/s and frames/s, and how many encoders run (one per display, whatever the viewers).
  *
+ * Then the agent's CPU on the static desktop with no viewer and with one (IDLE_SECONDS each), and on
+ * the busy terminal the bad-network table: the viewer forced through coturn behind a lossy, slow
+ * UDP proxy (media/impairment.ts; this kernel has no netem).
+ *
  * Knobs: SECONDS (steady window, 10), SAMPLES (latency samples per run, 40), CONNECTS (connections
- * timed per run, 3), BENCH_WORKLOADS (e.g. "terminal,motion"), BENCH_VIEWERS (viewer counts, "1,2,4";
+ * timed per run, 10), IDLE_SECONDS (60), BENCH_IMPAIR=none (skips the bad-network table),
+ * BENCH_CONDITIONS (e.g. "loss-5,drop"), BENCH_WORKLOADS (e.g. "terminal,motion"), BENCH_VIEWERS (viewer counts, "1,2,4";
  * "none" skips), BENCH_VERBOSE=1 (every latency sample), BENCH_AGENT_LOG=file (the agent's debug
  * log), CHROMIUM_PATH; RD_AGENT_* reach the agent.
  */
@@ -33,11 +38,22 @@ import { type Figures, inputToPhoton, sleep, steadyWindow, waitForFirstFrame } f
 import { startNoVnc } from "./media/novnc.ts";
 import { installBenchHooks } from "./media/page-hooks.ts";
 import { countDescendants, stopProcess, treeCpuSeconds } from "./media/processes.ts";
+import {
+  type ConditionName,
+  type ImpairedPath,
+  impairmentReport,
+  measureImpairment,
+  startImpairedPath,
+} from "./media/impairment.ts";
 import { startWorkload, type Workload, WORKLOADS, type WorkloadName } from "./media/workloads.ts";
 
 const SECONDS = positive("SECONDS", 10);
 const SAMPLES = positive("SAMPLES", 40);
-const CONNECTS = positive("CONNECTS", 3);
+const CONNECTS = positive("CONNECTS", 10);
+/** The agent's CPU with no viewer and with one, on the static desktop (the issue's 60 s). */
+const IDLE_SECONDS = positive("IDLE_SECONDS", 60);
+/** The bad-network table (impairment.ts) on the busy terminal; BENCH_IMPAIR=none skips it. */
+const IMPAIR = process.env.BENCH_IMPAIR !== "none";
 const SETTLE_MS = 3000;
 const VIEWER_COUNTS = viewerCounts();
 const PORT = 3300;
@@ -76,11 +92,12 @@ function selectedWorkloads(): WorkloadName[] {
 const log = (message: string) => process.stderr.write(`[bench:media] ${message}\n`);
 
 /** The dashboard with its signaling worker, as `npm start` runs it, on a throwaway database. */
-async function startDashboard(dataDir: string): Promise<ChildProcess> {
+async function startDashboard(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
   const server = spawn(process.execPath, [path.join(root, "scripts/start.ts")], {
     cwd: root,
     env: {
       ...process.env,
+      ...extraEnv,
       PORT: String(PORT),
       SIGNAL_PORT: String(PORT + 1),
       DATA_DIR: dataDir,
@@ -194,6 +211,27 @@ async function measureOurs(
   }
   await page.getByTestId("end-session").click();
   return { firstFrameMs, ...steady, ...samples, detail };
+}
+
+/** The agent's CPU over IDLE_SECONDS: alone, then with one viewer connected to the quiet desktop. */
+async function measureIdle(page: Page, agentId: string, agent: ChildProcess) {
+  const cores = async () => {
+    const before = treeCpuSeconds(agent.pid!);
+    const startedAt = performance.now();
+    await sleep(IDLE_SECONDS * 1000);
+    return (treeCpuSeconds(agent.pid!) - before) / ((performance.now() - startedAt) / 1000);
+  };
+  await sleep(SETTLE_MS);
+  const alone = await cores();
+  await page.goto(`/agents/${agentId}`);
+  const connect = page.locator("button:not([disabled])", { hasText: "Connect" });
+  await connect.waitFor({ timeout: 30_000 });
+  await connect.click();
+  await waitForFirstFrame(page, Date.now());
+  await sleep(SETTLE_MS);
+  const watched = await cores();
+  await page.getByTestId("end-session").click();
+  return { alone, watched };
 }
 
 interface ViewerFigures {
@@ -356,11 +394,25 @@ const dataDir = mkdtempSync(path.join(tmpdir(), "rd-bench-media-"));
 const configDir = mkdtempSync(path.join(tmpdir(), "rd-bench-agent-"));
 let dashboard: ChildProcess | undefined;
 let browser: Browser | undefined;
+let turn: ImpairedPath | undefined;
 const lines: string[] = [];
 const viewerLines: string[] = [];
+let idle: { alone: number; watched: number } | undefined;
+let impairment = "";
 try {
+  if (IMPAIR) {
+    // coturn behind the lossy proxy; the worker hands every viewer credentials for it (viewers use
+    // it only when forced to relay, as the impairment runs are).
+    turn = await startImpairedPath({
+      proxyPort: PORT + 2,
+      coturnPort: PORT + 3,
+      minRelayPort: 49160,
+      maxRelayPort: 49200,
+      coturnLogFile: process.env.BENCH_TURN_LOG,
+    });
+  }
   log("starting the dashboard (builds it first when the sources changed)…");
-  dashboard = await startDashboard(dataDir);
+  dashboard = await startDashboard(dataDir, turn?.dashboardEnv);
   browser = await chromium.launch(chromiumLaunchOptions);
   const context = await browser.newContext({
     baseURL: `http://127.0.0.1:${PORT}`,
@@ -379,10 +431,33 @@ try {
       const agent = await runAgent(configDir, workload.display.display);
       let ours: Figures;
       try {
+        if (name === "static") {
+          log(`${workload.description}: the agent's CPU over ${IDLE_SECONDS} s alone, then with one viewer…`);
+          idle = await measureIdle(page, agentId, agent);
+        }
         ours = await measureOurs(page, agentId, workload, agent);
         log(row(workload, "remote-desk (WebRTC)", ours));
       } finally {
         await stopProcess(agent);
+      }
+      if (name === "terminal" && turn) {
+        log(`${workload.description}: through the impaired relay…`);
+        const impairedAgent = await runAgent(configDir, workload.display.display);
+        try {
+          const rows = await measureImpairment({
+            page,
+            agentId,
+            workload,
+            path: turn,
+            seconds: SECONDS,
+            samples: SAMPLES,
+            conditions: process.env.BENCH_CONDITIONS?.split(",") as ConditionName[] | undefined,
+            log,
+          });
+          impairment = impairmentReport(rows, { seconds: SECONDS, samples: SAMPLES });
+        } finally {
+          await stopProcess(impairedAgent);
+        }
       }
       if (name === "terminal" && VIEWER_COUNTS.length) {
         log(`${workload.description}: one session, ${VIEWER_COUNTS.join(", ")} viewers…`);
@@ -409,12 +484,14 @@ try {
 } finally {
   await browser?.close();
   if (dashboard) await stopProcess(dashboard);
+  await turn?.close();
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(configDir, { recursive: true, force: true });
 }
 
+const capture = process.env.RD_AGENT_CAPTURE ?? "grab";
 console.log(`
-bench:media — ${SECONDS} s steady window, ${SAMPLES} input-to-photon samples, ${CONNECTS} connections per run
+bench:media — ${SECONDS} s steady window, ${SAMPLES} input-to-photon samples, ${CONNECTS} connections per run, agent capture: ${capture}
 | workload | system | Connect → first frame, ms (p50) | frames/s | kbit/s | input-to-photon p50 / p95, ms | server CPU, cores | stream |
 |---|---|---|---|---|---|---|---|
 ${lines.join("\n")}
@@ -432,5 +509,17 @@ One busy-terminal session (1280×720) watched by several viewers, ${SECONDS} s w
 |---|---|---|---|---|---|
 ${viewerLines.join("\n")}
 Target: ≤ 0.05 core per extra viewer; one encoder whatever the viewers.`
+    : ""
+}${
+  idle
+    ? `
+
+The agent on the static desktop, ${IDLE_SECONDS} s each: ${fixed(idle.alone, 3)} core with no viewer (target ≤ 0.01), ${fixed(idle.watched, 3)} core with one viewer (target ≤ 0.03).`
+    : ""
+}${
+  impairment
+    ? `
+
+${impairment}`
     : ""
 }`);

@@ -24,6 +24,14 @@ export interface BenchState {
   luma(x: number, y: number): number;
   /** Called by a viewer when a new picture is on screen; `luma` reads a pixel of it. */
   shown(now: number, luma: (x: number, y: number) => number): void;
+  /**
+   * While an array: the `performance.now()` time of every picture shown (for the WebRTC viewer,
+   * each `requestVideoFrameCallback`), for frame gaps. null (the start) records nothing; the
+   * benchmark sets it to [] to start and reads it back.
+   */
+  frameTimes: number[] | null;
+  /** Set by installRelayPolicy: whether the viewer's ICE servers were the bench's own. */
+  relay?: { injected: boolean; urls: string[] };
 }
 
 declare global {
@@ -40,8 +48,10 @@ export function installBenchHooks() {
     armed: null,
     latencies: [],
     luma: () => 0,
+    frameTimes: null,
     shown(now, luma) {
       bench.luma = luma;
+      bench.frameTimes?.push(now);
       if (!bench.firstFrameAt) bench.firstFrameAt = performance.timeOrigin + now;
       const armed = bench.armed;
       if (!armed || !armed.keyAt) return;
@@ -93,4 +103,32 @@ export function installBenchHooks() {
     const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
     if (video) watch(video);
   }).observe(document, { childList: true, subtree: true });
+}
+
+/**
+ * Forces every peer connection of the page through TURN (`iceTransportPolicy: "relay"`), for the
+ * impaired runs. Whenever the page configures no TURN server of its own (the dashboard hands out
+ * none unless its signaling worker is configured for TURN), `servers` are used instead; the
+ * viewer's later setConfiguration (the worker's servers arriving) is held to the same rules.
+ * Install it after installBenchHooks: it wraps that one's RTCPeerConnection, which records the
+ * connection. Self-contained, like installBenchHooks.
+ */
+export function installRelayPolicy(servers: RTCIceServer[]) {
+  const relayed = (config: RTCConfiguration = {}): RTCConfiguration => {
+    const urlsOf = (list: RTCIceServer[] = []) =>
+      list.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]));
+    const own = urlsOf(config.iceServers).some((url) => /^turns?:/.test(url));
+    const iceServers = own ? config.iceServers : servers;
+    if (window.__bench) window.__bench.relay = { injected: !own, urls: urlsOf(iceServers) };
+    return { ...config, iceServers, iceTransportPolicy: "relay" };
+  };
+  const Wrapped = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Wrapped {
+    constructor(config?: RTCConfiguration) {
+      super(relayed(config));
+    }
+    override setConfiguration(config?: RTCConfiguration) {
+      super.setConfiguration(relayed(config));
+    }
+  };
 }
