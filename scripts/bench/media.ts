@@ -406,8 +406,11 @@ try {
     turn = await startImpairedPath({
       proxyPort: PORT + 2,
       coturnPort: PORT + 3,
+      // Every session of the run may allocate a relay (the viewer and the agent both get the
+      // worker's TURN servers). With 40 ports, one full run's bad-network rows never got a first
+      // frame; a run of those rows alone did: the range running out is the likeliest cause.
       minRelayPort: 49160,
-      maxRelayPort: 49200,
+      maxRelayPort: 49760,
       coturnLogFile: process.env.BENCH_TURN_LOG,
     });
   }

@@ -5,36 +5,16 @@
  * private Xvfb.
  */
 import { createLogger } from "@rd/log";
-import {
-  RTCRtpCodecParameters,
-  RTCPeerConnection as WeriftPeerConnection,
-  SessionDescription,
-  type RtpPacket,
-} from "werift";
+import { RTCPeerConnection as WeriftPeerConnection, SessionDescription, type RtpPacket } from "werift";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { RecorderPeer } from "../../../packages/recording/src/recorder/recorder-peer.ts";
 import type { VideoCodec } from "./capture/video-codec.ts";
 import { VideoSources } from "./capture/video-sources.ts";
 import { AgentPeer, type AgentPeerEvents } from "./peer.ts";
 import { startDisplay, type TestDisplay } from "./testing/display.ts";
+import { BROWSER_CODECS } from "./testing/browser-codecs.ts";
 
 const log = createLogger("silent", { name: "agent", module: "peer-test" });
-
-/** How a browser that decodes `codec` describes it; H.264 as Chromium announces Constrained Baseline. */
-const VIEWER_CODECS: Record<VideoCodec | "vp9", RTCRtpCodecParameters> = {
-  h264: new RTCRtpCodecParameters({
-    mimeType: "video/H264",
-    clockRate: 90_000,
-    rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
-    parameters: "packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1",
-  }),
-  vp8: new RTCRtpCodecParameters({
-    mimeType: "video/VP8",
-    clockRate: 90_000,
-    rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
-  }),
-  vp9: new RTCRtpCodecParameters({ mimeType: "video/VP9", clockRate: 90_000 }),
-};
 
 let display: TestDisplay;
 const toClose: { close(): unknown }[] = [];
@@ -102,7 +82,7 @@ async function watch(preferred: VideoCodec, codecs: (VideoCodec | "vp9")[]) {
   const viewer = new WeriftPeerConnection({
     iceServers: [],
     iceAdditionalHostAddresses: ["127.0.0.1"],
-    codecs: { video: codecs.map((codec) => VIEWER_CODECS[codec]) },
+    codecs: { video: codecs.map((codec) => BROWSER_CODECS[codec]) },
   });
   toClose.push(viewer);
   const packets: RtpPacket[] = [];

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { createLogger } from "@rd/log";
 import type { ClipboardPolicy, ControlMessage, SignalMessage, SignalMessageOf } from "@rd/protocol";
-import { RTCRtpCodecParameters, RTCPeerConnection as WeriftPeerConnection } from "werift";
+import { RTCPeerConnection as WeriftPeerConnection } from "werift";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { VideoCodec } from "./capture/video-codec.ts";
 import { VideoSources } from "./capture/video-sources.ts";
@@ -17,6 +17,7 @@ import { createInputHandler } from "./input/input-handler.ts";
 import { createNutInjector, type Injector } from "./input/injector.ts";
 import { AgentSession } from "./session.ts";
 import { startDisplay, type TestDisplay } from "./testing/display.ts";
+import { BROWSER_CODECS } from "./testing/browser-codecs.ts";
 
 const log = createLogger("silent", { name: "agent", module: "session-test" });
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
@@ -141,21 +142,6 @@ describe("a session's clipboard", () => {
     expect(sent.map((m) => m.type)).toEqual(["session/accept"]);
   });
 });
-
-/** How a browser that decodes `codec` describes it, H.264 as Chromium announces Constrained Baseline. */
-const BROWSER_CODECS: Record<VideoCodec, RTCRtpCodecParameters> = {
-  h264: new RTCRtpCodecParameters({
-    mimeType: "video/H264",
-    clockRate: 90_000,
-    rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
-    parameters: "packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1",
-  }),
-  vp8: new RTCRtpCodecParameters({
-    mimeType: "video/VP8",
-    clockRate: 90_000,
-    rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
-  }),
-};
 
 describe("a session's viewers", () => {
   const viewers: WeriftPeerConnection[] = [];

@@ -137,12 +137,17 @@ export class ScreenEncoder {
 
   stop(): void {
     if (this.stopped) return;
+    this.letGo();
+    this.child?.kill("SIGKILL");
+  }
+
+  /** Stops taking frames: the one waiting goes back to the capture's pool. */
+  private letGo() {
     this.stopped = true;
     clearTimeout(this.paceTimer);
     this.waiting?.release();
     this.waiting = undefined;
     this.unsubscribe?.();
-    this.child?.kill("SIGKILL");
   }
 
   private run(args: string[]) {
@@ -232,11 +237,7 @@ export class ScreenEncoder {
 
   private exited(message: string) {
     if (this.stopped) return;
-    this.stopped = true;
-    clearTimeout(this.paceTimer);
-    this.waiting?.release();
-    this.waiting = undefined;
-    this.unsubscribe?.();
+    this.letGo();
     this.events.onExit(message);
   }
 }

@@ -1,5 +1,6 @@
 /** Keeps a page's data fresh while someone is looking at it: re-runs its loads on a timer and on return. */
 import { invalidateAll } from "$app/navigation";
+import { navigating } from "$app/state";
 
 /**
  * Calls `refresh` every `intervalMs` while the tab is visible, and once when it becomes visible again.
@@ -10,7 +11,9 @@ export function refreshWhileVisible(
   refresh: () => Promise<void> = invalidateAll,
 ): () => void {
   const tick = () => {
-    if (document.visibilityState === "visible") void refresh();
+    // Never while the page is navigating away: an invalidation then reloads the current page and
+    // SvelteKit drops the navigation (Watch on a desk, or Connect, stayed on the page now and then).
+    if (document.visibilityState === "visible" && !navigating.to) void refresh();
   };
   const timer = setInterval(tick, intervalMs);
   document.addEventListener("visibilitychange", tick);

@@ -2,7 +2,8 @@
  * The agent's capture by change (`RD_AGENT_CAPTURE=damage`), end to end: the real agent reads its
  * Xvfb desktop through its own X client (DAMAGE, GetImage) and Chromium decodes what it sends. The
  * test checks decoded pixels before and after a change on the remote screen, and that typed keys
- * land in the terminal there.
+ * land in the terminal there. (Files run in name order on the shared product, and first-run.test.ts
+ * must find it fresh: this one's name sorts after it.)
  */
 import { expect, test } from "./fixtures.ts";
 import { signInAsAdmin } from "./helpers.ts";
