@@ -110,11 +110,6 @@ export class ScreenEncoder {
     return { ...this.settings, quality: this.settings.quality ?? CHANGE_DRIVEN_QUALITY[this.settings.codec] };
   }
 
-  /** The size a standby encoder was started for; undefined until a raw encoder knows it. */
-  get rawSize(): { width: number; height: number } | undefined {
-    return this.size;
-  }
-
   /** Starts encoding what the capture hands out (a standby encoder waits until this). */
   activate(): void {
     const capture = this.capture;

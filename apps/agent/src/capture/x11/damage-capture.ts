@@ -105,11 +105,6 @@ export class DamageCapture {
     return { width, height, pixelFormat: this.reader.pixelFormat };
   }
 
-  /** The last frame handed out (an encoder starts from it rather than waiting for a change). */
-  get current(): RawFrame | undefined {
-    return this.latest;
-  }
-
   /** Connects ahead of need, so a display it cannot capture is known before the first viewer. */
   async open(): Promise<void> {
     await this.connect().catch(() => {});
