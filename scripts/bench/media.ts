@@ -189,6 +189,7 @@ async function measureOurs(
   agent: ChildProcess,
 ): Promise<Figures> {
   const firstFrameMs: number[] = [];
+  const steps: Record<string, number[]> = {};
   for (let i = 0; i < CONNECTS; i++) {
     await page.goto(`/agents/${agentId}`);
     const connect = page.locator("button:not([disabled])", { hasText: "Connect" });
@@ -196,6 +197,13 @@ async function measureOurs(
     const clickedAt = Date.now();
     await connect.click();
     firstFrameMs.push(await waitForFirstFrame(page, clickedAt));
+    const marks = await page.evaluate(() => window.__bench.marks);
+    for (const { step, at } of marks) {
+      if (at < clickedAt) continue;
+      const times = (steps[step] ??= []);
+      // The first time each step happened after this click.
+      if (times.length === i) times.push(at - clickedAt);
+    }
   }
   await sleep(SETTLE_MS);
   const steady = await steadyWindow(
@@ -210,7 +218,7 @@ async function measureOurs(
     samples = await inputToPhoton(page, workload.probe, click, SAMPLES);
   }
   await page.getByTestId("end-session").click();
-  return { firstFrameMs, ...steady, ...samples, detail };
+  return { firstFrameMs, ...steady, ...samples, detail, steps };
 }
 
 /** The agent's CPU over IDLE_SECONDS: alone, then with one viewer connected to the quiet desktop. */
@@ -232,6 +240,15 @@ async function measureIdle(page: Page, agentId: string, agent: ChildProcess) {
   const watched = await cores();
   await page.getByTestId("end-session").click();
   return { alone, watched };
+}
+
+/** Where Connect → first frame goes: each step's p50 (and max) after the click, in order. */
+function stepsLine(workload: Workload, steps: Record<string, number[]>): string {
+  const ordered = Object.entries(steps).sort(([, a], [, b]) => percentile(a, 50) - percentile(b, 50));
+  const text = ordered
+    .map(([step, times]) => `${step} ${fixed(percentile(times, 50))} (${fixed(Math.max(...times))})`)
+    .join(" → ");
+  return `- ${workload.description}: ${text}`;
 }
 
 interface ViewerFigures {
@@ -396,6 +413,7 @@ let dashboard: ChildProcess | undefined;
 let browser: Browser | undefined;
 let turn: ImpairedPath | undefined;
 const lines: string[] = [];
+const stepLines: string[] = [];
 const viewerLines: string[] = [];
 let idle: { alone: number; watched: number } | undefined;
 let impairment = "";
@@ -440,6 +458,8 @@ try {
         }
         ours = await measureOurs(page, agentId, workload, agent);
         log(row(workload, "remote-desk (WebRTC)", ours));
+        if (ours.steps) stepLines.push(stepsLine(workload, ours.steps));
+        log(stepLines.at(-1)!);
       } finally {
         await stopProcess(agent);
       }
@@ -503,7 +523,10 @@ Targets: input-to-photon p95 ≤ 60 ms and below noVNC's on the busy terminal; k
 there; ≥ 30 frames/s at 1080p motion with ≤ 1 core for the agent; ≤ 50 kbit/s on the static desktop;
 first frame ≤ 1000 ms after Connect.
 kbit/s counts RTP (headers + payload) for WebRTC and RFB bytes for noVNC; server CPU is the agent with
-its ffmpeg encoders, or x11vnc.${
+its ffmpeg encoders, or x11vnc.
+
+Where our Connect → first frame goes, ms after the click, p50 (max) over ${CONNECTS} connections:
+${stepLines.join("\n")}${
   viewerLines.length
     ? `
 

@@ -18,6 +18,8 @@ export interface Figures {
   /** Key presses whose effect never showed within the timeout. */
   lost: number;
   detail: string;
+  /** Ours only: ms after the click at which each step towards the first frame happened. */
+  steps?: Record<string, number[]>;
 }
 
 /** What a viewer exposes to the measurement. */

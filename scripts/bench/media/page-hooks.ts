@@ -30,6 +30,12 @@ export interface BenchState {
    * benchmark sets it to [] to start and reads it back.
    */
   frameTimes: number[] | null;
+  /**
+   * Wall-clock ms of each step on the way to the first frame (socket open, offer, answer, ICE,
+   * DTLS…), in order, for the breakdown of Connect → first frame. Steps before Connect stay in the
+   * list; the benchmark reads those after its click.
+   */
+  marks: { step: string; at: number }[];
   /** Set by installRelayPolicy: whether the viewer's ICE servers were the bench's own. */
   relay?: { injected: boolean; urls: string[] };
 }
@@ -49,10 +55,14 @@ export function installBenchHooks() {
     latencies: [],
     luma: () => 0,
     frameTimes: null,
+    marks: [],
     shown(now, luma) {
       bench.luma = luma;
       bench.frameTimes?.push(now);
-      if (!bench.firstFrameAt) bench.firstFrameAt = performance.timeOrigin + now;
+      if (!bench.firstFrameAt) {
+        bench.firstFrameAt = performance.timeOrigin + now;
+        bench.marks.push({ step: "first frame", at: bench.firstFrameAt });
+      }
       const armed = bench.armed;
       if (!armed || !armed.keyAt) return;
       if (luma(armed.x, armed.y) > 128 === armed.wantLight) {
@@ -71,12 +81,41 @@ export function installBenchHooks() {
     true,
   );
 
-  // The WebRTC viewer's connection, for getStats (the page has no debug flag when Connect opens it).
+  const mark = (step: string) => bench.marks.push({ step, at: Date.now() });
+
+  // The signaling socket: when it opens and when its first message (the welcome) arrives. A plain
+  // function handing back the native socket, not a subclass: noVNC checks the socket's prototype.
+  const NativeWebSocket = window.WebSocket;
+  const MarkedWebSocket = function (url: string | URL, protocols?: string | string[]) {
+    const socket = new NativeWebSocket(url, protocols);
+    mark("socket created");
+    socket.addEventListener("open", () => mark("socket open"), { once: true });
+    socket.addEventListener("message", () => mark("first message"), { once: true });
+    return socket;
+  } as unknown as typeof WebSocket;
+  Object.setPrototypeOf(MarkedWebSocket, NativeWebSocket);
+  MarkedWebSocket.prototype = NativeWebSocket.prototype;
+  window.WebSocket = MarkedWebSocket;
+
+  // The WebRTC viewer's connection, for getStats (the page has no debug flag when Connect opens it),
+  // and its steps: offer applied, answer made, ICE and DTLS up, track.
   const NativePeerConnection = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends NativePeerConnection {
     constructor(config?: RTCConfiguration) {
       super(config);
       bench.pcs.push(this);
+      mark("peer created");
+      this.addEventListener("iceconnectionstatechange", () => mark(`ICE ${this.iceConnectionState}`));
+      this.addEventListener("connectionstatechange", () => mark(`peer ${this.connectionState}`));
+      this.addEventListener("track", () => mark("track"));
+    }
+    override async setRemoteDescription(description: RTCSessionDescriptionInit) {
+      mark(`${description.type} received`);
+      await super.setRemoteDescription(description);
+    }
+    override async setLocalDescription(description?: RTCLocalSessionDescriptionInit) {
+      await super.setLocalDescription(description);
+      mark(`${this.localDescription?.type ?? "description"} made`);
     }
   };
 
@@ -101,6 +140,7 @@ export function installBenchHooks() {
   };
   new MutationObserver(() => {
     const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
+    if (video && !watched.has(video)) mark("live page shown");
     if (video) watch(video);
   }).observe(document, { childList: true, subtree: true });
 }
