@@ -10,6 +10,7 @@ import { createLogger } from "@rd/log";
 import { DATA_LIMITS } from "@rd/protocol";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ClipboardTooLargeError, createClipboard } from "./clipboard.ts";
+import { watchClipboardOwner } from "./clipboard-changes.ts";
 import { startDisplay, type TestDisplay } from "./testing/display.ts";
 
 const log = createLogger("silent", { name: "agent", module: "clipboard-test" });
@@ -108,6 +109,104 @@ describe("the X11 clipboard", () => {
     await vi.waitFor(() => expect(changes).toHaveLength(3), { timeout: 10_000 });
     expect(changes[2]).toBe("small again");
     stop();
+  });
+
+  /** An xclip that notes each read (`-o`) in a file, to count how often the clipboard is read. */
+  async function countingXclip() {
+    const dir = await mkdtemp(path.join(tmpdir(), "rd-xclip-"));
+    const reads = path.join(dir, "reads");
+    const wrapper = path.join(dir, "xclip");
+    await writeFile(reads, "");
+    await writeFile(
+      wrapper,
+      `#!/bin/sh
+case " $* " in *" -o "*) echo read >> ${reads} ;; esac
+exec xclip "$@"
+`,
+    );
+    await chmod(wrapper, 0o755);
+    const count = async () => (await readFile(reads, "utf8")).split("\n").filter(Boolean).length;
+    return { wrapper, count, remove: () => rm(dir, { recursive: true, force: true }) };
+  }
+
+  it("with the X server's change reports, reads the clipboard once per copy, not on a timer", async () => {
+    await copyElsewhere("before watching");
+    const xclip = await countingXclip();
+    try {
+      const clipboard = createClipboard({
+        log,
+        display: display.display,
+        xclip: xclip.wrapper,
+        changes: (onChange, onLost) =>
+          watchClipboardOwner(display.display, display.env.XAUTHORITY, onChange, onLost),
+      });
+      const changes: string[] = [];
+      const stop = clipboard.watch(
+        (text) => changes.push(text),
+        () => changes.push("(too large)"),
+        50,
+      );
+      stops.push(stop);
+      // The baseline read and the one once the reports are on; then a quiet clipboard is not read,
+      // where polling every 50 ms would have read it a dozen times meanwhile.
+      await vi.waitFor(async () => expect(await xclip.count()).toBe(2));
+      await new Promise((r) => setTimeout(r, 600));
+      expect(await xclip.count()).toBe(2);
+      expect(changes).toEqual([]);
+
+      await clipboard.write("written by the viewer");
+      await copyElsewhere("copied on the desktop");
+      await vi.waitFor(() => expect(changes).toEqual(["copied on the desktop"]), { timeout: 10_000 });
+      await copyElsewhere("copied again");
+      await vi.waitFor(() => expect(changes).toEqual(["copied on the desktop", "copied again"]), {
+        timeout: 10_000,
+      });
+      stop();
+    } finally {
+      await xclip.remove();
+    }
+  });
+
+  it("polls instead when the change reports cannot be had, or stop", async () => {
+    const clipboard = createClipboard({
+      log,
+      display: display.display,
+      changes: () => Promise.reject(new Error("no XFIXES here")),
+    });
+    const changes: string[] = [];
+    const stop = clipboard.watch(
+      (text) => changes.push(text),
+      () => {},
+      50,
+    );
+    stops.push(stop);
+    await new Promise((r) => setTimeout(r, 200));
+    await copyElsewhere("seen by polling");
+    await vi.waitFor(() => expect(changes).toEqual(["seen by polling"]), { timeout: 10_000 });
+    stop();
+
+    // Reports that start, then break (the X connection lost): polling takes over.
+    let lose: (error: Error) => void = () => {};
+    const lossy = createClipboard({
+      log,
+      display: display.display,
+      changes: (_onChange, onLost) => {
+        lose = onLost;
+        return Promise.resolve({ close() {} });
+      },
+    });
+    const after: string[] = [];
+    const stopLossy = lossy.watch(
+      (text) => after.push(text),
+      () => {},
+      50,
+    );
+    stops.push(stopLossy);
+    await new Promise((r) => setTimeout(r, 200));
+    lose(new Error("the X server closed the connection"));
+    await copyElsewhere("seen after the loss");
+    await vi.waitFor(() => expect(after).toEqual(["seen after the loss"]), { timeout: 10_000 });
+    stopLossy();
   });
 
   it("runs one xclip write at a time and skips to the newest text of a burst", async () => {

@@ -8,6 +8,7 @@ import type { Socket } from "node:net";
 import type { Logger } from "@rd/log";
 import { DATA_LIMITS } from "@rd/protocol";
 import { childEnv } from "./child-env.ts";
+import type { ClipboardChanges } from "./clipboard-changes.ts";
 
 export interface ClipboardOptions {
   log: Logger;
@@ -17,6 +18,11 @@ export interface ClipboardOptions {
   xclip?: string;
   /** Longest text in either direction, in UTF-16 code units like the protocol's limit. */
   maxChars?: number;
+  /**
+   * Reports of possible changes (clipboard-changes.ts): with them `watch` reads the clipboard once
+   * per copy instead of polling. Polling stays the fallback when they cannot be had or stop.
+   */
+  changes?: (onChange: () => void, onLost: (error: Error) => void) => Promise<ClipboardChanges>;
 }
 
 export interface Clipboard {
@@ -29,9 +35,10 @@ export interface Clipboard {
    */
   write(text: string): Promise<void>;
   /**
-   * Polls the clipboard and reports each change made by someone else (not by `write`): new text to
+   * Reports each change of the clipboard made by someone else (not by `write`): new text to
    * `onText`, or to `onTooLarge` when the new content is longer than the limit. The content when
-   * watching starts is the baseline and not reported. Returns a function that stops watching.
+   * watching starts is the baseline and not reported. Reads on the change reports when the options
+   * have them, else every `intervalMs`. Returns a function that stops watching.
    */
   watch(onText: (text: string) => void, onTooLarge: () => void, intervalMs?: number): () => void;
 }
@@ -46,6 +53,8 @@ export class ClipboardTooLargeError extends Error {
 
 /** A clipboard owner that has not answered in this long has hung; another poll will come. */
 const XCLIP_TIMEOUT_MS = 3_000;
+/** With change reports: how soon a read that overlapped one of our writes is made again. */
+const RECHECK_MS = 100;
 
 /** A read's outcome; `prefix` tells one too-large content from another without keeping it all. */
 type Content = { kind: "text"; text: string } | { kind: "too-large"; prefix: string };
@@ -119,6 +128,10 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
     let polling = false;
     let stopped = false;
     let failing: string | undefined;
+    /** A change was reported while a read ran, or a read overlapped a write: read again after. */
+    let again = false;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let changes: ClipboardChanges | undefined;
     /** Reads the clipboard; the content when it is news to report, else undefined. */
     const check = async (): Promise<Content | undefined> => {
       const writesBefore = writes;
@@ -126,7 +139,10 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
         const content = await readContent(xclip, display, maxChars);
         if (failing !== undefined) log.info({}, "the clipboard is readable again");
         failing = undefined;
-        if (writing > 0 || writes !== writesBefore) return undefined;
+        if (writing > 0 || writes !== writesBefore) {
+          again = true;
+          return undefined;
+        }
         const changed = !known || !sameContent(known, content);
         known = content;
         return changed && !baseline ? content : undefined;
@@ -141,20 +157,53 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
       }
     };
     const poll = async () => {
-      if (polling) return;
+      if (polling) {
+        again = true;
+        return;
+      }
       polling = true;
+      again = false;
       const news = await check();
       polling = false;
-      if (!news || stopped) return;
+      if (stopped) return;
+      // Polling reads again anyway; change reports come once per copy, so none may be dropped.
+      if (again && !timer) setTimeout(() => void poll(), RECHECK_MS).unref();
+      if (!news) return;
       if (news.kind === "text") onText(news.text);
       else onTooLarge();
     };
+    const startPolling = () => {
+      timer ??= setInterval(() => void poll(), intervalMs);
+      timer.unref();
+    };
     void poll();
-    const timer = setInterval(() => void poll(), intervalMs);
-    timer.unref();
+    if (!options.changes) startPolling();
+    else {
+      const fallBack = (error: unknown, what: string) => {
+        changes = undefined;
+        if (stopped) return;
+        log.warn({ err: error }, `${what}; polling the clipboard instead`);
+        startPolling();
+      };
+      options
+        .changes(
+          () => void poll(),
+          (error) => fallBack(error, "lost the clipboard's change reports"),
+        )
+        .then(
+          (watching) => {
+            if (stopped) return watching.close();
+            changes = watching;
+            // A copy made before the reports started is read now.
+            void poll();
+          },
+          (error: unknown) => fallBack(error, "cannot watch the clipboard for changes"),
+        );
+    }
     return () => {
       stopped = true;
       clearInterval(timer);
+      changes?.close();
     };
   };
 

@@ -12,6 +12,7 @@ import { DamageCapture } from "./capture/x11/damage-capture.ts";
 import { XScreenReader } from "./capture/x11/x-screen-reader.ts";
 import { xAuthorityFor } from "./child-env.ts";
 import { createClipboard } from "./clipboard.ts";
+import { watchClipboardOwner } from "./clipboard-changes.ts";
 import type { AgentConfig } from "./config.ts";
 import { createXConsentUi } from "./consent.ts";
 import type { Credential } from "./credential.ts";
@@ -65,7 +66,12 @@ export async function runAgent(
   });
   // Connected and with an encoder loaded before the first session asks (both idle until then).
   void capture?.open().then(() => video.prepare());
-  const clipboard = createClipboard({ log: log.child({ module: "clipboard" }), display });
+  const clipboard = createClipboard({
+    log: log.child({ module: "clipboard" }),
+    display,
+    // Read once per copy, as the X server reports them, rather than polled for a session's length.
+    changes: (onChange, onLost) => watchClipboardOwner(display, xAuthorityFor(display), onChange, onLost),
+  });
   const consent = createXConsentUi(display, log.child({ module: "consent" }));
   const sessions = new Map<string, AgentSession>();
   let online = false;

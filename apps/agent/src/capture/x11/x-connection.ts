@@ -357,3 +357,29 @@ export function parseSetup(reply: Buffer): XSetup {
     resourceIdMask,
   };
 }
+
+/** An extension's request opcode and first event code, as QueryExtension reports them. */
+export interface Extension {
+  major: number;
+  firstEvent: number;
+}
+
+const OP_QUERY_EXTENSION = 98;
+
+/** The extension called `name`, or undefined when the server lacks it. */
+export async function queryExtension(x: XConnection, name: string): Promise<Extension | undefined> {
+  const bytes = Buffer.from(name, "latin1");
+  const body = Buffer.alloc(4 + bytes.length + pad4(bytes.length));
+  body.writeUInt16LE(bytes.length, 0);
+  bytes.copy(body, 4);
+  const reply = await x.request(OP_QUERY_EXTENSION, 0, body);
+  if (!reply[8]) return undefined;
+  return { major: reply[9]!, firstEvent: reply[10]! };
+}
+
+/** A request body of 32-bit words. */
+export function u32s(...values: number[]): Buffer {
+  const out = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => out.writeUInt32LE(v >>> 0, i * 4));
+  return out;
+}

@@ -3,12 +3,11 @@
  * (GetImage), its size (GetGeometry), change notifications (the DAMAGE extension) and the pointer's
  * image and position (XFIXES, since the server leaves its cursor out of GetImage).
  */
-import { XConnection } from "./x-connection.ts";
+import { type Extension, queryExtension, u32s, XConnection } from "./x-connection.ts";
 
 /** Core request opcodes (X11 protocol, "Encoding::Requests"). */
 const OP_GET_GEOMETRY = 14;
 const OP_GET_IMAGE = 73;
-const OP_QUERY_EXTENSION = 98;
 const Z_PIXMAP = 2;
 /** DAMAGE 1.1 minor opcodes and report level. */
 const DAMAGE_QUERY_VERSION = 0;
@@ -39,11 +38,6 @@ export interface CursorImage {
   serial: number;
   /** Premultiplied ARGB, one 32-bit word per pixel. */
   pixels: Uint32Array;
-}
-
-interface Extension {
-  major: number;
-  firstEvent: number;
 }
 
 export class XScreenReader {
@@ -152,16 +146,6 @@ export class XScreenReader {
   }
 }
 
-async function queryExtension(x: XConnection, name: string): Promise<Extension | undefined> {
-  const bytes = Buffer.from(name, "latin1");
-  const body = Buffer.alloc(4 + bytes.length + ((4 - (bytes.length % 4)) % 4));
-  body.writeUInt16LE(bytes.length, 0);
-  bytes.copy(body, 4);
-  const reply = await x.request(OP_QUERY_EXTENSION, 0, body);
-  if (!reply[8]) return undefined;
-  return { major: reply[9]!, firstEvent: reply[10]! };
-}
-
 /** The layouts ffmpeg can take as they come: 32 bits per pixel, 8 bits per colour, LSB first. */
 function pixelFormatOf(x: XConnection): RawPixelFormat {
   const { bitsPerPixel, imageByteOrder, visual, rootDepth } = x.setup;
@@ -172,10 +156,4 @@ function pixelFormatOf(x: XConnection): RawPixelFormat {
   throw new Error(
     `the screen's pixel format (depth ${rootDepth}, ${bitsPerPixel} bits per pixel) is not one the capture reads`,
   );
-}
-
-function u32s(...values: number[]): Buffer {
-  const out = Buffer.alloc(values.length * 4);
-  values.forEach((v, i) => out.writeUInt32LE(v >>> 0, i * 4));
-  return out;
 }

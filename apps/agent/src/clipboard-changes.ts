@@ -1,0 +1,71 @@
+/**
+ * Tells when the desktop's clipboard may have changed, from the X server itself: XFIXES reports
+ * every change of the CLIPBOARD selection's owner, which every copy makes (an application takes
+ * ownership when the user copies, xclip included). The clipboard is then read once per copy instead
+ * of by running xclip twice a second for as long as a session lasts.
+ */
+import { queryExtension, u32s, XConnection } from "./capture/x11/x-connection.ts";
+
+/** Core InternAtom and the XFIXES requests used (XFIXES protocol, version 1). */
+const OP_INTERN_ATOM = 16;
+const XFIXES_QUERY_VERSION = 0;
+const XFIXES_SELECT_SELECTION_INPUT = 2;
+/** SetSelectionOwner | SelectionWindowDestroy | SelectionClientClose: any change of owner. */
+const ANY_OWNER_CHANGE = 0b111;
+
+export interface ClipboardChanges {
+  /** Stops watching and closes the connection. */
+  close(): void;
+}
+
+/**
+ * Calls `onChange` after every change of the clipboard's owner, and `onLost` (once) if the
+ * connection to the X server breaks; rejects when the server cannot report owner changes.
+ */
+export async function watchClipboardOwner(
+  display: string,
+  xauthority: string | undefined,
+  onChange: () => void,
+  onLost: (error: Error) => void,
+): Promise<ClipboardChanges> {
+  const x = await XConnection.connect(display, xauthority);
+  let closing = false;
+  try {
+    const xfixes = await queryExtension(x, "XFIXES");
+    if (!xfixes) throw new Error(`the X server on ${display} has no XFIXES extension`);
+    await x.request(xfixes.major, XFIXES_QUERY_VERSION, u32s(1, 0));
+    const clipboard = await internAtom(x, "CLIPBOARD");
+    x.onEvent = (event) => {
+      // XFixesSelectionNotify is the extension's first event.
+      if ((event[0]! & 0x7f) === xfixes.firstEvent) onChange();
+    };
+    x.onClose = (error) => {
+      if (!closing) onLost(error);
+    };
+    let refused: Error | undefined;
+    x.onError = (error) => (refused = error);
+    x.send(xfixes.major, XFIXES_SELECT_SELECTION_INPUT, u32s(x.setup.root, clipboard, ANY_OWNER_CHANGE));
+    // A round trip: the server has handled the selection after it, so a refusal (an X error,
+    // which has no reply to fail) shows by now.
+    await internAtom(x, "CLIPBOARD");
+    if (refused) throw refused;
+  } catch (error) {
+    x.close();
+    throw error;
+  }
+  return {
+    close() {
+      closing = true;
+      x.close();
+    },
+  };
+}
+
+async function internAtom(x: XConnection, name: string): Promise<number> {
+  const bytes = Buffer.from(name, "latin1");
+  const body = Buffer.alloc(4 + bytes.length + ((4 - (bytes.length % 4)) % 4));
+  body.writeUInt16LE(bytes.length, 0);
+  bytes.copy(body, 4);
+  const reply = await x.request(OP_INTERN_ATOM, 0, body);
+  return reply.readUInt32LE(8);
+}
