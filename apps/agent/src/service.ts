@@ -128,11 +128,13 @@ export async function runAgent(
     switch (message.type) {
       case "session/request": {
         if (sessions.has(message.sessionId)) return;
-        // The screen is read while consent and negotiation go on, not after them.
+        // The screen is read while consent and negotiation go on, not after them; where ffmpeg
+        // grabs the screen itself, a session that asks nobody's consent has its encoder started.
         void capture
           ?.prepare()
           .then(() => video.prepare())
           .catch(() => {});
+        if (message.consent !== "prompt") video.anticipate();
         const session = new AgentSession(message, {
           send: (m) => client.send(m),
           video,

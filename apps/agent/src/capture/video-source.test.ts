@@ -107,6 +107,32 @@ describe.each(VIDEO_CODECS)("VideoSource on a real X display (%s)", (codec) => {
     }
   });
 
+  it("starts the encoder for a session on its way and gives its first viewer the keyframe already made", async () => {
+    const video = source(codec);
+    video.anticipate();
+    await until(() => video.frames >= 1);
+    expect(encoders(desktop.display)).toBe(1);
+    // The viewer arrives after the encoder's first frame: it gets that keyframe at once, from the
+    // same encoder (no restart, so no second ffmpeg).
+    const { frames, unsubscribe } = collect(video);
+    try {
+      expect(frames[0]?.keyframe).toBe(true);
+      expect(encoders(desktop.display)).toBe(1);
+    } finally {
+      unsubscribe();
+    }
+    await until(() => encoders(desktop.display) === 0);
+  });
+
+  it("stops an anticipated encoder when no viewer comes", async () => {
+    const video = source(codec);
+    video.anticipate();
+    await until(() => encoders(desktop.display) === 1);
+    // ANTICIPATE_MS (5 s) later, nobody having subscribed.
+    await until(() => encoders(desktop.display) === 0, 15_000);
+    expect(encoders(desktop.display)).toBe(0);
+  });
+
   it("stops ffmpeg when the last viewer leaves", async () => {
     const video = source(codec);
     const { frames, unsubscribe } = collect(video);

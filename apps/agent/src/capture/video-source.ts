@@ -54,6 +54,14 @@ const JOIN_KEYFRAME_INTERVAL_MS = 250;
 const BITRATE_INTERVAL_MS = 4000;
 const BITRATE_DOWN_INTERVAL_MS = 1000;
 const BITRATE_CHANGE_RATIO = 0.25;
+/**
+ * An encoder started for a session on its way (anticipate()) is stopped if no viewer has come
+ * after this long: negotiation takes well under a second, and a session that needs the user's
+ * consent is not anticipated.
+ */
+const ANTICIPATE_MS = 5000;
+/** Frames kept for the anticipated viewer, from the keyframe on; past this, it gets a fresh one. */
+const MAX_EARLY_FRAMES = 30;
 /** An encoder that dies is restarted after this, doubling up to a limit. */
 const RESTART_BACKOFF_MS = [500, 1000, 2000, 5000];
 
@@ -83,6 +91,12 @@ export class VideoSource {
   private restartTimer?: ReturnType<typeof setTimeout>;
   private failures = 0;
   private framesSent = 0;
+  /**
+   * While an encoder runs for a viewer still negotiating (anticipate()): its frames from the last
+   * keyframe on, handed to that viewer when it subscribes; "lost" once there were too many.
+   */
+  private early?: EncodedFrame[] | "lost";
+  private anticipateTimer?: ReturnType<typeof setTimeout>;
   private readonly options: VideoSourceOptions;
 
   constructor(options: VideoSourceOptions) {
@@ -114,12 +128,34 @@ export class VideoSource {
   subscribe(viewer: VideoViewer): () => void {
     this.viewers.add(viewer);
     if (this.screen) viewer.onScreen(this.screen);
+    const early = this.early;
+    this.early = undefined;
+    clearTimeout(this.anticipateTimer);
     if (!this.current) this.startEncoder("first viewer");
+    // The anticipated viewer: the keyframe and what followed it, or the keyframe still to come.
+    else if (Array.isArray(early)) for (const frame of early) viewer.onFrame(frame);
     else this.scheduleRestart(JOIN_KEYFRAME_INTERVAL_MS, "viewer joined");
     return () => {
       this.viewers.delete(viewer);
       if (this.viewers.size === 0) this.stopAll();
     };
+  }
+
+  /**
+   * A session that needs no consent prompt is being negotiated: when ffmpeg grabs the screen
+   * itself, its encoder starts now rather than at the viewer's answer, so its ~200 ms of start-up
+   * overlap the negotiation and its first keyframe is waiting when the media path comes up. (With
+   * change-driven capture, prepare() has a warm encoder instead, at no cost while idle.)
+   */
+  anticipate(): void {
+    if (this.options.capture?.usable || this.current || this.viewers.size > 0) return;
+    this.early = [];
+    this.startEncoder("session on its way");
+    this.anticipateTimer = setTimeout(() => {
+      if (this.viewers.size > 0) return;
+      this.early = undefined;
+      this.stopAll(false);
+    }, ANTICIPATE_MS);
   }
 
   /** A viewer lost a frame (PLI) or just joined: start a fresh encoder, whose first frame is key. */
@@ -245,6 +281,7 @@ export class VideoSource {
         }
         if (this.current !== encoder) return;
         this.framesSent++;
+        if (this.early) this.keepEarly(frame);
         for (const viewer of this.viewers) viewer.onFrame(frame);
       },
       onExit: (message) => {
@@ -283,7 +320,16 @@ export class VideoSource {
     return encoder;
   }
 
+  private keepEarly(frame: EncodedFrame) {
+    if (frame.keyframe) this.early = [frame];
+    else if (Array.isArray(this.early) && this.early.length && this.early.length < MAX_EARLY_FRAMES)
+      this.early.push(frame);
+    else if (Array.isArray(this.early) && this.early.length) this.early = "lost";
+  }
+
   private stopAll(keepWarm = true) {
+    clearTimeout(this.anticipateTimer);
+    this.early = undefined;
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     this.current?.stop();

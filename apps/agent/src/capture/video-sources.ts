@@ -36,6 +36,11 @@ export class VideoSources {
     this.get(this.options.codec).prepare();
   }
 
+  /** Starts the preferred codec's encoder for a session on its way (see VideoSource.anticipate). */
+  anticipate(): void {
+    this.get(this.options.codec).anticipate();
+  }
+
   /** The sources made so far (a codec nobody asked for has none). */
   all(): VideoSource[] {
     return [...this.sources.values()];
