@@ -83,6 +83,16 @@ export function installBenchHooks() {
 
   const mark = (step: string) => bench.marks.push({ step, at: Date.now() });
 
+  // The dashboard's requests on the way: creating the session (tRPC) and the live page's data.
+  const nativeFetch = window.fetch;
+  window.fetch = async (input, init) => {
+    const response = await nativeFetch(input, init);
+    const url = new URL(input instanceof Request ? input.url : String(input), location.href);
+    if (url.pathname.startsWith("/api/trpc/")) mark(`${url.pathname.slice(10)} answered`);
+    else if (url.pathname.endsWith("__data.json")) mark("page data loaded");
+    return response;
+  };
+
   // The signaling socket: when it opens and when its first message (the welcome) arrives. A plain
   // function handing back the native socket, not a subclass: noVNC checks the socket's prototype.
   const NativeWebSocket = window.WebSocket;
