@@ -17,6 +17,7 @@ import {
 } from "werift";
 import { RtpPacketizer } from "./capture/rtp-packetizer.ts";
 import { LinkEstimate } from "./link-estimate.ts";
+import { RtpPacer } from "./rtp-pacer.ts";
 import { isMdnsCandidate, withoutMdnsCandidates } from "./mdns-candidates.ts";
 import { type VideoCodec, videoCodecOf } from "./capture/video-codec.ts";
 import type { EncodedFrame } from "./capture/encoded-frame.ts";
@@ -70,6 +71,20 @@ const BITRATE_POLL_MS = 1000;
 /** Frames kept for a viewer whose media path is not up yet (see hold()). */
 const MAX_HELD_FRAMES = 30;
 const RTP_TICKS_PER_MS = 90;
+/**
+ * A picture-loss report this soon after a keyframe went out says that keyframe was lost too. Twice
+ * in a row, and the link drops bursts: the stream is paced from then on (rtp-pacer.ts). Once is
+ * not enough, as a browser sometimes asks for a keyframe at the start of a perfectly good stream.
+ */
+const KEYFRAME_LOST_WITHIN_MS = 3000;
+const LOST_KEYFRAMES_TO_PACE = 2;
+/** Each further lost keyframe halves the pace, down to this. */
+const MIN_PACE_KBPS = 250;
+/** The encoder is held this far under the pace, so the queue drains between frames. */
+const PACE_HEADROOM = 0.85;
+/** With no keyframe lost for this long, the pace may rise (by PACE_STEP a second) to the estimate. */
+const PACE_CALM_MS = 10_000;
+const PACE_STEP = 1.2;
 const CLOSE_TIMEOUT_MS = 2000;
 
 export class AgentPeer {
@@ -93,6 +108,13 @@ export class AgentPeer {
   private qualityCapKbps?: number;
   private readonly link = new LinkEstimate();
   private bytesSinceEstimate = 0;
+  /** Spreads packets out once the link has dropped keyframes (see KEYFRAME_LOST_WITHIN_MS). */
+  private readonly pacer: RtpPacer;
+  private lastKeyframeAt = -Infinity;
+  private lostKeyframes = 0;
+  private lastKeyframeLostAt = -Infinity;
+  /** When the pace last changed: only a keyframe sent after that says the new pace is too fast. */
+  private pacedAt = -Infinity;
   private closed = false;
   private readonly options: AgentPeerOptions;
 
@@ -113,16 +135,24 @@ export class AgentPeer {
     input.onMessage.subscribe((data) => events.onInput(data));
     this.control.onMessage.subscribe((data) => events.onControl(data));
 
+    this.pacer = new RtpPacer(
+      (packet) => this.track.writeRtp(packet),
+      () => this.source?.requestKeyframe(),
+    );
     this.viewer = {
       onFrame: (frame) => {
         if (!this.feed) return;
         if (!this.mediaUp) return this.hold(frame);
         this.bytesSinceEstimate += frame.data.length;
-        for (const packet of this.feed.packetizer.packetize(frame.data)) this.track.writeRtp(packet);
+        if (frame.keyframe) this.lastKeyframeAt = performance.now();
+        this.pacer.send(this.feed.packetizer.packetize(frame.data));
       },
       onScreen: (size) => this.sendControl({ type: "control/screen", ...size }),
     };
-    this.transceiver.sender.onPictureLossIndication.subscribe(() => this.source?.requestKeyframe());
+    this.transceiver.sender.onPictureLossIndication.subscribe(() => {
+      this.pictureLost();
+      this.source?.requestKeyframe();
+    });
 
     this.pc.onIceCandidate.subscribe((candidate) => {
       if (this.closed) return;
@@ -210,6 +240,7 @@ export class AgentPeer {
     clearTimeout(this.disconnectedTimer);
     clearTimeout(this.establishTimer);
     clearInterval(this.bitrateTimer);
+    this.pacer.close();
     this.unsubscribeVideo?.();
     // werift's close can wait on a transport that is already gone; never let it hold up the end.
     await Promise.race([
@@ -285,9 +316,9 @@ export class AgentPeer {
     const now = this.feed.packetizer.timestampNow();
     held.forEach((frame, i) => {
       this.bytesSinceEstimate += frame.data.length;
+      if (frame.keyframe) this.lastKeyframeAt = performance.now();
       const timestamp = (now - (held.length - 1 - i) * RTP_TICKS_PER_MS) >>> 0;
-      for (const packet of this.feed!.packetizer.packetize(frame.data, timestamp))
-        this.track.writeRtp(packet);
+      this.pacer.send(this.feed!.packetizer.packetize(frame.data, timestamp));
     });
   }
 
@@ -338,7 +369,18 @@ export class AgentPeer {
     const sentKbps = (this.bytesSinceEstimate * 8) / BITRATE_POLL_MS;
     this.bytesSinceEstimate = 0;
     if (this.source) this.link.read(estimate, sentKbps, this.source.targetKbps);
+    this.raisePace(estimate / 1000);
     this.applyBitrate();
+  }
+
+  /** A paced link that has kept its keyframes a while may take more, up to the receiver's estimate. */
+  private raisePace(estimateKbps: number) {
+    const pace = this.pacer.rateKbps;
+    if (pace === undefined || performance.now() - this.lastKeyframeLostAt < PACE_CALM_MS) return;
+    const raised = Math.round(Math.min(pace * PACE_STEP, Math.max(pace, estimateKbps)));
+    if (raised === pace) return;
+    this.pacer.rateKbps = raised;
+    this.pacedAt = performance.now();
   }
 
   /**
@@ -351,9 +393,40 @@ export class AgentPeer {
     this.source?.bitrateChanged();
   }
 
+  /**
+   * The viewer lost a picture. Right after a keyframe, that keyframe was lost as well; when that
+   * happens again, the link drops bursts: pace the stream, at the receiver's estimate at first (or
+   * half the encoder's rate without one), halving with every further lost keyframe.
+   */
+  private pictureLost() {
+    const keyframeLost = performance.now() - this.lastKeyframeAt < KEYFRAME_LOST_WITHIN_MS;
+    this.lostKeyframes = keyframeLost ? this.lostKeyframes + 1 : 0;
+    if (keyframeLost) this.lastKeyframeLostAt = performance.now();
+    if (this.lostKeyframes < LOST_KEYFRAMES_TO_PACE) return;
+    const current = this.pacer.rateKbps;
+    if (current !== undefined && this.lastKeyframeAt < this.pacedAt) return;
+    const estimate = Number(this.transceiver.sender.receiverEstimatedMaxBitrate ?? 0n) / 1000;
+    const target = this.source?.targetKbps ?? MIN_PACE_KBPS * 4;
+    const kbps = Math.round(
+      Math.max(
+        MIN_PACE_KBPS,
+        current === undefined ? (estimate > 0 ? Math.min(estimate, target) : target / 2) : current / 2,
+      ),
+    );
+    if (kbps === current) return;
+    this.pacer.rateKbps = kbps;
+    this.pacedAt = performance.now();
+    this.options.log.info(
+      { kbps, lostKeyframes: this.lostKeyframes },
+      "keyframes are being lost: pacing the stream",
+    );
+    this.applyBitrate();
+  }
+
   private applyBitrate() {
     if (this.pc.iceConnectionState !== "connected" && this.pc.iceConnectionState !== "completed") return;
-    const limits = [this.link.kbps, this.qualityCapKbps].filter((v) => v !== undefined);
+    const paced = this.pacer.rateKbps === undefined ? undefined : this.pacer.rateKbps * PACE_HEADROOM;
+    const limits = [this.link.kbps, this.qualityCapKbps, paced].filter((v) => v !== undefined);
     const kbps = limits.length ? Math.min(...limits) : undefined;
     if (kbps === this.viewer.kbps) return;
     this.viewer.kbps = kbps;

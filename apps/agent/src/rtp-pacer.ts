@@ -1,0 +1,94 @@
+/**
+ * Spreads one viewer's RTP packets over time at a rate, once its link has shown that it drops
+ * bursts. A keyframe of a text screen is 50–100 KB and leaves the encoder at once; a narrow link
+ * with a short queue (1 Mbit/s, 80 ms: 10 KB) drops most of it, the viewer asks for another
+ * keyframe, which goes the same way, and the picture never starts. Paced at what the link carries,
+ * the same keyframe arrives whole a fraction of a second later. Until the link shows that (see
+ * peer.ts), packets leave at once: on a LAN pacing would only delay every keyframe.
+ */
+import type { RtpPacket } from "werift";
+
+/** How often a paced queue is drained. */
+const TICK_MS = 5;
+/** Sent back to back even when paced: a few packets' worth. */
+const BURST_BYTES = 4 * 1200;
+/** Longer than this at the rate, the queue is dropped: a fresh keyframe beats a growing lag. */
+const MAX_QUEUE_MS = 1500;
+
+export class RtpPacer {
+  private rate: number | undefined;
+  private queue: RtpPacket[] = [];
+  private queuedBytes = 0;
+  private credit = BURST_BYTES;
+  private lastAt = 0;
+  private timer?: ReturnType<typeof setTimeout>;
+  private readonly write: (packet: RtpPacket) => void;
+  private readonly onOverflow: () => void;
+
+  /** `onOverflow`: the queue was dropped; the viewer needs a keyframe. */
+  constructor(write: (packet: RtpPacket) => void, onOverflow: () => void) {
+    this.write = write;
+    this.onOverflow = onOverflow;
+  }
+
+  /** kbit/s packets leave at; undefined while they leave at once. */
+  get rateKbps(): number | undefined {
+    return this.rate;
+  }
+
+  set rateKbps(kbps: number | undefined) {
+    if (this.rate === undefined) {
+      this.lastAt = performance.now();
+      this.credit = BURST_BYTES;
+    }
+    this.rate = kbps;
+    this.drain();
+  }
+
+  /** Sends the packets of one frame, in order, after any still queued. */
+  send(packets: RtpPacket[]): void {
+    if (this.rate === undefined && !this.queue.length) {
+      for (const packet of packets) this.write(packet);
+      return;
+    }
+    for (const packet of packets) {
+      this.queue.push(packet);
+      this.queuedBytes += packet.serializeSize;
+    }
+    if (this.rate !== undefined && (this.queuedBytes * 8) / this.rate > MAX_QUEUE_MS) {
+      this.clear();
+      return this.onOverflow();
+    }
+    this.drain();
+  }
+
+  close(): void {
+    this.clear();
+  }
+
+  private drain() {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const now = performance.now();
+    // kbit/s is bits per ms: the bytes the link took since the last drain.
+    if (this.rate !== undefined)
+      this.credit = Math.min(BURST_BYTES, this.credit + ((now - this.lastAt) * this.rate) / 8);
+    this.lastAt = now;
+    while (this.queue.length) {
+      const size = this.queue[0]!.serializeSize;
+      if (this.rate !== undefined && this.credit < size) break;
+      const packet = this.queue.shift()!;
+      this.queuedBytes -= size;
+      this.credit -= size;
+      this.write(packet);
+    }
+    if (this.queue.length) this.timer = setTimeout(() => this.drain(), TICK_MS);
+  }
+
+  private clear() {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.queue = [];
+    this.queuedBytes = 0;
+  }
+}
