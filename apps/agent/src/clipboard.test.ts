@@ -42,6 +42,18 @@ describe("the X11 clipboard", () => {
       child.stdin.end(text);
     });
 
+  /** Watches `clipboard` (polling every 50 ms when it polls): the texts it reports, in order. */
+  function watchTexts(clipboard: ReturnType<typeof createClipboard>) {
+    const texts: string[] = [];
+    const stop = clipboard.watch(
+      (text) => texts.push(text),
+      () => texts.push("(too large)"),
+      50,
+    );
+    stops.push(stop);
+    return { texts, stop };
+  }
+
   it("reads an empty string while nobody owns the clipboard", async () => {
     const fresh = await startDisplay({ width: 320, height: 240 });
     try {
@@ -86,13 +98,7 @@ describe("the X11 clipboard", () => {
   it("watch reports another application's copies, not its own writes, and flags text too large", async () => {
     await copyElsewhere("baseline");
     const clipboard = createClipboard({ log, display: display.display });
-    const changes: string[] = [];
-    const stop = clipboard.watch(
-      (text) => changes.push(text),
-      () => changes.push("(too large)"),
-      50,
-    );
-    stops.push(stop);
+    const { texts: changes, stop } = watchTexts(clipboard);
 
     await clipboard.write("written by the viewer");
     // Several polls see our own text; none may report it.
@@ -140,13 +146,7 @@ exec xclip "$@"
         changes: (onChange, onLost) =>
           watchClipboardOwner(display.display, display.env.XAUTHORITY, onChange, onLost),
       });
-      const changes: string[] = [];
-      const stop = clipboard.watch(
-        (text) => changes.push(text),
-        () => changes.push("(too large)"),
-        50,
-      );
-      stops.push(stop);
+      const { texts: changes, stop } = watchTexts(clipboard);
       // The baseline read and the one once the reports are on; then a quiet clipboard is not read,
       // where polling every 50 ms would have read it a dozen times meanwhile.
       await vi.waitFor(async () => expect(await xclip.count()).toBe(2));
@@ -168,45 +168,35 @@ exec xclip "$@"
   });
 
   it("polls instead when the change reports cannot be had, or stop", async () => {
-    const clipboard = createClipboard({
-      log,
-      display: display.display,
-      changes: () => Promise.reject(new Error("no XFIXES here")),
-    });
-    const changes: string[] = [];
-    const stop = clipboard.watch(
-      (text) => changes.push(text),
-      () => {},
-      50,
+    const refused = watchTexts(
+      createClipboard({
+        log,
+        display: display.display,
+        changes: () => Promise.reject(new Error("no XFIXES here")),
+      }),
     );
-    stops.push(stop);
     await new Promise((r) => setTimeout(r, 200));
     await copyElsewhere("seen by polling");
-    await vi.waitFor(() => expect(changes).toEqual(["seen by polling"]), { timeout: 10_000 });
-    stop();
+    await vi.waitFor(() => expect(refused.texts).toEqual(["seen by polling"]), { timeout: 10_000 });
+    refused.stop();
 
     // Reports that start, then break (the X connection lost): polling takes over.
     let lose: (error: Error) => void = () => {};
-    const lossy = createClipboard({
-      log,
-      display: display.display,
-      changes: (_onChange, onLost) => {
-        lose = onLost;
-        return Promise.resolve({ close() {} });
-      },
-    });
-    const after: string[] = [];
-    const stopLossy = lossy.watch(
-      (text) => after.push(text),
-      () => {},
-      50,
+    const lossy = watchTexts(
+      createClipboard({
+        log,
+        display: display.display,
+        changes: (_onChange, onLost) => {
+          lose = onLost;
+          return Promise.resolve({ close() {} });
+        },
+      }),
     );
-    stops.push(stopLossy);
     await new Promise((r) => setTimeout(r, 200));
     lose(new Error("the X server closed the connection"));
     await copyElsewhere("seen after the loss");
-    await vi.waitFor(() => expect(after).toEqual(["seen after the loss"]), { timeout: 10_000 });
-    stopLossy();
+    await vi.waitFor(() => expect(lossy.texts).toEqual(["seen after the loss"]), { timeout: 10_000 });
+    lossy.stop();
   });
 
   it("runs one xclip write at a time and skips to the newest text of a burst", async () => {
