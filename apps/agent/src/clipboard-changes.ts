@@ -4,10 +4,9 @@
  * ownership when the user copies, xclip included). The clipboard is then read once per copy instead
  * of by running xclip twice a second for as long as a session lasts.
  */
-import { queryExtension, u32s, XConnection } from "./capture/x11/x-connection.ts";
+import { internAtom, queryExtension, sync, u32s, XConnection } from "./capture/x11/x-connection.ts";
 
-/** Core InternAtom and the XFIXES requests used (XFIXES protocol, version 1). */
-const OP_INTERN_ATOM = 16;
+/** The XFIXES requests used (XFIXES protocol, version 1). */
 const XFIXES_QUERY_VERSION = 0;
 const XFIXES_SELECT_SELECTION_INPUT = 2;
 /** SetSelectionOwner | SelectionWindowDestroy | SelectionClientClose: any change of owner. */
@@ -45,9 +44,8 @@ export async function watchClipboardOwner(
     let refused: Error | undefined;
     x.onError = (error) => (refused = error);
     x.send(xfixes.major, XFIXES_SELECT_SELECTION_INPUT, u32s(x.setup.root, clipboard, ANY_OWNER_CHANGE));
-    // A round trip: the server has handled the selection after it, so a refusal (an X error,
-    // which has no reply to fail) shows by now.
-    await internAtom(x, "CLIPBOARD");
+    // A refusal is an X error, and a request without a reply has nothing to fail: wait for it.
+    await sync(x);
     if (refused) throw refused;
   } catch (error) {
     x.close();
@@ -59,13 +57,4 @@ export async function watchClipboardOwner(
       x.close();
     },
   };
-}
-
-async function internAtom(x: XConnection, name: string): Promise<number> {
-  const bytes = Buffer.from(name, "latin1");
-  const body = Buffer.alloc(4 + bytes.length + ((4 - (bytes.length % 4)) % 4));
-  body.writeUInt16LE(bytes.length, 0);
-  bytes.copy(body, 4);
-  const reply = await x.request(OP_INTERN_ATOM, 0, body);
-  return reply.readUInt32LE(8);
 }

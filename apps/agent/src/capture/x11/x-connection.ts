@@ -364,17 +364,38 @@ export interface Extension {
   firstEvent: number;
 }
 
+const OP_INTERN_ATOM = 16;
+const OP_GET_INPUT_FOCUS = 43;
 const OP_QUERY_EXTENSION = 98;
 
 /** The extension called `name`, or undefined when the server lacks it. */
 export async function queryExtension(x: XConnection, name: string): Promise<Extension | undefined> {
+  const reply = await x.request(OP_QUERY_EXTENSION, 0, nameBody(name));
+  if (!reply[8]) return undefined;
+  return { major: reply[9]!, firstEvent: reply[10]! };
+}
+
+/** The atom called `name` (made if the server has none yet). */
+export async function internAtom(x: XConnection, name: string): Promise<number> {
+  const reply = await x.request(OP_INTERN_ATOM, 0, nameBody(name));
+  return reply.readUInt32LE(8);
+}
+
+/**
+ * A round trip (GetInputFocus, the request libX11's XSync makes): once it answers, the server has
+ * handled every request sent before it, so an error for one of them has arrived by then.
+ */
+export async function sync(x: XConnection): Promise<void> {
+  await x.request(OP_GET_INPUT_FOCUS, 0);
+}
+
+/** The body of a request that takes a name: its length, two unused bytes, then the name, padded. */
+function nameBody(name: string): Buffer {
   const bytes = Buffer.from(name, "latin1");
   const body = Buffer.alloc(4 + bytes.length + pad4(bytes.length));
   body.writeUInt16LE(bytes.length, 0);
   bytes.copy(body, 4);
-  const reply = await x.request(OP_QUERY_EXTENSION, 0, body);
-  if (!reply[8]) return undefined;
-  return { major: reply[9]!, firstEvent: reply[10]! };
+  return body;
 }
 
 /** A request body of 32-bit words. */
