@@ -65,7 +65,7 @@ export async function runAgent(
     capture,
   });
   // Connected and with an encoder loaded before the first session asks (both idle until then).
-  void capture?.open().then(() => video.prepare());
+  void (capture?.open() ?? Promise.resolve()).then(() => video.prepare());
   const clipboard = createClipboard({
     log: log.child({ module: "clipboard" }),
     display,

@@ -62,14 +62,27 @@ export interface RawInput {
 
 const COMMON_ARGS = ["-hide_banner", "-loglevel", "error", "-nostdin"];
 
-/** The whole command: capture → drop unchanged frames → encode → a container on stdout. */
-export function ffmpegArgs(target: CaptureTarget, settings: EncoderSettings): string[] {
+/**
+ * The whole command: capture → drop unchanged frames → encode → a container on stdout.
+ *
+ * `gated`: for a standby encoder, which must load and then wait, costing nothing, until told to
+ * start. ffmpeg reads its global options before it opens any input, so the filter graph is read
+ * from stdin (`-filter_complex_script`): ffmpeg has loaded its hundred-odd libraries and waits
+ * there, without having opened the screen, until gateText() arrives and stdin closes.
+ */
+export function ffmpegArgs(target: CaptureTarget, settings: EncoderSettings, gated = false): string[] {
   return [
     ...COMMON_ARGS,
+    ...(gated ? ["-filter_complex_script", "pipe:0"] : []),
     ...["-fflags", "nobuffer", "-flags", "low_delay"],
     ...captureInputArgs(target, settings.fps),
-    ...outputArgs(settings),
+    ...(gated ? ["-map", "[v]", ...encodeArgs(settings)] : outputArgs(settings)),
   ];
+}
+
+/** What opens a gated encoder's gate: its filter graph (see ffmpegArgs). */
+export function gateText(settings: EncoderSettings): string {
+  return `[0:v]${videoFilter(settings, true)}[v]`;
 }
 
 /**
@@ -93,23 +106,32 @@ export function rawFfmpegArgs(input: RawInput, settings: EncoderSettings, primab
 }
 
 /**
- * Everything after the input, for any input (tests encode a generated one):
+ * Everything after the input, for any input (tests encode a generated one): the filter, then the
+ * encoder.
  *
  * - `mpdecimate` drops frames that did not change, so a static screen costs neither encoding nor
  *   bandwidth; `max=fps` still lets one frame a second through, so the viewer knows the stream lives.
  * - The crop to even sizes is for 4:2:0 chroma, which both codecs use.
- * - `-fps_mode passthrough` keeps ffmpeg from re-inserting the dropped frames to hold a constant rate.
- * - `-flush_packets 1`: every frame reaches the pipe at once instead of filling a 32 KiB buffer.
  */
 export function outputArgs(settings: EncoderSettings, dropUnchanged = true): string[] {
+  return ["-vf", videoFilter(settings, dropUnchanged), ...encodeArgs(settings)];
+}
+
+function videoFilter(settings: EncoderSettings, dropUnchanged: boolean): string {
   const decimate = dropUnchanged ? `mpdecimate=max=${settings.fps},` : "";
   const scale = settings.scale ?? 1;
   // Either way even sizes: a narrow link's encoder scales down (and rounds), others crop a pixel.
   const size =
     scale < 1 ? `scale=trunc(iw*${scale}/2)*2:trunc(ih*${scale}/2)*2` : "crop=trunc(iw/2)*2:trunc(ih/2)*2";
+  return `${decimate}${size},format=yuv420p`;
+}
+
+/**
+ * - `-fps_mode passthrough` keeps ffmpeg from re-inserting the dropped frames to hold a constant rate.
+ * - `-flush_packets 1`: every frame reaches the pipe at once instead of filling a 32 KiB buffer.
+ */
+function encodeArgs(settings: EncoderSettings): string[] {
   return [
-    "-vf",
-    `${decimate}${size},format=yuv420p`,
     "-fps_mode",
     "passthrough",
     ...ENCODER_ARGS[settings.codec](settings),

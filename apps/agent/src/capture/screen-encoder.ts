@@ -7,9 +7,11 @@
  * written to ffmpeg's stdin; or ffmpeg grabbing the screen itself at the frame rate (the other
  * platforms, and an X server without DAMAGE).
  *
- * With captured frames an encoder can also be started on standby, for a screen size given up
- * front: ffmpeg loads and then waits on its empty stdin, costing no CPU, until `activate()`. Loading
- * ffmpeg is most of the time an encoder takes to its first frame (a second on a busy machine).
+ * Either way an encoder can also be started on standby: ffmpeg loads and then waits on its empty
+ * stdin, costing no CPU, until `activate()`. Captured frames need the screen size up front; a
+ * grabbing ffmpeg waits behind a gate before it opens the screen (ffmpeg-args.ts). Loading ffmpeg
+ * is most of the time an encoder takes to its first frame: ~200 of ~300 ms here, more on a busy
+ * machine.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "@rd/log";
@@ -20,6 +22,7 @@ import {
   type CaptureTarget,
   type EncoderSettings,
   ffmpegArgs,
+  gateText,
   type RawInput,
   rawFfmpegArgs,
 } from "./ffmpeg-args.ts";
@@ -48,6 +51,8 @@ export class ScreenEncoder {
   private readonly display?: string;
 
   private readonly capture?: DamageCapture;
+  /** A grabbing ffmpeg started on standby: what opens its gate (ffmpeg-args.ts). */
+  private gate?: string;
   private activated = false;
   private lastWriteAt = 0;
   private paceTimer?: ReturnType<typeof setTimeout>;
@@ -64,7 +69,7 @@ export class ScreenEncoder {
     events: ScreenEncoderEvents,
     log: Logger,
     capture?: DamageCapture,
-    standby?: RawInput,
+    standby?: RawInput | "gated",
   ) {
     this.settings = settings;
     this.events = events;
@@ -72,9 +77,10 @@ export class ScreenEncoder {
     this.display = target.display;
     this.capture = capture;
     if (!capture) {
-      this.run(ffmpegArgs(target, settings));
-      this.activated = true;
-    } else if (standby) {
+      this.gate = standby === "gated" ? gateText(settings) : undefined;
+      this.run(ffmpegArgs(target, settings, this.gate !== undefined));
+      this.activated = this.gate === undefined;
+    } else if (standby && standby !== "gated") {
       this.size = { width: standby.width, height: standby.height };
       this.run(rawFfmpegArgs(standby, this.rawSettings(), true));
     } else {
@@ -110,11 +116,12 @@ export class ScreenEncoder {
     return { ...this.settings, quality: this.settings.quality ?? CHANGE_DRIVEN_QUALITY[this.settings.codec] };
   }
 
-  /** Starts encoding what the capture hands out (a standby encoder waits until this). */
+  /** Starts encoding: opens a gated encoder's gate, or subscribes to the capture. */
   activate(): void {
     const capture = this.capture;
-    if (this.activated || this.stopped || !capture) return;
+    if (this.activated || this.stopped) return;
     this.activated = true;
+    if (!capture) return void this.child!.stdin!.end(this.gate);
     const primed = this.primed;
     const unchanged = primed?.handOuts === capture.handOutCount;
     if (primed) {
@@ -147,7 +154,7 @@ export class ScreenEncoder {
 
   private run(args: string[]) {
     const child = spawn("ffmpeg", args, {
-      stdio: [this.size ? "pipe" : "ignore", "pipe", "pipe"],
+      stdio: [this.size || this.gate ? "pipe" : "ignore", "pipe", "pipe"],
       env: childEnv(this.display),
     });
     this.child = child;
@@ -159,6 +166,12 @@ export class ScreenEncoder {
     child.stdout!.on("data", (chunk: Buffer) => {
       // Past the first bad byte nothing lines up again; the bytes still in the pipe are noise.
       if (unreadable) return;
+      if (!this.activated && this.gate) {
+        // This ffmpeg opened the screen without reading its gate: it would grab all the while.
+        unreadable = true;
+        child.kill("SIGKILL");
+        return this.exited("ffmpeg did not wait at its gate; encoders start cold");
+      }
       try {
         reader.push(chunk);
       } catch (error) {

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createLogger } from "@rd/log";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startVirtualDisplay, type VirtualDisplay } from "../virtual-display.ts";
@@ -11,10 +12,17 @@ import { XScreenReader } from "./x11/x-screen-reader.ts";
 
 const log = createLogger("warn", { name: "test" });
 
-/** The ffmpeg processes capturing `display`, as the system sees them. */
-function encoders(display: string): number {
+/** The ffmpeg processes capturing `display` (or loaded to), as the system sees them. */
+function grabbers(display: string): number[] {
   const found = spawnSync("pgrep", ["-f", `x11grab .* -i ${display} `], { encoding: "utf8" }).stdout;
-  return found.split("\n").filter(Boolean).length;
+  return found.split("\n").filter(Boolean).map(Number);
+}
+const encoders = (display: string) => grabbers(display).length;
+
+/** CPU time a process has used so far, in clock ticks (utime + stime). */
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(fields[11]) + Number(fields[12]);
 }
 let desktop: VirtualDisplay;
 /** Odd on purpose: the encoders get the screen cropped to even sizes, and must report that size. */
@@ -28,13 +36,15 @@ afterAll(async () => {
   await desktop?.close();
 });
 
-function source(codec: VideoCodec) {
+/** A source without spares, so that the ffmpeg processes counted are its encoder's alone. */
+function source(codec: VideoCodec, spares = false) {
   return new VideoSource({
     target: { platform: "linux", display: desktop.display },
     codec,
     fps: 30,
     maxKbps: 1000,
     log,
+    spares,
   });
 }
 
@@ -141,6 +151,39 @@ describe.each(VIDEO_CODECS)("VideoSource on a real X display (%s)", (codec) => {
     unsubscribe();
     await until(() => encoders(desktop.display) === 0);
     expect(encoders(desktop.display)).toBe(0);
+  });
+});
+
+describe.each(VIDEO_CODECS)("VideoSource's spare where ffmpeg grabs the screen (%s)", (codec) => {
+  it("keeps an ffmpeg loaded and idle behind its gate, starts a viewer on it and loads the next", async () => {
+    const video = source(codec, true);
+    try {
+      video.prepare();
+      await until(() => encoders(desktop.display) === 1);
+      const [spare] = grabbers(desktop.display);
+      // Past loading, it waits at its gate without having opened the screen: no CPU at all.
+      await new Promise((r) => setTimeout(r, 1500));
+      const ticks = cpuTicks(spare!);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(cpuTicks(spare!) - ticks).toBeLessThanOrEqual(1);
+
+      const { frames, screens, unsubscribe } = collect(video);
+      await until(() => frames.length >= 1);
+      expect(frames[0]!.keyframe).toBe(true);
+      expect(screens[0]).toEqual(ENCODED);
+      // The spare is the encoder (no second ffmpeg was started for the viewer) and grabs now.
+      expect(grabbers(desktop.display)).toEqual([spare]);
+      await until(() => frames.length >= 3, 5000);
+      // A new spare is loaded a few seconds later, for the next keyframe or session.
+      await until(() => encoders(desktop.display) === 2);
+
+      unsubscribe();
+      await until(() => encoders(desktop.display) === 1);
+      expect(grabbers(desktop.display)).not.toContain(spare);
+    } finally {
+      video.stop();
+    }
+    await until(() => encoders(desktop.display) === 0);
   });
 });
 

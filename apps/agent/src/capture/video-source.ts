@@ -36,6 +36,11 @@ export interface VideoSourceOptions {
    * once it failed to open) ffmpeg grabs the screen itself.
    */
   capture?: DamageCapture;
+  /**
+   * Keep a loaded encoder waiting for the next start (prepare()); on unless false. Tests that count
+   * one encoder's processes turn it off.
+   */
+  spares?: boolean;
   /** For tests: how encoders are made. */
   createEncoder?: (
     kbps: number,
@@ -62,6 +67,13 @@ const BITRATE_CHANGE_RATIO = 0.25;
 const ANTICIPATE_MS = 5000;
 /** Frames kept for the anticipated viewer, from the keyframe on; past this, it gets a fresh one. */
 const MAX_EARLY_FRAMES = 30;
+/**
+ * A spare taken is replaced this long after, not at once: loading ffmpeg takes CPU that a session
+ * being negotiated and starting to stream needs more.
+ */
+const SPARE_DELAY_MS = 3000;
+/** Spares that died while waiting: past this many, encoders start cold. */
+const MAX_SPARE_FAILURES = 3;
 /** An encoder that dies is restarted after this, doubling up to a limit. */
 const RESTART_BACKOFF_MS = [500, 1000, 2000, 5000];
 
@@ -72,8 +84,8 @@ interface Encoder {
   rung: number;
   /** Why it was started, for the log. */
   why: string;
-  /** A spare's screen size (it was started on standby for it). */
-  size?: RawInput;
+  /** A spare's standby: the size of the frames it waits for, or its gate (ffmpeg-args.ts). */
+  standby?: RawInput | "gated";
   stop(): void;
   activate(): void;
   prime(frame: RawFrame, handOuts: number): void;
@@ -84,6 +96,8 @@ export class VideoSource {
   private current?: Encoder;
   private next?: Encoder;
   private spare?: Encoder;
+  private spareTimer?: ReturnType<typeof setTimeout>;
+  private spareFailures = 0;
   /** The quality ladder's rung of the encoder started last. */
   private rung = 0;
   private screen?: ScreenSize;
@@ -143,9 +157,9 @@ export class VideoSource {
 
   /**
    * A session that needs no consent prompt is being negotiated: when ffmpeg grabs the screen
-   * itself, its encoder starts now rather than at the viewer's answer, so its ~200 ms of start-up
-   * overlap the negotiation and its first keyframe is waiting when the media path comes up. (With
-   * change-driven capture, prepare() has a warm encoder instead, at no cost while idle.)
+   * itself, its encoder starts now rather than at the viewer's answer (the spare, if one waits),
+   * so its start-up overlaps the negotiation and its first keyframe is waiting when the media path
+   * comes up. (With change-driven capture, prepare() primes the spare with the screen instead.)
    */
   anticipate(): void {
     if (this.options.capture?.usable || this.current || this.viewers.size > 0) return;
@@ -177,6 +191,7 @@ export class VideoSource {
   stop(): void {
     this.viewers.clear();
     this.stopAll(false);
+    clearTimeout(this.spareTimer);
     this.spare?.stop();
     this.spare = undefined;
   }
@@ -208,39 +223,46 @@ export class VideoSource {
     if (this.current) this.next = encoder;
     else this.current = encoder;
     // The next keyframe (another viewer, a lost packet) should find one waiting as well.
-    this.prepare();
+    clearTimeout(this.spareTimer);
+    this.spareTimer = setTimeout(() => this.prepare(), SPARE_DELAY_MS);
   }
 
   /**
-   * Has a spare encoder waiting, when the screen is captured by change and its size is known: an
-   * ffmpeg that has loaded and waits on stdin, for the next start to take at once. Waiting costs
-   * no CPU, so a spare is also kept between sessions.
+   * Has a spare encoder waiting: an ffmpeg that has loaded and waits on stdin, for the next start
+   * to take at once. Captured by change, it waits for frames (once the screen's size is known);
+   * grabbing, behind its gate. Waiting costs no CPU, so a spare is also kept between sessions.
    */
   prepare(): void {
-    const capture = this.options.capture;
-    const size = capture?.usable ? capture.size : undefined;
-    if (!capture || !size || this.options.createEncoder) return;
+    const { createEncoder, spares } = this.options;
+    if (createEncoder || spares === false || this.spareFailures >= MAX_SPARE_FAILURES) return;
+    const standby = this.standbyNow();
+    if (!standby) return;
     const kbps = this.targetKbps;
     if (!this.spareFits(kbps)) {
       this.spare?.stop();
-      this.spare = this.makeEncoder(kbps, size);
+      this.spare = this.makeEncoder(kbps, standby);
     }
     // With a picture already read (a session is coming, or one runs), the spare encodes it ahead.
-    const current = capture.take();
+    const current = standby === "gated" ? undefined : this.options.capture!.take();
     if (current) this.spare!.prime(current.frame, current.handOuts);
+  }
+
+  /** What a spare would wait for now: the captured screen's size, or a gate where ffmpeg grabs. */
+  private standbyNow(): RawInput | "gated" | undefined {
+    const capture = this.options.capture;
+    return capture?.usable ? capture.size : "gated";
   }
 
   private spareFits(kbps: number): boolean {
     const spare = this.spare;
-    const size = this.options.capture?.size;
-    if (!spare || !size || !spare.size) return false;
-    if (spare.size.width !== size.width || spare.size.height !== size.height) return false;
+    const now = this.standbyNow();
+    if (!spare?.standby || !now || !sameStandby(spare.standby, now)) return false;
     if (spare.rung !== rungFor(kbps, this.rung)) return false;
     return Math.abs(spare.kbps - kbps) / kbps < BITRATE_CHANGE_RATIO;
   }
 
-  /** An encoder and how its frames are handled; on standby (a spare) when given a size. */
-  private makeEncoder(kbps: number, standby?: RawInput): Encoder {
+  /** An encoder and how its frames are handled; on standby (a spare) when given one. */
+  private makeEncoder(kbps: number, standby?: RawInput | "gated"): Encoder {
     const { log } = this.options;
     let started = false;
     const rung = rungFor(kbps, this.rung);
@@ -249,7 +271,7 @@ export class VideoSource {
       kbps,
       rung,
       why: "spare",
-      size: standby,
+      standby,
       stop: () => {},
       activate: () => {},
       prime: (frame) => frame.release(),
@@ -287,6 +309,7 @@ export class VideoSource {
       onExit: (message) => {
         if (this.spare === encoder) {
           this.spare = undefined;
+          this.spareFailures++;
           return log.warn({ message }, "a spare encoder stopped");
         }
         const wasCurrent = this.current === encoder;
@@ -337,4 +360,9 @@ export class VideoSource {
     this.current = this.next = undefined;
     if (keepWarm) this.prepare();
   }
+}
+
+function sameStandby(a: RawInput | "gated", b: RawInput | "gated"): boolean {
+  if (a === "gated" || b === "gated") return a === b;
+  return a.width === b.width && a.height === b.height;
 }
