@@ -18,6 +18,7 @@ import {
 import { RtpPacketizer } from "./capture/rtp-packetizer.ts";
 import { LinkEstimate } from "./link-estimate.ts";
 import { RtpPacer } from "./rtp-pacer.ts";
+import { offeredVideoExtensions, zeroPlayoutDelay } from "./playout-delay.ts";
 import { isMdnsCandidate, withoutMdnsCandidates } from "./mdns-candidates.ts";
 import { type VideoCodec, videoCodecOf } from "./capture/video-codec.ts";
 import type { EncodedFrame } from "./capture/encoded-frame.ts";
@@ -128,6 +129,8 @@ export class AgentPeer {
       // All of them, so that a browser which cannot decode the preferred one still gets a picture
       // (Firefox decodes H.264 only with its OpenH264 plugin, which an offline machine lacks).
       codecs: { video: videoCodecParameters(video.codecs) },
+      // Each frame shown as soon as it is decoded (playout-delay.ts).
+      headerExtensions: { video: offeredVideoExtensions() },
     });
     this.transceiver = this.pc.addTransceiver(this.track, { direction: "sendonly" });
     const input = this.pc.createDataChannel(DATA_CHANNELS.input, { ordered: true });
@@ -194,7 +197,7 @@ export class AgentPeer {
         `the viewer's answer left no video codec to send (${negotiated?.mimeType ?? "none"})`,
       );
     }
-    this.feedFrom(codec, negotiated.payloadType);
+    this.feedFrom(codec, negotiated.payloadType, sdp);
     // Until the media path first comes up, an attempt that stalls is restarted (see the constant).
     if (!this.mediaUp) {
       clearTimeout(this.establishTimer);
@@ -328,18 +331,22 @@ export class AgentPeer {
    * first; should it ever differ, the viewer moves to the other source, whose first frame for it is
    * a keyframe.
    */
-  private feedFrom(codec: VideoCodec, payloadType: number) {
+  private feedFrom(codec: VideoCodec, payloadType: number, answerSdp: string) {
     if (this.feed?.source.codec === codec) return;
     const previous = this.feed?.source;
     this.unsubscribeVideo?.();
     this.unsubscribeVideo = undefined;
     // Without this viewer the old source may now be allowed a higher rate.
     previous?.bitrateChanged();
+    const playoutDelay = zeroPlayoutDelay(answerSdp);
     this.feed = {
       source: this.options.video.get(codec),
-      packetizer: new RtpPacketizer(codec, payloadType),
+      packetizer: new RtpPacketizer(codec, payloadType, playoutDelay ? [playoutDelay] : []),
     };
-    this.options.log.info({ codec, previous: previous?.codec }, "video codec negotiated");
+    this.options.log.info(
+      { codec, previous: previous?.codec, zeroPlayoutDelay: Boolean(playoutDelay) },
+      "video codec negotiated",
+    );
     this.watch();
   }
 

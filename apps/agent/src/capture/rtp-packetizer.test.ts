@@ -1,3 +1,4 @@
+import { RtpPacket } from "werift";
 import { describe, expect, it } from "vitest";
 import { lengthPrefixed } from "./flv-fixtures.ts";
 import { MAX_PAYLOAD_BYTES, RtpPacketizer } from "./rtp-packetizer.ts";
@@ -40,5 +41,17 @@ describe("RtpPacketizer", () => {
     expect(packets.map((p) => p.header.marker)).toEqual([false, false, true]);
     expect(Buffer.concat(packets.map((p) => p.payload.subarray(1)))).toEqual(frame);
     expect(Math.max(...packets.map((p) => p.payload.length))).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
+  });
+
+  it("puts its header extensions on the first packet of every frame, and they survive serializing", () => {
+    const delay = { id: 3, payload: Buffer.of(0, 0, 0) };
+    const rtp = new RtpPacketizer("vp8", 96, [delay]);
+    const frames = [rtp.packetize(Buffer.alloc(2500, 1)), rtp.packetize(Buffer.alloc(10, 2))];
+    for (const packets of frames) {
+      expect(packets.map((p) => p.header.extensions.length)).toEqual([1, ...packets.slice(1).map(() => 0)]);
+      const wire = RtpPacket.deSerialize(packets[0]!.serialize());
+      expect(wire.header.extensions).toEqual([delay]);
+      expect(wire.payload).toEqual(packets[0]!.payload);
+    }
   });
 });

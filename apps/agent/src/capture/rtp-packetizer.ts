@@ -2,7 +2,8 @@
  * Encoded frames as RTP packets, for either codec: the codec's payload format (vp8-packetizer.ts,
  * h264-packetizer.ts) cuts a frame into payloads, and this stamps them — one 90 kHz timestamp for
  * all of a frame's packets, the marker bit on its last, and a sequence number that continues across
- * frames (and across encoder restarts, so the receiver sees one unbroken stream).
+ * frames (and across encoder restarts, so the receiver sees one unbroken stream). Header
+ * extensions given to it ride on the first packet of every frame (peer.ts: the playout delay).
  */
 import { RtpHeader, RtpPacket } from "werift";
 import { h264Payloads } from "./h264-packetizer.ts";
@@ -11,6 +12,12 @@ import { vp8Payloads } from "./vp8-packetizer.ts";
 
 /** Cuts one frame into RTP payloads, none longer than `maxPayloadBytes`, in sending order. */
 export type PayloadFormat = (frame: Buffer, maxPayloadBytes: number) => Buffer[];
+
+/** An RTP header extension (RFC 8285) by the id the session negotiated for it. */
+export interface FrameExtension {
+  id: number;
+  payload: Buffer;
+}
 
 /** Leaves room for SRTP, the RTP header and extensions inside a 1,280-byte path MTU. */
 export const MAX_PAYLOAD_BYTES = 1100;
@@ -25,10 +32,12 @@ export class RtpPacketizer {
   private readonly timestampBase = Math.floor(Math.random() * 0xffffffff);
   private readonly format: PayloadFormat;
   private readonly payloadType: number;
+  private readonly frameExtensions: FrameExtension[];
 
-  constructor(codec: VideoCodec, payloadType = 96) {
+  constructor(codec: VideoCodec, payloadType = 96, frameExtensions: FrameExtension[] = []) {
     this.format = PAYLOAD_FORMATS[codec];
     this.payloadType = payloadType;
+    this.frameExtensions = frameExtensions;
   }
 
   /** The RTP timestamp for now: frames are stamped when they leave the encoder. */
@@ -45,6 +54,7 @@ export class RtpPacketizer {
         sequenceNumber: this.sequenceNumber,
         timestamp,
         marker: index === payloads.length - 1,
+        extensions: index === 0 ? this.frameExtensions.map((e) => ({ ...e })) : [],
       });
       this.sequenceNumber = (this.sequenceNumber + 1) & 0xffff;
       return new RtpPacket(header, payload);
