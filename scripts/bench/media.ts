@@ -198,6 +198,13 @@ async function measureOurs(
     await connect.click();
     firstFrameMs.push(await waitForFirstFrame(page, clickedAt));
     const marks = await page.evaluate(() => window.__bench.marks);
+    // The click's wall-clock time lines the steps up with the agent's log (BENCH_AGENT_LOG).
+    if (process.env.BENCH_VERBOSE) {
+      const after = marks
+        .filter(({ at }) => at >= clickedAt)
+        .map(({ step, at }) => `${step} ${at - clickedAt}`);
+      process.stderr.write(`connection ${i + 1}: clicked at ${clickedAt}: ${after.join(", ")}\n`);
+    }
     for (const { step, at } of marks) {
       if (at < clickedAt) continue;
       const times = (steps[step] ??= []);

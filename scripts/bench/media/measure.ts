@@ -89,7 +89,14 @@ export async function inputToPhoton(
     await sleep(120 + Math.random() * 180);
   }
   const latencies = await page.evaluate(() => window.__bench.latencies.splice(0));
-  if (process.env.BENCH_VERBOSE)
+  const keysAt = await page.evaluate(() => window.__bench.latencyKeysAt.splice(0));
+  if (process.env.BENCH_VERBOSE) {
+    // With the key's wall-clock time, a slow sample can be found in the agent's log.
+    const slow = latencies.flatMap((ms, i) =>
+      ms > 100 ? [`${Math.round(ms)} at ${Math.round(keysAt[i]!)}`] : [],
+    );
     process.stderr.write(`latencies, ms: ${latencies.map(Math.round).join(" ")}\n`);
+    if (slow.length) process.stderr.write(`slow samples: ${slow.join(", ")}\n`);
+  }
   return { latencies, lost };
 }

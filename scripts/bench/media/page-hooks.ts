@@ -20,6 +20,8 @@ export interface BenchState {
   armed: { x: number; y: number; wantLight: boolean; keyAt: number } | null;
   /** Measured input-to-photon latencies, ms. */
   latencies: number[];
+  /** Wall-clock ms of each measured key press, to line a slow one up with the agent's log. */
+  latencyKeysAt: number[];
   /** Reads a pixel's luma (0-255) of the picture shown last. */
   luma(x: number, y: number): number;
   /** Called by a viewer when a new picture is on screen; `luma` reads a pixel of it. */
@@ -53,6 +55,7 @@ export function installBenchHooks() {
     pcs: [],
     armed: null,
     latencies: [],
+    latencyKeysAt: [],
     luma: () => 0,
     frameTimes: null,
     marks: [],
@@ -67,6 +70,7 @@ export function installBenchHooks() {
       if (!armed || !armed.keyAt) return;
       if (luma(armed.x, armed.y) > 128 === armed.wantLight) {
         bench.latencies.push(now - armed.keyAt);
+        bench.latencyKeysAt.push(performance.timeOrigin + armed.keyAt);
         bench.armed = null;
       }
     },
