@@ -264,6 +264,7 @@ interface ViewerFigures {
   cores: number;
   /** Each viewer's kbit/s and frames/s, in joining order. */
   perViewer: { kbps: number; fps: number }[];
+  /** ffmpeg processes of the agent: its encoder and the loaded spare. */
   encoders: number;
 }
 
@@ -538,10 +539,10 @@ ${stepLines.join("\n")}${
     ? `
 
 One busy-terminal session (1280×720) watched by several viewers, ${SECONDS} s window each:
-| viewers | agent CPU, cores | added CPU per extra viewer, cores | kbit/s per viewer | frames/s per viewer | encoders |
+| viewers | agent CPU, cores | added CPU per extra viewer, cores | kbit/s per viewer | frames/s per viewer | ffmpeg processes |
 |---|---|---|---|---|---|
 ${viewerLines.join("\n")}
-Target: ≤ 0.05 core per extra viewer; one encoder whatever the viewers.`
+Target: ≤ 0.05 core per extra viewer; one encoder whatever the viewers (ffmpeg processes: the encoder and a loaded spare waiting at its gate).`
     : ""
 }${
   idle
