@@ -5,12 +5,18 @@
  * private Xvfb.
  */
 import { createLogger } from "@rd/log";
-import { RTCPeerConnection as WeriftPeerConnection, SessionDescription, type RtpPacket } from "werift";
+import {
+  RTCRtpHeaderExtensionParameters,
+  RTCPeerConnection as WeriftPeerConnection,
+  SessionDescription,
+  type RtpPacket,
+} from "werift";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { RecorderPeer } from "../../../packages/recording/src/recorder/recorder-peer.ts";
 import type { VideoCodec } from "./capture/video-codec.ts";
 import { VideoSources } from "./capture/video-sources.ts";
 import { AgentPeer, type AgentPeerEvents } from "./peer.ts";
+import { PLAYOUT_DELAY_URI } from "./playout-delay.ts";
 import { startDisplay, type TestDisplay } from "./testing/display.ts";
 import { BROWSER_CODECS } from "./testing/browser-codecs.ts";
 
@@ -74,15 +80,19 @@ function videoCodecs(sdp: string) {
 
 /**
  * A werift viewer that decodes `codecs` (in its order of preference) answering the agent, with
- * the signaling relay collapsed: each side applies what the other sends, in order.
+ * the signaling relay collapsed: each side applies what the other sends, in order. `playoutDelay`:
+ * it knows the playout-delay header extension, as Chromium does.
  */
-async function watch(preferred: VideoCodec, codecs: (VideoCodec | "vp9")[]) {
+async function watch(preferred: VideoCodec, codecs: (VideoCodec | "vp9")[], playoutDelay = false) {
   const video = sources(preferred);
   const agent = agentPeer(video);
   const viewer = new WeriftPeerConnection({
     iceServers: [],
     iceAdditionalHostAddresses: ["127.0.0.1"],
     codecs: { video: codecs.map((codec) => BROWSER_CODECS[codec]) },
+    headerExtensions: {
+      video: playoutDelay ? [new RTCRtpHeaderExtensionParameters({ id: 1, uri: PLAYOUT_DELAY_URI })] : [],
+    },
   });
   toClose.push(viewer);
   const packets: RtpPacket[] = [];
@@ -135,6 +145,9 @@ describe("the agent's offer", () => {
     }
     const h264 = codecs.find((c) => c.mimeType === "video/H264")!;
     expect(h264.parameters).toBe("packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1");
+    const extensions = SessionDescription.parse(offers[0]!).media.find((m) => m.kind === "video")!.rtp
+      .headerExtensions;
+    expect(extensions.map((e) => e.uri)).toEqual([PLAYOUT_DELAY_URI]);
     expect(peer.source).toBeUndefined();
     expect(video.all()).toEqual([]);
   });
@@ -169,6 +182,34 @@ describe("the codec a viewer is fed", () => {
     expect(peer.source).toBeUndefined();
     expect(video.all()).toEqual([]);
   });
+});
+
+describe("the playout delay", () => {
+  /** The playout-delay extension's payload on each packet that carries it. */
+  const delays = (packets: RtpPacket[], answer: string) => {
+    const id = SessionDescription.parse(answer)
+      .media.find((m) => m.kind === "video")!
+      .rtp.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI)?.id;
+    return packets.map((p) => p.header.extensions.find((e) => e.id === id)?.payload.toString("hex"));
+  };
+
+  it("is 0-0 on the first packet of every frame for a viewer whose answer kept it", async () => {
+    const { packets, answer } = await watch("h264", ["h264"], true);
+    await vi.waitFor(() => expect(packets.filter((p) => p.header.marker).length).toBeGreaterThanOrEqual(3), {
+      timeout: 15_000,
+    });
+    // A frame starts with the first packet and after each marker: exactly those carry it.
+    const frameStarts = packets.map((_, i) =>
+      i === 0 || packets[i - 1]!.header.marker ? "000000" : undefined,
+    );
+    expect(delays(packets, answer)).toEqual(frameStarts);
+  }, 30_000);
+
+  it("is left out for a viewer whose answer did not keep it", async () => {
+    const { packets } = await watch("h264", ["h264"]);
+    await vi.waitFor(() => expect(packets.length).toBeGreaterThanOrEqual(3), { timeout: 15_000 });
+    expect(packets.every((p) => p.header.extensions.length === 0)).toBe(true);
+  }, 30_000);
 });
 
 describe("the recorder as the answerer", () => {

@@ -174,7 +174,7 @@ describe.each(VIDEO_CODECS)("VideoSource's spare where ffmpeg grabs the screen (
       // The spare is the encoder (no second ffmpeg was started for the viewer) and grabs now.
       expect(grabbers(desktop.display)).toEqual([spare]);
       await until(() => frames.length >= 3, 5000);
-      // A new spare is loaded a few seconds later, for the next keyframe or session.
+      // A new spare is loaded a few seconds later, for the next session.
       await until(() => encoders(desktop.display) === 2);
 
       unsubscribe();

@@ -223,7 +223,7 @@ export class VideoSource {
     // Until its first frame, the new encoder waits in `next` while the current one keeps streaming.
     if (this.current) this.next = encoder;
     else this.current = encoder;
-    // The next keyframe (another viewer, a lost packet) should find one waiting as well.
+    // The next start (a change-driven keyframe or bitrate restart, the next session) finds one waiting.
     clearTimeout(this.spareTimer);
     this.spareTimer = setTimeout(() => this.prepare(), SPARE_DELAY_MS);
   }
