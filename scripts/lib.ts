@@ -34,8 +34,10 @@ export function newestMtime(paths: string[]): number {
 export function buildIsStale(): boolean {
   const built = path.join(root, "build/handler.js");
   if (!existsSync(built)) return true;
+  // The signaling worker runs inside the dashboard's server, so its sources are the build's too.
   const sources = newestMtime([
     "apps/web",
+    "apps/signal",
     "packages",
     "svelte.config.js",
     "vite.config.ts",
