@@ -188,6 +188,48 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
   });
 
   describe("session lifecycle", () => {
+    it("asks a connected agent as soon as the session is made, before its viewer connects, and once", async () => {
+      const a = await agent();
+      const { sessionId, participantId, ticket } = await d.seed.openSession(
+        d.seed.techA,
+        d.seed.agentA.agentId,
+      );
+      // No viewer yet: the agent answers (and starts its encoder) while the page is on its way.
+      const request = await a.next("session/request", (m) => m.sessionId === sessionId);
+      expect(request.technician.id).toBe(d.seed.techA.id);
+      a.send({ type: "session/accept", sessionId });
+      await a.next("session/state", (m) => m.sessionId === sessionId && m.status === "active");
+      const peer = `page-${crypto.randomUUID().slice(0, 8)}`;
+      const v = await viewer(ticket, peer);
+      await v.next("presence/welcome");
+      await v.next("session/state", (m) => m.status === "active");
+      // The agent hears that its viewer is there, which is when it offers; it is not asked again.
+      await a.next("session/participants", (m) =>
+        m.participants.some((p) => p.id === participantId && p.connected && p.peer === peer),
+      );
+      expect(a.received.filter((m) => m.type === "session/request")).toEqual([]);
+      v.send({ type: "session/end", sessionId });
+      await a.next("session/state", (m) => m.sessionId === sessionId && m.status === "ended");
+      a.close();
+    });
+
+    it("has the first viewer ask an agent that was not connected when the session was made", async () => {
+      const first = await agent(d.seed.agentA2);
+      first.close();
+      await first.closedWith();
+      // Made while no worker holds the agent (it is still online: its grace period runs).
+      const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA2.agentId);
+      const a = await agent(d.seed.agentA2);
+      await sleep(100);
+      expect(a.received.filter((m) => m.type === "session/request")).toEqual([]);
+      const v = await viewer(ticket);
+      await v.next("presence/welcome");
+      await a.next("session/request", (m) => m.sessionId === sessionId);
+      v.send({ type: "session/end", sessionId });
+      await a.next("session/state", (m) => m.sessionId === sessionId && m.status === "ended");
+      a.close();
+    });
+
     it("delivers the request to the agent with the technician's name and workspace", async () => {
       const { a, v, request } = await requested();
       expect(request.technician).toEqual({

@@ -307,9 +307,6 @@ export class SignalHub {
     if (message.type === "session/request") {
       this.registry.addAgentSession(connection, message.sessionId);
       this.ctx.liveness.agentBack(message.sessionId);
-      void this.ctx.store
-        .markRequested(message.sessionId)
-        .catch((error: unknown) => this.ctx.log.warn({ err: error }, "could not record the request"));
     } else if (
       !("sessionId" in message) ||
       !message.sessionId ||

@@ -75,12 +75,8 @@ export interface TicketParticipation {
   status: SessionState;
   admin: boolean;
   agentOnline: boolean;
-  /** The agent was already asked (session/request delivered); a viewer's reconnect asks no again. */
-  requested: boolean;
   /** The participants version when the ticket was checked: older snapshots are stale for this viewer. */
   version: number;
-  /** The session's opening request, as the agent shows it. */
-  request: SignalMessageOf<"session/request">;
 }
 
 export type Snapshot = Omit<SignalMessageOf<"session/participants">, "type" | "sessionId"> & {
@@ -141,8 +137,12 @@ export interface SignalStore {
     // Over: the viewer hears how it ended (a reconnect after a worker restart may come after the end).
     | { ok: false; code: "over"; message: string; status: SessionState; reason: string | null }
   >;
-  /** The agent's connection received the session's request: it is part of the session now. */
-  markRequested(sessionId: string): Promise<void>;
+  /**
+   * Takes the right to ask the agent of a pending session: the session's opening request, as the
+   * agent shows it, for exactly one caller (the worker that hears of the new session, or the first
+   * viewer's); null for every other, and once the session is no longer pending.
+   */
+  claimRequest(sessionId: string): Promise<SignalMessageOf<"session/request"> | null>;
   /** False when the participant is no longer in the session (it left meanwhile). */
   participantConnected(participantId: string, peer: string | null): Promise<boolean>;
   participantDisconnected(participantId: string, peer: string | null, pageClosed?: boolean): Promise<void>;
@@ -366,13 +366,8 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         .select({
           agentStatus: Agents.status,
           removedAt: Agents.removedAt,
-          consent: Agents.consentPolicy,
-          clipboardPolicy: Agents.clipboardPolicy,
-          recording: Agents.recordingPolicy,
-          tenant: Tenants.name,
         })
         .from(Agents)
-        .innerJoin(Tenants, eq(Tenants.id, session.tenantId))
         .where(eq(Agents.id, session.agentId));
       // In this order: a deactivated user (a revoked link) hears that, whatever became of the session since.
       const standing = candidate
@@ -405,10 +400,6 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
           message: "you left this session; join it again from the dashboard",
         };
       }
-      const [owner] = await db
-        .select({ id: Users.id, name: Users.name, email: Users.email })
-        .from(Users)
-        .where(eq(Users.id, session.technicianId));
       return {
         ok: true,
         value: {
@@ -422,31 +413,55 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
           status: session.status,
           admin: standing.admin,
           agentOnline: row.agentStatus === "online" && !row.removedAt,
-          requested: session.agentSeenAt !== null,
           version: session.participantsVersion,
-          request: {
-            type: "session/request",
-            sessionId: session.id,
-            technician: {
-              id: owner!.id,
-              name: owner!.name.slice(0, 100),
-              email: owner!.email,
-              tenant: row.tenant.slice(0, 100),
-            },
-            consent: row.consent,
-            recording: row.recording,
-            // Null is no policy: the agent lets anything through, as before policies existed.
-            ...(row.clipboardPolicy ? { clipboardPolicy: row.clipboardPolicy } : {}),
-          },
         },
       };
     },
 
-    async markRequested(sessionId) {
-      await db
+    async claimRequest(sessionId) {
+      const [session] = await db
         .update(RemoteSessions)
         .set({ agentSeenAt: new Date() })
-        .where(and(eq(RemoteSessions.id, sessionId), isNull(RemoteSessions.agentSeenAt)));
+        .where(
+          and(
+            eq(RemoteSessions.id, sessionId),
+            eq(RemoteSessions.status, "pending"),
+            isNull(RemoteSessions.agentSeenAt),
+          ),
+        )
+        .returning({
+          tenantId: RemoteSessions.tenantId,
+          agentId: RemoteSessions.agentId,
+          ownerId: RemoteSessions.technicianId,
+        });
+      if (!session) return null;
+      const [row] = await db
+        .select({
+          consent: Agents.consentPolicy,
+          clipboardPolicy: Agents.clipboardPolicy,
+          recording: Agents.recordingPolicy,
+          tenant: Tenants.name,
+          owner: { id: Users.id, name: Users.name, email: Users.email },
+        })
+        .from(Agents)
+        .innerJoin(Tenants, eq(Tenants.id, session.tenantId))
+        .innerJoin(Users, eq(Users.id, session.ownerId))
+        .where(eq(Agents.id, session.agentId));
+      if (!row) return null;
+      return {
+        type: "session/request",
+        sessionId,
+        technician: {
+          id: row.owner.id,
+          name: row.owner.name.slice(0, 100),
+          email: row.owner.email,
+          tenant: row.tenant.slice(0, 100),
+        },
+        consent: row.consent,
+        recording: row.recording,
+        // Null is no policy: the agent lets anything through, as before policies existed.
+        ...(row.clipboardPolicy ? { clipboardPolicy: row.clipboardPolicy } : {}),
+      };
     },
 
     async participantConnected(participantId, peer) {

@@ -43,7 +43,13 @@ export {
 export { verifyExport, type ExportProblem, type ExportVerification } from "./audit-offline-verify.ts";
 export { canonicalJson } from "./canonical-json.ts";
 export { databaseError, UNIQUE_VIOLATION, type DatabaseError } from "./errors.ts";
-export { transitionSession, SessionNotFound, TRANSITION_EVENTS, type TransitionOptions } from "./sessions.ts";
+export {
+  openSession,
+  transitionSession,
+  SessionNotFound,
+  TRANSITION_EVENTS,
+  type TransitionOptions,
+} from "./sessions.ts";
 export { CONTROL_CHANNEL, notifyControl, parseControlNotice, type ControlNotice } from "./control-feed.ts";
 export {
   answerParticipant,

@@ -20,6 +20,37 @@ export const TRANSITION_EVENTS: Record<SessionTransition, string> = {
   fail: "session_failed",
 };
 
+/**
+ * Opens a session (pending) on an agent: the row, its `session_requested` event, and the notice that
+ * tells the worker holding the agent's connection to ask it at once.
+ */
+export async function openSession(
+  tx: Executor,
+  options: {
+    values: typeof RemoteSessions.$inferInsert;
+    actor: { type: ActorType; id?: string | null };
+    data: Record<string, unknown>;
+  },
+): Promise<RemoteSession> {
+  const [session] = await tx.insert(RemoteSessions).values(options.values).returning();
+  await appendEvent(tx, {
+    tenantId: session!.tenantId,
+    type: "session_requested",
+    actor: options.actor,
+    sessionId: session!.id,
+    agentId: session!.agentId,
+    data: options.data,
+  });
+  await notifyControl(tx, {
+    kind: "session",
+    sessionId: session!.id,
+    agentId: session!.agentId,
+    tenantId: session!.tenantId,
+    status: session!.status,
+  });
+  return session!;
+}
+
 export class SessionNotFound extends Error {
   constructor() {
     super("Session was not found. It may have been removed.");

@@ -37,3 +37,9 @@ export interface HubContext extends HubDeps {
   toAgent(connection: Connection, envelope: BusEnvelope): void;
   toViewer(connection: Connection, envelope: BusEnvelope): void;
 }
+
+/** The relay's servers with a credential for `id`, as the field of a message; nothing without a relay. */
+export async function iceServersFor(ctx: HubDeps, id: string): Promise<{ iceServers?: IceServer[] }> {
+  const issue = ctx.turnCredentials;
+  return issue ? { iceServers: [await issue(id)] } : {};
+}

@@ -8,11 +8,11 @@
  * trace).
  */
 import { verifyTicket } from "@rd/auth/tickets";
-import { CLOSE_CODES, type IceServer, type SignalMessageOf } from "@rd/protocol";
+import { CLOSE_CODES, type SignalMessageOf } from "@rd/protocol";
 import { type BusEnvelope, channels } from "../bus.ts";
 import type { AgentIdentity } from "../store.ts";
 import { type Connection, isAgent, isClosed, move, type ViewerIdentity } from "./connection.ts";
-import type { HubContext } from "./context.ts";
+import { type HubContext, iceServersFor } from "./context.ts";
 
 export class Presence {
   private readonly ctx: HubContext;
@@ -201,7 +201,7 @@ export class Presence {
       connectionId: connection.id,
     });
     // Each connection gets its own credential: a reconnect is a fresh one for the peer's next ICE restart.
-    const ice = await this.iceServers(p.participantId);
+    const ice = await iceServersFor(this.ctx, p.participantId);
     if (isClosed(connection)) return;
     // Welcomed before the agent hears of it: the agent's offer must not reach a page that does not
     // know yet who it is in the session.
@@ -225,19 +225,10 @@ export class Presence {
       await store.stop(p.tenantId, p.sessionId, "agent_offline", { type: "system" });
       return;
     }
-    // The first viewer of a new session asks the agent; everyone else catches up with its state.
-    if (p.status === "pending" && !p.requested)
-      await delivery.deliver(channels.agent(p.agentId), {
-        ...p.request,
-        ...(await this.iceServers(p.sessionId)),
-      });
+    // The agent was asked when the session was made, if it was connected then (session-control.ts);
+    // if not, the first viewer asks it. Everyone catches up with the session's state.
+    if (p.status === "pending") await this.ctx.sessions.askAgent(p.sessionId, p.agentId);
     await this.ctx.sessions.catchUp(connection, p.sessionId);
-  }
-
-  /** The relay's servers with a credential for `id`, as the field of a message; nothing without a relay. */
-  private async iceServers(id: string): Promise<{ iceServers?: IceServer[] }> {
-    const issue = this.ctx.turnCredentials;
-    return issue ? { iceServers: [await issue(id)] } : {};
   }
 
   /** A participant's other connection (elsewhere) took over: this one is stale. */

@@ -16,7 +16,8 @@ import {
 import type { ControlNotice } from "@rd/db";
 import type { Outcome } from "../store.ts";
 import { type Connection, isAgent, isViewer, type ViewerIdentity } from "./connection.ts";
-import type { HubContext } from "./context.ts";
+import { type HubContext, iceServersFor } from "./context.ts";
+import { channels } from "../bus.ts";
 
 /** The reasons an agent may give for stopping a session itself. */
 const AGENT_END_REASONS: readonly SessionEndReason[] = ["ended_by_agent", "negotiation_failed"];
@@ -140,10 +141,29 @@ export class SessionControl {
     if (!outcome.ok) delivery.refuse(connection, outcome.code, outcome.message, message.type);
   }
 
+  /**
+   * Asks the agent of a new session (`session/request`), once whoever calls: the worker holding the
+   * agent's connection when the session is made, so the agent answers (and its encoder starts) while
+   * the viewer's page is still on its way, or else the first viewer's worker when it connects.
+   */
+  async askAgent(sessionId: string, agentId: string): Promise<void> {
+    const request = await this.ctx.store.claimRequest(sessionId);
+    if (!request) return;
+    await this.ctx.delivery.deliver(channels.agent(agentId), {
+      ...request,
+      ...(await iceServersFor(this.ctx, sessionId)),
+    });
+  }
+
   /** A change on the control feed: tell this worker's connections of the session. */
   onNotice(notice: Extract<ControlNotice, { kind: "session" | "participants" }>): void {
     if (notice.kind === "participants") return void this.pushSnapshot(notice.sessionId);
-    const { registry, delivery, liveness } = this.ctx;
+    const { registry, delivery, liveness, log } = this.ctx;
+    if (notice.status === "pending" && registry.agents.has(notice.agentId)) {
+      return void this.askAgent(notice.sessionId, notice.agentId).catch((error: unknown) =>
+        log.warn({ err: error, sessionId: notice.sessionId }, "asking the agent failed"),
+      );
+    }
     const connections = registry.ofSession(notice.sessionId);
     if (connections.length === 0) return;
     const state: SignalMessage = {

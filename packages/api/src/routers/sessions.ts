@@ -2,7 +2,7 @@
 import { signTicket } from "@rd/auth/tickets";
 import {
   Agents,
-  appendEvent,
+  openSession,
   EndRefused,
   endSessionFor,
   joinSession,
@@ -205,26 +205,19 @@ export const sessionsRouter = router({
         .where(and(eq(Agents.id, input.agentId), eq(Agents.tenantId, ctx.user.tenantId)));
       // A desk's agent is reached through its desk (Watch), where its candidate is.
       if (!agent || agent.removedAt || agent.deskId) throw notFound("Agent");
-      const [row] = await tx
-        .insert(RemoteSessions)
-        .values({ tenantId: ctx.user.tenantId, agentId: agent.id, technicianId: ctx.user.id })
-        .returning();
-      await appendEvent(tx, {
-        tenantId: ctx.user.tenantId,
-        type: "session_requested",
+      const row = await openSession(tx, {
+        values: { tenantId: ctx.user.tenantId, agentId: agent.id, technicianId: ctx.user.id },
         actor: { type: "user", id: ctx.user.id },
-        sessionId: row!.id,
-        agentId: agent.id,
         data: { technician: ctx.user.email, agent: agent.name },
       });
       const owner = await joinSession(tx, {
         tenantId: ctx.user.tenantId,
-        sessionId: row!.id,
+        sessionId: row.id,
         userId: ctx.user.id,
         actor: { type: "user", id: ctx.user.id },
         opener: true,
       });
-      return { session: row!, participant: owner };
+      return { session: row, participant: owner };
     });
     return {
       session,

@@ -9,7 +9,7 @@
 import { signTicket } from "@rd/auth/tickets";
 import {
   Agents,
-  appendEvent,
+  openSession,
   type Database,
   type Desk,
   Desks,
@@ -110,18 +110,11 @@ async function openDeskSession(tx: Executor, desk: Desk): Promise<string> {
   if (!agent || !desk.createdBy) {
     throw new Error(`desk ${desk.id} is ${desk.state} but has no agent or interviewer`);
   }
-  const [session] = await tx
-    .insert(RemoteSessions)
-    .values({ tenantId: desk.tenantId, agentId: agent.id, technicianId: desk.createdBy, deskId: desk.id })
-    .returning({ id: RemoteSessions.id });
-  await appendEvent(tx, {
-    tenantId: desk.tenantId,
-    type: "session_requested",
+  const session = await openSession(tx, {
+    values: { tenantId: desk.tenantId, agentId: agent.id, technicianId: desk.createdBy, deskId: desk.id },
     actor: { type: "system" },
-    sessionId: session!.id,
-    agentId: agent.id,
     data: { deskId: desk.id, agent: agent.name, by: "candidate" },
   });
-  await tx.update(Desks).set({ sessionId: session!.id }).where(eq(Desks.id, desk.id));
-  return session!.id;
+  await tx.update(Desks).set({ sessionId: session.id }).where(eq(Desks.id, desk.id));
+  return session.id;
 }
