@@ -18,6 +18,7 @@ import {
 import { RtpPacketizer } from "./capture/rtp-packetizer.ts";
 import { LinkEstimate } from "./link-estimate.ts";
 import { RtpPacer } from "./rtp-pacer.ts";
+import { holdEarlyDtls } from "./early-dtls.ts";
 import { offeredVideoExtensions, zeroPlayoutDelay } from "./playout-delay.ts";
 import { isMdnsCandidate, withoutMdnsCandidates } from "./mdns-candidates.ts";
 import { type VideoCodec, videoCodecOf } from "./capture/video-codec.ts";
@@ -255,6 +256,9 @@ export class AgentPeer {
   private async sendOffer(iceRestart: boolean) {
     const offer = await this.pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
     await this.pc.setLocalDescription(offer);
+    holdEarlyDtls(this.pc, (count) =>
+      this.options.log.debug({ count }, "handed the viewer's early DTLS packets to the DTLS server"),
+    );
     if (this.closed) return;
     this.options.events.onOffer(this.pc.localDescription!.sdp);
   }
