@@ -166,14 +166,17 @@ describe("a session's viewers", () => {
     return { pc, id, control, work: Promise.resolve() as Promise<unknown> };
   }
 
-  it("tells each viewer the codec of its own encoder: VP8 to one without H.264, H.264 to the other", async () => {
-    const vp8Only = browser(["vp8"]);
-    const both = browser(["h264", "vp8"]);
-    const byId = new Map([vp8Only, both].map((b) => [b.id, b]));
-    // The worker's relay, collapsed: offers and candidates go to the viewer they name, in order.
-    const { session, sessionId, video } = await activeSession({
-      codec: "h264",
-      onSent: (message) => {
+  type Viewer = ReturnType<typeof browser>;
+
+  /**
+   * The worker's relay, collapsed: offers and candidates go to the viewer they name, in order, and
+   * the viewers' answers and candidates back to the session once `attach`ed.
+   */
+  function collapsedRelay(byId: Map<string, Viewer>) {
+    let session: AgentSession | undefined;
+    let sessionId = "";
+    return {
+      onSent(message: SignalMessage) {
         if (message.type !== "signal/offer" && message.type !== "signal/ice") return;
         const viewer = byId.get(message.participantId)!;
         const { pc, id } = viewer;
@@ -184,7 +187,7 @@ describe("a session's viewers", () => {
           }
           await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
           await pc.setLocalDescription(await pc.createAnswer());
-          await session.onSignal({
+          await session!.onSignal({
             type: "signal/answer",
             sessionId,
             participantId: id,
@@ -192,42 +195,59 @@ describe("a session's viewers", () => {
           });
         });
       },
-    });
-    for (const { pc, id } of byId.values()) {
-      pc.onIceCandidate.subscribe((candidate) => {
-        if (candidate)
-          void byId.get(id)!.work.then(() =>
-            session.onSignal({
-              type: "signal/ice",
-              sessionId,
-              participantId: id,
-              candidate: candidate.toJSON(),
-            }),
-          );
-      });
-    }
-    session.onParticipants({
-      type: "session/participants",
+      attach(to: { session: AgentSession; sessionId: string }) {
+        ({ session, sessionId } = to);
+        for (const { pc, id } of byId.values()) {
+          pc.onIceCandidate.subscribe((candidate) => {
+            if (candidate)
+              void byId.get(id)!.work.then(() =>
+                session!.onSignal({
+                  type: "signal/ice",
+                  sessionId,
+                  participantId: id,
+                  candidate: candidate.toJSON(),
+                }),
+              );
+          });
+        }
+      },
+    };
+  }
+
+  /** A snapshot of `viewers`, all admitted; `connected` lists the ids whose page is there. */
+  function participants(sessionId: string, version: number, viewers: string[], connected = viewers) {
+    return {
+      type: "session/participants" as const,
       sessionId,
-      version: 1,
+      version,
       controllerId: null,
-      participants: [...byId.keys()].map((id, n) => ({
+      participants: viewers.map((id, n) => ({
         id,
         userId: null,
         name: `Viewer ${n}`,
         email: "",
         tenant: "Acme",
-        kind: "technician",
+        kind: "technician" as const,
         owner: n === 0,
         admitted: true,
-        connected: true,
-        peer: `page-${n}-token`,
+        connected: connected.includes(id),
+        peer: connected.includes(id) ? `page-${n}-token` : null,
         requestingControl: false,
       })),
-    });
+    };
+  }
 
-    const stats = (viewer: ReturnType<typeof browser>) =>
-      viewer.control.filter((m) => m.type === "control/stats");
+  const stats = (viewer: Viewer) => viewer.control.filter((m) => m.type === "control/stats");
+
+  it("tells each viewer the codec of its own encoder: VP8 to one without H.264, H.264 to the other", async () => {
+    const vp8Only = browser(["vp8"]);
+    const both = browser(["h264", "vp8"]);
+    const byId = new Map([vp8Only, both].map((b) => [b.id, b]));
+    const relay = collapsedRelay(byId);
+    const active = await activeSession({ codec: "h264", onSent: (message) => relay.onSent(message) });
+    relay.attach(active);
+    const { session, sessionId, video } = active;
+    session.onParticipants(participants(sessionId, 1, [...byId.keys()]));
     await vi.waitFor(
       () => {
         expect(stats(vp8Only)[0]).toMatchObject({ codec: "VP8", targetKbps: 500 });
@@ -243,4 +263,38 @@ describe("a session's viewers", () => {
         .sort(),
     ).toEqual(["h264", "vp8"]);
   }, 30_000);
+
+  it("makes a viewer's offer while its page is on its way, and sends it the moment the page connects", async () => {
+    const viewer = browser(["vp8"]);
+    const byId = new Map([[viewer.id, viewer]]);
+    const relay = collapsedRelay(byId);
+    const active = await activeSession({ codec: "vp8", onSent: (message) => relay.onSent(message) });
+    relay.attach(active);
+    const { session, sessionId, sent } = active;
+    const negotiation = () => sent.filter((m) => m.type.startsWith("signal/"));
+    // Accepted, admitted, but its page has not connected yet.
+    session.onParticipants(participants(sessionId, 1, [viewer.id], []));
+    await vi.waitFor(() => expect(session.offersWaiting).toBe(1), { timeout: 10_000 });
+    expect(negotiation()).toEqual([]);
+    expect(session.viewerCount).toBe(0);
+    // The page connects: the offer goes out within this very call, first, made already.
+    session.onParticipants(participants(sessionId, 2, [viewer.id]));
+    expect(negotiation()[0]).toMatchObject({ type: "signal/offer", participantId: viewer.id });
+    expect(session.offersWaiting).toBe(0);
+    expect(session.viewerCount).toBe(1);
+    await vi.waitFor(() => expect(stats(viewer)[0]).toMatchObject({ codec: "VP8" }), {
+      timeout: 20_000,
+      interval: 200,
+    });
+  }, 30_000);
+
+  it("lets a prepared peer go when its viewer leaves before connecting", async () => {
+    const viewer = browser(["vp8"]);
+    const { session, sessionId, sent } = await activeSession({ codec: "vp8" });
+    session.onParticipants(participants(sessionId, 1, [viewer.id], []));
+    await vi.waitFor(() => expect(session.offersWaiting).toBe(1), { timeout: 10_000 });
+    session.onParticipants(participants(sessionId, 2, []));
+    expect(session.offersWaiting).toBe(0);
+    expect(sent.filter((m) => m.type.startsWith("signal/"))).toEqual([]);
+  });
 });

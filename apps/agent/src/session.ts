@@ -85,6 +85,17 @@ interface ViewerPeerEntry {
   token: string;
 }
 
+/**
+ * A peer made for an admitted viewer whose page is still on its way: its offer (and candidates)
+ * wait in `outbox` and go the moment the page connects, instead of being made only then.
+ */
+interface WaitingPeer {
+  peer: AgentPeer;
+  /** Sends what waited and lets the peer's messages through from now on. */
+  release(): void;
+  offerReady: boolean;
+}
+
 export class AgentSession {
   readonly id: string;
   private readonly request: SignalMessageOf<"session/request">;
@@ -94,6 +105,7 @@ export class AgentSession {
   private readonly aborts = new AbortController();
   private state: AgentSessionState = "requested";
   private readonly peers = new Map<string, ViewerPeerEntry>();
+  private readonly waiting = new Map<string, WaitingPeer>();
   /** Participants whose admission this agent already decided or is asking about. */
   private readonly answered = new Set<string>();
   private snapshot?: SignalMessageOf<"session/participants">;
@@ -124,6 +136,11 @@ export class AgentSession {
   /** Open peer connections, one per viewer. */
   get viewerCount(): number {
     return this.peers.size;
+  }
+
+  /** Viewers on their way whose offer is made and waits for their page. */
+  get offersWaiting(): number {
+    return [...this.waiting.values()].filter((w) => w.offerReady).length;
   }
 
   /** Applies the policy: ask, or accept at once (notify shows an indicator). */
@@ -207,8 +224,10 @@ export class AgentSession {
     this.indicator?.stop();
     this.stopClipboard?.();
     await this.input?.releaseAll().catch((error: unknown) => this.log.warn({ err: error }, "release failed"));
-    await Promise.all([...this.peers.values()].map((entry) => entry.peer.close()));
+    const all = [...this.peers.values(), ...this.waiting.values()];
     this.peers.clear();
+    this.waiting.clear();
+    await Promise.all(all.map(({ peer }) => peer.close()));
     this.deps.onClosed(this.id);
   }
 
@@ -254,6 +273,9 @@ export class AgentSession {
     for (const participantId of this.peers.keys()) {
       if (!present.has(participantId)) this.closePeer(participantId, "viewer left");
     }
+    for (const participantId of this.waiting.keys()) {
+      if (!present.get(participantId)?.admitted) this.stopWaiting(participantId);
+    }
     for (const p of snapshot.participants) {
       // The dashboard's recorder: never on a machine whose policy is "never", whatever the server says.
       if (p.kind === "recorder" && this.request.recording === "never") {
@@ -274,6 +296,8 @@ export class AgentSession {
       // carry the picture. A closed page (no peer token) or a new one: the old peer is of no use.
       if (entry && entry.token !== p.peer) this.closePeer(p.id, "its page closed or was replaced");
       if (p.connected && p.peer && this.peers.get(p.id)?.token !== p.peer) this.openPeer(p.id, p.peer);
+      // Not connected yet (the session was accepted while its page loads), or its page closed.
+      else if (!p.connected && !p.peer && !this.peers.has(p.id)) this.prepareFor(p.id);
     }
     this.setController(snapshot.controllerId);
     const admitted = snapshot.participants.filter((p) => p.admitted);
@@ -315,10 +339,39 @@ export class AgentSession {
     this.log.info({ participantId, why, viewers: this.peers.size }, "peer closed");
   }
 
+  /** A viewer's page connected: its waiting peer offers now, or a new one is made. */
   private openPeer(participantId: string, token: string) {
     const previous = this.peers.get(participantId);
     if (previous) void previous.peer.close();
-    const { video, iceServers, send } = this.deps;
+    const waiting = this.waiting.get(participantId);
+    this.waiting.delete(participantId);
+    const peer = waiting?.peer ?? this.makePeer(participantId).peer;
+    this.peers.set(participantId, { peer, token });
+    this.log.info(
+      { participantId, viewers: this.peers.size, prepared: waiting?.offerReady ?? false },
+      "offering to a viewer",
+    );
+    waiting?.release();
+  }
+
+  /** Makes an admitted viewer's peer and offer before its page connects (see WaitingPeer). */
+  private prepareFor(participantId: string) {
+    if (this.waiting.has(participantId)) return;
+    const made = this.makePeer(participantId, true);
+    this.waiting.set(participantId, made);
+  }
+
+  private stopWaiting(participantId: string) {
+    const waiting = this.waiting.get(participantId);
+    this.waiting.delete(participantId);
+    if (waiting) void waiting.peer.close();
+  }
+
+  /** A peer for one viewer, started at once; held, its messages wait for `release`. */
+  private makePeer(participantId: string, held = false): WaitingPeer {
+    const { video, iceServers } = this.deps;
+    let outbox: SignalMessage[] | undefined = held ? [] : undefined;
+    const send = (message: SignalMessage) => (outbox ? outbox.push(message) : this.deps.send(message));
     const sessionId = this.id;
     // Called only once the peer's channel is open, so `peer` is set by then.
     const control = createControlHandler({
@@ -344,12 +397,30 @@ export class AgentSession {
         onFailed: (reason) => this.peerFailed(participantId, peer, reason),
       },
     });
-    this.peers.set(participantId, { peer, token });
-    this.log.info({ participantId, viewers: this.peers.size }, "offering to a viewer");
-    peer.start().catch((error: unknown) => this.peerFailed(participantId, peer, (error as Error).message));
+    const made: WaitingPeer = {
+      peer,
+      offerReady: false,
+      release: () => {
+        const waited = outbox ?? [];
+        outbox = undefined;
+        // The offer first: werift reports the candidates it gathered before the offer is made.
+        const offers = waited.filter((message) => message.type === "signal/offer");
+        for (const message of [...offers, ...waited.filter((m) => m.type !== "signal/offer")])
+          this.deps.send(message);
+      },
+    };
+    peer
+      .start()
+      .then(() => (made.offerReady = true))
+      .catch((error: unknown) => this.peerFailed(participantId, peer, (error as Error).message));
+    return made;
   }
 
   private peerFailed(participantId: string, peer: AgentPeer, reason: string) {
+    if (this.waiting.get(participantId)?.peer === peer) {
+      this.log.warn({ participantId, reason }, "a prepared peer failed");
+      return this.stopWaiting(participantId);
+    }
     if (this.peers.get(participantId)?.peer !== peer) return;
     this.log.warn({ participantId, reason }, "peer failed");
     this.peers.delete(participantId);
