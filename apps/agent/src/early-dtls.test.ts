@@ -81,6 +81,28 @@ describe("early DTLS packets", () => {
     expect(handedOver).toEqual([1]);
   });
 
+  it("hands over when werift's DTLS server already listens: checked on a real connection", async () => {
+    const { pc, transport } = await offerer();
+    holdEarlyDtls(pc);
+    // When the handover runs (a microtask after "connecting"), is the server there to take it?
+    const serverThere: boolean[] = [];
+    transport.onStateChange.subscribe((state) => {
+      if (state === "connecting") queueMicrotask(() => serverThere.push(transport.dtls !== undefined));
+    });
+    const viewer = new RTCPeerConnection({ iceAdditionalHostAddresses: ["127.0.0.1"] });
+    pcs.push(viewer);
+    pc.onIceCandidate.subscribe((c) => c && void viewer.addIceCandidate(c));
+    viewer.onIceCandidate.subscribe((c) => c && void pc.addIceCandidate(c));
+    await viewer.setRemoteDescription(pc.localDescription!);
+    await viewer.setLocalDescription(await viewer.createAnswer());
+    await pc.setRemoteDescription(viewer.localDescription!);
+    await new Promise<void>((resolve) =>
+      pc.connectionStateChange.subscribe((state) => state === "connected" && resolve()),
+    );
+    expect(transport.role).toBe("server");
+    expect(serverThere).toEqual([true]);
+  }, 20_000);
+
   it("tells DTLS from RTP, RTCP and STUN by the first byte (RFC 7983)", () => {
     expect(isDtlsRecord(clientHello(1))).toBe(true);
     expect(isDtlsRecord(Buffer.from([23, 0xfe, 0xfd]))).toBe(true);

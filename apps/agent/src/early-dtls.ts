@@ -41,9 +41,10 @@ export function holdEarlyDtls(pc: RTCPeerConnection, onHandedOver?: (count: numb
       holding.unSubscribe();
       state.unSubscribe();
       if (next !== "connecting" || held.length === 0) return;
-      // "connecting" is announced just before werift creates its server, in the same turn: hand
-      // the packets over on the next one, when it listens.
-      setImmediate(() => {
+      // "connecting" is announced just before werift creates its server, synchronously: hand the
+      // packets over right after, before anything that arrives later (a resend the server would
+      // otherwise see first, and then the original out of order).
+      queueMicrotask(() => {
         for (const packet of held) connection.onData.execute(packet);
         onHandedOver?.(held.length);
       });
