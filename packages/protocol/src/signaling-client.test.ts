@@ -131,48 +131,4 @@ describe("SignalingClient", () => {
     // A script may not send 1006 itself; the socket was closed with a code it may send.
     expect(socket.closedWith?.code).toBe(1000);
   });
-
-  it("opened ahead of its page, keeps what it brought until attached, then hands it over in order", () => {
-    const early = new ScriptedSocket();
-    const ahead = new SignalingClient({
-      url: "ws://signal.test/ws",
-      ticket: TICKET,
-      peer: "page-early",
-      createSocket: () => early as unknown as WebSocket,
-    });
-    early.open();
-    // It says hello and answers heartbeats before anyone is attached.
-    expect(early.sent[0]).toMatchObject({ type: "presence/hello", peer: "page-early" });
-    early.receive(welcome());
-    early.receive({ type: "heartbeat/ping", t: 7 });
-    early.receive({ type: "session/state", sessionId: SESSION, status: "active" });
-    early.receive("not json");
-    expect(early.sent.at(-1)).toEqual({ type: "heartbeat/pong", t: 7 });
-    const order: string[] = [];
-    const late = {
-      onWelcome: () => order.push("welcome"),
-      onMessage: (m: SignalMessage) => order.push(m.type),
-      onClose: () => order.push("close"),
-      onInvalid: () => order.push("invalid"),
-    };
-    ahead.attach(late);
-    expect(order).toEqual(["welcome", "session/state", "invalid"]);
-    expect(ahead.send({ type: "session/end", sessionId: SESSION })).toBe(true);
-    early.receive({ type: "session/state", sessionId: SESSION, status: "ended" });
-    early.drop(4001, "ended");
-    expect(order).toEqual(["welcome", "session/state", "invalid", "session/state", "close"]);
-  });
-
-  it("hands over a close that came before it was attached", () => {
-    const early = new ScriptedSocket();
-    const ahead = new SignalingClient({
-      url: "ws://signal.test/ws",
-      ticket: TICKET,
-      createSocket: () => early as unknown as WebSocket,
-    });
-    early.drop(1006);
-    const onClose = vi.fn();
-    ahead.attach({ onWelcome: vi.fn(), onMessage: vi.fn(), onClose });
-    expect(onClose).toHaveBeenCalledExactlyOnceWith({ code: 1006, reason: "", opened: false });
-  });
 });

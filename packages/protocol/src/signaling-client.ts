@@ -37,20 +37,14 @@ export interface SignalingOptions {
   ticket: string;
   /** This page's peer-connection instance (protocol `peerToken`). */
   peer?: string;
-  /**
-   * Who hears what the link brings. Left out, it is kept until `attach` (a link opened ahead of the
-   * page that will use it: Connect opens it while the live page loads).
-   */
-  handlers?: SignalingHandlers;
+  handlers: SignalingHandlers;
   /** Makes the socket; the browser's WebSocket unless a test or another runtime says otherwise. */
   createSocket?: (url: string) => WebSocket;
 }
 
 export class SignalingClient {
   private readonly socket: WebSocket;
-  private handlers?: SignalingHandlers;
-  /** What happened before anyone was attached, in order. */
-  private pending: ((handlers: SignalingHandlers) => void)[] = [];
+  private readonly handlers: SignalingHandlers;
   private opened = false;
   private welcomed = false;
   private closed = false;
@@ -77,14 +71,6 @@ export class SignalingClient {
     );
     // An error is always followed by a close event, which carries what there is to say.
     this.socket.addEventListener("error", () => {});
-  }
-
-  /** Hands the link to whoever uses it: first what it brought so far, in order, then the rest. */
-  attach(handlers: SignalingHandlers): void {
-    this.handlers = handlers;
-    const pending = this.pending;
-    this.pending = [];
-    for (const event of pending) event(handlers);
   }
 
   /** Whether messages can be sent now (open and welcomed). */
@@ -124,9 +110,9 @@ export class SignalingClient {
   private receive(data: unknown) {
     if (this.closed) return;
     this.lastHeard = Date.now();
-    if (typeof data !== "string") return this.emit((h) => h.onInvalid?.("binary frame"));
+    if (typeof data !== "string") return this.handlers.onInvalid?.("binary frame");
     const parsed = parseSignalMessage(data);
-    if (!parsed.ok) return this.emit((h) => h.onInvalid?.(parsed.error));
+    if (!parsed.ok) return this.handlers.onInvalid?.(parsed.error);
     const message = parsed.message;
     if (message.type === "heartbeat/ping") {
       this.sendRaw({ type: "heartbeat/pong", t: message.t });
@@ -136,14 +122,9 @@ export class SignalingClient {
     if (message.type === "presence/welcome") {
       this.welcomed = true;
       this.startWatchdog(message.heartbeatMs);
-      return this.emit((h) => h.onWelcome(message));
+      return this.handlers.onWelcome(message);
     }
-    this.emit((h) => h.onMessage(message));
-  }
-
-  private emit(event: (handlers: SignalingHandlers) => void) {
-    if (this.handlers) event(this.handlers);
-    else this.pending.push(event);
+    this.handlers.onMessage(message);
   }
 
   private startWatchdog(heartbeatMs: number) {
@@ -164,7 +145,6 @@ export class SignalingClient {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watchdog);
-    const close = { code, reason, opened: this.opened };
-    this.emit((h) => h.onClose(close));
+    this.handlers.onClose({ code, reason, opened: this.opened });
   }
 }

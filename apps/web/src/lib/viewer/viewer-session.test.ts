@@ -23,7 +23,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { refusedControl, ViewerSession, type ViewerSessionEvents } from "./viewer-session.ts";
 import type { ViewerState } from "./viewer-state.ts";
 import { eventually } from "./eventually.ts";
-import { type EarlyLink, handOverTicket, takeEarlyLink, takeHandedOverTicket } from "./ticket-handoff.ts";
 
 const SECRET = "viewer-test-secret-0123456789abcdef0123";
 
@@ -245,7 +244,7 @@ describe("ViewerSession against the real signaling worker", () => {
     sessionId: string,
     ticket: string | (() => Promise<string>),
     signalUrl = url,
-    ice: { page?: RTCIceServer[]; configs?: RTCConfiguration[]; earlyLink?: EarlyLink } = {},
+    ice: { page?: RTCIceServer[]; configs?: RTCConfiguration[] } = {},
   ) {
     const states: [ViewerState, string | undefined][] = [];
     const controls: unknown[] = [];
@@ -273,7 +272,6 @@ describe("ViewerSession against the real signaling worker", () => {
             },
       signalUrl,
       iceServers: ice.page ?? [],
-      ...(ice.earlyLink ? { earlyLink: ice.earlyLink } : {}),
       events,
       tuning: { endConfirmMs: 1_000, reconnectFirstMs: 100, reconnectMaxMs: 500 },
       // The configuration is recorded, not applied: the peers are on this machine and need no
@@ -316,36 +314,6 @@ describe("ViewerSession against the real signaling worker", () => {
       endReason: "ended_by_technician",
     });
     expect(v.orphaned()).toBe(false);
-  }, 30_000);
-
-  it("takes over the link Connect opened while the page loaded, with the offer already on it", async () => {
-    const { agent, agentId } = await onlineAgent("accept");
-    const { session: row, ticket } = await caller.sessions.create({ agentId });
-    // Connect hands the ticket over with the worker's URL: the link opens and says hello at once.
-    handOverTicket(row.id, ticket, url);
-    expect(takeHandedOverTicket(row.id)).toBeUndefined();
-    // No page yet, and the agent has offered to it already.
-    await eventually(() => !!agent.pc?.localDescription, "the agent's offer");
-    const early = takeEarlyLink(row.id, url)!;
-    expect(takeEarlyLink(row.id, url)).toBeUndefined();
-    const v = viewer(
-      row.id,
-      () => Promise.reject(new Error("the first connection is the early link: no ticket asked")),
-      url,
-      { earlyLink: early },
-    );
-    await eventually(() => v.session.state === "live", "live");
-    expect(v.session.peerToken).toBe(early.peer);
-    expect(v.tracks).toEqual(["video"]);
-  }, 30_000);
-
-  it("closes an early link that went to another worker URL than the page's, and the page asks for a ticket", async () => {
-    const { agentId } = await onlineAgent("accept");
-    const { session: row, ticket } = await caller.sessions.create({ agentId });
-    handOverTicket(row.id, ticket, url);
-    expect(takeEarlyLink(row.id, `${url}?elsewhere`)).toBeUndefined();
-    const v = viewer(row.id, async () => (await caller.sessions.ticket({ id: row.id })).ticket);
-    await eventually(() => v.session.state === "live", "live");
   }, 30_000);
 
   it("gives its peer connection the worker's TURN server with its own credential, then the page's", async () => {

@@ -20,7 +20,6 @@ import {
 } from "@rd/protocol";
 import { ViewerPeer } from "./peer.ts";
 import { CLOSE_ABNORMAL, SignalingClient } from "@rd/protocol/signaling-client";
-import type { EarlyLink } from "./ticket-handoff.ts";
 import {
   canTransition,
   closeOutcome,
@@ -115,11 +114,6 @@ export interface ViewerSessionOptions {
   tuning?: Partial<ViewerSessionTuning>;
   /** This page's peer-connection instance; a random one by default (a reload is a new one). */
   peer?: string;
-  /**
-   * A link Connect opened while this page loaded (ticket-handoff.ts): the first connection, with
-   * the peer token it said hello with. Later connections get tickets of their own.
-   */
-  earlyLink?: EarlyLink;
   createSocket?: (url: string) => WebSocket;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
 }
@@ -135,7 +129,6 @@ export class ViewerSession {
   private readonly tuning: ViewerSessionTuning;
   readonly peerToken: string;
   private signaling: SignalingClient | null = null;
-  private earlyLink: SignalingClient | undefined;
   private peer: ViewerPeer | null = null;
   private input: RTCDataChannel | null = null;
   private control: RTCDataChannel | null = null;
@@ -161,8 +154,7 @@ export class ViewerSession {
   constructor(options: ViewerSessionOptions) {
     this.options = options;
     this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
-    this.peerToken = options.earlyLink?.peer ?? options.peer ?? `page-${crypto.randomUUID()}`;
-    this.earlyLink = options.earlyLink?.link;
+    this.peerToken = options.peer ?? `page-${crypto.randomUUID()}`;
   }
 
   /** The peer connection, once the agent's first offer or candidate arrived. */
@@ -251,45 +243,36 @@ export class ViewerSession {
   // ——— The signaling link ———
 
   private async connect() {
-    const link = this.earlyLink ?? (await this.newLink());
-    this.earlyLink = undefined;
-    if (!link) return;
-    if (isTerminalViewerState(this.state)) return link.close();
-    // Before attaching: an early link hands over what it already brought (the welcome, the offer).
-    this.signaling = link;
-    link.attach({
-      onWelcome: (welcome) => {
-        this.everWelcomed = true;
-        this.reconnectAttempt = 0;
-        this.participantId = welcome.participantId ?? null;
-        this.workerIceServers = welcome.iceServers ?? [];
-        // A peer made before a reconnect keeps working; its next ICE restart uses the new credential.
-        this.peer?.setIceServers(this.iceServers());
-        this.options.events.onSignaling?.("connected");
-      },
-      onMessage: (message) => this.onSignal(message),
-      onClose: ({ code, reason, opened }) => {
-        if (this.signaling === link) this.onSignalingClosed(code, reason, opened);
-      },
-      onInvalid: (error) => console.warn("signaling: dropped an invalid message", error),
-    });
-  }
-
-  /** A link with a fresh ticket; undefined when no ticket could be had (ticketFailed decided what next). */
-  private async newLink(): Promise<SignalingClient | undefined> {
     let ticket: string;
     try {
       ticket = await this.options.getTicket();
     } catch (error) {
-      return void this.ticketFailed(error);
+      return this.ticketFailed(error);
     }
-    if (isTerminalViewerState(this.state)) return undefined;
-    return new SignalingClient({
+    if (isTerminalViewerState(this.state)) return;
+    const link = new SignalingClient({
       url: this.options.signalUrl,
       ticket,
       peer: this.peerToken,
       createSocket: this.options.createSocket,
+      handlers: {
+        onWelcome: (welcome) => {
+          this.everWelcomed = true;
+          this.reconnectAttempt = 0;
+          this.participantId = welcome.participantId ?? null;
+          this.workerIceServers = welcome.iceServers ?? [];
+          // A peer made before a reconnect keeps working; its next ICE restart uses the new credential.
+          this.peer?.setIceServers(this.iceServers());
+          this.options.events.onSignaling?.("connected");
+        },
+        onMessage: (message) => this.onSignal(message),
+        onClose: ({ code, reason, opened }) => {
+          if (this.signaling === link) this.onSignalingClosed(code, reason, opened);
+        },
+        onInvalid: (error) => console.warn("signaling: dropped an invalid message", error),
+      },
     });
+    this.signaling = link;
   }
 
   private ticketFailed(error: unknown) {

@@ -10,6 +10,5 @@ export const load: LayoutServerLoad = async ({ locals, url }) => {
   }
   // An admin-issued password to replace, or a second factor the workspace requires: that first.
   if (locals.user.gate && url.pathname !== "/account") redirect(303, "/account");
-  // Where the signaling worker is: Connect opens the live page's link while that page loads.
-  return { user: locals.user, csrfToken: locals.csrfToken, signalUrl: getApp().signalUrl(url) };
+  return { user: locals.user, csrfToken: locals.csrfToken };
 };
