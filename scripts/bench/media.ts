@@ -520,7 +520,7 @@ try {
   rmSync(configDir, { recursive: true, force: true });
 }
 
-const capture = process.env.RD_AGENT_CAPTURE ?? "grab";
+const capture = process.env.RD_AGENT_CAPTURE ?? "auto";
 console.log(`
 bench:media — ${SECONDS} s steady window, ${SAMPLES} input-to-photon samples, ${CONNECTS} connections per run, agent capture: ${capture}
 | workload | system | Connect → first frame, ms (p50) | frames/s | kbit/s | input-to-photon p50 / p95, ms | server CPU, cores | stream |

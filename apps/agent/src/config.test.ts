@@ -19,3 +19,15 @@ describe("loadConfig: RD_AGENT_CODEC", () => {
     expect(() => loadConfig({ RD_AGENT_CODEC: "av1" })).toThrow(/RD_AGENT_CODEC: .*"vp8".*"h264"/);
   });
 });
+
+describe("loadConfig: RD_AGENT_CAPTURE", () => {
+  it("defaults to auto: by change while the screen is quiet, grabbing while it is busy", () => {
+    expect(loadConfig({}).capture).toBe("auto");
+  });
+
+  it("rejects another mode, naming the choices", () => {
+    expect(() => loadConfig({ RD_AGENT_CAPTURE: "shm" })).toThrow(
+      /RD_AGENT_CAPTURE: .*"auto".*"damage".*"grab"/,
+    );
+  });
+});

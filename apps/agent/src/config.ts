@@ -47,14 +47,14 @@ const schema = z.object({
    */
   RD_AGENT_CODEC: z.string().toLowerCase().pipe(z.enum(VIDEO_CODECS)).default("h264"),
   /**
-   * How the screen is captured on X. `grab` (the default): ffmpeg grabs the whole screen through
-   * shared memory at the frame rate and drops unchanged frames. `damage`: the agent reads only what
-   * the X server says changed, when it changed, and writes frames to ffmpeg
-   * (capture/x11/damage-capture.ts). `npm run bench:media` measured damage at a tenth of the
-   * bandwidth on a quiet desktop, but behind grab on a busy one (each frame crosses a pipe whole),
-   * so grab stays the default until that is fixed; see the README.
+   * How the screen is captured on X. `auto` (the default): by change while the screen is quiet,
+   * by grabbing while it keeps changing (capture/capture-mode.ts). `damage`: always by change, the
+   * agent reading only what the X server says changed and writing frames to ffmpeg
+   * (capture/x11/damage-capture.ts): a tenth of the bandwidth and CPU on a quiet screen, but every
+   * frame crosses a pipe whole, so it falls behind on a busy one. `grab`: always ffmpeg grabbing the
+   * whole screen through shared memory at the frame rate, dropping unchanged frames. See the README.
    */
-  RD_AGENT_CAPTURE: z.enum(["damage", "grab"]).default("grab"),
+  RD_AGENT_CAPTURE: z.enum(["auto", "damage", "grab"]).default("auto"),
   /** The encoder's ceiling; receiver estimates lower it on slow links. */
   RD_AGENT_MAX_KBPS: z.coerce.number().int().min(100).max(50_000).default(4000),
   /** How long the person at the machine has to answer before the request is denied. */

@@ -48,7 +48,7 @@ export async function runAgent(
 
   // What changed on the screen, read once for every encoder of the display (x11/damage-capture.ts).
   const capture =
-    process.platform === "linux" && config.capture === "damage"
+    process.platform === "linux" && config.capture !== "grab"
       ? new DamageCapture({
           fps: config.fps,
           log: log.child({ module: "capture" }),
@@ -63,6 +63,7 @@ export async function runAgent(
     maxKbps: config.maxKbps,
     log: log.child({ module: "video" }),
     capture,
+    grabWhenBusy: config.capture === "auto",
   });
   // Connected and with an encoder loaded before the first session asks (both idle until then).
   void (capture?.open() ?? Promise.resolve()).then(() => video.prepare());

@@ -1,11 +1,11 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createLogger } from "@rd/log";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startVirtualDisplay, type VirtualDisplay } from "../virtual-display.ts";
 import type { EncodedFrame, ScreenSize } from "./encoded-frame.ts";
 import { VIDEO_CODECS, type VideoCodec } from "./video-codec.ts";
-import { xAuthorityFor } from "../child-env.ts";
+import { childEnv, xAuthorityFor } from "../child-env.ts";
 import { VideoSource } from "./video-source.ts";
 import { DamageCapture } from "./x11/damage-capture.ts";
 import { XScreenReader } from "./x11/x-screen-reader.ts";
@@ -195,7 +195,7 @@ function rawEncoders(): number {
 }
 
 describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (codec) => {
-  function changeDriven() {
+  function changeDriven(grabWhenBusy = false) {
     const capture = new DamageCapture({
       fps: 30,
       log,
@@ -208,6 +208,7 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
       maxKbps: 1000,
       log,
       capture,
+      grabWhenBusy,
     });
     return { capture, video };
   }
@@ -246,5 +247,50 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
       capture.close();
     }
     await until(() => rawEncoders() === 0);
+  });
+
+  it("with grabWhenBusy, grabs while the screen keeps changing and goes back to capture by change when quiet", async () => {
+    const { capture, video } = changeDriven(true);
+    const busy = { on: true };
+    /** Changes the whole screen ~20 times a second while `busy.on`. */
+    const churn = async () => {
+      for (let i = 0; busy.on; i++) {
+        await new Promise((r) =>
+          execFile(
+            "xsetroot",
+            ["-solid", i % 2 ? "#336699" : "#996633"],
+            { env: childEnv(desktop.display) },
+            r,
+          ),
+        );
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    };
+    try {
+      const { frames, unsubscribe } = collect(video);
+      await until(() => frames.length >= 1);
+      // A quiet screen starts by change: no ffmpeg grabs it.
+      expect(grabbers(desktop.display)).toEqual([]);
+
+      const churning = churn();
+      await until(() => grabbers(desktop.display).length === 1, 10_000);
+      // The grabbing encoder took over at its keyframe, and frames kept coming.
+      const atSwitch = frames.length;
+      await until(() => frames.length >= atSwitch + 10);
+      busy.on = false;
+      await churning;
+
+      await until(() => grabbers(desktop.display).length === 0, 10_000);
+      const back = frames.length;
+      execFile("xsetroot", ["-solid", "#00aa00"], { env: childEnv(desktop.display) });
+      await until(() => frames.length > back + 1);
+      expect(frames.filter((f) => f.keyframe).length).toBeGreaterThanOrEqual(3);
+      unsubscribe();
+    } finally {
+      busy.on = false;
+      video.stop();
+      capture.close();
+    }
+    await until(() => rawEncoders() === 0 && grabbers(desktop.display).length === 0);
   });
 });

@@ -7,10 +7,15 @@
  * streaming until then, so nobody sees a gap. Restarts are rate-limited; requests in between are
  * merged into one. A bitrate change can also move the encoder along the quality ladder (frame
  * rate, then size; quality-ladder.ts).
+ *
+ * On X the screen is captured by change (x11/damage-capture.ts); with `grabWhenBusy` the source
+ * switches to ffmpeg grabbing it while it keeps changing fast, and back once it is quiet
+ * (capture-mode.ts says when), the same way: a new encoder, taken over at its first frame.
  */
 import type { Logger } from "@rd/log";
 import type { EncodedFrame, ScreenSize } from "./encoded-frame.ts";
 import type { CaptureTarget, RawInput } from "./ffmpeg-args.ts";
+import { CaptureModeSwitch } from "./capture-mode.ts";
 import { ScreenEncoder, type ScreenEncoderEvents } from "./screen-encoder.ts";
 import { LADDER, rungFor } from "./quality-ladder.ts";
 import type { VideoCodec } from "./video-codec.ts";
@@ -36,6 +41,8 @@ export interface VideoSourceOptions {
    * once it failed to open) ffmpeg grabs the screen itself.
    */
   capture?: DamageCapture;
+  /** With `capture`: let ffmpeg grab the screen while it is busy (capture-mode.ts). */
+  grabWhenBusy?: boolean;
   /**
    * Keep a loaded encoder waiting for the next start (prepare()); on unless false. Tests that count
    * one encoder's processes turn it off.
@@ -86,6 +93,8 @@ interface Encoder {
   why: string;
   /** A spare's standby: the size of the frames it waits for, or its gate (ffmpeg-args.ts). */
   standby?: RawInput | "gated";
+  /** Fed by the change-driven capture; else ffmpeg grabs the screen. */
+  byChange: boolean;
   stop(): void;
   activate(): void;
   prime(frame: RawFrame, handOuts: number): void;
@@ -111,6 +120,9 @@ export class VideoSource {
    */
   private early?: EncodedFrame[] | "lost";
   private anticipateTimer?: ReturnType<typeof setTimeout>;
+  /** Capture by change or grab, while the screen is watched for how busy it is (grabWhenBusy). */
+  private readonly modes = new CaptureModeSwitch();
+  private observing?: Promise<() => void>;
   private readonly options: VideoSourceOptions;
 
   constructor(options: VideoSourceOptions) {
@@ -145,6 +157,7 @@ export class VideoSource {
     const early = this.early;
     this.early = undefined;
     clearTimeout(this.anticipateTimer);
+    this.observe();
     if (!this.current) this.startEncoder("first viewer");
     // The anticipated viewer: the keyframe and what followed it, or the keyframe still to come.
     else if (Array.isArray(early)) for (const frame of early) viewer.onFrame(frame);
@@ -170,6 +183,34 @@ export class VideoSource {
       this.early = undefined;
       this.stopAll(false);
     }, ANTICIPATE_MS);
+  }
+
+  /** With grabWhenBusy: watches how fast the screen changes, for as long as anyone watches it. */
+  private observe() {
+    const capture = this.options.capture;
+    if (!this.options.grabWhenBusy || !capture?.usable || this.observing) return;
+    this.observing = capture
+      .observe((rate) => this.changeRate(rate))
+      .catch((error: unknown) => {
+        this.options.log.warn({ err: error }, "cannot watch the screen for changes; capture mode stays");
+        return () => {};
+      });
+  }
+
+  /** Each second's change rate: a switch of capture mode restarts the encoder the other way. */
+  private changeRate(framesPerSecond: number) {
+    const switched = this.modes.observe(framesPerSecond);
+    if (switched) this.options.log.debug({ framesPerSecond, mode: switched }, "capture mode");
+    // Checked every second, not only at the switch: a restart already under way took the old mode.
+    const running = this.next ?? this.current;
+    if (!running || running.byChange === this.byChange) return;
+    this.scheduleRestart(0, this.byChange ? "screen quiet: capture by change" : "screen busy: grab");
+  }
+
+  /** Whether an encoder started now is fed by the change-driven capture (else ffmpeg grabs). */
+  private get byChange(): boolean {
+    if (!this.options.capture?.usable) return false;
+    return !this.options.grabWhenBusy || this.modes.mode === "change";
   }
 
   /** A viewer lost a frame (PLI) or just joined: start a fresh encoder, whose first frame is key. */
@@ -213,7 +254,7 @@ export class VideoSource {
     // A grabbing spare serves a start from nothing (a session, an anticipated one) only. Taken for
     // keyframe and bitrate restarts as well, it changed how a link that just narrowed recovers:
     // bench:media's 5 → 0.5 Mbit/s drop froze 8 s in two runs of three, against 0.2 s without.
-    const warm = this.spareFits(kbps) && (this.spare!.standby !== "gated" || !this.current);
+    const warm = this.spareFits(kbps, this.kindNow()) && (this.spare!.standby !== "gated" || !this.current);
     this.options.log.debug({ why, kbps, ...LADDER[this.rung], warm }, "starting encoder");
     const encoder = warm ? this.spare! : this.makeEncoder(kbps);
     if (this.spare !== encoder) this.spare?.stop();
@@ -224,40 +265,51 @@ export class VideoSource {
     if (this.current) this.next = encoder;
     else this.current = encoder;
     // The next start (a change-driven keyframe or bitrate restart, the next session) finds one waiting.
+    // Not primed: a spare takes one picture to encode ahead, and the one there is now is stale by the
+    // time the next session asks (the capture reads the screen afresh for it), which then finds its
+    // spare spent and waits for a fresh encode (~100-400 ms on this machine, measured).
     clearTimeout(this.spareTimer);
-    this.spareTimer = setTimeout(() => this.prepare(), SPARE_DELAY_MS);
+    this.spareTimer = setTimeout(() => this.prepare(false), SPARE_DELAY_MS);
   }
 
   /**
    * Has a spare encoder waiting: an ffmpeg that has loaded and waits on stdin, for the next start
    * to take at once. Captured by change, it waits for frames (once the screen's size is known);
    * grabbing, behind its gate. Waiting costs no CPU, so a spare is also kept between sessions.
+   * With `prime`, a spare fed by change is also handed the picture there is, to encode ahead.
    */
-  prepare(): void {
+  prepare(prime = true): void {
     const { createEncoder, spares } = this.options;
     if (createEncoder || spares === false || this.spareFailures >= MAX_SPARE_FAILURES) return;
-    const standby = this.standbyNow();
+    const standby = this.spareKind();
     if (!standby) return;
     const kbps = this.targetKbps;
-    if (!this.spareFits(kbps)) {
+    if (!this.spareFits(kbps, standby)) {
       this.spare?.stop();
       this.spare = this.makeEncoder(kbps, standby);
     }
     // With a picture already read (a session is coming, or one runs), the spare encodes it ahead.
-    const current = standby === "gated" ? undefined : this.options.capture!.take();
+    const current = prime && standby !== "gated" ? this.options.capture!.take() : undefined;
     if (current) this.spare!.prime(current.frame, current.handOuts);
   }
 
-  /** What a spare would wait for now: the captured screen's size, or a gate where ffmpeg grabs. */
-  private standbyNow(): RawInput | "gated" | undefined {
+  /**
+   * What a spare waits for: the captured screen's frames (of its size) wherever the capture works,
+   * as every session starts that way and a busy screen's grab ends that way; else a gate.
+   */
+  private spareKind(): RawInput | "gated" | undefined {
     const capture = this.options.capture;
     return capture?.usable ? capture.size : "gated";
   }
 
-  private spareFits(kbps: number): boolean {
+  /** What an encoder started now takes, in the same terms. */
+  private kindNow(): RawInput | "gated" | undefined {
+    return this.byChange ? this.options.capture!.size : "gated";
+  }
+
+  private spareFits(kbps: number, kind: RawInput | "gated" | undefined): boolean {
     const spare = this.spare;
-    const now = this.standbyNow();
-    if (!spare?.standby || !now || !sameStandby(spare.standby, now)) return false;
+    if (!spare?.standby || !kind || !sameStandby(spare.standby, kind)) return false;
     if (spare.rung !== rungFor(kbps, this.rung)) return false;
     return Math.abs(spare.kbps - kbps) / kbps < BITRATE_CHANGE_RATIO;
   }
@@ -268,11 +320,13 @@ export class VideoSource {
     let started = false;
     const rung = rungFor(kbps, this.rung);
     const { fps, scale } = LADDER[rung]!;
+    const byChange = standby ? standby !== "gated" : this.byChange;
     const encoder: Encoder = {
       kbps,
       rung,
       why: "spare",
       standby,
+      byChange,
       stop: () => {},
       activate: () => {},
       prime: (frame) => frame.release(),
@@ -334,7 +388,7 @@ export class VideoSource {
           { codec: this.codec, fps: Math.min(this.options.fps, fps), kbps: rate, scale },
           e,
           log,
-          this.options.capture?.usable ? this.options.capture : undefined,
+          byChange ? this.options.capture : undefined,
           standby,
         ));
     const process = create(kbps, events);
@@ -352,6 +406,9 @@ export class VideoSource {
   }
 
   private stopAll(keepWarm = true) {
+    void this.observing?.then((unobserve) => unobserve());
+    this.observing = undefined;
+    this.modes.reset();
     clearTimeout(this.anticipateTimer);
     this.early = undefined;
     clearTimeout(this.restartTimer);
@@ -359,7 +416,7 @@ export class VideoSource {
     this.current?.stop();
     this.next?.stop();
     this.current = this.next = undefined;
-    if (keepWarm) this.prepare();
+    if (keepWarm) this.prepare(false);
   }
 }
 

@@ -101,6 +101,38 @@ describe("DamageCapture on Xvfb", () => {
     }
   });
 
+  it("observed without subscribers: counts changes per second, reads nothing, and keeps no stale picture", async () => {
+    await run("xsetroot", ["-solid", "#202020"], { env: display.env });
+    const source = capture();
+    const rates: number[] = [];
+    const unobserve = await source.observe((rate) => rates.push(rate));
+    try {
+      // A busy second: a change every ~50 ms.
+      const busyUntil = Date.now() + 2200;
+      for (let i = 0; Date.now() < busyUntil; i++) {
+        await run("xsetroot", ["-solid", i % 2 ? "#303030" : "#404040"], { env: display.env });
+        await sleep(40);
+      }
+      await until(() => (rates.length >= 2 ? true : undefined), 3000);
+      expect(Math.max(...rates)).toBeGreaterThanOrEqual(8);
+      // Nothing was read for nobody: no picture to start from, it is not the screen any more.
+      expect(source.take()).toBeUndefined();
+      const quietFrom = rates.length + 1;
+      await until(() => (rates.length >= quietFrom + 1 ? true : undefined), 3000);
+      expect(rates.slice(quietFrom)).toEqual([0]);
+
+      // A subscriber then starts from the screen as it is.
+      await run("xsetroot", ["-solid", "#00ffff"], { env: display.env });
+      const frames: RawFrame[] = [];
+      const unsubscribe = await source.subscribe({ onFrame: (f) => frames.push(f) });
+      await until(() => frames.find((f) => colourAt(f, 10, 10) === "#00ffff"));
+      unsubscribe();
+    } finally {
+      unobserve();
+      source.close();
+    }
+  });
+
   it("feeds ffmpeg only what changed: a keyframe at once, then frames as the screen changes", async () => {
     const source = capture();
     const encoded: EncodedFrame[] = [];

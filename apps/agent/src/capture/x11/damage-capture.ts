@@ -10,6 +10,10 @@
  *
  * The server leaves its pointer out of GetImage, so the capture draws it: the pointer's position and
  * image are polled (XFIXES) while someone watches, and a move is a change like any other.
+ *
+ * It also measures how fast the screen changes, for whoever observes it (observe()): an encoder
+ * that grabs the screen itself while it is busy (capture-mode.ts) keeps it watching, without
+ * reading, to know when the screen has gone quiet.
  */
 import type { Logger } from "@rd/log";
 import type { RawInput } from "../ffmpeg-args.ts";
@@ -85,6 +89,11 @@ export class DamageCapture {
   private unusedTimer?: ReturnType<typeof setTimeout>;
   private watchingReader?: XScreenReader;
   private unusable = false;
+  /** Told each second how many frame slots saw a change (observe()). */
+  private readonly observers = new Set<(framesPerSecond: number) => void>();
+  private rateTimer?: ReturnType<typeof setInterval>;
+  private changedSlots = 0;
+  private lastChangedSlot = -1;
 
   constructor(options: DamageCaptureOptions) {
     this.options = options;
@@ -117,10 +126,10 @@ export class DamageCapture {
   async prepare(): Promise<void> {
     const reader = await this.connect();
     if (!this.watching) await this.startWatching(reader);
-    if (!this.subscribers.size) {
+    if (!this.inUse) {
       clearTimeout(this.unusedTimer);
       this.unusedTimer = setTimeout(() => {
-        if (!this.subscribers.size) this.idle();
+        if (!this.inUse) this.idle();
       }, PREPARED_FOR_MS);
     }
   }
@@ -149,7 +158,7 @@ export class DamageCapture {
     clearTimeout(this.unusedTimer);
     const unsubscribe = () => {
       this.subscribers.delete(subscriber);
-      if (this.subscribers.size === 0) this.idle();
+      if (this.subscribers.size === 0) this.stopReading();
     };
     const handOuts = this.handOuts;
     try {
@@ -168,8 +177,56 @@ export class DamageCapture {
     }
   }
 
+  /**
+   * Keeps watching the screen, without reading it unless someone subscribed, and tells `onRate`
+   * each second how many frames' worth of it changed (the frames a change-driven capture would hand
+   * out at the frame rate, pointer moves included).
+   */
+  async observe(onRate: (framesPerSecond: number) => void): Promise<() => void> {
+    this.observers.add(onRate);
+    clearTimeout(this.unusedTimer);
+    const unobserve = () => {
+      if (!this.observers.delete(onRate)) return;
+      if (this.observers.size === 0) {
+        clearInterval(this.rateTimer);
+        this.rateTimer = undefined;
+      }
+      if (!this.inUse) this.idle();
+    };
+    try {
+      const reader = await this.connect();
+      if (!this.observers.has(onRate)) return unobserve;
+      if (!this.watching) await this.startWatching(reader);
+      this.cursorTimer ??= setInterval(() => void this.pollCursor(), CURSOR_POLL_MS);
+      this.rateTimer ??= setInterval(() => {
+        const rate = this.changedSlots;
+        this.changedSlots = 0;
+        for (const observer of this.observers) observer(rate);
+      }, 1000);
+      return unobserve;
+    } catch (error) {
+      unobserve();
+      throw error;
+    }
+  }
+
+  private get inUse(): boolean {
+    return this.subscribers.size > 0 || this.observers.size > 0;
+  }
+
+  /** Counts a change in the frame slot it fell in: a slot with many changes is one frame. */
+  private noteChange() {
+    const slot = Math.floor(performance.now() / (1000 / this.options.fps));
+    if (slot === this.lastChangedSlot) return;
+    this.lastChangedSlot = slot;
+    this.changedSlots++;
+  }
+
   close(): void {
     this.subscribers.clear();
+    this.observers.clear();
+    clearInterval(this.rateTimer);
+    this.rateTimer = undefined;
     this.idle();
     this.reader?.close();
     this.reader = undefined;
@@ -216,6 +273,14 @@ export class DamageCapture {
     await this.readAll();
   }
 
+  /** The last subscriber left: still watching for an observer, else idle. */
+  private stopReading() {
+    if (!this.observers.size) return this.idle();
+    clearTimeout(this.frameTimer);
+    clearTimeout(this.quietTimer);
+    this.frameTimer = this.quietTimer = undefined;
+  }
+
   private idle() {
     clearTimeout(this.frameTimer);
     clearTimeout(this.quietTimer);
@@ -235,10 +300,14 @@ export class DamageCapture {
   private damaged(rect: Rect) {
     this.stats.damage++;
     if (!this.watching) return;
+    this.noteChange();
     // Prepared and not yet read (or reading slower than the screen changes): one bound will do.
     if (this.dirty.length >= MAX_DIRTY_RECTS) this.dirty = [boundingBox(this.dirty)!];
     this.dirty.push(rect);
     if (this.subscribers.size) this.scheduleFrame();
+    // Only observed (an encoder grabs the screen meanwhile): the picture kept is no longer the
+    // screen, so nobody may start from it; the next subscriber reads what changed first.
+    else if (this.observers.size) this.setLatest(undefined);
   }
 
   /** A frame at the next slot the frame rate allows, unless one is already due. */
@@ -399,12 +468,14 @@ export class DamageCapture {
 
   private async pollCursor() {
     const reader = this.reader;
-    if (!reader || !this.subscribers.size) return;
+    if (!reader || !this.inUse) return;
     const cursor = await reader.cursor().catch(() => undefined);
     if (!cursor) return;
     const before = this.cursor;
     if (before && before.x === cursor.x && before.y === cursor.y && before.serial === cursor.serial) return;
     this.cursor = cursor;
+    this.noteChange();
+    if (!this.subscribers.size) return;
     this.cursorMoved = true;
     this.scheduleFrame();
   }
