@@ -343,7 +343,11 @@ async function measureNoVnc(context: BrowserContext, workload: Workload): Promis
   const page = await context.newPage();
   try {
     const firstFrameMs: number[] = [];
+    // Also from the page's navigation on: our figure starts at a click that makes the session,
+    // loads the live page and its data; noVNC's main figure starts at its loaded page.
+    const withPageMs: number[] = [];
     for (let i = 0; i < CONNECTS; i++) {
+      const openedAt = Date.now();
       await page.goto(vnc.pageUrl);
       await page.waitForFunction(() => "connectVnc" in window);
       const connectedAt = Date.now();
@@ -351,8 +355,11 @@ async function measureNoVnc(context: BrowserContext, workload: Workload): Promis
         (url) => (window as unknown as { connectVnc(u: string): void }).connectVnc(url),
         vnc.socketUrl,
       );
-      firstFrameMs.push(await waitForFirstFrame(page, connectedAt));
+      const ms = await waitForFirstFrame(page, connectedAt);
+      firstFrameMs.push(ms);
+      withPageMs.push(connectedAt - openedAt + ms);
     }
+    const withPage = `${fixed(percentile(withPageMs, 50))} (max ${fixed(Math.max(...withPageMs))})`;
     await sleep(SETTLE_MS);
     const steady = await steadyWindow(
       {
@@ -372,7 +379,12 @@ async function measureNoVnc(context: BrowserContext, workload: Workload): Promis
       }, workload.probe.click);
       samples = await inputToPhoton(page, workload.probe, click, SAMPLES);
     }
-    return { firstFrameMs, ...steady, ...samples, detail: "Tight, quality 6" };
+    return {
+      firstFrameMs,
+      ...steady,
+      ...samples,
+      detail: `Tight, quality 6; first frame from opening its page: ${withPage}`,
+    };
   } finally {
     await page.close();
     await vnc.close();

@@ -66,7 +66,9 @@ export async function runAgent(
     grabWhenBusy: config.capture === "auto",
   });
   // Connected and with an encoder loaded before the first session asks (both idle until then).
+  // Choosing how to capture, a session's request needs to know how busy the screen was.
   void (capture?.open() ?? Promise.resolve()).then(() => video.prepare());
+  if (config.capture === "auto") void capture?.watchWhileIdle().catch(() => {});
   const clipboard = createClipboard({
     log: log.child({ module: "clipboard" }),
     display,
@@ -130,12 +132,8 @@ export async function runAgent(
       case "session/request": {
         if (sessions.has(message.sessionId)) return;
         // The screen is read while consent and negotiation go on, not after them; where ffmpeg
-        // grabs the screen itself, a session that asks nobody's consent has its encoder started.
-        void capture
-          ?.prepare()
-          .then(() => video.prepare())
-          .catch(() => {});
-        if (message.consent !== "prompt") video.anticipate();
+        // grabs the screen, a session that asks nobody's consent has its encoder started.
+        void video.sessionComing(message.consent !== "prompt").catch(() => {});
         const session = new AgentSession(message, {
           send: (m) => client.send(m),
           video,

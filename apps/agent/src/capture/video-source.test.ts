@@ -269,18 +269,18 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
     try {
       const { frames, unsubscribe } = collect(video);
       await until(() => frames.length >= 1);
-      // A quiet screen starts by change: no ffmpeg grabs it.
-      expect(grabbers(desktop.display)).toEqual([]);
+      // A quiet screen starts by change.
+      expect(video.capturing).toBe("change");
 
       const churning = churn();
-      await until(() => grabbers(desktop.display).length === 1, 10_000);
+      await until(() => video.capturing === "grab", 10_000);
       // The grabbing encoder took over at its keyframe, and frames kept coming.
       const atSwitch = frames.length;
       await until(() => frames.length >= atSwitch + 10);
       busy.on = false;
       await churning;
 
-      await until(() => grabbers(desktop.display).length === 0, 10_000);
+      await until(() => video.capturing === "change", 10_000);
       const back = frames.length;
       execFile("xsetroot", ["-solid", "#00aa00"], { env: childEnv(desktop.display) });
       await until(() => frames.length > back + 1);
@@ -292,5 +292,67 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
       capture.close();
     }
     await until(() => rawEncoders() === 0 && grabbers(desktop.display).length === 0);
+  });
+
+  it("with grabWhenBusy, a session requested while the screen keeps changing is grabbed from its start", async () => {
+    const { capture, video } = changeDriven(true);
+    const busy = { on: true };
+    const churning = (async () => {
+      for (let i = 0; busy.on; i++) {
+        await new Promise((r) =>
+          execFile(
+            "xsetroot",
+            ["-solid", i % 2 ? "#664422" : "#224466"],
+            { env: childEnv(desktop.display) },
+            r,
+          ),
+        );
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    })();
+    try {
+      // The agent watches the screen while idle (RD_AGENT_CAPTURE=auto), without reading it.
+      await capture.watchWhileIdle();
+      await until(() => capture.changeRate() >= 10);
+      expect(video.capturing).toBeUndefined();
+      await video.sessionComing(true);
+      // Known busy when the session was requested: the grabbing encoder is already running.
+      expect(video.capturing).toBe("grab");
+      const { frames, unsubscribe } = collect(video);
+      await until(() => frames.length >= 3);
+      expect(frames[0]!.keyframe).toBe(true);
+      expect(video.capturing).toBe("grab");
+      unsubscribe();
+    } finally {
+      busy.on = false;
+      await churning;
+      video.stop();
+      capture.close();
+    }
+    await until(() => rawEncoders() === 0 && grabbers(desktop.display).length === 0);
+  });
+
+  it("with grabWhenBusy, a session requested on a quiet screen starts by change, from the primed spare", async () => {
+    const { capture, video } = changeDriven(true);
+    try {
+      await capture.open();
+      await capture.watchWhileIdle();
+      video.prepare();
+      // Two spares wait, one for each way a session may start: fed by change, and at its gate.
+      await until(() => rawEncoders() === 1 && grabbers(desktop.display).length === 1);
+      // Quiet: nothing changed in the last second.
+      await until(() => capture.changeRate() === 0);
+      await video.sessionComing(true);
+      expect(video.capturing).toBeUndefined();
+      const { frames, unsubscribe } = collect(video);
+      await until(() => frames.length >= 1);
+      expect(frames[0]!.keyframe).toBe(true);
+      expect(video.capturing).toBe("change");
+      unsubscribe();
+    } finally {
+      video.stop();
+      capture.close();
+    }
+    await until(() => rawEncoders() === 0);
   });
 });

@@ -15,7 +15,7 @@
 import type { Logger } from "@rd/log";
 import type { EncodedFrame, ScreenSize } from "./encoded-frame.ts";
 import type { CaptureTarget, RawInput } from "./ffmpeg-args.ts";
-import { CaptureModeSwitch } from "./capture-mode.ts";
+import { CaptureModeSwitch, START_GRABBING_FRAMES_PER_S } from "./capture-mode.ts";
 import { ScreenEncoder, type ScreenEncoderEvents } from "./screen-encoder.ts";
 import { LADDER, rungFor } from "./quality-ladder.ts";
 import type { VideoCodec } from "./video-codec.ts";
@@ -104,7 +104,11 @@ export class VideoSource {
   private readonly viewers = new Set<VideoViewer>();
   private current?: Encoder;
   private next?: Encoder;
-  private spare?: Encoder;
+  /**
+   * Loaded encoders waiting for a start, by what they take: frames captured by change, or a gate
+   * before grabbing. One kind is needed, or both where the source switches (grabWhenBusy).
+   */
+  private readonly spares = new Map<SpareKind, Encoder>();
   private spareTimer?: ReturnType<typeof setTimeout>;
   private spareFailures = 0;
   /** The quality ladder's rung of the encoder started last. */
@@ -138,6 +142,12 @@ export class VideoSource {
     return this.options.codec;
   }
 
+  /** How the running encoder takes the screen: by change, or grabbing; undefined when none runs. */
+  get capturing(): "change" | "grab" | undefined {
+    const running = this.next ?? this.current;
+    return running && (running.byChange ? "change" : "grab");
+  }
+
   /** Frames encoded since start: the stats a viewer sees come from its own receiver instead. */
   get frames() {
     return this.framesSent;
@@ -169,13 +179,36 @@ export class VideoSource {
   }
 
   /**
+   * A session was requested: its first viewer's first frame should be ready when the media path
+   * comes up. Captured by change, the capture reads the screen now and the spare encodes it ahead
+   * (prepare()). With grabWhenBusy, a screen that kept changing over the last second (the capture
+   * watches while idle) is grabbed from the start instead: started by change, a busy 1080p screen
+   * took 1.6-2.2 s to its first frame and switched two seconds later (bench:media). Where ffmpeg
+   * grabs, its encoder starts now when `startNow` (no consent to wait for; see anticipate()).
+   */
+  async sessionComing(startNow: boolean): Promise<void> {
+    const capture = this.options.capture;
+    const first = !this.current && this.viewers.size === 0;
+    if (capture?.usable && this.options.grabWhenBusy && first) {
+      const framesPerSecond = capture.changeRate();
+      this.modes.reset(framesPerSecond >= START_GRABBING_FRAMES_PER_S ? "grab" : "change");
+      this.options.log.debug({ framesPerSecond, mode: this.modes.mode }, "session coming");
+    }
+    if (this.byChange) {
+      await capture!.prepare();
+      return this.prepare();
+    }
+    if (startNow) this.anticipate();
+  }
+
+  /**
    * A session that needs no consent prompt is being negotiated: when ffmpeg grabs the screen
    * itself, its encoder starts now rather than at the viewer's answer (the spare, if one waits),
    * so its start-up overlaps the negotiation and its first keyframe is waiting when the media path
-   * comes up. (With change-driven capture, prepare() primes the spare with the screen instead.)
+   * comes up.
    */
   anticipate(): void {
-    if (this.options.capture?.usable || this.current || this.viewers.size > 0) return;
+    if (this.byChange || this.current || this.viewers.size > 0) return;
     this.early = [];
     this.startEncoder("session on its way");
     this.anticipateTimer = setTimeout(() => {
@@ -233,8 +266,8 @@ export class VideoSource {
     this.viewers.clear();
     this.stopAll(false);
     clearTimeout(this.spareTimer);
-    this.spare?.stop();
-    this.spare = undefined;
+    for (const spare of this.spares.values()) spare.stop();
+    this.spares.clear();
   }
 
   private scheduleRestart(minIntervalMs: number, why: string) {
@@ -254,11 +287,17 @@ export class VideoSource {
     // A grabbing spare serves a start from nothing (a session, an anticipated one) only. Taken for
     // keyframe and bitrate restarts as well, it changed how a link that just narrowed recovers:
     // bench:media's 5 → 0.5 Mbit/s drop froze 8 s in two runs of three, against 0.2 s without.
-    const warm = this.spareFits(kbps, this.kindNow()) && (this.spare!.standby !== "gated" || !this.current);
+    const now = this.kindNow();
+    const spare = now && this.spares.get(kindOf(now));
+    const fits = !!spare && this.spareFits(spare, kbps, now);
+    const warm = fits && (now !== "gated" || !this.current);
     this.options.log.debug({ why, kbps, ...LADDER[this.rung], warm }, "starting encoder");
-    const encoder = warm ? this.spare! : this.makeEncoder(kbps);
-    if (this.spare !== encoder) this.spare?.stop();
-    this.spare = undefined;
+    const encoder = warm ? spare : this.makeEncoder(kbps);
+    // Taken, or no longer fit for a start (another bitrate or rung): either way it is replaced.
+    if (spare && (warm || !fits)) {
+      if (!warm) spare.stop();
+      this.spares.delete(kindOf(now));
+    }
     encoder.why = why;
     encoder.activate();
     // Until its first frame, the new encoder waits in `next` while the current one keeps streaming.
@@ -281,25 +320,31 @@ export class VideoSource {
   prepare(prime = true): void {
     const { createEncoder, spares } = this.options;
     if (createEncoder || spares === false || this.spareFailures >= MAX_SPARE_FAILURES) return;
-    const standby = this.spareKind();
-    if (!standby) return;
     const kbps = this.targetKbps;
-    if (!this.spareFits(kbps, standby)) {
-      this.spare?.stop();
-      this.spare = this.makeEncoder(kbps, standby);
+    for (const standby of this.spareKinds()) {
+      let spare = this.spares.get(kindOf(standby));
+      if (!spare || !this.spareFits(spare, kbps, standby)) {
+        spare?.stop();
+        spare = this.makeEncoder(kbps, standby);
+        this.spares.set(kindOf(standby), spare);
+      }
+      // With a picture already read (a session is coming, or one runs), the spare encodes it ahead.
+      const current = prime && standby !== "gated" ? this.options.capture!.take() : undefined;
+      if (current) spare.prime(current.frame, current.handOuts);
     }
-    // With a picture already read (a session is coming, or one runs), the spare encodes it ahead.
-    const current = prime && standby !== "gated" ? this.options.capture!.take() : undefined;
-    if (current) this.spare!.prime(current.frame, current.handOuts);
   }
 
   /**
-   * What a spare waits for: the captured screen's frames (of its size) wherever the capture works,
-   * as every session starts that way and a busy screen's grab ends that way; else a gate.
+   * What spares wait for: the captured screen's frames (of its size) wherever the capture works;
+   * with grabWhenBusy a gate as well, for a session on a busy screen (grabbing a busy 1080p screen
+   * from a cold start took 0.8-1.1 s to the first frame here); else a gate only.
    */
-  private spareKind(): RawInput | "gated" | undefined {
+  private spareKinds(): (RawInput | "gated")[] {
     const capture = this.options.capture;
-    return capture?.usable ? capture.size : "gated";
+    if (!capture?.usable) return ["gated"];
+    const size = capture.size;
+    if (!size) return [];
+    return this.options.grabWhenBusy ? [size, "gated"] : [size];
   }
 
   /** What an encoder started now takes, in the same terms. */
@@ -307,9 +352,8 @@ export class VideoSource {
     return this.byChange ? this.options.capture!.size : "gated";
   }
 
-  private spareFits(kbps: number, kind: RawInput | "gated" | undefined): boolean {
-    const spare = this.spare;
-    if (!spare?.standby || !kind || !sameStandby(spare.standby, kind)) return false;
+  private spareFits(spare: Encoder, kbps: number, kind: RawInput | "gated"): boolean {
+    if (!spare.standby || !sameStandby(spare.standby, kind)) return false;
     if (spare.rung !== rungFor(kbps, this.rung)) return false;
     return Math.abs(spare.kbps - kbps) / kbps < BITRATE_CHANGE_RATIO;
   }
@@ -362,8 +406,8 @@ export class VideoSource {
         for (const viewer of this.viewers) viewer.onFrame(frame);
       },
       onExit: (message) => {
-        if (this.spare === encoder) {
-          this.spare = undefined;
+        if (encoder.standby && this.spares.get(kindOf(encoder.standby)) === encoder) {
+          this.spares.delete(kindOf(encoder.standby));
           this.spareFailures++;
           return log.warn({ message }, "a spare encoder stopped");
         }
@@ -418,6 +462,12 @@ export class VideoSource {
     this.current = this.next = undefined;
     if (keepWarm) this.prepare(false);
   }
+}
+
+type SpareKind = "change" | "grab";
+
+function kindOf(standby: RawInput | "gated"): SpareKind {
+  return standby === "gated" ? "grab" : "change";
 }
 
 function sameStandby(a: RawInput | "gated", b: RawInput | "gated"): boolean {

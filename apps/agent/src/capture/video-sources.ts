@@ -36,9 +36,9 @@ export class VideoSources {
     this.get(this.options.codec).prepare();
   }
 
-  /** Starts the preferred codec's encoder for a session on its way (see VideoSource.anticipate). */
-  anticipate(): void {
-    this.get(this.options.codec).anticipate();
+  /** Gets the preferred codec's source ready for a session on its way (see VideoSource.sessionComing). */
+  sessionComing(startNow: boolean): Promise<void> {
+    return this.get(this.options.codec).sessionComing(startNow);
   }
 
   /** The sources made so far (a codec nobody asked for has none). */

@@ -101,6 +101,28 @@ describe("DamageCapture on Xvfb", () => {
     }
   });
 
+  it("repeats a lone small change only with the heartbeat, not with the sharpening repeats", async () => {
+    await run("xsetroot", ["-solid", "#808080"], { env: display.env });
+    await run("xdotool", ["mousemove", "50", "50"], { env: display.env });
+    const source = capture();
+    const frames: RawFrame[] = [];
+    const unsubscribe = await source.subscribe({ onFrame: (f) => frames.push(f) });
+    try {
+      await until(() => frames[0]);
+      // Let the start's repeats and a heartbeat pass, then move the pointer once: a small change.
+      await sleep(1500);
+      const before = frames.length;
+      await run("xdotool", ["mousemove", "60", "60"], { env: display.env });
+      const moved = await until(() => (frames.length > before ? frames.length : undefined));
+      await sleep(700);
+      // The new picture once; a repeat of it only with the heartbeat, a second after it.
+      expect(frames.length - moved).toBeLessThanOrEqual(1);
+    } finally {
+      unsubscribe();
+      source.close();
+    }
+  });
+
   it("observed without subscribers: counts changes per second, reads nothing, and keeps no stale picture", async () => {
     await run("xsetroot", ["-solid", "#202020"], { env: display.env });
     const source = capture();

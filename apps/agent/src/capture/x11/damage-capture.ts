@@ -5,8 +5,10 @@
  * static screen costs nothing but a heartbeat frame a second (see below); nobody watching costs
  * nothing at all.
  *
- * After a burst of change it hands out the same picture twice more (REFRESH_AFTER_MS): the encoder
- * spends the bits the burst did not leave it on sharpening that picture, so text settles crisp.
+ * After a burst of change (or one large change) it hands out the same picture twice more
+ * (REFRESH_AFTER_MS): the encoder spends the bits the burst did not leave it on sharpening that
+ * picture, so text settles crisp. A lone small change (a clock's tick, a cursor's blink) is coded at
+ * the target quality already, and is not repeated: that tripled the frames of a quiet desktop.
  *
  * The server leaves its pointer out of GetImage, so the capture draws it: the pointer's position and
  * image are polled (XFIXES) while someone watches, and a move is a change like any other.
@@ -54,6 +56,10 @@ export interface DamageCaptureOptions {
  * keyframe at the next change.
  */
 const REFRESH_AFTER_MS = [120, 400];
+/** A frame this soon after the one before is part of a burst. */
+const BURST_GAP_MS = 200;
+/** A change over this share of the screen may have been coded coarser under the rate cap. */
+const LARGE_CHANGE_SHARE = 1 / 8;
 const HEARTBEAT_MS = 1000;
 const CURSOR_POLL_MS = 50;
 /** A prepared capture nobody subscribed to (the session was declined) stops watching after this. */
@@ -94,6 +100,10 @@ export class DamageCapture {
   private rateTimer?: ReturnType<typeof setInterval>;
   private changedSlots = 0;
   private lastChangedSlot = -1;
+  /** When the frame slots of the last second with a change began (for changeRate()). */
+  private recentChanges: number[] = [];
+  /** Watch while nobody does, for changeRate() (watchWhileIdle()). */
+  private watchIdle = false;
 
   constructor(options: DamageCaptureOptions) {
     this.options = options;
@@ -125,7 +135,7 @@ export class DamageCapture {
    */
   async prepare(): Promise<void> {
     const reader = await this.connect();
-    if (!this.watching) await this.startWatching(reader);
+    await this.ready(reader);
     if (!this.inUse) {
       clearTimeout(this.unusedTimer);
       this.unusedTimer = setTimeout(() => {
@@ -164,7 +174,7 @@ export class DamageCapture {
     try {
       const reader = await this.connect();
       if (!this.subscribers.has(subscriber)) return unsubscribe;
-      if (!this.watching) await this.startWatching(reader);
+      if (!this.watching || !this.latest) await this.ready(reader);
       // Prepared earlier: what changed since is read now rather than at the next change.
       else if (this.dirty.length) this.scheduleFrame();
       this.cursorTimer ??= setInterval(() => void this.pollCursor(), CURSOR_POLL_MS);
@@ -210,6 +220,28 @@ export class DamageCapture {
     }
   }
 
+  /**
+   * Keeps watching for changes while nobody watches the screen, without reading it, so that
+   * changeRate() knows how busy it is when a session is requested. A still screen sends no events
+   * at all; a busy one a few dozen to a few hundred small ones a second.
+   */
+  async watchWhileIdle(): Promise<void> {
+    this.watchIdle = true;
+    const reader = await this.connect();
+    if (!this.watching) this.watchOnly(reader);
+  }
+
+  /** Frames' worth of the screen that changed in the last second (while watched). */
+  changeRate(): number {
+    this.forgetOldChanges(performance.now());
+    return this.recentChanges.length;
+  }
+
+  private forgetOldChanges(now: number) {
+    const from = this.recentChanges.findIndex((at) => now - at < 1000);
+    this.recentChanges.splice(0, from < 0 ? this.recentChanges.length : from);
+  }
+
   private get inUse(): boolean {
     return this.subscribers.size > 0 || this.observers.size > 0;
   }
@@ -220,6 +252,9 @@ export class DamageCapture {
     if (slot === this.lastChangedSlot) return;
     this.lastChangedSlot = slot;
     this.changedSlots++;
+    const now = performance.now();
+    this.recentChanges.push(now);
+    if (this.recentChanges.length > 2 * this.options.fps) this.forgetOldChanges(now);
   }
 
   close(): void {
@@ -267,10 +302,20 @@ export class DamageCapture {
 
   /** Changes made before watching began are not reported: the picture starts over from the screen. */
   private async startWatching(reader: XScreenReader) {
+    this.watchOnly(reader);
+    await this.readAll();
+  }
+
+  private watchOnly(reader: XScreenReader) {
     reader.watch();
     this.watchingReader = reader;
     this.setLatest(undefined);
-    await this.readAll();
+  }
+
+  /** Watching, and the whole screen read: the picture to start from is there. */
+  private async ready(reader: XScreenReader) {
+    if (!this.watching) await this.startWatching(reader);
+    else if (!this.latest) await this.readAll();
   }
 
   /** The last subscriber left: still watching for an observer, else idle. */
@@ -289,6 +334,7 @@ export class DamageCapture {
     this.frameTimer = this.quietTimer = this.unusedTimer = this.cursorTimer = undefined;
     this.dirty = [];
     this.setLatest(undefined);
+    if (this.watchIdle && this.watching) return;
     this.watchingReader = undefined;
     try {
       this.reader?.unwatch();
@@ -328,8 +374,9 @@ export class DamageCapture {
     try {
       const rects = this.dirty;
       this.dirty = [];
-      if (rects.length) await this.readRects(reader, rects);
-      this.handOut();
+      const area = rects.length ? await this.readRects(reader, rects) : 0;
+      const burst = performance.now() - this.lastFrameAt < BURST_GAP_MS;
+      this.handOut(burst || area >= this.width * this.height * LARGE_CHANGE_SHARE);
     } catch (error) {
       // A read outside the screen (it just shrank) fails; the whole screen is read again instead.
       this.options.log.debug({ err: error }, "partial screen read failed; reading it all");
@@ -353,15 +400,17 @@ export class DamageCapture {
     this.handOut();
   }
 
-  private async readRects(reader: XScreenReader, rects: Rect[]) {
+  /** Reads the changed rectangles into the copy of the screen; returns the area read. */
+  private async readRects(reader: XScreenReader, rects: Rect[]): Promise<number> {
     const clipped = rects.map((r) => clip(r, this.width, this.height)).filter((r) => r !== undefined);
     const bounds = boundingBox(clipped);
-    if (!bounds) return;
+    if (!bounds) return 0;
     const area = clipped.reduce((sum, r) => sum + r.width * r.height, 0);
     const reads =
       clipped.length <= MAX_SEPARATE_READS && area < (bounds.width * bounds.height) / 2 ? clipped : [bounds];
     // Sent together, answered in order: one round trip for all of them.
     await Promise.all(reads.map((r) => reader.image(r, (pixels) => this.paste(r, pixels))));
+    return reads.reduce((sum, r) => sum + r.width * r.height, 0);
   }
 
   private paste(rect: Rect, pixels: Buffer) {
@@ -372,8 +421,11 @@ export class DamageCapture {
     }
   }
 
-  /** A new frame: the screen with the pointer drawn on it, to everyone watching. */
-  private handOut() {
+  /**
+   * A new frame: the screen with the pointer drawn on it, to everyone watching; `sharpen`: repeat
+   * it once the screen is quiet (REFRESH_AFTER_MS), else only the heartbeat follows.
+   */
+  private handOut(sharpen = true) {
     if (!this.screen || !this.reader) return;
     this.cursorMoved = false;
     const frame = this.frameBuffer(this.reader.pixelFormat);
@@ -384,7 +436,7 @@ export class DamageCapture {
     this.handOuts++;
     this.reportStats();
     for (const subscriber of this.subscribers) this.give(frame, subscriber);
-    this.quietStep = 0;
+    this.quietStep = sharpen ? 0 : REFRESH_AFTER_MS.length;
     this.scheduleQuiet();
   }
 
