@@ -69,10 +69,14 @@ export async function inputToPhoton(
   await sleep(500);
   let lost = 0;
   for (let i = 0; i < samples; i++) {
-    await page.evaluate(({ x, y }) => {
-      const bench = window.__bench;
-      bench.armed = { x, y, wantLight: !(bench.luma(x, y) > 128), keyAt: 0 };
-    }, probe.pixel);
+    await page.evaluate(
+      ({ x, y, screenWidth }) => {
+        const bench = window.__bench;
+        bench.screenWidth = screenWidth;
+        bench.armed = { x, y, wantLight: !(bench.luma(x, y) > 128), keyAt: 0 };
+      },
+      { ...probe.pixel, screenWidth: probe.screenWidth },
+    );
     await page.keyboard.press("x");
     const seen = await page
       .waitForFunction(() => window.__bench.armed === null, null, { timeout: 3000, polling: 20 })

@@ -22,7 +22,12 @@ export interface BenchState {
   latencies: number[];
   /** Wall-clock ms of each measured key press, to line a slow one up with the agent's log. */
   latencyKeysAt: number[];
-  /** Reads a pixel's luma (0-255) of the picture shown last. */
+  /**
+   * The remote screen's width, for reading a picture the agent scaled down (a narrow link's
+   * quality ladder); 0: the picture is the screen's size.
+   */
+  screenWidth: number;
+  /** Reads a pixel's luma (0-255) of the picture shown last, at remote screen coordinates. */
   luma(x: number, y: number): number;
   /** Called by a viewer when a new picture is on screen; `luma` reads a pixel of it. */
   shown(now: number, luma: (x: number, y: number) => number): void;
@@ -56,6 +61,7 @@ export function installBenchHooks() {
     armed: null,
     latencies: [],
     latencyKeysAt: [],
+    screenWidth: 0,
     luma: () => 0,
     frameTimes: null,
     marks: [],
@@ -142,7 +148,8 @@ export function installBenchHooks() {
     if (watched.has(video)) return;
     watched.add(video);
     const luma = (x: number, y: number) => {
-      probeContext.drawImage(video, x, y, 1, 1, 0, 0, 1, 1);
+      const scale = bench.screenWidth && video.videoWidth ? video.videoWidth / bench.screenWidth : 1;
+      probeContext.drawImage(video, Math.floor(x * scale), Math.floor(y * scale), 1, 1, 0, 0, 1, 1);
       const [r, g, b] = probeContext.getImageData(0, 0, 1, 1).data;
       return 0.299 * r! + 0.587 * g! + 0.114 * b!;
     };

@@ -27,6 +27,8 @@ export interface Probe {
   click: { x: number; y: number };
   /** The pixel to watch, away from the click (x11grab draws the pointer where it rests). */
   pixel: { x: number; y: number };
+  /** The remote screen's width: a picture scaled down on a narrow link is read at scale. */
+  screenWidth: number;
 }
 
 export interface Workload {
@@ -109,5 +111,6 @@ async function startProbe(
   return {
     click: { x: box.x + 10, y: box.y + 10 },
     pixel: { x: box.x + Math.round(box.width / 2) + 20, y: box.y + Math.round(box.height / 2) },
+    screenWidth: display.width,
   };
 }

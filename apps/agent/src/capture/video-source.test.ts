@@ -194,6 +194,26 @@ function rawEncoders(): number {
   return found.split("\n").filter(Boolean).length;
 }
 
+/** Changes the whole of `desktop` ~20 times a second until stop(). */
+function churnScreen() {
+  let on = true;
+  const done = (async () => {
+    for (let i = 0; on; i++) {
+      const colour = i % 2 ? "#336699" : "#996633";
+      await new Promise((r) =>
+        execFile("xsetroot", ["-solid", colour], { env: childEnv(desktop.display) }, r),
+      );
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  })();
+  return {
+    stop: () => {
+      on = false;
+      return done;
+    },
+  };
+}
+
 describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (codec) => {
   function changeDriven(grabWhenBusy = false) {
     const capture = new DamageCapture({
@@ -251,34 +271,18 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
 
   it("with grabWhenBusy, grabs while the screen keeps changing and goes back to capture by change when quiet", async () => {
     const { capture, video } = changeDriven(true);
-    const busy = { on: true };
-    /** Changes the whole screen ~20 times a second while `busy.on`. */
-    const churn = async () => {
-      for (let i = 0; busy.on; i++) {
-        await new Promise((r) =>
-          execFile(
-            "xsetroot",
-            ["-solid", i % 2 ? "#336699" : "#996633"],
-            { env: childEnv(desktop.display) },
-            r,
-          ),
-        );
-        await new Promise((r) => setTimeout(r, 30));
-      }
-    };
     try {
       const { frames, unsubscribe } = collect(video);
       await until(() => frames.length >= 1);
       // A quiet screen starts by change.
       expect(video.capturing).toBe("change");
 
-      const churning = churn();
+      const churning = churnScreen();
       await until(() => video.capturing === "grab", 10_000);
       // The grabbing encoder took over at its keyframe, and frames kept coming.
       const atSwitch = frames.length;
       await until(() => frames.length >= atSwitch + 10);
-      busy.on = false;
-      await churning;
+      await churning.stop();
 
       await until(() => video.capturing === "change", 10_000);
       const back = frames.length;
@@ -287,7 +291,6 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
       expect(frames.filter((f) => f.keyframe).length).toBeGreaterThanOrEqual(3);
       unsubscribe();
     } finally {
-      busy.on = false;
       video.stop();
       capture.close();
     }
@@ -296,20 +299,7 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
 
   it("with grabWhenBusy, a session requested while the screen keeps changing is grabbed from its start", async () => {
     const { capture, video } = changeDriven(true);
-    const busy = { on: true };
-    const churning = (async () => {
-      for (let i = 0; busy.on; i++) {
-        await new Promise((r) =>
-          execFile(
-            "xsetroot",
-            ["-solid", i % 2 ? "#664422" : "#224466"],
-            { env: childEnv(desktop.display) },
-            r,
-          ),
-        );
-        await new Promise((r) => setTimeout(r, 30));
-      }
-    })();
+    const churning = churnScreen();
     try {
       // The agent watches the screen while idle (RD_AGENT_CAPTURE=auto), without reading it.
       await capture.watchWhileIdle();
@@ -324,8 +314,7 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
       expect(video.capturing).toBe("grab");
       unsubscribe();
     } finally {
-      busy.on = false;
-      await churning;
+      await churning.stop();
       video.stop();
       capture.close();
     }
