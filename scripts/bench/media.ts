@@ -554,7 +554,7 @@ One busy-terminal session (1280×720) watched by several viewers, ${SECONDS} s w
 | viewers | agent CPU, cores | added CPU per extra viewer, cores | kbit/s per viewer | frames/s per viewer | ffmpeg processes |
 |---|---|---|---|---|---|
 ${viewerLines.join("\n")}
-Target: ≤ 0.05 core per extra viewer; one encoder whatever the viewers (ffmpeg processes: the encoder and a loaded spare waiting at its gate).`
+Target: ≤ 0.05 core per extra viewer; one encoder whatever the viewers (ffmpeg processes: the encoder and the idle spares waiting for the next start).`
     : ""
 }${
   idle

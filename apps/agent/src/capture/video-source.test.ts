@@ -321,7 +321,7 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
     await until(() => rawEncoders() === 0 && grabbers(desktop.display).length === 0);
   });
 
-  it("with grabWhenBusy, a session requested on a quiet screen starts by change, from the primed spare", async () => {
+  it("with grabWhenBusy, a session requested on a quiet screen starts by change, a spare of each kind loaded", async () => {
     const { capture, video } = changeDriven(true);
     try {
       await capture.open();

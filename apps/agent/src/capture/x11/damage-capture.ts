@@ -3,7 +3,7 @@
  * someone watches, the X server reports each change (DAMAGE); the capture reads just the changed
  * rectangles into its copy of the screen and hands out a frame, at most `fps` times a second. A
  * static screen costs nothing but a heartbeat frame a second (see below); nobody watching costs
- * nothing at all.
+ * nothing at all (but the few change events of a busy screen, when asked to watch while idle).
  *
  * After a burst of change (or one large change) it hands out the same picture twice more
  * (REFRESH_AFTER_MS): the encoder spends the bits the burst did not leave it on sharpening that
@@ -98,9 +98,8 @@ export class DamageCapture {
   /** Told each second how many frame slots saw a change (observe()). */
   private readonly observers = new Set<(framesPerSecond: number) => void>();
   private rateTimer?: ReturnType<typeof setInterval>;
-  private changedSlots = 0;
   private lastChangedSlot = -1;
-  /** When the frame slots of the last second with a change began (for changeRate()). */
+  /** When the frame slots of the last second with a change began (changeRate()). */
   private recentChanges: number[] = [];
   /** Watch while nobody does, for changeRate() (watchWhileIdle()). */
   private watchIdle = false;
@@ -209,8 +208,7 @@ export class DamageCapture {
       if (!this.watching) await this.startWatching(reader);
       this.cursorTimer ??= setInterval(() => void this.pollCursor(), CURSOR_POLL_MS);
       this.rateTimer ??= setInterval(() => {
-        const rate = this.changedSlots;
-        this.changedSlots = 0;
+        const rate = this.changeRate();
         for (const observer of this.observers) observer(rate);
       }, 1000);
       return unobserve;
@@ -248,11 +246,10 @@ export class DamageCapture {
 
   /** Counts a change in the frame slot it fell in: a slot with many changes is one frame. */
   private noteChange() {
-    const slot = Math.floor(performance.now() / (1000 / this.options.fps));
+    const now = performance.now();
+    const slot = Math.floor(now / (1000 / this.options.fps));
     if (slot === this.lastChangedSlot) return;
     this.lastChangedSlot = slot;
-    this.changedSlots++;
-    const now = performance.now();
     this.recentChanges.push(now);
     if (this.recentChanges.length > 2 * this.options.fps) this.forgetOldChanges(now);
   }
