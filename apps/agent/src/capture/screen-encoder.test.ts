@@ -45,7 +45,10 @@ describe("a grabbing encoder on standby", () => {
   it("reads its filter graph from stdin, and gets it, and only it, when activated", async () => {
     const args = path.join(dir, "args");
     const gate = path.join(dir, "gate");
-    fakeFfmpeg(`echo "$@" > ${args}; cat > ${gate}.part && mv ${gate}.part ${gate}; exec sleep 30`);
+    // Each file is written aside and renamed, so the test never reads one half written.
+    fakeFfmpeg(
+      `echo "$@" > ${args}.part && mv ${args}.part ${args}; cat > ${gate}.part && mv ${gate}.part ${gate}; exec sleep 30`,
+    );
     const encoder = new ScreenEncoder(
       { platform: "linux", display: ":99" },
       SETTINGS,
