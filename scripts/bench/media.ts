@@ -22,7 +22,8 @@
  * timed per run, 10), IDLE_SECONDS (60), BENCH_IMPAIR=none (skips the bad-network table),
  * BENCH_CONDITIONS (e.g. "loss-5,drop"), BENCH_WORKLOADS (e.g. "terminal,motion"), BENCH_VIEWERS (viewer counts, "1,2,4";
  * "none" skips), BENCH_VERBOSE=1 (every latency sample), BENCH_AGENT_LOG=file (the agent's debug
- * log), CHROMIUM_PATH; RD_AGENT_* reach the agent.
+ * log), BENCH_AGENT_NODE_OPTIONS (the agent's NODE_OPTIONS, to profile it), CHROMIUM_PATH;
+ * RD_AGENT_* reach the agent.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -122,11 +123,18 @@ async function enrollAgent(page: Page, configDir: string): Promise<string> {
   const { agentId } = JSON.parse(readFileSync(path.join(configDir, "credential.json"), "utf8")) as {
     agentId: string;
   };
-  await page.goto(`/agents/${agentId}`);
-  await page.getByTestId("consent-policy").selectOption("unattended");
-  // Saved once the explanation list marks it as the policy in force.
-  await page.locator("li.current", { hasText: "Unattended" }).waitFor();
-  return agentId;
+  // Saved once the explanation list marks it as the policy in force. A choice made before the page
+  // hydrated changes only the server-rendered select (seen twice in a dozen runs): load it again.
+  for (let attempt = 1; ; attempt++) {
+    await page.goto(`/agents/${agentId}`);
+    await page.getByTestId("consent-policy").selectOption("unattended");
+    try {
+      await page.locator("li.current", { hasText: "Unattended" }).waitFor({ timeout: 10_000 });
+      return agentId;
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
 }
 
 /** `agent run` on the workload's display; resolves once it is online. */
@@ -139,6 +147,8 @@ async function runAgent(configDir: string, display: string): Promise<ChildProces
       // The workload's desktop admits only clients with its cookie.
       XAUTHORITY: xAuthorityFor(display),
       RD_AGENT_LOG_LEVEL: process.env.BENCH_AGENT_LOG ? "debug" : "info",
+      // For profiling the agent alone, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      ...(process.env.BENCH_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS } : {}),
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
