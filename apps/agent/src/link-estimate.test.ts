@@ -41,4 +41,19 @@ describe("LinkEstimate", () => {
     link.read(2_000_000, 3000, BUDGET);
     expect(link.read(4_000_000, 100, BUDGET)).toBe(3400);
   });
+
+  it("says when a link collapsed under load, and what it carries before the headroom", () => {
+    const link = new LinkEstimate();
+    link.read(4_000_000, 4000, BUDGET);
+    link.read(4_000_000, 4000, BUDGET);
+    expect(link.collapsed).toBe(false);
+    expect(link.estimateKbps).toBeCloseTo(4000);
+    // A 5 → 0.5 Mbit/s drop while the stream sends 1.2 Mbit/s: one reading is enough.
+    expect(link.read(500_000, 1200, BUDGET)).toBe(425);
+    expect(link.collapsed).toBe(true);
+    expect(link.estimateKbps).toBeCloseTo(500);
+    // Only the reading it happened at.
+    link.read(500_000, 400, BUDGET);
+    expect(link.collapsed).toBe(false);
+  });
 });

@@ -19,13 +19,21 @@ const COLLAPSE_SHARE = 0.5;
 export class LinkEstimate {
   /** The usable kbit/s by the estimates that counted; undefined until one did. */
   kbps: number | undefined;
+  /** Whether the last reading that counted was a collapse: the link just narrowed under load. */
+  collapsed = false;
   private readingsAtEstimate = 0;
+
+  /** The receiver's estimate behind `kbps`, before the headroom: what the link carries. */
+  get estimateKbps(): number | undefined {
+    return this.kbps === undefined ? undefined : this.kbps / ESTIMATE_SHARE;
+  }
 
   /**
    * One reading: `estimateBps` as the receiver reported it, `sentKbps` what the stream sent since
    * the last reading, `budgetKbps` what the encoder may use now. Returns the usable kbit/s.
    */
   read(estimateBps: number, sentKbps: number, budgetKbps: number): number | undefined {
+    this.collapsed = false;
     if (!estimateBps) return this.kbps;
     const kbps = (estimateBps / 1000) * ESTIMATE_SHARE;
     const loaded = sentKbps >= kbps && sentKbps >= budgetKbps * LOADED_SHARE;
@@ -33,7 +41,10 @@ export class LinkEstimate {
     const lower = this.kbps === undefined || kbps < this.kbps;
     const collapsed = this.kbps !== undefined && kbps < this.kbps * COLLAPSE_SHARE;
     const needed = collapsed ? 1 : READINGS_AT_ESTIMATE;
-    if (!lower || this.readingsAtEstimate >= needed) this.kbps = kbps;
+    if (!lower || this.readingsAtEstimate >= needed) {
+      this.collapsed = collapsed;
+      this.kbps = kbps;
+    }
     return this.kbps;
   }
 }

@@ -16,7 +16,7 @@ import { RecorderPeer } from "../../../packages/recording/src/recorder/recorder-
 import type { VideoCodec } from "./capture/video-codec.ts";
 import { VideoSources } from "./capture/video-sources.ts";
 import { AgentPeer, type AgentPeerEvents } from "./peer.ts";
-import { PLAYOUT_DELAY_URI } from "./playout-delay.ts";
+import { ABS_SEND_TIME_URI, PLAYOUT_DELAY_URI } from "./rtp-extensions.ts";
 import { startDisplay, type TestDisplay } from "./testing/display.ts";
 import { BROWSER_CODECS } from "./testing/browser-codecs.ts";
 
@@ -80,10 +80,10 @@ function videoCodecs(sdp: string) {
 
 /**
  * A werift viewer that decodes `codecs` (in its order of preference) answering the agent, with
- * the signaling relay collapsed: each side applies what the other sends, in order. `playoutDelay`:
- * it knows the playout-delay header extension, as Chromium does.
+ * the signaling relay collapsed: each side applies what the other sends, in order. `extensions`: the
+ * RTP header extensions it knows (Chromium knows playout-delay and abs-send-time).
  */
-async function watch(preferred: VideoCodec, codecs: (VideoCodec | "vp9")[], playoutDelay = false) {
+async function watch(preferred: VideoCodec, codecs: (VideoCodec | "vp9")[], extensions: string[] = []) {
   const video = sources(preferred);
   const agent = agentPeer(video);
   const viewer = new WeriftPeerConnection({
@@ -91,7 +91,7 @@ async function watch(preferred: VideoCodec, codecs: (VideoCodec | "vp9")[], play
     iceAdditionalHostAddresses: ["127.0.0.1"],
     codecs: { video: codecs.map((codec) => BROWSER_CODECS[codec]) },
     headerExtensions: {
-      video: playoutDelay ? [new RTCRtpHeaderExtensionParameters({ id: 1, uri: PLAYOUT_DELAY_URI })] : [],
+      video: extensions.map((uri, i) => new RTCRtpHeaderExtensionParameters({ id: i + 1, uri })),
     },
   });
   toClose.push(viewer);
@@ -147,7 +147,7 @@ describe("the agent's offer", () => {
     expect(h264.parameters).toBe("packetization-mode=1;profile-level-id=42e01f;level-asymmetry-allowed=1");
     const extensions = SessionDescription.parse(offers[0]!).media.find((m) => m.kind === "video")!.rtp
       .headerExtensions;
-    expect(extensions.map((e) => e.uri)).toEqual([PLAYOUT_DELAY_URI]);
+    expect(extensions.map((e) => e.uri)).toEqual([PLAYOUT_DELAY_URI, ABS_SEND_TIME_URI]);
     expect(peer.source).toBeUndefined();
     expect(video.all()).toEqual([]);
   });
@@ -194,7 +194,7 @@ describe("the playout delay", () => {
   };
 
   it("is 0-0 on the first packet of every frame for a viewer whose answer kept it", async () => {
-    const { packets, answer } = await watch("h264", ["h264"], true);
+    const { packets, answer } = await watch("h264", ["h264"], [PLAYOUT_DELAY_URI]);
     await vi.waitFor(() => expect(packets.filter((p) => p.header.marker).length).toBeGreaterThanOrEqual(3), {
       timeout: 15_000,
     });
@@ -209,6 +209,25 @@ describe("the playout delay", () => {
     const { packets } = await watch("h264", ["h264"]);
     await vi.waitFor(() => expect(packets.length).toBeGreaterThanOrEqual(3), { timeout: 15_000 });
     expect(packets.every((p) => p.header.extensions.length === 0)).toBe(true);
+  }, 30_000);
+});
+
+describe("the send time", () => {
+  it("is on every packet for a viewer whose answer kept abs-send-time, and goes forward", async () => {
+    const startedAt = performance.now();
+    const { packets, answer } = await watch("h264", ["h264"], [ABS_SEND_TIME_URI]);
+    await vi.waitFor(() => expect(packets.length).toBeGreaterThanOrEqual(20), { timeout: 15_000 });
+    const id = SessionDescription.parse(answer)
+      .media.find((m) => m.kind === "video")!
+      .rtp.headerExtensions.find((e) => e.uri === ABS_SEND_TIME_URI)!.id;
+    // 6.18 fixed-point seconds in 24 bits, which wrap every 64 s: each step forward, modulo that,
+    // and in all about the time the packets took to arrive (werift's own stamp has whole seconds).
+    const times = packets.map((p) => p.header.extensions.find((e) => e.id === id)!.payload.readUIntBE(0, 3));
+    const steps = times.slice(1).map((t, i) => (t - times[i]! + 0x1000000) % 0x1000000);
+    expect(steps.every((step) => step < 0x800000)).toBe(true);
+    const seconds = steps.reduce((sum, step) => sum + step, 0) / 2 ** 18;
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThanOrEqual((performance.now() - startedAt) / 1000);
   }, 30_000);
 });
 

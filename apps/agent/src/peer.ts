@@ -17,9 +17,11 @@ import {
 } from "werift";
 import { RtpPacketizer } from "./capture/rtp-packetizer.ts";
 import { LinkEstimate } from "./link-estimate.ts";
+import { LossEstimate } from "./loss-estimate.ts";
 import { RtpPacer } from "./rtp-pacer.ts";
+import { MIN_PACE_KBPS, PaceControl, type PaceChange } from "./pace-control.ts";
 import { holdEarlyDtls } from "./early-dtls.ts";
-import { offeredVideoExtensions, zeroPlayoutDelay } from "./playout-delay.ts";
+import { absSendTime, offeredVideoExtensions, sendTimeId, zeroPlayoutDelay } from "./rtp-extensions.ts";
 import { isMdnsCandidate, withoutMdnsCandidates } from "./mdns-candidates.ts";
 import { type VideoCodec, videoCodecOf } from "./capture/video-codec.ts";
 import type { EncodedFrame } from "./capture/encoded-frame.ts";
@@ -73,20 +75,8 @@ const BITRATE_POLL_MS = 1000;
 /** Frames kept for a viewer whose media path is not up yet (see hold()). */
 const MAX_HELD_FRAMES = 30;
 const RTP_TICKS_PER_MS = 90;
-/**
- * A picture-loss report this soon after a keyframe went out says that keyframe was lost too. Twice
- * in a row, and the link drops bursts: the stream is paced from then on (rtp-pacer.ts). Once is
- * not enough, as a browser sometimes asks for a keyframe at the start of a perfectly good stream.
- */
-const KEYFRAME_LOST_WITHIN_MS = 3000;
-const LOST_KEYFRAMES_TO_PACE = 2;
-/** Each further lost keyframe halves the pace, down to this. */
-const MIN_PACE_KBPS = 250;
 /** The encoder is held this far under the pace, so the queue drains between frames. */
 const PACE_HEADROOM = 0.85;
-/** With no keyframe lost for this long, the pace may rise (by PACE_STEP a second) to the estimate. */
-const PACE_CALM_MS = 10_000;
-const PACE_STEP = 1.2;
 const CLOSE_TIMEOUT_MS = 2000;
 
 export class AgentPeer {
@@ -96,7 +86,7 @@ export class AgentPeer {
   private readonly control;
   private readonly viewer: VideoViewer;
   /** The source of the codec the viewer's answer chose, and the RTP payload format for it. */
-  private feed?: { source: VideoSource; packetizer: RtpPacketizer };
+  private feed?: { source: VideoSource; packetizer: RtpPacketizer; sendTimeId?: number };
   /** ICE and DTLS came up once: frames can flow, and a later "connected" is a recovery. */
   private mediaUp = false;
   /** Frames encoded before the media path was up, from a keyframe on (see hold()). */
@@ -109,14 +99,11 @@ export class AgentPeer {
   /** The technician's quality choice caps the bitrate; undefined = follow the estimate. */
   private qualityCapKbps?: number;
   private readonly link = new LinkEstimate();
+  private readonly loss = new LossEstimate();
   private bytesSinceEstimate = 0;
-  /** Spreads packets out once the link has dropped keyframes (see KEYFRAME_LOST_WITHIN_MS). */
+  /** Spreads packets out once the link has shown it drops bursts (pace-control.ts says when). */
   private readonly pacer: RtpPacer;
-  private lastKeyframeAt = -Infinity;
-  private lostKeyframes = 0;
-  private lastKeyframeLostAt = -Infinity;
-  /** When the pace last changed: only a keyframe sent after that says the new pace is too fast. */
-  private pacedAt = -Infinity;
+  private readonly pace = new PaceControl();
   private closed = false;
   private readonly options: AgentPeerOptions;
 
@@ -130,7 +117,7 @@ export class AgentPeer {
       // All of them, so that a browser which cannot decode the preferred one still gets a picture
       // (Firefox decodes H.264 only with its OpenH264 plugin, which an offline machine lacks).
       codecs: { video: videoCodecParameters(video.codecs) },
-      // Each frame shown as soon as it is decoded (playout-delay.ts).
+      // Each frame shown as soon as it is decoded, each packet stamped as it leaves (rtp-extensions.ts).
       headerExtensions: { video: offeredVideoExtensions() },
     });
     this.transceiver = this.pc.addTransceiver(this.track, { direction: "sendonly" });
@@ -140,19 +127,36 @@ export class AgentPeer {
     this.control.onMessage.subscribe((data) => events.onControl(data));
 
     this.pacer = new RtpPacer(
-      (packet) => this.track.writeRtp(packet),
-      () => this.source?.requestKeyframe(),
+      (packet) => {
+        const id = this.feed?.sendTimeId;
+        if (id !== undefined)
+          packet.header.extensions.push({
+            id,
+            payload: absSendTime(performance.timeOrigin + performance.now()),
+          });
+        this.loss.sent(packet.serializeSize);
+        this.track.writeRtp(packet);
+      },
+      (dropped) => {
+        this.loss.unsent(dropped);
+        this.source?.requestKeyframe();
+      },
     );
     this.viewer = {
       onFrame: (frame) => {
         if (!this.feed) return;
         if (!this.mediaUp) return this.hold(frame);
         this.bytesSinceEstimate += frame.data.length;
-        if (frame.keyframe) this.lastKeyframeAt = performance.now();
+        if (frame.keyframe) this.pace.keyframeSent(performance.now(), frame.data.length);
         this.pacer.send(this.feed.packetizer.packetize(frame.data));
       },
       onScreen: (size) => this.sendControl({ type: "control/screen", ...size }),
     };
+    this.transceiver.sender.onRtcp.subscribe((packet) => {
+      if (packet.type !== 201) return; // receiver reports only
+      const report = packet.reports.find((r) => r.ssrc === this.transceiver.sender.ssrc);
+      if (report) this.lossReported(report.packetsLost, report.highestSequence);
+    });
     this.transceiver.sender.onPictureLossIndication.subscribe(() => {
       this.pictureLost();
       this.source?.requestKeyframe();
@@ -323,7 +327,7 @@ export class AgentPeer {
     const now = this.feed.packetizer.timestampNow();
     held.forEach((frame, i) => {
       this.bytesSinceEstimate += frame.data.length;
-      if (frame.keyframe) this.lastKeyframeAt = performance.now();
+      if (frame.keyframe) this.pace.keyframeSent(performance.now(), frame.data.length);
       const timestamp = (now - (held.length - 1 - i) * RTP_TICKS_PER_MS) >>> 0;
       this.pacer.send(this.feed!.packetizer.packetize(frame.data, timestamp));
     });
@@ -346,6 +350,7 @@ export class AgentPeer {
     this.feed = {
       source: this.options.video.get(codec),
       packetizer: new RtpPacketizer(codec, payloadType, playoutDelay ? [playoutDelay] : []),
+      sendTimeId: sendTimeId(answerSdp),
     };
     this.options.log.info(
       { codec, previous: previous?.codec, zeroPlayoutDelay: Boolean(playoutDelay) },
@@ -380,18 +385,30 @@ export class AgentPeer {
     const sentKbps = (this.bytesSinceEstimate * 8) / BITRATE_POLL_MS;
     this.bytesSinceEstimate = 0;
     if (this.source) this.link.read(estimate, sentKbps, this.source.targetKbps);
-    this.raisePace(estimate / 1000);
+    const reading = {
+      estimateKbps: estimate / 1000,
+      countedKbps: this.carriedKbps(),
+      collapsed: this.link.collapsed,
+    };
+    this.options.log.debug({ ...reading, sentKbps, pacedKbps: this.pace.kbps }, "link reading");
+    this.setPace(this.pace.linkRead(performance.now(), reading));
     this.applyBitrate();
   }
 
-  /** A paced link that has kept its keyframes a while may take more, up to the receiver's estimate. */
-  private raisePace(estimateKbps: number) {
-    const pace = this.pacer.rateKbps;
-    if (pace === undefined || performance.now() - this.lastKeyframeLostAt < PACE_CALM_MS) return;
-    const raised = Math.round(Math.min(pace * PACE_STEP, Math.max(pace, estimateKbps)));
-    if (raised === pace) return;
-    this.pacer.rateKbps = raised;
-    this.pacedAt = performance.now();
+  /** A receiver report: a stream losing too much of itself slows to what got through, at once. */
+  private lossReported(packetsLost: number, highestSequence: number) {
+    const now = performance.now();
+    const budget = this.source?.targetKbps ?? 0;
+    if (this.loss.report(now, packetsLost, highestSequence, budget) !== "cut") return;
+    this.options.log.debug({ deliveredKbps: this.loss.deliveredKbps }, "losing packets");
+    this.setPace(this.pace.linkNarrowed(now, { countedKbps: this.carriedKbps(), collapsed: true }));
+    this.applyBitrate();
+  }
+
+  /** What the link carries by the least of what delay (the estimate) and loss (the reports) say. */
+  private carriedKbps(): number | undefined {
+    const carried = [this.link.estimateKbps, this.loss.deliveredKbps].filter((v) => v !== undefined);
+    return carried.length ? Math.min(...carried) : undefined;
   }
 
   /**
@@ -404,40 +421,26 @@ export class AgentPeer {
     this.source?.bitrateChanged();
   }
 
-  /**
-   * The viewer lost a picture. Right after a keyframe, that keyframe was lost as well; when that
-   * happens again, the link drops bursts: pace the stream, at the receiver's estimate at first (or
-   * half the encoder's rate without one), halving with every further lost keyframe.
-   */
+  /** The viewer lost a picture: perhaps a keyframe, which says the link drops bursts. */
   private pictureLost() {
-    const keyframeLost = performance.now() - this.lastKeyframeAt < KEYFRAME_LOST_WITHIN_MS;
-    this.lostKeyframes = keyframeLost ? this.lostKeyframes + 1 : 0;
-    if (keyframeLost) this.lastKeyframeLostAt = performance.now();
-    if (this.lostKeyframes < LOST_KEYFRAMES_TO_PACE) return;
-    const current = this.pacer.rateKbps;
-    if (current !== undefined && this.lastKeyframeAt < this.pacedAt) return;
     const estimate = Number(this.transceiver.sender.receiverEstimatedMaxBitrate ?? 0n) / 1000;
     const target = this.source?.targetKbps ?? MIN_PACE_KBPS * 4;
-    const kbps = Math.round(
-      Math.max(
-        MIN_PACE_KBPS,
-        current === undefined ? (estimate > 0 ? Math.min(estimate, target) : target / 2) : current / 2,
-      ),
-    );
-    if (kbps === current) return;
-    this.pacer.rateKbps = kbps;
-    this.pacedAt = performance.now();
-    this.options.log.info(
-      { kbps, lostKeyframes: this.lostKeyframes },
-      "keyframes are being lost: pacing the stream",
-    );
-    this.applyBitrate();
+    const change = this.pace.pictureLost(performance.now(), estimate, target);
+    this.setPace(change);
+    if (change) this.applyBitrate();
+  }
+
+  private setPace(change: PaceChange | undefined) {
+    if (!change) return;
+    this.pacer.rateKbps = change.kbps;
+    if (change.why !== "link calm") this.options.log.info(change, "pacing the stream");
   }
 
   private applyBitrate() {
     if (this.pc.iceConnectionState !== "connected" && this.pc.iceConnectionState !== "completed") return;
     const paced = this.pacer.rateKbps === undefined ? undefined : this.pacer.rateKbps * PACE_HEADROOM;
-    const limits = [this.link.kbps, this.qualityCapKbps, paced].filter((v) => v !== undefined);
+    const lossy = this.loss.deliveredKbps === undefined ? undefined : this.loss.deliveredKbps * PACE_HEADROOM;
+    const limits = [this.link.kbps, lossy, this.qualityCapKbps, paced].filter((v) => v !== undefined);
     const kbps = limits.length ? Math.min(...limits) : undefined;
     if (kbps === this.viewer.kbps) return;
     this.viewer.kbps = kbps;

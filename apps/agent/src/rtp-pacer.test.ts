@@ -39,11 +39,11 @@ describe("RtpPacer", () => {
   it("spreads a burst at the rate, in order", () => {
     pacer.rateKbps = 960; // 120 bytes a millisecond: one 1,200-byte packet every 10 ms
     pacer.send(packets(50));
-    // A few packets' worth go at once, the rest at the rate.
-    expect(sent).toEqual([0, 1, 2, 3]);
+    // One packet goes at once, the rest at the rate.
+    expect(sent).toEqual([0]);
     vi.advanceTimersByTime(100);
-    expect(sent.length).toBeGreaterThanOrEqual(13);
-    expect(sent.length).toBeLessThanOrEqual(15);
+    expect(sent.length).toBeGreaterThanOrEqual(10);
+    expect(sent.length).toBeLessThanOrEqual(12);
     pacer.send(packets(5, 50));
     vi.advanceTimersByTime(1000);
     expect(sent).toEqual(Array.from({ length: 55 }, (_, i) => i));
@@ -57,7 +57,24 @@ describe("RtpPacer", () => {
     pacer.send(packets(30, 20)); // 60 KB in all: 1.9 s, dropped
     expect(overflows).toBe(1);
     vi.advanceTimersByTime(5000);
-    expect(sent).toEqual([0, 1, 2, 3]);
+    expect(sent).toEqual([0]);
+  });
+
+  it("lets out no more than 20 ms at the rate back to back after a pause", () => {
+    pacer.rateKbps = 2000; // 250 bytes a millisecond: 20 ms is 5,000 bytes, four packets
+    pacer.send(packets(1));
+    vi.advanceTimersByTime(1000);
+    sent = [];
+    pacer.send(packets(10, 1));
+    expect(sent).toEqual([1, 2, 3, 4]);
+    pacer.close();
+    pacer.rateKbps = 400; // 50 bytes a millisecond: 20 ms is 1,000 bytes, less than a packet
+    vi.advanceTimersByTime(1000);
+    sent = [];
+    pacer.send(packets(3, 20));
+    expect(sent).toEqual([20]);
+    vi.advanceTimersByTime(30);
+    expect(sent).toEqual([20, 21]);
   });
 
   it("flushes what is queued when the rate is lifted", () => {

@@ -10,8 +10,15 @@ import type { RtpPacket } from "werift";
 
 /** How often a paced queue is drained. */
 const TICK_MS = 5;
-/** Sent back to back even when paced: a few packets' worth. */
-const BURST_BYTES = 4 * 1200;
+/**
+ * Sent back to back even when paced: this long at the rate, and at least one full packet. A fixed
+ * few packets' worth (it was 4.8 KB) let a whole 5 KB frame out at once at 400 kbit/s: 100 ms in
+ * a narrow link's queue, which the receiver's estimator reads as congestion, cutting its estimate
+ * again and again (bench:media's 0.5 Mbit/s drop sank it to 250 kbit/s).
+ */
+const BURST_MS = 20;
+/** The largest packet (rtp-packetizer.ts keeps them inside a 1,280-byte path MTU). */
+const MIN_BURST_BYTES = 1280;
 /** Longer than this at the rate, the queue is dropped: a fresh keyframe beats a growing lag. */
 const MAX_QUEUE_MS = 1500;
 
@@ -19,14 +26,14 @@ export class RtpPacer {
   private rate: number | undefined;
   private queue: RtpPacket[] = [];
   private queuedBytes = 0;
-  private credit = BURST_BYTES;
+  private credit = MIN_BURST_BYTES;
   private lastAt = 0;
   private timer?: ReturnType<typeof setTimeout>;
   private readonly write: (packet: RtpPacket) => void;
-  private readonly onOverflow: () => void;
+  private readonly onOverflow: (dropped: number) => void;
 
-  /** `onOverflow`: the queue was dropped; the viewer needs a keyframe. */
-  constructor(write: (packet: RtpPacket) => void, onOverflow: () => void) {
+  /** `onOverflow`: the queue (`dropped` packets) was dropped; the viewer needs a keyframe. */
+  constructor(write: (packet: RtpPacket) => void, onOverflow: (dropped: number) => void) {
     this.write = write;
     this.onOverflow = onOverflow;
   }
@@ -39,7 +46,7 @@ export class RtpPacer {
   set rateKbps(kbps: number | undefined) {
     if (this.rate === undefined) {
       this.lastAt = performance.now();
-      this.credit = BURST_BYTES;
+      this.credit = MIN_BURST_BYTES;
     }
     this.rate = kbps;
     this.drain();
@@ -56,8 +63,9 @@ export class RtpPacer {
       this.queuedBytes += packet.serializeSize;
     }
     if (this.rate !== undefined && (this.queuedBytes * 8) / this.rate > MAX_QUEUE_MS) {
+      const dropped = this.queue.length;
       this.clear();
-      return this.onOverflow();
+      return this.onOverflow(dropped);
     }
     this.drain();
   }
@@ -72,7 +80,7 @@ export class RtpPacer {
     const now = performance.now();
     // kbit/s is bits per ms: the bytes the link took since the last drain.
     if (this.rate !== undefined)
-      this.credit = Math.min(BURST_BYTES, this.credit + ((now - this.lastAt) * this.rate) / 8);
+      this.credit = Math.min(burstBytes(this.rate), this.credit + ((now - this.lastAt) * this.rate) / 8);
     this.lastAt = now;
     while (this.queue.length) {
       const size = this.queue[0]!.serializeSize;
@@ -91,4 +99,9 @@ export class RtpPacer {
     this.queue = [];
     this.queuedBytes = 0;
   }
+}
+
+/** kbit/s is bits per ms. */
+function burstBytes(kbps: number): number {
+  return Math.max(MIN_BURST_BYTES, (kbps * BURST_MS) / 8);
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { PLAYOUT_DELAY_URI, zeroPlayoutDelay } from "./playout-delay.ts";
+import {
+  ABS_SEND_TIME_URI,
+  absSendTime,
+  PLAYOUT_DELAY_URI,
+  sendTimeId,
+  zeroPlayoutDelay,
+} from "./rtp-extensions.ts";
 
 /** What Chrome answers to an offer listing the extension (its own id list trimmed to it). */
 const answer = (line: string) =>
@@ -19,5 +25,19 @@ describe("zero playout delay", () => {
     expect(zeroPlayoutDelay(answer("a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid"))).toBeUndefined();
     expect(zeroPlayoutDelay(answer(`a=extmap:15 ${PLAYOUT_DELAY_URI}`))).toBeUndefined();
     expect(zeroPlayoutDelay(answer(`a=extmap:1 ${PLAYOUT_DELAY_URI}-v2`))).toBeUndefined();
+  });
+});
+
+describe("abs-send-time", () => {
+  it("goes by the id the answer kept", () => {
+    expect(sendTimeId(answer(`a=extmap:3 ${ABS_SEND_TIME_URI}`))).toBe(3);
+    expect(sendTimeId(answer(`a=extmap:1 ${PLAYOUT_DELAY_URI}`))).toBeUndefined();
+  });
+
+  it("is seconds in 6.18 fixed point, modulo 64 s", () => {
+    expect(absSendTime(0)).toEqual(Buffer.of(0, 0, 0));
+    expect(absSendTime(1500)).toEqual(Buffer.of(0x06, 0x00, 0x00));
+    // A millisecond is 262 units; 64 s wraps to 0.
+    expect(absSendTime(64_001).readUIntBE(0, 3)).toBe(262);
   });
 });
