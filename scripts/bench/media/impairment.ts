@@ -67,8 +67,12 @@ export const CONDITIONS: Condition[] = [
   },
 ];
 
-/** Steady state before the drop, ms: long enough for a frame rate to compare against. */
-const DROP_AFTER_MS = 5000;
+/**
+ * Steady state before the drop, ms: long enough for a frame rate to compare against, and for the
+ * stream to have settled. At 5 s the drop came with the viewer's first bandwidth estimate (about 8 s
+ * into the session), whose encoder restart then took the stream under 0.5 Mbit/s by chance.
+ */
+const DROP_AFTER_MS = 10_000;
 const SETTLE_MS = 3000;
 /** The stream is unhealthy while its last frame is older than this (see recoveryTime). */
 const HEALTHY_GAP_MS = 500;
