@@ -1,7 +1,8 @@
 /**
- * What the viewer's receiver reports (RTCP) say about loss: the sender's half of congestion control. The receiver's estimate (REMB, link-estimate.ts) is delay-based, and a link
- * with a short drop-tail queue drops rather than delays: bench:media's 5 → 0.5 Mbit/s drop lost
- * half the packets while the estimate held at 1.6 Mbit/s for 15 s.
+ * What the viewer's receiver reports (RTCP) say about loss: the sender's half of congestion
+ * control. The receiver's estimate (REMB, link-estimate.ts) is delay-based, and a link with a short
+ * drop-tail queue drops rather than delays: bench:media's 5 → 0.5 Mbit/s drop lost half the packets
+ * while the estimate held at 1.6 Mbit/s for 15 s.
  *
  * More than 10 % lost while the stream pushed: the link carries about what got through, and the
  * limit drops to that at once, by half at most a reading (a keyframe's burst can lose most of itself

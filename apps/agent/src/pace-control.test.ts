@@ -6,6 +6,17 @@ const quiet = (estimateKbps: number, countedKbps?: number) => ({
   countedKbps,
   collapsed: false,
 });
+const collapse = (kbps: number) => ({ estimateKbps: kbps, countedKbps: kbps, collapsed: true });
+
+/** Paced after two keyframes lost in a row, at `estimateKbps`. */
+function pacedAfterLostKeyframes(estimateKbps: number): PaceControl {
+  const pace = new PaceControl();
+  pace.keyframeSent(0, 1000);
+  pace.pictureLost(100, estimateKbps, 4000);
+  pace.keyframeSent(200, 1000);
+  pace.pictureLost(300, estimateKbps, 4000);
+  return pace;
+}
 
 describe("PaceControl", () => {
   it("paces at the estimate after two lost keyframes in a row, then halves with each one lost", () => {
@@ -30,19 +41,15 @@ describe("PaceControl", () => {
   });
 
   it("slows a paced stream to a link that collapsed, at once, and not below the floor", () => {
-    const pace = new PaceControl();
-    pace.keyframeSent(0, 1000);
-    pace.pictureLost(100, 2000, 4000);
-    pace.keyframeSent(200, 1000);
-    pace.pictureLost(300, 2000, 4000);
+    const pace = pacedAfterLostKeyframes(2000);
     expect(pace.kbps).toBe(2000);
-    expect(pace.linkRead(1000, { estimateKbps: 480, countedKbps: 480, collapsed: true })).toEqual({
+    expect(pace.linkRead(1000, collapse(480))).toEqual({
       kbps: 480,
       why: "link narrowed",
     });
     // An estimate that merely sank below the pace leaves it.
     expect(pace.linkRead(2000, quiet(300, 300))).toBeUndefined();
-    expect(pace.linkRead(3000, { estimateKbps: 100, countedKbps: 100, collapsed: true })).toEqual({
+    expect(pace.linkRead(3000, collapse(100))).toEqual({
       kbps: 250,
       why: "link narrowed",
     });
@@ -51,7 +58,7 @@ describe("PaceControl", () => {
   it("starts pacing an unpaced stream when its link collapses, not when the estimate merely sinks", () => {
     const pace = new PaceControl();
     expect(pace.linkRead(1000, quiet(300, 3000))).toBeUndefined();
-    expect(pace.linkRead(2000, { estimateKbps: 500, countedKbps: 500, collapsed: true })).toEqual({
+    expect(pace.linkRead(2000, collapse(500))).toEqual({
       kbps: 500,
       why: "link narrowed",
     });
@@ -59,18 +66,14 @@ describe("PaceControl", () => {
 
   it("raises the pace a step a second once calm, up to the counted estimate and no further", () => {
     const pace = new PaceControl();
-    pace.linkRead(0, { estimateKbps: 500, countedKbps: 500, collapsed: true });
+    pace.linkRead(0, collapse(500));
     // Calm only ten seconds after the last lost keyframe; none was lost here.
     const readings = [1, 2, 3, 4, 5].map((s) => pace.linkRead(s * 1000, quiet(5000, 800))?.kbps);
     expect(readings).toEqual([600, 720, 800, undefined, undefined]);
   });
 
   it("does not raise the pace within ten seconds of a lost keyframe", () => {
-    const pace = new PaceControl();
-    pace.keyframeSent(0, 1000);
-    pace.pictureLost(100, 1000, 4000);
-    pace.keyframeSent(200, 1000);
-    pace.pictureLost(300, 1000, 4000);
+    const pace = pacedAfterLostKeyframes(1000);
     expect(pace.linkRead(5000, quiet(5000, 5000))).toBeUndefined();
     expect(pace.linkRead(10_400, quiet(5000, 5000))).toEqual({ kbps: 1200, why: "link calm" });
   });

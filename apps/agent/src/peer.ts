@@ -146,9 +146,7 @@ export class AgentPeer {
       onFrame: (frame) => {
         if (!this.feed) return;
         if (!this.mediaUp) return this.hold(frame);
-        this.bytesSinceEstimate += frame.data.length;
-        if (frame.keyframe) this.pace.keyframeSent(performance.now(), frame.data.length);
-        this.pacer.send(this.feed.packetizer.packetize(frame.data));
+        this.send(frame);
       },
       onScreen: (size) => this.sendControl({ type: "control/screen", ...size }),
     };
@@ -325,12 +323,14 @@ export class AgentPeer {
     if (!this.feed || !held.length) return this.source?.requestKeyframe();
     // Stamped a millisecond apart, the last one now: they are shown at once, in order.
     const now = this.feed.packetizer.timestampNow();
-    held.forEach((frame, i) => {
-      this.bytesSinceEstimate += frame.data.length;
-      if (frame.keyframe) this.pace.keyframeSent(performance.now(), frame.data.length);
-      const timestamp = (now - (held.length - 1 - i) * RTP_TICKS_PER_MS) >>> 0;
-      this.pacer.send(this.feed!.packetizer.packetize(frame.data, timestamp));
-    });
+    held.forEach((frame, i) => this.send(frame, (now - (held.length - 1 - i) * RTP_TICKS_PER_MS) >>> 0));
+  }
+
+  /** A frame to the pacer, counted for the estimate and the pace. */
+  private send(frame: EncodedFrame, timestamp?: number) {
+    this.bytesSinceEstimate += frame.data.length;
+    if (frame.keyframe) this.pace.keyframeSent(performance.now(), frame.data.length);
+    this.pacer.send(this.feed!.packetizer.packetize(frame.data, timestamp));
   }
 
   /**
