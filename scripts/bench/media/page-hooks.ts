@@ -153,7 +153,17 @@ export function installBenchHooks() {
       const [r, g, b] = probeContext.getImageData(0, 0, 1, 1).data;
       return 0.299 * r! + 0.587 * g! + 0.114 * b!;
     };
-    const onFrame = (now: number) => {
+    const onFrame = (now: number, frame: VideoFrameCallbackMetadata) => {
+      // The first picture's way in: its last packet received, then decoded (the browser's times).
+      if (!bench.firstFrameAt && frame.receiveTime !== undefined) {
+        const receivedAt = performance.timeOrigin + frame.receiveTime;
+        bench.marks.push({ step: "first picture received", at: receivedAt });
+        if (frame.processingDuration !== undefined)
+          bench.marks.push({
+            step: "first picture decoded",
+            at: receivedAt + frame.processingDuration * 1000,
+          });
+      }
       bench.shown(now, luma);
       video.requestVideoFrameCallback(onFrame);
     };

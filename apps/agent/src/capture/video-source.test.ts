@@ -345,3 +345,24 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
     await until(() => rawEncoders() === 0);
   });
 });
+
+describe("VideoSource's encoder start", () => {
+  it("passes on a keyframe the encoder hands out while it is being activated (a primed spare's)", () => {
+    const video = new VideoSource({
+      target: { platform: "linux", display: ":0" },
+      codec: "h264",
+      fps: 30,
+      maxKbps: 1000,
+      log,
+      // Like a spare primed with the screen: its keyframe is ready, and comes out on activation.
+      createEncoder: (_kbps, events) => ({
+        stop() {},
+        activate: () => events.onFrame({ data: Buffer.from([0, 0, 0, 1, 0x65]), keyframe: true }),
+      }),
+    });
+    const { frames, unsubscribe } = collect(video);
+    expect(frames.map((f) => f.keyframe)).toEqual([true]);
+    unsubscribe();
+    video.stop();
+  });
+});

@@ -299,10 +299,12 @@ export class VideoSource {
       this.spares.delete(kindOf(now));
     }
     encoder.why = why;
-    encoder.activate();
     // Until its first frame, the new encoder waits in `next` while the current one keeps streaming.
+    // Placed before activation: a primed spare hands out its keyframe during activate(), and a
+    // frame from an encoder that is neither is dropped (the first viewer waited for the next change).
     if (this.current) this.next = encoder;
     else this.current = encoder;
+    encoder.activate();
     // The next start (a change-driven keyframe or bitrate restart, the next session) finds one waiting.
     // Not primed: a spare takes one picture to encode ahead, and the one there is now is stale by the
     // time the next session asks (the capture reads the screen afresh for it), which then finds its
