@@ -11,7 +11,7 @@ import type { Logger } from "@rd/log";
 import { xAuthorityFor } from "../child-env.ts";
 import type { MappedKey } from "./keymap.ts";
 import { KEYSYMS, readKeysyms } from "./x-keymap.ts";
-import { readScreenSize } from "./x-screen.ts";
+import { XScreenSize } from "./x-screen.ts";
 
 /** `MouseEvent.button`: 0 left, 1 middle, 2 right. */
 export type PointerButton = 0 | 1 | 2;
@@ -129,6 +129,7 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
   }, options.layoutRefreshMs ?? DEFAULT_LAYOUT_REFRESH_MS);
   refresh.unref();
 
+  const rootSize = new XScreenSize(display);
   const buttons = { 0: Button.LEFT, 1: Button.MIDDLE, 2: Button.RIGHT } as const;
   const canPress = (key: MappedKey) => keysyms.has(KEYSYMS[key]);
   const press = async (key: MappedKey, down: boolean) => {
@@ -160,12 +161,14 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
     keyDown: (key) => press(key, true),
     keyUp: (key) => press(key, false),
     screenSize: () =>
-      readScreenSize(display).catch(async (error: unknown) => {
-        // Without RandR (some VNC servers) there is no resizing either: libnut's size is right.
-        log.debug({ err: error }, "xrandr cannot tell the screen size; asking libnut");
+      rootSize.read().catch(async (error: unknown) => {
+        log.debug({ err: error }, "cannot ask the X server for the screen size; asking libnut");
         return { width: await screen.width(), height: await screen.height() };
       }),
-    close: () => clearInterval(refresh),
+    close: () => {
+      clearInterval(refresh);
+      rootSize.close();
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 /**
- * Runs the X11 command-line clients of Debian's x11-xserver-utils (xmodmap, xrandr), which the
- * injector uses to ask the X server what libnut cannot: the current layout and screen size.
+ * Runs the X11 command-line clients of Debian's x11-xserver-utils (xmodmap), which the
+ * injector uses to ask the X server what libnut cannot: the current keyboard layout.
  */
 import { execFile } from "node:child_process";
 import { childEnv } from "../child-env.ts";
@@ -9,7 +9,7 @@ import { childEnv } from "../child-env.ts";
 const TIMEOUT_MS = 5_000;
 
 /** Runs `command -display <display> ...args` and resolves with its stdout. */
-export function runXClient(command: "xmodmap" | "xrandr", display: string, args: string[]): Promise<string> {
+export function runXClient(command: "xmodmap", display: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       command,
