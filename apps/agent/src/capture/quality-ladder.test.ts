@@ -5,7 +5,7 @@ describe("the quality ladder", () => {
   it("keeps frame rate and resolution while the bitrate allows, then gives up frame rate, then size", () => {
     expect(LADDER[rungFor(4000)]).toMatchObject({ fps: 60, scale: 1 });
     expect(LADDER[rungFor(500)]).toMatchObject({ fps: 15, scale: 1 });
-    expect(LADDER[rungFor(300)]).toMatchObject({ fps: 10, scale: 0.75 });
+    expect(LADDER[rungFor(300)]).toMatchObject({ fps: 15, scale: 0.75 });
     expect(LADDER[rungFor(150)]).toMatchObject({ fps: 5, scale: 0.5 });
   });
 
