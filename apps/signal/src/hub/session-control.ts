@@ -157,7 +157,7 @@ export class SessionControl {
 
   /** A change on the control feed: tell this worker's connections of the session. */
   onNotice(notice: Extract<ControlNotice, { kind: "session" | "participants" }>): void {
-    if (notice.kind === "participants") return void this.pushSnapshot(notice.sessionId);
+    if (notice.kind === "participants") return this.pushSnapshot(notice.sessionId);
     const { registry, delivery, liveness, log } = this.ctx;
     if (notice.status === "pending" && registry.agents.has(notice.agentId)) {
       return void this.askAgent(notice.sessionId, notice.agentId).catch((error: unknown) =>
@@ -173,7 +173,7 @@ export class SessionControl {
       ...(notice.reason ? { reason: notice.reason.slice(0, 200) } : {}),
     };
     for (const connection of connections) delivery.send(connection, state);
-    if (!isTerminalSessionState(notice.status)) return void this.pushSnapshot(notice.sessionId);
+    if (!isTerminalSessionState(notice.status)) return this.pushSnapshot(notice.sessionId);
     liveness.agentBack(notice.sessionId);
     for (const connection of connections) {
       if (isAgent(connection)) registry.dropAgentSession(connection, notice.sessionId);
@@ -201,8 +201,18 @@ export class SessionControl {
     this.sendSnapshot(connection, sessionId, snapshot);
   }
 
-  /** Sends who is in the session to every connection of it here; a viewer no longer in it is closed. */
-  private async pushSnapshot(sessionId: string) {
+  /**
+   * Sends who is in the session to every connection of it here; a viewer no longer in it is closed.
+   * Called from the control feed, which awaits nothing: a failed read (the database gone for a
+   * moment, or closing) is logged, not left to reject unhandled, which would end the process.
+   */
+  private pushSnapshot(sessionId: string): void {
+    this.sendSnapshots(sessionId).catch((error: unknown) =>
+      this.ctx.log.warn({ err: error, sessionId }, "cannot send who is in the session"),
+    );
+  }
+
+  private async sendSnapshots(sessionId: string) {
     const { registry, store } = this.ctx;
     if (registry.ofSession(sessionId).length === 0) return;
     const snapshot = await store.snapshot(sessionId);
@@ -239,9 +249,13 @@ export class SessionControl {
   }
 
   /** A viewer whose participant is out (refused at the machine, left in another tab): why, and closed. */
+  /** Closes the connection of a participant who left, saying why (just "left" if that cannot be read). */
   async closeLeft(connection: Connection, participantId: string): Promise<void> {
-    const reason = (await this.ctx.store.leftReason(participantId)) ?? "left";
-    this.ctx.delivery.close(connection, CLOSE_CODES.participantLeft, reason, "left");
+    const reason = await this.ctx.store.leftReason(participantId).catch((error: unknown) => {
+      this.ctx.log.warn({ err: error, participantId }, "cannot read why a participant left");
+      return undefined;
+    });
+    this.ctx.delivery.close(connection, CLOSE_CODES.participantLeft, reason ?? "left", "left");
   }
 }
 
