@@ -3,8 +3,9 @@
  * `control` data channels. The agent offers every codec it encodes, its configured one first; the
  * viewer's answer picks one, and the track is fed from the display's shared source of that codec
  * (video-sources.ts). Candidates trickle both ways through the signaling worker.
- * Picture-loss reports ask the source for a keyframe, receiver bitrate estimates (REMB) steer the
- * encoder, and a broken ICE path is restarted before the session is given up.
+ * Picture-loss reports ask the source for a keyframe, lost packets are sent again through the pacer,
+ * receiver bitrate estimates (REMB) steer the encoder, and a broken ICE path is restarted before the
+ * session is given up.
  */
 import type { Logger } from "@rd/log";
 import { DATA_CHANNELS } from "@rd/protocol";
@@ -21,7 +22,14 @@ import { LossEstimate } from "./loss-estimate.ts";
 import { RtpPacer } from "./rtp-pacer.ts";
 import { MIN_PACE_KBPS, PaceControl, type PaceChange } from "./pace-control.ts";
 import { holdEarlyDtls } from "./early-dtls.ts";
-import { absSendTime, offeredVideoExtensions, sendTimeId, zeroPlayoutDelay } from "./rtp-extensions.ts";
+import {
+  absSendTime,
+  offeredVideoExtensions,
+  sendTimeId,
+  setExtension,
+  zeroPlayoutDelay,
+} from "./rtp-extensions.ts";
+import { SentPackets, takeOverRetransmission } from "./retransmission.ts";
 import { isMdnsCandidate, withoutMdnsCandidates } from "./mdns-candidates.ts";
 import { type VideoCodec, videoCodecOf } from "./capture/video-codec.ts";
 import type { EncodedFrame } from "./capture/encoded-frame.ts";
@@ -104,6 +112,7 @@ export class AgentPeer {
   /** Spreads packets out once the link has shown it drops bursts (pace-control.ts says when). */
   private readonly pacer: RtpPacer;
   private readonly pace = new PaceControl();
+  private readonly sentPackets = new SentPackets();
   private closed = false;
   private readonly options: AgentPeerOptions;
 
@@ -130,11 +139,9 @@ export class AgentPeer {
       (packet) => {
         const id = this.feed?.sendTimeId;
         if (id !== undefined)
-          packet.header.extensions.push({
-            id,
-            payload: absSendTime(performance.timeOrigin + performance.now()),
-          });
+          setExtension(packet, id, absSendTime(performance.timeOrigin + performance.now()));
         this.loss.sent(packet.serializeSize);
+        this.sentPackets.remember(packet);
         this.track.writeRtp(packet);
       },
       (dropped) => {
@@ -155,6 +162,11 @@ export class AgentPeer {
       const report = packet.reports.find((r) => r.ssrc === this.transceiver.sender.ssrc);
       if (report) this.lossReported(report.packetsLost, report.highestSequence);
     });
+    // Packets the viewer lost go again through the pacer (retransmission.ts), not in werift's bursts.
+    takeOverRetransmission(this.transceiver.sender);
+    this.transceiver.sender.onGenericNack.subscribe((nack) =>
+      this.pacer.resend(this.sentPackets.find(nack.lost)),
+    );
     this.transceiver.sender.onPictureLossIndication.subscribe(() => {
       this.pictureLost();
       this.source?.requestKeyframe();

@@ -16,7 +16,7 @@
  * decimal digits as its binary fraction (webrtc/src/utils.ts ntpTime), which leaves whole seconds:
  * the agent stamps each packet itself as the pacer sends it, and werift keeps a payload it was given.
  */
-import { RTCRtpHeaderExtensionParameters } from "werift";
+import { RTCRtpHeaderExtensionParameters, type RtpPacket } from "werift";
 
 export const PLAYOUT_DELAY_URI = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay";
 export const ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time";
@@ -52,6 +52,13 @@ export function absSendTime(epochMs: number): Buffer {
   const payload = Buffer.alloc(3);
   payload.writeUIntBE(units, 0, 3);
   return payload;
+}
+
+/** Sets a header extension on `packet`: a packet sent again (retransmission.ts) has it already. */
+export function setExtension(packet: RtpPacket, id: number, payload: Buffer): void {
+  const existing = packet.header.extensions.find((extension) => extension.id === id);
+  if (existing) existing.payload = payload;
+  else packet.header.extensions.push({ id, payload });
 }
 
 function extensionId(answerSdp: string, uri: string): number | undefined {

@@ -83,4 +83,17 @@ describe("RtpPacer", () => {
     pacer.rateKbps = undefined;
     expect(sent).toHaveLength(20);
   });
+  it("sends retransmissions ahead of the queue, at the pace", () => {
+    pacer.rateKbps = 960;
+    pacer.send(packets(5));
+    expect(sent).toEqual([0]);
+    pacer.resend(packets(2, 100));
+    vi.advanceTimersByTime(1000);
+    expect(sent).toEqual([0, 100, 101, 1, 2, 3, 4]);
+  });
+
+  it("sends retransmissions at once while no rate is set", () => {
+    pacer.resend(packets(3, 7));
+    expect(sent).toEqual([7, 8, 9]);
+  });
 });

@@ -70,6 +70,21 @@ export class RtpPacer {
     this.drain();
   }
 
+  /**
+   * Sends packets the viewer reported lost again, ahead of anything queued (they are late already),
+   * at the same pace: a burst of retransmissions on a narrow link is lost like the packets were.
+   */
+  resend(packets: RtpPacket[]): void {
+    if (!packets.length) return;
+    if (this.rate === undefined && !this.queue.length) {
+      for (const packet of packets) this.write(packet);
+      return;
+    }
+    this.queue.unshift(...packets);
+    for (const packet of packets) this.queuedBytes += packet.serializeSize;
+    this.drain();
+  }
+
   close(): void {
     this.clear();
   }

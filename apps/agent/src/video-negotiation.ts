@@ -9,7 +9,8 @@ import { RTP_ENCODING_NAME, type VideoCodec, videoCodecOf } from "./capture/vide
 /**
  * The offer's video codecs, `codecs[0]` the agent's preference (RFC 3264 §5.1: the offerer lists
  * them in that order). werift numbers them from 96 in this order. The feedback is what the agent
- * acts on: NACK (werift retransmits), PLI and FIR (a fresh keyframe) and REMB (the bitrate).
+ * acts on: NACK (a retransmission through the pacer, retransmission.ts), PLI and FIR (a fresh
+ * keyframe) and REMB (the bitrate).
  */
 export function videoCodecParameters(codecs: readonly VideoCodec[]): RTCRtpCodecParameters[] {
   return codecs.map(
