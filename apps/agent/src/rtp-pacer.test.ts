@@ -83,6 +83,7 @@ describe("RtpPacer", () => {
     pacer.rateKbps = undefined;
     expect(sent).toHaveLength(20);
   });
+
   it("sends retransmissions ahead of the queue, at the pace", () => {
     pacer.rateKbps = 960;
     pacer.send(packets(5));

@@ -16,7 +16,7 @@ export interface Rung {
 /**
  * Under 450 kbit/s the picture shrinks before the frame rate falls again: at 10 frames/s (this
  * rung's rate before) a busy terminal on bench:media's 5 → 0.5 Mbit/s drop never got back to half
- * its 20 frames/s; at 15 and ¾ size it did, within 2.5 s in two runs of three, at ~400 kbit/s.
+ * its 20 frames/s; at 15 and ¾ size it did within 3 s in four runs of six, at ~400 kbit/s.
  */
 export const LADDER: readonly Rung[] = [
   { minKbps: 1000, fps: 60, scale: 1 },

@@ -6,11 +6,8 @@
  * Asked over one X connection kept open (the root window's geometry follows RandR resizes): it
  * was `xrandr --current`, a process started every five seconds for as long as the agent ran.
  */
-import { u32s, XConnection } from "../capture/x11/x-connection.ts";
+import { rootSize, XConnection } from "../capture/x11/x-connection.ts";
 import { xAuthorityFor } from "../child-env.ts";
-
-/** Core request opcode (X11 protocol, "Encoding::Requests"). */
-const OP_GET_GEOMETRY = 14;
 
 export class XScreenSize {
   private readonly display: string;
@@ -22,9 +19,7 @@ export class XScreenSize {
 
   /** The root window's size now; connects on first use, and again after the connection was lost. */
   async read(): Promise<{ width: number; height: number }> {
-    const x = await this.connect();
-    const reply = await x.request(OP_GET_GEOMETRY, 0, u32s(x.setup.root));
-    return { width: reply.readUInt16LE(16), height: reply.readUInt16LE(18) };
+    return rootSize(await this.connect());
   }
 
   close(): void {

@@ -248,8 +248,10 @@ export class SessionControl {
     });
   }
 
-  /** A viewer whose participant is out (refused at the machine, left in another tab): why, and closed. */
-  /** Closes the connection of a participant who left, saying why (just "left" if that cannot be read). */
+  /**
+   * A viewer whose participant is out (refused at the machine, left in another tab): why, and
+   * closed; just "left" when the reason cannot be read.
+   */
   async closeLeft(connection: Connection, participantId: string): Promise<void> {
     const reason = await this.ctx.store.leftReason(participantId).catch((error: unknown) => {
       this.ctx.log.warn({ err: error, participantId }, "cannot read why a participant left");

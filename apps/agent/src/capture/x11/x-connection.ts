@@ -364,6 +364,7 @@ export interface Extension {
   firstEvent: number;
 }
 
+const OP_GET_GEOMETRY = 14;
 const OP_INTERN_ATOM = 16;
 const OP_GET_INPUT_FOCUS = 43;
 const OP_QUERY_EXTENSION = 98;
@@ -387,6 +388,12 @@ export async function internAtom(x: XConnection, name: string): Promise<number> 
  */
 export async function sync(x: XConnection): Promise<void> {
   await x.request(OP_GET_INPUT_FOCUS, 0);
+}
+
+/** The root window's size now (GetGeometry): it follows RandR resizes of the screen. */
+export async function rootSize(x: XConnection): Promise<{ width: number; height: number }> {
+  const reply = await x.request(OP_GET_GEOMETRY, 0, u32s(x.setup.root));
+  return { width: reply.readUInt16LE(16), height: reply.readUInt16LE(18) };
 }
 
 /** The body of a request that takes a name: its length, two unused bytes, then the name, padded. */

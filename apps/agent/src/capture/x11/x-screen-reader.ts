@@ -3,10 +3,9 @@
  * (GetImage), its size (GetGeometry), change notifications (the DAMAGE extension) and the pointer's
  * image and position (XFIXES, since the server leaves its cursor out of GetImage).
  */
-import { type Extension, queryExtension, u32s, XConnection } from "./x-connection.ts";
+import { type Extension, queryExtension, rootSize, u32s, XConnection } from "./x-connection.ts";
 
 /** Core request opcodes (X11 protocol, "Encoding::Requests"). */
-const OP_GET_GEOMETRY = 14;
 const OP_GET_IMAGE = 73;
 const Z_PIXMAP = 2;
 /** DAMAGE 1.1 minor opcodes and report level. */
@@ -100,8 +99,7 @@ export class XScreenReader {
   }
 
   async size(): Promise<{ width: number; height: number }> {
-    const reply = await this.x.request(OP_GET_GEOMETRY, 0, u32s(this.x.setup.root));
-    return { width: reply.readUInt16LE(16), height: reply.readUInt16LE(18) };
+    return rootSize(this.x);
   }
 
   /**
