@@ -217,6 +217,12 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       const first = await agent(d.seed.agentA2);
       first.close();
       await first.closedWith();
+      // The worker lets go of the connection a moment after the socket closes; until then it would
+      // still ask the agent itself (and a reconnect that quick gets that request instead).
+      await until(
+        async () => (await health(d.agentUrl, TEST_METRICS_TOKEN)).agents,
+        (agents) => agents === 0,
+      );
       // Made while no worker holds the agent (it is still online: its grace period runs).
       const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA2.agentId);
       const a = await agent(d.seed.agentA2);
@@ -478,11 +484,12 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     });
 
     it("ends a request for an offline agent at once", async () => {
-      const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA2.agentId);
+      // Offline first: a request nobody asks about for a few seconds is swept as interrupted.
       await until(
         () => agentRow(d.seed.agentA2.agentId),
         (r) => r.status === "offline",
       );
+      const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA2.agentId);
       const v = await viewer(ticket);
       expect(await v.next("session/state", (m) => m.status === "ended")).toMatchObject({
         reason: "agent_offline",
