@@ -23,7 +23,7 @@ import {
   NO_IMPAIRMENT,
   startImpairProxy,
 } from "./impair-proxy.ts";
-import { inputToPhoton, sleep, waitForFirstFrame } from "./measure.ts";
+import { inputToPhoton, pressConnect, sleep, waitForFirstFrame } from "./measure.ts";
 import { installBenchHooks, installRelayPolicy } from "./page-hooks.ts";
 import type { Workload } from "./workloads.ts";
 
@@ -305,8 +305,7 @@ async function measureCondition(
   await page.goto(`/agents/${options.agentId}`);
   const connect = page.locator("button:not([disabled])", { hasText: "Connect" });
   await connect.waitFor({ timeout: 30_000 });
-  const clickedAt = Date.now();
-  await connect.click();
+  const { pressedAt: clickedAt } = await pressConnect(page, connect);
   try {
     const firstFrameMs = await waitForFirstFrame(page, clickedAt);
     await sleep(SETTLE_MS);

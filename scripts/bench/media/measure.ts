@@ -3,7 +3,7 @@
  * frame rate, bandwidth and server-side CPU, then input-to-photon samples through the viewer's own
  * input path (a click to focus the probe, then keys; see page-hooks.ts for where the clock stops).
  */
-import type { Page } from "@playwright/test";
+import type { Locator, Page } from "@playwright/test";
 import type { Probe } from "./workloads.ts";
 
 export interface Figures {
@@ -31,6 +31,19 @@ export interface Counters {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Clicks Connect; returns when the page received the press (what "Connect → …" figures count from,
+ * as a person's click would) and when click() was called (later by Playwright's actionability wait).
+ */
+export async function pressConnect(
+  page: Page,
+  button: Locator,
+): Promise<{ pressedAt: number; calledAt: number }> {
+  const calledAt = Date.now();
+  await button.click();
+  return { pressedAt: await page.evaluate(() => window.__bench.pressedAt), calledAt };
+}
 
 export async function waitForFirstFrame(page: Page, since: number): Promise<number> {
   const handle = await page.waitForFunction(() => window.__bench?.firstFrameAt || 0, null, {

@@ -12,6 +12,12 @@
 export interface BenchState {
   /** Wall-clock ms of the first frame shown, for "Connect → first frame". */
   firstFrameAt: number;
+  /**
+   * Wall-clock ms of the last pointer press the page received: where a person's Connect starts.
+   * (Playwright's click() returns later: it first waits for the button to hold still over two
+   * animation frames, which no person's click waits for.)
+   */
+  pressedAt: number;
   /** Canvas draws (noVNC) — the WebRTC viewer's frames come from getStats instead. */
   draws: number;
   /** Peer connections the page created (the viewer's, for getStats). */
@@ -56,6 +62,7 @@ declare global {
 export function installBenchHooks() {
   const bench: BenchState = {
     firstFrameAt: 0,
+    pressedAt: 0,
     draws: 0,
     pcs: [],
     armed: null,
@@ -83,6 +90,13 @@ export function installBenchHooks() {
   };
   window.__bench = bench;
 
+  addEventListener(
+    "pointerdown",
+    (event) => {
+      bench.pressedAt = performance.timeOrigin + event.timeStamp;
+    },
+    true,
+  );
   addEventListener(
     "keydown",
     (event) => {
