@@ -118,4 +118,18 @@ test("a malformed or unknown id shows a friendly not-found page", async ({ page 
   const unknown = await page.goto("/sessions/00000000-0000-4000-8000-000000000000");
   expect(unknown?.status()).toBe(404);
   await expect(page.getByText("Session was not found. It may have been removed.")).toBeVisible();
+  // The live page asks the API itself (a universal load): the same page, from the server's render…
+  const live = await page.goto("/sessions/00000000-0000-4000-8000-000000000000/live");
+  expect(live?.status()).toBe(404);
+  await expect(page.getByText("Session was not found. It may have been removed.")).toBeVisible();
+  // …and from the browser's, on a navigation within the dashboard.
+  await page.goto("/agents");
+  await page.evaluate(() => {
+    const link = document.createElement("a");
+    link.href = "/sessions/00000000-0000-4000-8000-000000000001/live";
+    link.textContent = "unknown live session";
+    document.body.append(link);
+  });
+  await page.getByText("unknown live session").click();
+  await expect(page.getByText("Session was not found. It may have been removed.")).toBeVisible();
 });

@@ -10,7 +10,7 @@ import { type Browser, type Page } from "@playwright/test";
 import { expect, test } from "./fixtures.ts";
 import { addTechnician, signInAsAdmin, signInAsNewUser } from "./helpers.ts";
 import { eventually, finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
-import { answerConsent, connect, screenPoint, videoPixel, viewer } from "./viewer.ts";
+import { answerConsent, connect, screenPoint, setConsentPolicy, videoPixel, viewer } from "./viewer.ts";
 
 /** A second person: their own browser context, signed in (choosing their own password first). */
 async function personAt(browser: Browser, baseURL: string, who: { email: string; password: string }) {
@@ -176,8 +176,7 @@ test.describe("a session for two technicians", () => {
     await addTechnician(a, carol);
     agent = await startRealAgent(a, baseURL!, { name: "Front desk" });
     await a.goto(`/agents/${agent.agentId}`);
-    await a.getByTestId("consent-policy").selectOption("notify");
-    await expect(a.getByTestId("consent-policy")).toHaveValue("notify");
+    await setConsentPolicy(a, "notify");
     const sessionId = await connect(a, agent);
     await expect(viewer(a)).toHaveAttribute("data-state", "live", { timeout: 15_000 });
 

@@ -2,6 +2,7 @@
  * The viewer as the browser tests (and bench:media) drive it: Connect, the consent prompt on the
  * agent's desktop, decoded pixels and where a remote point is on the page.
  */
+import type { ConsentPolicy } from "@rd/protocol";
 import { expect, type Page } from "@playwright/test";
 import type { RealAgent } from "./real-agent.ts";
 
@@ -49,6 +50,17 @@ export async function screenPoint(page: Page, x: number, y: number) {
 }
 
 /** Clicks Connect on the agent's page; resolves with the new session's id. */
+/**
+ * Sets the agent's consent policy on its page (open) and waits until it is saved: the select shows
+ * the new value at once, and a Connect made before the save would be asked under the old policy.
+ */
+export async function setConsentPolicy(page: Page, policy: ConsentPolicy) {
+  const saved = page.waitForResponse((r) => r.url().includes("agents.setConsentPolicy") && r.ok());
+  await page.getByTestId("consent-policy").selectOption(policy);
+  await saved;
+  await expect(page.getByTestId("consent-policy")).toHaveValue(policy);
+}
+
 export async function connect(page: Page, agent: RealAgent) {
   await page.goto(`/agents/${agent.agentId}`);
   await expect(page.getByRole("button", { name: "Connect" })).toBeEnabled({ timeout: 15_000 });

@@ -11,7 +11,7 @@ import { expect, test } from "./fixtures.ts";
 import { signInAsAdmin } from "./helpers.ts";
 import { type Product, startProduct } from "./product.ts";
 import { eventually, finishAgent, type RealAgent, startRealAgent, typingTerminal } from "./real-agent.ts";
-import { connect, screenPoint, viewer } from "./viewer.ts";
+import { connect, screenPoint, setConsentPolicy, viewer } from "./viewer.ts";
 
 const port = Number(process.env.E2E_PORT ?? 3100) + 20;
 
@@ -39,8 +39,7 @@ async function liveSession(browser: Browser, env: Record<string, string>) {
   await signInAsAdmin(page, product.dataDir);
   const agent = await startRealAgent(page, product.baseURL, { name: "Steady desk" });
   await page.goto(`/agents/${agent.agentId}`);
-  await page.getByTestId("consent-policy").selectOption("notify");
-  await expect(page.getByTestId("consent-policy")).toHaveValue("notify");
+  await setConsentPolicy(page, "notify");
   // A screen that changes all the time, so a picture that stops would show.
   agent.launch("xterm", [
     "-title",

@@ -55,7 +55,9 @@ export const handle: Handle = async ({ event, resolve }) => {
   const app = getApp();
   event.locals.clientIp = event.getClientAddress();
   const host = event.request.headers.get("host");
-  if (!app.hostAllowed(host)) {
+  // A page's own load calling the API in-process (SvelteKit's fetch) carries no Host header; it
+  // never left this process, so there is no name to check.
+  if (!event.isSubRequest && !app.hostAllowed(host)) {
     log.warn(
       { host, ip: event.locals.clientIp },
       "refused a request for a host name this dashboard does not serve",

@@ -10,5 +10,7 @@ export const load: LayoutServerLoad = async ({ locals, url }) => {
   }
   // An admin-issued password to replace, or a second factor the workspace requires: that first.
   if (locals.user.gate && url.pathname !== "/account") redirect(303, "/account");
-  return { user: locals.user, csrfToken: locals.csrfToken };
+  // Where the signaling worker is, for the live pages (only the host and scheme are read, which
+  // SvelteKit does not track, so navigating does not run this load again).
+  return { user: locals.user, csrfToken: locals.csrfToken, signalUrl: getApp().signalUrl(url) };
 };
