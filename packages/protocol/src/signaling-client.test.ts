@@ -67,6 +67,24 @@ describe("SignalingClient", () => {
     expect(socket.sent).toEqual([{ type: "presence/hello", v: 1, auth: { kind: "ticket", ticket: TICKET } }]);
   });
 
+  it("says hello at once on a socket that was opened before the client (ahead of its ticket)", () => {
+    const early = new ScriptedSocket();
+    early.open();
+    const adopted = new SignalingClient({
+      url: "ws://signal.test/ws",
+      ticket: TICKET,
+      peer: "page-1",
+      handlers: handlers as unknown as SignalingHandlers,
+      createSocket: () => early as unknown as WebSocket,
+    });
+    expect(early.sent).toEqual([
+      { type: "presence/hello", v: 1, auth: { kind: "ticket", ticket: TICKET }, peer: "page-1" },
+    ]);
+    early.receive(welcome());
+    expect(handlers.onWelcome).toHaveBeenCalledOnce();
+    adopted.close();
+  });
+
   it("sends nothing of its own before the worker has welcomed it", () => {
     socket.open();
     expect(client.send({ type: "session/end", sessionId: SESSION })).toBe(false);

@@ -54,7 +54,7 @@ export class SignalingClient {
   constructor({ url, ticket, peer, handlers, createSocket = (u) => new WebSocket(u) }: SignalingOptions) {
     this.handlers = handlers;
     this.socket = createSocket(url);
-    this.socket.addEventListener("open", () => {
+    const hello = () => {
       this.opened = true;
       this.lastHeard = Date.now();
       // Credentials travel in the first message, never in the URL that proxies log.
@@ -64,13 +64,17 @@ export class SignalingClient {
         auth: { kind: "ticket", ticket },
         ...(peer ? { peer } : {}),
       });
-    });
+    };
+    // A socket opened ahead of its ticket (the dashboard's Connect) may be open already.
+    const openAlready = this.socket.readyState === WebSocket.OPEN;
+    if (!openAlready) this.socket.addEventListener("open", hello);
     this.socket.addEventListener("message", (event: MessageEvent) => this.receive(event.data));
     this.socket.addEventListener("close", (event: CloseEvent) =>
       this.finish(event.code || CLOSE_ABNORMAL, event.reason),
     );
     // An error is always followed by a close event, which carries what there is to say.
     this.socket.addEventListener("error", () => {});
+    if (openAlready) hello();
   }
 
   /** Whether messages can be sent now (open and welcomed). */
