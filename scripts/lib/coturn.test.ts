@@ -36,6 +36,15 @@ async function gathered(iceServers: IceServer[]): Promise<string[]> {
  * WebRTC stack would retry a refusal for seconds before giving up silently.
  */
 async function allocate(port: number, username: string, password: string): Promise<string> {
+  // A new socket can get the port of an earlier one whose allocation coturn still holds (437,
+  // allocation mismatch): then ask again from another port.
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await allocateOnce(port, username, password);
+    if (outcome !== "error 437" || attempt === 3) return outcome;
+  }
+}
+
+async function allocateOnce(port: number, username: string, password: string): Promise<string> {
   const socket = createSocket("udp4");
   const exchange = (message: Buffer) =>
     new Promise<Buffer>((resolve, reject) => {
@@ -48,7 +57,8 @@ async function allocate(port: number, username: string, password: string): Promi
     });
   try {
     const first = attributes(await exchange(stunMessage(0x0003, [[0x0019, Buffer.from([17, 0, 0, 0])]])));
-    const realm = first.get(0x0014)!;
+    const realm = first.get(0x0014);
+    if (!realm) return errorOf(first);
     const body: [number, Buffer][] = [
       [0x0019, Buffer.from([17, 0, 0, 0])],
       [0x0006, Buffer.from(username)],
@@ -58,11 +68,16 @@ async function allocate(port: number, username: string, password: string): Promi
     const key = createHash("md5").update(`${username}:${realm.toString()}:${password}`).digest();
     const reply = await exchange(stunMessage(0x0003, body, key));
     if (reply.readUInt16BE(0) === 0x0103) return "allocated";
-    const error = attributes(reply).get(0x0009)!;
-    return `error ${(error[2]! & 7) * 100 + error[3]!}`;
+    return errorOf(attributes(reply));
   } finally {
     socket.close();
   }
+}
+
+/** "error NNN" from a reply's ERROR-CODE attribute. */
+function errorOf(reply: Map<number, Buffer>): string {
+  const error = reply.get(0x0009);
+  return error ? `error ${(error[2]! & 7) * 100 + error[3]!}` : "a reply with neither a realm nor an error";
 }
 
 function stunMessage(type: number, attrs: [number, Buffer][], integrityKey?: Buffer): Buffer {
