@@ -236,6 +236,32 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       a.close();
     });
 
+    it("asks an agent again when it connects for a request a worker took that never reached it", async () => {
+      const first = await agent(d.seed.agentA2);
+      first.close();
+      await first.closedWith();
+      await until(
+        async () => (await health(d.agentUrl, TEST_METRICS_TOKEN)).agents,
+        (agents) => agents === 0,
+      );
+      const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA2.agentId);
+      // As when the worker that took the request held a connection of the agent that was closing
+      // (or none held one): marked as asked, and nobody was.
+      await d.seed.db.db
+        .update(RemoteSessions)
+        .set({ agentSeenAt: new Date() })
+        .where(eq(RemoteSessions.id, sessionId));
+      const a = await agent(d.seed.agentA2);
+      await a.next("session/request", (m) => m.sessionId === sessionId);
+      expect((await sessionRow(sessionId)).status).toBe("pending");
+      a.send({ type: "session/accept", sessionId });
+      const v = await viewer(ticket);
+      await v.next("session/state", (m) => m.status === "active");
+      v.send({ type: "session/end", sessionId });
+      await a.next("session/state", (m) => m.sessionId === sessionId && m.status === "ended");
+      a.close();
+    });
+
     it("delivers the request to the agent with the technician's name and workspace", async () => {
       const { a, v, request } = await requested();
       expect(request.technician).toEqual({

@@ -177,7 +177,9 @@ export interface SignalStore {
   stop(tenantId: string, sessionId: string, reason: SessionEndReason, actor: Actor): Promise<boolean>;
   /**
    * An agent (re)connected saying which sessions it still runs: those are resumed (with a
-   * `session_resumed` event naming the gap), the other sessions it was part of are over.
+   * `session_resumed` event naming the gap), the other sessions it was part of are over, except a
+   * request it never answered (`reask`): it may never have arrived (taken by a worker whose
+   * connection of the agent was closing, or sent while no worker held one), so it is asked again.
    */
   resumeAgent(
     agent: AgentIdentity,
@@ -186,7 +188,10 @@ export interface SignalStore {
     resumed: string[];
     ended: number;
     over: { sessionId: string; status: SessionState; reason?: string }[];
+    reask: string[];
   }>;
+  /** A pending session's opening request, as the agent shows it, again; null once it is not pending. */
+  requestAgain(sessionId: string): Promise<SignalMessageOf<"session/request"> | null>;
   /** Ends the session as `agent_offline` unless its agent was seen in it after `since` (it came back). */
   stopIfAgentAway(sessionId: string, since: Date): Promise<void>;
   touchSessionAgents(sessionIds: string[]): Promise<void>;
@@ -208,6 +213,13 @@ export interface SignalStore {
 
 type Actor = { type: "user" | "agent" | "system"; id?: string | null };
 
+/** The columns of a session its request is made from. */
+const requestKeys = {
+  tenantId: RemoteSessions.tenantId,
+  agentId: RemoteSessions.agentId,
+  ownerId: RemoteSessions.technicianId,
+};
+
 const refused = (error: unknown): Outcome | null => {
   if (error instanceof IllegalControlChange)
     return { ok: false, code: "illegal_control", message: error.message };
@@ -225,6 +237,40 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
   const db: Database = handle.db;
   // Key: agent id + hash of the presented secret, so a wrong secret never hits a cached success.
   const cache = new Map<string, { result: AgentCredentialCheck; expires: number }>();
+
+  /** What a session's opening request says, as the agent shows it (its policies, who asks). */
+  async function requestOf(
+    sessionId: string,
+    session: { tenantId: string; agentId: string; ownerId: string },
+  ): Promise<SignalMessageOf<"session/request"> | null> {
+    const [row] = await db
+      .select({
+        consent: Agents.consentPolicy,
+        clipboardPolicy: Agents.clipboardPolicy,
+        recording: Agents.recordingPolicy,
+        tenant: Tenants.name,
+        owner: { id: Users.id, name: Users.name, email: Users.email },
+      })
+      .from(Agents)
+      .innerJoin(Tenants, eq(Tenants.id, session.tenantId))
+      .innerJoin(Users, eq(Users.id, session.ownerId))
+      .where(eq(Agents.id, session.agentId));
+    if (!row) return null;
+    return {
+      type: "session/request",
+      sessionId,
+      technician: {
+        id: row.owner.id,
+        name: row.owner.name.slice(0, 100),
+        email: row.owner.email,
+        tenant: row.tenant.slice(0, 100),
+      },
+      consent: row.consent,
+      recording: row.recording,
+      // Null is no policy: the agent lets anything through, as before policies existed.
+      ...(row.clipboardPolicy ? { clipboardPolicy: row.clipboardPolicy } : {}),
+    };
+  }
 
   async function setPresence(agent: AgentIdentity, online: boolean, condition?: Date) {
     await db.transaction(async (tx) => {
@@ -429,39 +475,16 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
             isNull(RemoteSessions.agentSeenAt),
           ),
         )
-        .returning({
-          tenantId: RemoteSessions.tenantId,
-          agentId: RemoteSessions.agentId,
-          ownerId: RemoteSessions.technicianId,
-        });
-      if (!session) return null;
-      const [row] = await db
-        .select({
-          consent: Agents.consentPolicy,
-          clipboardPolicy: Agents.clipboardPolicy,
-          recording: Agents.recordingPolicy,
-          tenant: Tenants.name,
-          owner: { id: Users.id, name: Users.name, email: Users.email },
-        })
-        .from(Agents)
-        .innerJoin(Tenants, eq(Tenants.id, session.tenantId))
-        .innerJoin(Users, eq(Users.id, session.ownerId))
-        .where(eq(Agents.id, session.agentId));
-      if (!row) return null;
-      return {
-        type: "session/request",
-        sessionId,
-        technician: {
-          id: row.owner.id,
-          name: row.owner.name.slice(0, 100),
-          email: row.owner.email,
-          tenant: row.tenant.slice(0, 100),
-        },
-        consent: row.consent,
-        recording: row.recording,
-        // Null is no policy: the agent lets anything through, as before policies existed.
-        ...(row.clipboardPolicy ? { clipboardPolicy: row.clipboardPolicy } : {}),
-      };
+        .returning(requestKeys);
+      return session ? requestOf(sessionId, session) : null;
+    },
+
+    async requestAgain(sessionId) {
+      const [session] = await db
+        .select(requestKeys)
+        .from(RemoteSessions)
+        .where(and(eq(RemoteSessions.id, sessionId), eq(RemoteSessions.status, "pending")));
+      return session ? requestOf(sessionId, session) : null;
     },
 
     async participantConnected(participantId, peer) {
@@ -498,9 +521,12 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
       const open = await openSessionsOfAgent(db, agent.agentId);
       const wanted = new Set(running);
       const resumed: string[] = [];
+      const reask: string[] = [];
       let ended = 0;
       for (const session of open) {
-        if (wanted.has(session.id)) {
+        if (!wanted.has(session.id) && session.status === "pending" && session.agentSeenAt) {
+          reask.push(session.id);
+        } else if (wanted.has(session.id)) {
           await touchSessionAgents(db, [session.id]);
           await appendEvent(db, {
             tenantId: session.tenantId,
@@ -541,7 +567,7 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
           ...(row?.reason ? { reason: row.reason } : {}),
         };
       });
-      return { resumed, ended, over };
+      return { resumed, ended, over, reask };
     },
 
     async stopIfAgentAway(sessionId, since) {

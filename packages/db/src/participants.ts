@@ -20,6 +20,7 @@ import {
   SESSION_LIMITS,
   SESSION_STATES,
   type SessionEndReason,
+  type SessionState,
   stopTransition,
 } from "@rd/protocol";
 import { and, asc, eq, inArray, isNull, lt, or } from "drizzle-orm";
@@ -732,11 +733,12 @@ export async function stopQuietly(
 export async function openSessionsOfAgent(
   executor: Executor,
   agentId: string,
-): Promise<{ id: string; tenantId: string; agentSeenAt: Date | null }[]> {
+): Promise<{ id: string; tenantId: string; status: SessionState; agentSeenAt: Date | null }[]> {
   return executor
     .select({
       id: RemoteSessions.id,
       tenantId: RemoteSessions.tenantId,
+      status: RemoteSessions.status,
       agentSeenAt: RemoteSessions.agentSeenAt,
     })
     .from(RemoteSessions)

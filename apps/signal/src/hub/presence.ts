@@ -69,7 +69,7 @@ export class Presence {
       workerId,
     });
     await store.agentOnline(agent);
-    const { resumed, ended, over } = await store.resumeAgent(agent, running);
+    const { resumed, ended, over, reask } = await store.resumeAgent(agent, running);
     if (isClosed(connection)) return;
     for (const sessionId of resumed) {
       registry.addAgentSession(connection, sessionId);
@@ -86,8 +86,20 @@ export class Presence {
     for (const { sessionId, status, reason } of over) {
       delivery.send(connection, { type: "session/state", sessionId, status, ...(reason ? { reason } : {}) });
     }
+    // Over the bus, like any request: the agent ignores one it has already.
+    for (const sessionId of reask) {
+      void this.ctx.sessions
+        .reaskAgent(sessionId, agent.agentId)
+        .catch((error: unknown) => log.warn({ err: error, sessionId }, "asking the agent again failed"));
+    }
     log.info(
-      { agentId: agent.agentId, connection: connection.id, resumed: resumed.length, ended },
+      {
+        agentId: agent.agentId,
+        connection: connection.id,
+        resumed: resumed.length,
+        ended,
+        reask: reask.length,
+      },
       "agent connected",
     );
   }

@@ -155,6 +155,16 @@ export class SessionControl {
     });
   }
 
+  /** Asks the agent again for a request that may never have reached it (store.resumeAgent's `reask`). */
+  async reaskAgent(sessionId: string, agentId: string): Promise<void> {
+    const request = await this.ctx.store.requestAgain(sessionId);
+    if (!request) return;
+    await this.ctx.delivery.deliver(channels.agent(agentId), {
+      ...request,
+      ...(await iceServersFor(this.ctx, sessionId)),
+    });
+  }
+
   /** A change on the control feed: tell this worker's connections of the session. */
   onNotice(notice: Extract<ControlNotice, { kind: "session" | "participants" }>): void {
     if (notice.kind === "participants") return this.pushSnapshot(notice.sessionId);
