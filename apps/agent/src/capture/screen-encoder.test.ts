@@ -65,7 +65,7 @@ describe("a grabbing encoder on standby", () => {
       encoder.activate();
       await until(() => existsSync(gate));
       expect(readFileSync(gate, "utf8")).toBe(
-        "[0:v]mpdecimate=max=30,crop=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p[v]",
+        "[0:v]scale=flags=neighbor,format=yuv420p,mpdecimate=max=30,crop=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p[v]",
       );
     } finally {
       encoder.stop();
