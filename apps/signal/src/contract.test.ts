@@ -213,8 +213,9 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       a.close();
     });
 
-    it("has the first viewer ask an agent that was not connected when the session was made", async () => {
-      const first = await agent(d.seed.agentA2);
+    /** The agent was connected and is no longer held by any worker (still online: its grace period runs). */
+    async function agentLetGo(credentials: typeof d.seed.agentA2) {
+      const first = await agent(credentials);
       first.close();
       await first.closedWith();
       // The worker lets go of the connection a moment after the socket closes; until then it would
@@ -223,6 +224,10 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
         async () => (await health(d.agentUrl, TEST_METRICS_TOKEN)).agents,
         (agents) => agents === 0,
       );
+    }
+
+    it("has the first viewer ask an agent that was not connected when the session was made", async () => {
+      await agentLetGo(d.seed.agentA2);
       // Made while no worker holds the agent (it is still online: its grace period runs).
       const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA2.agentId);
       const a = await agent(d.seed.agentA2);
@@ -237,13 +242,7 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     });
 
     it("asks an agent again when it connects for a request a worker took that never reached it", async () => {
-      const first = await agent(d.seed.agentA2);
-      first.close();
-      await first.closedWith();
-      await until(
-        async () => (await health(d.agentUrl, TEST_METRICS_TOKEN)).agents,
-        (agents) => agents === 0,
-      );
+      await agentLetGo(d.seed.agentA2);
       const { sessionId, ticket } = await d.seed.openSession(d.seed.techA, d.seed.agentA2.agentId);
       // As when the worker that took the request held a connection of the agent that was closing
       // (or none held one): marked as asked, and nobody was.

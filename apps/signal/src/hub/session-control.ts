@@ -11,6 +11,7 @@ import {
   type SessionEndReason,
   type SessionState,
   type SignalMessage,
+  type SignalMessageOf,
   stopTransition,
 } from "@rd/protocol";
 import type { ControlNotice } from "@rd/db";
@@ -147,21 +148,20 @@ export class SessionControl {
    * the viewer's page is still on its way, or else the first viewer's worker when it connects.
    */
   async askAgent(sessionId: string, agentId: string): Promise<void> {
-    const request = await this.ctx.store.claimRequest(sessionId);
-    if (!request) return;
-    await this.ctx.delivery.deliver(channels.agent(agentId), {
-      ...request,
-      ...(await iceServersFor(this.ctx, sessionId)),
-    });
+    await this.sendRequest(agentId, await this.ctx.store.claimRequest(sessionId));
   }
 
   /** Asks the agent again for a request that may never have reached it (store.resumeAgent's `reask`). */
   async reaskAgent(sessionId: string, agentId: string): Promise<void> {
-    const request = await this.ctx.store.requestAgain(sessionId);
+    await this.sendRequest(agentId, await this.ctx.store.requestAgain(sessionId));
+  }
+
+  /** The request with a TURN credential of the session's own, when there is one to send. */
+  private async sendRequest(agentId: string, request: SignalMessageOf<"session/request"> | null) {
     if (!request) return;
     await this.ctx.delivery.deliver(channels.agent(agentId), {
       ...request,
-      ...(await iceServersFor(this.ctx, sessionId)),
+      ...(await iceServersFor(this.ctx, request.sessionId)),
     });
   }
 
