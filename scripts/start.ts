@@ -96,7 +96,9 @@ if (await waitForHttp(`${url}/healthz`, server)) {
     say(`first visit? create the admin account on the setup page with the setup token ${token.trim()}`);
   say("Stop with Ctrl+C.");
   if (env.RD_DEMO_AGENT === "true")
-    say('then open Agents: "Demo desktop" (a virtual display on this machine) is ready to Connect.');
+    say(
+      'then open Agents: "Demo desktop" (a virtual display on this machine) comes online a few seconds after setup; Connect to it.',
+    );
 } else if (server.exitCode === null) {
   say(`the dashboard did not answer on ${url}/healthz within a minute; see the log above.`);
 }
