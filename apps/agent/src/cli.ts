@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
       }
       try {
         const agent = await runAgent(
-          desktop ? { ...config, display: desktop.display } : config,
+          desktop ? { ...config, display: desktop.display, framebuffer: desktop.framebuffer } : config,
           credential,
           log,
         );

@@ -55,6 +55,12 @@ const schema = z.object({
    * whole screen through shared memory at the frame rate, dropping unchanged frames. See the README.
    */
   RD_AGENT_CAPTURE: z.enum(["auto", "damage", "grab"]).default("auto"),
+  /**
+   * The screen file of an Xvfb started with `-fbdir DIR` (DIR/Xvfb_screen0): capture by change then
+   * copies changed rows from it instead of asking the X server (capture/x11/framebuffer-file.ts).
+   * The agent's own displays (--virtual-display, --desk) set it themselves.
+   */
+  RD_AGENT_FRAMEBUFFER: z.string().min(1).optional(),
   /** The encoder's ceiling; receiver estimates lower it on slow links. */
   RD_AGENT_MAX_KBPS: z.coerce.number().int().min(100).max(50_000).default(4000),
   /** How long the person at the machine has to answer before the request is denied. */
@@ -83,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     codec: e.RD_AGENT_CODEC,
     fps: e.RD_AGENT_FPS,
     capture: e.RD_AGENT_CAPTURE,
+    framebuffer: e.RD_AGENT_FRAMEBUFFER,
     maxKbps: e.RD_AGENT_MAX_KBPS,
     consentTimeoutMs: e.RD_AGENT_CONSENT_TIMEOUT_MS,
   };

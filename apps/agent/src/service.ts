@@ -53,6 +53,7 @@ export async function runAgent(
           fps: config.fps,
           log: log.child({ module: "capture" }),
           open: () => XScreenReader.open(display, xAuthorityFor(display)),
+          framebuffer: config.framebuffer,
         })
       : undefined;
   // One encoder per codec a viewer negotiated, the configured codec preferred (video-sources.ts).

@@ -8,7 +8,11 @@
  * runs with the agent's minimal child environment (child-env.ts), never the agent's own.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { XVFB_SCREEN_FILE } from "./capture/x11/framebuffer-file.ts";
 import { childEnv, useXAuthority } from "./child-env.ts";
 import { commandExists } from "./preflight.ts";
 import { createXAuthority, type XAuthority } from "./x-authority.ts";
@@ -28,6 +32,8 @@ export interface VirtualDisplay {
   display: string;
   /** The Xauthority file holding the display's cookie (0600): XAUTHORITY for its clients. */
   xauthority: string;
+  /** The screen's framebuffer file (`-fbdir`): what capture by change reads (RD_AGENT_FRAMEBUFFER). */
+  framebuffer: string;
   width: number;
   height: number;
   /** Stops the terminal, the window manager and the X server, and deletes the cookie; safe to call twice. */
@@ -41,9 +47,28 @@ const START_TIMEOUT_MS = 15_000;
 
 /** Children still running, killed synchronously if the process exits without closing them. */
 const live = new Set<ChildProcess>();
+/** The screens' directories (screenDir()): a killed Xvfb leaves its file behind. */
+const screenDirs = new Set<string>();
 process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
+  for (const dir of screenDirs) rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * A private (0700) directory for Xvfb's screen file (`-fbdir`), which capture by change reads. In
+ * memory where there is a tmpfs: on a disk, the kernel would keep writing a busy screen back.
+ */
+async function screenDir(): Promise<{ dir: string; remove(): void }> {
+  const dir = await mkdtemp(path.join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "rd-screen-"));
+  screenDirs.add(dir);
+  return {
+    dir,
+    remove: () => {
+      screenDirs.delete(dir);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 /**
  * Whether display `n` is in use: a running X server holds its lock file. A lock whose server is
@@ -82,13 +107,18 @@ export async function startVirtualDisplay(options: VirtualDisplayOptions = {}): 
   for (let n = firstDisplay; n < firstDisplay + DISPLAY_RANGE; n++) {
     if (displayTaken(n)) continue;
     const authority = await createXAuthority(n);
-    const xvfb = await startXvfb(n, width, height, authority).catch((error: unknown) => {
+    const screen = await screenDir();
+    const cleanUp = () => {
       authority.remove();
+      screen.remove();
+    };
+    const xvfb = await startXvfb(n, width, height, authority, screen.dir).catch((error: unknown) => {
+      cleanUp();
       throw error;
     });
     // Another process took the number between the probe and the spawn: try the next one.
     if (!xvfb) {
-      authority.remove();
+      cleanUp();
       continue;
     }
     const display = `:${n}`;
@@ -105,12 +135,13 @@ export async function startVirtualDisplay(options: VirtualDisplayOptions = {}): 
     return {
       display,
       xauthority: authority.file,
+      framebuffer: path.join(screen.dir, XVFB_SCREEN_FILE),
       width,
       height,
       close: () =>
         (closed ??= stopAll(children).then(() => {
           forget();
-          authority.remove();
+          cleanUp();
         })),
     };
   }
@@ -122,14 +153,25 @@ export async function startVirtualDisplay(options: VirtualDisplayOptions = {}): 
  * when the number turned out to be taken. `-displayfd` makes Xvfb itself say when it is ready, so
  * there is no polling; `-noreset` keeps the server state (pointer position, keyboard) when the last
  * client disconnects. `-auth` (and never `-ac`) makes it refuse every client without the cookie.
+ * `-fbdir` keeps the screen in a file, for capture to read (screenDir()).
  */
 function startXvfb(
   n: number,
   width: number,
   height: number,
   authority: XAuthority,
+  screenDir: string,
 ): Promise<ChildProcess | undefined> {
-  const args = [`:${n}`, "-screen", "0", `${width}x${height}x24`, "-auth", authority.file];
+  const args = [
+    `:${n}`,
+    "-screen",
+    "0",
+    `${width}x${height}x24`,
+    "-auth",
+    authority.file,
+    "-fbdir",
+    screenDir,
+  ];
   const xvfb = track(
     spawn("Xvfb", [...args, "-nolisten", "tcp", "-noreset", "-displayfd", "3"], {
       stdio: ["ignore", "ignore", "pipe", "pipe"],

@@ -13,6 +13,8 @@ export interface TestDisplay {
   display: string;
   /** The agent's child environment for this display (DISPLAY, XAUTHORITY), for X clients. */
   env: NodeJS.ProcessEnv;
+  /** Xvfb's framebuffer file (`-fbdir`): RD_AGENT_FRAMEBUFFER for an agent on this display. */
+  framebuffer: string;
   width: number;
   height: number;
   /** Kills the window manager and the X server; safe to call twice. */

@@ -2,6 +2,7 @@
  * Change-driven capture against a real Xvfb: the picture it hands out is the screen's (read back
  * with xsetroot's colours), a change is a new frame, a quiet screen is only the sharpening repeats
  * and a heartbeat, the pointer is drawn in, and the real ffmpeg encodes the frames, keyframe first.
+ * All of it twice: reading the screen with GetImage, and from Xvfb's framebuffer file.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -23,11 +24,14 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(() => display?.close());
 
+type Source = DamageCapture["source"];
+let source: Source;
 const capture = () =>
   new DamageCapture({
     fps: 30,
     log,
     open: () => XScreenReader.open(display.display, display.env.XAUTHORITY),
+    ...(source === "framebuffer" ? { framebuffer: display.framebuffer } : {}),
   });
 
 /** The colour at (x, y) of a bgr0 frame, as "#rrggbb". */
@@ -47,13 +51,18 @@ async function until<T>(read: () => T | undefined, timeoutMs = 5000): Promise<T>
   }
 }
 
-describe("DamageCapture on Xvfb", () => {
+describe.each<Source>(["GetImage", "framebuffer"])("DamageCapture on Xvfb, reading with %s", (reading) => {
+  beforeAll(() => {
+    source = reading;
+  });
+
   it("hands out the screen, then a new frame for each change, and only repeats while it is quiet", async () => {
     await run("xsetroot", ["-solid", "#ff0000"], { env: display.env });
     const source = capture();
     const frames: RawFrame[] = [];
     const unsubscribe = await source.subscribe({ onFrame: (f) => frames.push(f) });
     try {
+      expect(source.source).toBe(reading);
       const first = await until(() => frames[0]);
       expect(first.pixelFormat).toBe("bgr0");
       expect([first.width, first.height]).toEqual([320, 240]);

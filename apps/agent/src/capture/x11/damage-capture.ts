@@ -13,12 +13,17 @@
  * The server leaves its pointer out of GetImage, so the capture draws it: the pointer's position and
  * image are polled (XFIXES) while someone watches, and a move is a change like any other.
  *
+ * An Xvfb started with `-fbdir` (the agent's own displays, desks) keeps its screen in a file: the
+ * changed rows are then copied from it (framebuffer-file.ts) instead of asked for with GetImage.
+ *
  * It also measures how fast the screen changes, for whoever observes it (observe()): an encoder
  * that grabs the screen itself while it is busy (capture-mode.ts) keeps it watching, without
  * reading, to know when the screen has gone quiet.
  */
 import type { Logger } from "@rd/log";
 import type { RawInput } from "../ffmpeg-args.ts";
+import { FramebufferFile } from "./framebuffer-file.ts";
+import { sync } from "./x-connection.ts";
 import type { CursorImage, RawPixelFormat, Rect, XScreenReader } from "./x-screen-reader.ts";
 
 export interface RawFrame {
@@ -48,6 +53,8 @@ export interface DamageCaptureOptions {
   log: Logger;
   /** Opens the display's reader; called again after the connection is lost. */
   open(): Promise<XScreenReader>;
+  /** The display's Xvfb framebuffer file (`-fbdir`), if it has one: read instead of GetImage. */
+  framebuffer?: string;
 }
 
 /**
@@ -76,6 +83,7 @@ export class DamageCapture {
   private readonly subscribers = new Set<RawFrameSubscriber>();
   private reader?: XScreenReader;
   private opening?: Promise<XScreenReader>;
+  private framebuffer?: FramebufferFile;
   private screen?: Buffer;
   private width = 0;
   private height = 0;
@@ -262,11 +270,18 @@ export class DamageCapture {
     this.idle();
     this.reader?.close();
     this.reader = undefined;
+    void this.framebuffer?.close();
+    this.framebuffer = undefined;
+  }
+
+  /** How the screen is read: from Xvfb's framebuffer file, or with GetImage (for the debug log). */
+  get source(): "framebuffer" | "GetImage" {
+    return this.framebuffer ? "framebuffer" : "GetImage";
   }
 
   private connect(): Promise<XScreenReader> {
     if (this.reader) return Promise.resolve(this.reader);
-    this.opening ??= this.options.open().then(
+    this.opening ??= this.openReader().then(
       (reader) => {
         this.opening = undefined;
         this.reader = reader;
@@ -275,6 +290,9 @@ export class DamageCapture {
           if (this.reader !== reader) return;
           this.options.log.warn({ err: error }, "lost the X connection used for capture");
           this.reader = undefined;
+          // A restarted server makes a new file: the old one's pixels would never change again.
+          void this.framebuffer?.close();
+          this.framebuffer = undefined;
           this.setLatest(undefined);
           this.idle();
         };
@@ -291,6 +309,39 @@ export class DamageCapture {
       },
     );
     return this.opening;
+  }
+
+  /** The display's reader, and its framebuffer file when there is one it can read. */
+  private async openReader(): Promise<XScreenReader> {
+    const reader = await this.options.open();
+    const path = this.options.framebuffer;
+    if (path && !this.framebuffer) {
+      try {
+        const file = await FramebufferFile.open(path);
+        const { width, height } = await reader.size();
+        const { layout } = file;
+        if (layout.width === width && layout.height === height && layout.pixelFormat === reader.pixelFormat) {
+          this.framebuffer = file;
+        } else {
+          await file.close();
+          throw new Error(
+            `it holds a ${layout.width}x${layout.height} screen, the display is ${width}x${height}`,
+          );
+        }
+      } catch (error) {
+        this.options.log.warn(
+          { err: error, path },
+          "cannot read the framebuffer file; reading the screen with GetImage",
+        );
+      }
+    }
+    return reader;
+  }
+
+  /** The framebuffer file, while its screen is the size of the display's. */
+  private framebufferOf(width: number, height: number): FramebufferFile | undefined {
+    const layout = this.framebuffer?.layout;
+    return layout && layout.width === width && layout.height === height ? this.framebuffer : undefined;
   }
 
   private get watching(): boolean {
@@ -390,7 +441,15 @@ export class DamageCapture {
   private async readAll() {
     const reader = await this.connect();
     const { width, height } = await reader.size();
-    this.screen = await reader.image({ x: 0, y: 0, width, height }, (pixels) => Buffer.from(pixels));
+    const framebuffer = this.framebufferOf(width, height);
+    if (framebuffer) {
+      await drawn(reader);
+      const screen = Buffer.allocUnsafe(width * height * 4);
+      await framebuffer.readRows(0, height, screen);
+      this.screen = screen;
+    } else {
+      this.screen = await reader.image({ x: 0, y: 0, width, height }, (pixels) => Buffer.from(pixels));
+    }
     this.width = width;
     this.height = height;
     this.dirty = [];
@@ -402,6 +461,13 @@ export class DamageCapture {
     const clipped = rects.map((r) => clip(r, this.width, this.height)).filter((r) => r !== undefined);
     const bounds = boundingBox(clipped);
     if (!bounds) return 0;
+    // From the file, whole rows are one copy: the rows the changes span, side to side.
+    const framebuffer = this.framebufferOf(this.width, this.height);
+    if (framebuffer) {
+      await drawn(reader);
+      await framebuffer.readRows(bounds.y, bounds.y + bounds.height, this.screen!);
+      return bounds.width * bounds.height;
+    }
     const area = clipped.reduce((sum, r) => sum + r.width * r.height, 0);
     const reads =
       clipped.length <= MAX_SEPARATE_READS && area < (bounds.width * bounds.height) / 2 ? clipped : [bounds];
@@ -449,6 +515,7 @@ export class DamageCapture {
         damagePerS: Math.round(stats.damage / seconds),
         framesPerS: +(stats.frames / seconds).toFixed(1),
         grabMs: +(stats.grabMs / Math.max(1, stats.grabs)).toFixed(1),
+        source: this.source,
         newBuffers: stats.allocated,
         subscribers: this.subscribers.size,
       },
@@ -528,6 +595,17 @@ export class DamageCapture {
     this.cursorMoved = true;
     this.scheduleFrame();
   }
+}
+
+/**
+ * Waits until the server has drawn every change it reported. DAMAGE reports a change as the server
+ * starts drawing it, and the report can leave before the drawing is done (when the server's output
+ * to this client fills up mid-request): read from the framebuffer file then, the change would be
+ * missed until that area changed again. A round trip (~0.1 ms) settles it: the server answers only
+ * after finishing what it was drawing. GetImage needs none, being answered in order itself.
+ */
+function drawn(reader: XScreenReader): Promise<void> {
+  return sync(reader.x);
 }
 
 function clip(rect: Rect, width: number, height: number): Rect | undefined {
