@@ -63,6 +63,8 @@ export const INSIDE = {
   home: "/home/desk",
   x11: "/tmp/.X11-unix",
   xauthority: "/run/desk/Xauthority",
+  /** Where Xvfb keeps its screen (`-fbdir`), in the desk's own /tmp (memory it is charged for). */
+  framebufferDir: "/tmp/.rd-screen",
 } as const;
 
 /** Whether `inner` is `outer` or lies under it. */

@@ -29,6 +29,7 @@ describe("the desk's init script", () => {
       width: 1366,
       height: 768,
       xauthority: "/run/desk/Xauthority",
+      framebufferDir: "/tmp/.rd-screen",
       programs: [["fluxbox"], ["xterm", "-e", "nano"]],
     });
     const lines = script.split("\n");
@@ -38,6 +39,9 @@ describe("the desk's init script", () => {
     expect(lines.at(-1)).toBe('wait "$xvfb"');
     expect(script).toContain("'-auth' '/run/desk/Xauthority'");
     expect(script).not.toContain("-ac");
+    // The screen in a private directory of the desk's /tmp, made before the server starts.
+    expect(script).toContain("mkdir -m 700 '/tmp/.rd-screen'");
+    expect(script).toContain("'-fbdir' '/tmp/.rd-screen'");
   });
 
   it("is valid bash", async () => {
@@ -46,6 +50,7 @@ describe("the desk's init script", () => {
       width: 320,
       height: 240,
       xauthority: "/x",
+      framebufferDir: "/fb",
       programs: [["a b"]],
     });
     await expect(run("bash", ["-n", "-c", script])).resolves.toBeDefined();

@@ -17,8 +17,13 @@ export interface DeskInitOptions {
   height: number;
   /** Where the X server's cookie is inside the sandbox. */
   xauthority: string;
+  /** A directory for the X server to keep its screen in (`-fbdir`), made by the script. */
+  framebufferDir: string;
   programs: readonly (readonly string[])[];
 }
+
+/** The file Xvfb keeps screen 0 in, in its `-fbdir` directory. */
+export const XVFB_SCREEN_FILE = "Xvfb_screen0";
 
 /** Exit codes of the script, so that the server can say which step failed. */
 export const INIT_EXIT = { fifo: 121, xServer: 122, noGoAhead: 123 } as const;
@@ -29,7 +34,7 @@ export function shellQuote(arg: string): string {
 }
 
 export function deskInitScript(options: DeskInitOptions): string {
-  const { displayNumber, width, height, xauthority, programs } = options;
+  const { displayNumber, width, height, xauthority, framebufferDir, programs } = options;
   const xvfb = [
     "Xvfb",
     `:${displayNumber}`,
@@ -38,10 +43,12 @@ export function deskInitScript(options: DeskInitOptions): string {
     // No TCP (there is no network anyway); keep pointer and keyboard state when the last client
     // goes; say on fd 5 when ready, so nobody polls for the socket.
     ...["-nolisten", "tcp", "-noreset", "-displayfd", "5"],
+    // The screen in a file the agent outside reads instead of asking for pixels over the socket.
+    ...["-fbdir", framebufferDir],
   ];
   const lines = [
     closeFdsAbove(3),
-    `mkfifo /tmp/.rd-x-ready || exit ${INIT_EXIT.fifo}`,
+    `mkfifo /tmp/.rd-x-ready && mkdir -m 700 ${shellQuote(framebufferDir)} || exit ${INIT_EXIT.fifo}`,
     // The FIFO's write end belongs to Xvfb alone: should it die before it is ready, the read below
     // sees end-of-file instead of waiting forever.
     `${xvfb.map(shellQuote).join(" ")} 5>/tmp/.rd-x-ready 3>&- </dev/null >/dev/null &`,

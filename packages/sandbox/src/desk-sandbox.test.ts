@@ -267,6 +267,10 @@ describe.skipIf(!hasBwrap)("a desk sandbox", () => {
       ]),
     );
     expect(frame.code).toBe(0);
+    // And what capture by change reads instead: the screen's file, through the desk's init.
+    const screenFile = await runCommand(a.outside(["sh", "-c", 'stat -c %s "$RD_AGENT_FRAMEBUFFER"']));
+    expect(screenFile.stderr).toBe("");
+    expect(Number(screenFile.stdout)).toBeGreaterThan(1366 * 768 * 4);
     // The desk's own programs are up: a terminal and the editor.
     const windows = async () => (await runCommand(a.outside(["xwininfo", "-root", "-tree"]))).stdout;
     expect(

@@ -29,7 +29,7 @@ import {
   removeDeskDir,
   writeDeskState,
 } from "./desk-dir.ts";
-import { deskInitScript, INIT_EXIT } from "./desk-init.ts";
+import { deskInitScript, INIT_EXIT, XVFB_SCREEN_FILE } from "./desk-init.ts";
 import { freeDisplayNumber } from "./display-number.ts";
 import { deskHostUser } from "./host-user.ts";
 import { type Command, inCgroups, insideCommand, outsideCommand, SYSTEM_PATH } from "./namespace-commands.ts";
@@ -252,6 +252,7 @@ export async function startDeskSandbox(options: DeskSandboxOptions): Promise<Des
     width,
     height,
     xauthority: INSIDE.xauthority,
+    framebufferDir: INSIDE.framebufferDir,
     programs: options.programs ?? DEFAULT_PROGRAMS,
   });
   const args = bwrapArgs({
@@ -368,6 +369,8 @@ export async function startDeskSandbox(options: DeskSandboxOptions): Promise<Des
           socketDir: paths.x11,
           displayNumber,
           xauthority: paths.xauthority,
+          // The desk's /tmp as this host sees it, through its init's root.
+          framebuffer: `/proc/${pid}/root${INSIDE.framebufferDir}/${XVFB_SCREEN_FILE}`,
           asRoot,
           uid: selfUid,
           gid: selfGid,

@@ -117,6 +117,8 @@ export interface OutsideTarget {
   displayNumber: number;
   /** Host path of the desk's Xauthority file. */
   xauthority: string;
+  /** Host path of the desk's screen file (Xvfb `-fbdir`), for the desk agent's capture. */
+  framebuffer?: string;
   asRoot: boolean;
   /** The caller's uid and gid, kept for the program when a user namespace is needed (not root). */
   uid: number;
@@ -158,6 +160,11 @@ export function outsideCommand(target: OutsideTarget, argv: readonly string[]): 
       String(target.displayNumber),
       ...program,
     ],
-    env: { PATH: SYSTEM_PATH, DISPLAY: `:${target.displayNumber}`, XAUTHORITY: target.xauthority },
+    env: {
+      PATH: SYSTEM_PATH,
+      DISPLAY: `:${target.displayNumber}`,
+      XAUTHORITY: target.xauthority,
+      ...(target.framebuffer ? { RD_AGENT_FRAMEBUFFER: target.framebuffer } : {}),
+    },
   };
 }
