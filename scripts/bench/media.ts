@@ -31,6 +31,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "@playwright/test";
 import { xAuthorityFor } from "../../apps/agent/src/child-env.ts";
+import type { TestDisplay } from "../../apps/agent/src/testing/display.ts";
 import { chromiumLaunchOptions } from "../../e2e/chromium.ts";
 import { addTechnician, createEnrollmentCode, signInAsAdmin, signInAsNewUser } from "../../e2e/helpers.ts";
 import { screenPoint } from "../../e2e/viewer.ts";
@@ -144,8 +145,14 @@ async function enrollAgent(page: Page, configDir: string): Promise<string> {
   }
 }
 
-/** `agent run` on the workload's display; resolves once it is online. */
-async function runAgent(configDir: string, display: string): Promise<ChildProcess> {
+/**
+ * `agent run` on the workload's display; resolves once it is online. It reads the screen from
+ * Xvfb's framebuffer file as it does on its own displays, unless BENCH_FRAMEBUFFER=none.
+ */
+async function runAgent(configDir: string, desktop: TestDisplay): Promise<ChildProcess> {
+  const display = desktop.display;
+  const framebuffer =
+    process.env.BENCH_FRAMEBUFFER === "none" ? {} : { RD_AGENT_FRAMEBUFFER: desktop.framebuffer };
   const agent = spawn(process.execPath, [cli, "run"], {
     env: {
       ...process.env,
@@ -153,6 +160,7 @@ async function runAgent(configDir: string, display: string): Promise<ChildProces
       DISPLAY: display,
       // The workload's desktop admits only clients with its cookie.
       XAUTHORITY: xAuthorityFor(display),
+      ...framebuffer,
       RD_AGENT_LOG_LEVEL: process.env.BENCH_AGENT_LOG ? "debug" : "info",
       // For profiling the agent alone, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
       ...(process.env.BENCH_AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS } : {}),
@@ -488,7 +496,7 @@ try {
     const workload = await startWorkload(name);
     try {
       log(`${workload.description}: our viewer and agent…`);
-      const agent = await runAgent(configDir, workload.display.display);
+      const agent = await runAgent(configDir, workload.display);
       let ours: Figures;
       try {
         if (name === "static") {
@@ -504,7 +512,7 @@ try {
       }
       if (name === "terminal" && turn) {
         log(`${workload.description}: through the impaired relay…`);
-        const impairedAgent = await runAgent(configDir, workload.display.display);
+        const impairedAgent = await runAgent(configDir, workload.display);
         try {
           const rows = await measureImpairment({
             page,
@@ -523,7 +531,7 @@ try {
       }
       if (name === "terminal" && VIEWER_COUNTS.length) {
         log(`${workload.description}: one session, ${VIEWER_COUNTS.join(", ")} viewers…`);
-        const viewersAgent = await runAgent(configDir, workload.display.display);
+        const viewersAgent = await runAgent(configDir, workload.display);
         try {
           const figures = await measureViewers(page, browser, agentId, viewersAgent, observers);
           viewerLines.push(...figures.map((f) => viewerRow(f, figures[0]!)));
