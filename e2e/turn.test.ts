@@ -37,7 +37,13 @@ function selectedPair(page: Page) {
         [key: string]: unknown;
       }[];
       const transport = reports.find((r) => r.type === "transport" && r.selectedCandidatePairId);
-      const pair = reports.find((r) => r.id === transport?.selectedCandidatePairId);
+      const selected = reports.find((r) => r.id === transport?.selectedCandidatePairId);
+      // The pair that carried the media: Chromium sometimes reports a newly selected pair (nothing
+      // on it yet, a static screen sends a frame a second) while the bytes sit on the one before.
+      const busiest = reports
+        .filter((r) => r.type === "candidate-pair" && r.state === "succeeded")
+        .sort((a, b) => ((b.bytesReceived as number) ?? 0) - ((a.bytesReceived as number) ?? 0))[0];
+      const pair = (selected?.bytesReceived as number) ? selected : (busiest ?? selected);
       const local = reports.find((r) => r.id === pair?.localCandidateId);
       if (!local) continue;
       found.push({
