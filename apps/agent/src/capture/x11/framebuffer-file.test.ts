@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDisplay, type TestDisplay } from "../../testing/display.ts";
+import { startDisplay, startTerminal, type TestDisplay } from "../../testing/display.ts";
 import { FramebufferFile, parseXwdHeader } from "./framebuffer-file.ts";
 import { XScreenReader } from "./x-screen-reader.ts";
 
@@ -19,13 +19,19 @@ afterAll(() => display?.close());
 
 describe("FramebufferFile", () => {
   it("reads the screen GetImage reads, rows at their place", async () => {
-    // Something on the screen besides the background: a window with text.
+    // Something on the screen besides the background: a window with text, above the rows read below.
     await run("xsetroot", ["-solid", "#336699"], { env: display.env });
+    const terminal = await startTerminal(display.display, "echo framebuffer; exec sleep 60", {
+      geometry: "30x4+10+10",
+    });
     const file = await FramebufferFile.open(display.framebuffer);
     const reader = await XScreenReader.open(display.display, display.env.XAUTHORITY);
     try {
       expect(file.layout).toMatchObject({ width: 320, height: 240, pixelFormat: reader.pixelFormat });
       const fromX = await reader.image({ x: 0, y: 0, width: 320, height: 240 }, (p) => Buffer.from(p));
+      const background = fromX.subarray(0, 4);
+      const pixels = Array.from({ length: 320 * 240 }, (_, i) => fromX.subarray(i * 4, i * 4 + 4));
+      expect(pixels.filter((p) => !p.equals(background)).length).toBeGreaterThan(1000);
       const fromFile = Buffer.alloc(320 * 240 * 4, 0xee);
       await file.readRows(0, 240, fromFile);
       expect(fromFile.equals(fromX)).toBe(true);
@@ -41,6 +47,7 @@ describe("FramebufferFile", () => {
     } finally {
       reader.close();
       await file.close();
+      await terminal.close();
     }
   });
 
