@@ -10,3 +10,4 @@ export * from "./datachannel.ts";
 export * from "./token-bucket.ts";
 export * from "./desk-state.ts";
 export * from "./desk-template.ts";
+export * from "./screen-tiles.ts";

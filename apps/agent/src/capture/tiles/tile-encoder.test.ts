@@ -1,0 +1,208 @@
+import { applyTileUpdate, type TilePicture } from "@rd/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDisplay, startTerminal, type TestDisplay, type TestTerminal } from "../../testing/display.ts";
+import { FramebufferFile } from "../x11/framebuffer-file.ts";
+import type { RawPixelFormat } from "../x11/x-screen-reader.ts";
+import { TileEncoder } from "./tile-encoder.ts";
+
+const WIDTH = 320;
+const HEIGHT = 200;
+const LINE = 13;
+
+/** A screen (bgr0 words 0x00RRGGBB) with a wallpaper gradient and a "terminal" of text-like lines. */
+class Screen {
+  readonly data = Buffer.alloc(WIDTH * HEIGHT * 4);
+  readonly pixels = new Uint32Array(this.data.buffer, this.data.byteOffset, WIDTH * HEIGHT);
+  private seed = 7;
+
+  constructor() {
+    for (let y = 0; y < HEIGHT; y++)
+      for (let x = 0; x < WIDTH; x++) this.set(x, y, (x << 16) | (y << 8) | 0x40);
+    for (let line = 0; line < this.lines; line++) this.writeLine(line);
+  }
+
+  readonly left = 8;
+  readonly right = 248;
+  readonly lines = 12;
+
+  set(x: number, y: number, rgb: number) {
+    this.pixels[y * WIDTH + x] = rgb;
+  }
+
+  private random(): number {
+    this.seed = (Math.imul(this.seed, 1103515245) + 12345) >>> 0;
+    return this.seed >>> 16;
+  }
+
+  /** A line of random "glyphs": white on black pixels, like a terminal's. */
+  writeLine(line: number) {
+    for (let y = line * LINE; y < (line + 1) * LINE; y++)
+      for (let x = this.left; x < this.right; x++) this.set(x, y, this.random() % 3 === 0 ? 0xffffff : 0);
+  }
+
+  /** The terminal's lines move up by `count` (down when negative), new lines written where they left. */
+  scroll(count: number) {
+    const rows = Math.abs(count) * LINE;
+    const height = this.lines * LINE;
+    const copy = (from: number, to: number) =>
+      this.data.copy(
+        this.data,
+        (to * WIDTH + this.left) * 4,
+        (from * WIDTH + this.left) * 4,
+        (from * WIDTH + this.right) * 4,
+      );
+    if (count > 0) for (let y = 0; y < height - rows; y++) copy(y + rows, y);
+    else for (let y = height - 1; y >= rows; y--) copy(y - rows, y);
+    const fresh =
+      count > 0 ? [...Array(count).keys()].map((i) => this.lines - 1 - i) : [...Array(-count).keys()];
+    for (const line of fresh) this.writeLine(line);
+  }
+}
+
+/** The picture's RGBA equals the screen's pixels (bgr0 or rgb0 words). */
+function expectSame(picture: TilePicture | undefined, pixels: Uint32Array, format: RawPixelFormat = "bgr0") {
+  expect(picture).toBeDefined();
+  const words = new Uint32Array(picture!.rgba.buffer, picture!.rgba.byteOffset, pixels.length);
+  let differ = 0;
+  for (let i = 0; i < pixels.length; i++) {
+    const p = pixels[i]!;
+    const rgb = format === "bgr0" ? p & 0xffffff : ((p & 0xff) << 16) | (p & 0xff00) | ((p >>> 16) & 0xff);
+    const r = rgb >>> 16;
+    const g = (rgb >>> 8) & 0xff;
+    const b = rgb & 0xff;
+    if (words[i] !== ((0xff << 24) | (b << 16) | (g << 8) | r) >>> 0) differ++;
+  }
+  expect(differ, "pixels that differ").toBe(0);
+}
+
+describe("tile encoder", () => {
+  it("sends the first screen whole, nothing for an unchanged one, and what changed after", () => {
+    const screen = new Screen();
+    const encoder = new TileEncoder("bgr0");
+    let picture = applyTileUpdate(undefined, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    expectSame(picture, screen.pixels);
+    expect(encoder.encode(screen.data, WIDTH, HEIGHT)).toBeUndefined();
+
+    screen.set(300, 150, 0x123456);
+    const update = encoder.encode(screen.data, WIDTH, HEIGHT)!;
+    // One pixel: the header and one fill.
+    expect(update.length).toBe(5 + 9 + 3);
+    picture = applyTileUpdate(picture, update).picture;
+    expectSame(picture, screen.pixels);
+  });
+
+  it.each([
+    ["up", 3],
+    ["down", -2],
+  ])("sends a terminal's scroll %s as a move plus the new lines", (_, lines) => {
+    const screen = new Screen();
+    const encoder = new TileEncoder("bgr0");
+    let picture = applyTileUpdate(undefined, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    const whole = encoder.lastStats.bytes;
+    screen.scroll(lines);
+    picture = applyTileUpdate(picture, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    expectSame(picture, screen.pixels);
+    expect(encoder.lastStats.copies).toBeGreaterThanOrEqual(1);
+    // The new lines are what it costs: a fraction of the terminal.
+    expect(encoder.lastStats.bytes).toBeLessThan(whole / 2);
+  });
+
+  it("keeps the picture right through many scrolls and edits", () => {
+    const screen = new Screen();
+    const encoder = new TileEncoder("bgr0");
+    let picture: TilePicture | undefined;
+    for (let step = 0; step < 30; step++) {
+      if (step % 3 === 0) screen.scroll(1 + (step % 4));
+      else if (step % 3 === 1) screen.scroll(-1);
+      else screen.set(step * 7, step * 5, 0xabcdef);
+      const update = encoder.encode(screen.data, WIDTH, HEIGHT);
+      if (update) picture = applyTileUpdate(picture, update).picture;
+      expectSame(picture, screen.pixels);
+    }
+  });
+
+  it.each([
+    ["a fill", 1, "fills"],
+    ["1-bit indices", 2, "palettes"],
+    ["2-bit indices", 4, "palettes"],
+    ["4-bit indices", 16, "palettes"],
+    ["8-bit indices", 256, "palettes"],
+    ["raw colours", 257, "raws"],
+  ] as const)("codes a rectangle of n colours as %s", (_, colours, kind) => {
+    const screen = new Screen();
+    const encoder = new TileEncoder("bgr0");
+    let picture = applyTileUpdate(undefined, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    // 20×20 inside one tile, every colour used.
+    for (let i = 0; i < 400; i++)
+      screen.set(260 + (i % 20), 130 + Math.floor(i / 20), (i % colours) * 0x010203 + 0x100000);
+    picture = applyTileUpdate(picture, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    expectSame(picture, screen.pixels);
+    expect(encoder.lastStats[kind]).toBe(1);
+  });
+
+  it("reads rgb0 pixels as well", () => {
+    const screen = new Screen();
+    const encoder = new TileEncoder("rgb0");
+    let picture = applyTileUpdate(undefined, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    expectSame(picture, screen.pixels, "rgb0");
+    screen.scroll(2);
+    picture = applyTileUpdate(picture, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    expectSame(picture, screen.pixels, "rgb0");
+  });
+
+  it("gives a joining receiver the whole current picture, and starts over at a new size", () => {
+    const screen = new Screen();
+    const encoder = new TileEncoder("bgr0");
+    expect(encoder.full()).toBeUndefined();
+    encoder.encode(screen.data, WIDTH, HEIGHT);
+    screen.scroll(1);
+    encoder.encode(screen.data, WIDTH, HEIGHT);
+    expectSame(applyTileUpdate(undefined, encoder.full()!).picture, screen.pixels);
+
+    const small = Buffer.alloc(16 * 8 * 4, 0x22);
+    const resized = applyTileUpdate(undefined, encoder.encode(small, 16, 8)!).picture;
+    expect([resized.width, resized.height]).toEqual([16, 8]);
+    expectSame(resized, new Uint32Array(small.buffer, small.byteOffset, 16 * 8));
+  });
+});
+
+describe("tile encoder on a real X screen", () => {
+  let display: TestDisplay;
+  let terminal: TestTerminal;
+  let framebuffer: FramebufferFile;
+
+  beforeAll(async () => {
+    display = await startDisplay({ width: 640, height: 400 });
+    terminal = await startTerminal(
+      display.display,
+      "while :; do od -x -N 128 /dev/urandom; sleep 0.02; done",
+      {
+        geometry: "80x24+0+0",
+      },
+    );
+    framebuffer = await FramebufferFile.open(display.framebuffer);
+  });
+
+  afterAll(async () => {
+    await framebuffer?.close();
+    await terminal?.close();
+    await display?.close();
+  });
+
+  it("keeps a receiver's picture equal to a scrolling xterm, moving the scrolled text", async () => {
+    const { width, height, pixelFormat } = framebuffer.layout;
+    const encoder = new TileEncoder(pixelFormat);
+    let picture: TilePicture | undefined;
+    let copies = 0;
+    for (let frame = 0; frame < 25; frame++) {
+      const screen = Buffer.alloc(width * height * 4);
+      await framebuffer.readRows(0, height, screen);
+      const update = encoder.encode(screen, width, height);
+      if (update) picture = applyTileUpdate(picture, update).picture;
+      copies += encoder.lastStats.copies;
+      expectSame(picture, new Uint32Array(screen.buffer, screen.byteOffset, width * height), pixelFormat);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    expect(copies, "scrolls sent as moves").toBeGreaterThan(0);
+  });
+});

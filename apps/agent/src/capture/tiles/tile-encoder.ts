@@ -1,0 +1,423 @@
+/**
+ * Encodes a screen's changes as tile updates (@rd/protocol screen-tiles.ts), the way VNC codes text:
+ * it keeps the picture its receivers have, finds what differs from the new screen, sends a
+ * terminal's scroll as one rectangle moved within that picture, and the rest as 64-pixel tiles cut
+ * down to what changed in them, each one colour, a palette of up to 256, or raw.
+ *
+ * A scroll is found by hashing the rows of the changed band before and after and letting the rows
+ * that are unique vote for how far they moved; the winning shift is then checked row by row against
+ * the picture, so a wrong guess costs tiles, never a wrong picture.
+ */
+import { paletteBits, TILE_OPS, TILES_VERSION } from "@rd/protocol";
+import type { RawPixelFormat } from "../x11/x-screen-reader.ts";
+
+/** Tile side: small enough that a change costs little more than itself, large enough to be few. */
+const TILE = 64;
+/** A shift needs this many unique rows agreeing, so two equal lines of text do not make a scroll. */
+const MIN_SCROLL_VOTES = 4;
+/** Moved runs shorter than this are left to the tiles: a COPY would cost more than it saves. */
+const MIN_MOVED_ROWS = 2;
+const MAX_PALETTE = 256;
+
+/** What the last update was made of, for whoever decides whether tiles suit the screen. */
+export interface TileUpdateStats {
+  copies: number;
+  fills: number;
+  palettes: number;
+  raws: number;
+  /** Pixels sent as raw colours: a screen with many is better sent as video. */
+  rawPixels: number;
+  bytes: number;
+}
+
+export class TileEncoder {
+  private readonly toRgb: (pixel: number) => number;
+  private reference?: Buffer;
+  /** The reference's pixels, and the screen being encoded's (set for the length of encode()). */
+  private referencePixels: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private pixels: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private width = 0;
+  private height = 0;
+  private readonly out = new Writer();
+  private stats: TileUpdateStats = emptyStats();
+
+  constructor(pixelFormat: RawPixelFormat) {
+    this.toRgb = pixelFormat === "bgr0" ? (p) => p & 0xffffff : (p) => swapRedBlue(p);
+  }
+
+  get lastStats(): TileUpdateStats {
+    return this.stats;
+  }
+
+  /**
+   * The update that turns the receivers' picture into `screen` (rows of `width` 4-byte pixels), or
+   * undefined when nothing changed. The first screen, and one of a new size, is sent whole.
+   */
+  encode(screen: Buffer, width: number, height: number): Buffer | undefined {
+    if (screen.length < width * height * 4)
+      throw new Error(`a ${width}×${height} screen needs ${width * height * 4} bytes`);
+    if (!this.reference || width !== this.width || height !== this.height) {
+      this.width = width;
+      this.height = height;
+      this.reference = Buffer.alloc(width * height * 4);
+      this.referencePixels = new Uint32Array(
+        this.reference.buffer,
+        this.reference.byteOffset,
+        width * height,
+      );
+      return this.whole(screen);
+    }
+    this.pixels = pixelsOf(screen, width * height);
+    const band = this.changedBand(screen);
+    if (!band) return undefined;
+    this.begin();
+    this.scroll(screen, band);
+    this.tiles(screen, band, false);
+    return this.finish();
+  }
+
+  /** The whole current picture, for a receiver that joins (or lost its picture); undefined before the first screen. */
+  full(): Buffer | undefined {
+    return this.reference && this.whole(Buffer.from(this.reference));
+  }
+
+  private whole(screen: Buffer): Buffer {
+    this.pixels = pixelsOf(screen, this.width * this.height);
+    this.begin();
+    this.tiles(screen, { top: 0, bottom: this.height, left: 0, right: this.width }, true);
+    return this.finish();
+  }
+
+  private begin(): void {
+    this.stats = emptyStats();
+    this.out.reset();
+    this.out.u8(TILES_VERSION);
+    this.out.u16(this.width);
+    this.out.u16(this.height);
+  }
+
+  private finish(): Buffer {
+    const update = this.out.take();
+    this.stats.bytes = update.length;
+    return update;
+  }
+
+  /** The rows and columns that differ from the picture, or undefined when none do. */
+  private changedBand(screen: Buffer): Band | undefined {
+    const reference = this.reference!;
+    const stride = this.width * 4;
+    let top = -1;
+    let bottom = -1;
+    let left = this.width;
+    let right = 0;
+    for (let y = 0; y < this.height; y++) {
+      const start = y * stride;
+      if (screen.compare(reference, start, start + stride, start, start + stride) === 0) continue;
+      if (top < 0) top = y;
+      bottom = y + 1;
+      left = Math.min(left, this.firstDifference(y, 0, left));
+      right = Math.max(right, this.lastDifference(y, right, this.width));
+    }
+    return top < 0 ? undefined : { top, bottom, left, right };
+  }
+
+  /** The first column in [from, to) where row y differs, or `to`. */
+  private firstDifference(y: number, from: number, to: number): number {
+    const { pixels, referencePixels } = this;
+    const row = y * this.width;
+    for (let x = from; x < to; x++) if (pixels[row + x] !== referencePixels[row + x]) return x;
+    return to;
+  }
+
+  /** One past the last column in [from, to) where row y differs, or `from`. */
+  private lastDifference(y: number, from: number, to: number): number {
+    const { pixels, referencePixels } = this;
+    const row = y * this.width;
+    for (let x = to - 1; x >= from; x--) if (pixels[row + x] !== referencePixels[row + x]) return x + 1;
+    return from;
+  }
+
+  /** Finds the band's vertical scroll, sends its moved rows as COPYs and applies them to the picture. */
+  private scroll(screen: Buffer, band: Band): void {
+    const reference = this.reference!;
+    const before = new Map<number, number>();
+    for (let y = band.top; y < band.bottom; y++) {
+      const hash = rowHash(this.referencePixels, this.width, y, band.left, band.right);
+      // A row seen twice (a blank line) says nothing about where it went.
+      before.set(hash, before.has(hash) ? -1 : y);
+    }
+    const votes = new Map<number, number>();
+    for (let y = band.top; y < band.bottom; y++) {
+      const from = before.get(rowHash(this.pixels, this.width, y, band.left, band.right));
+      if (from === undefined || from < 0 || from === y) continue;
+      votes.set(from - y, (votes.get(from - y) ?? 0) + 1);
+    }
+    let shift = 0;
+    let most = MIN_SCROLL_VOTES - 1;
+    for (const [dy, count] of votes) if (count > most) [shift, most] = [dy, count];
+    if (shift === 0) return;
+
+    const stride = this.width * 4;
+    const rowBytes = (band.right - band.left) * 4;
+    const matches = (y: number) => {
+      const source = y + shift;
+      if (source < 0 || source >= this.height) return false;
+      const at = y * stride + band.left * 4;
+      const from = source * stride + band.left * 4;
+      return screen.compare(reference, from, from + rowBytes, at, at + rowBytes) === 0;
+    };
+    const runs: [number, number][] = [];
+    for (let y = band.top; y < band.bottom;) {
+      if (!matches(y)) {
+        y++;
+        continue;
+      }
+      const start = y;
+      while (y < band.bottom && matches(y)) y++;
+      if (y - start >= MIN_MOVED_ROWS) runs.push([start, y]);
+    }
+    // Every run reads the picture as it was before any of them: applied in the order that reads
+    // each source row before another run overwrites it (upwards scroll: top first).
+    if (shift < 0) runs.reverse();
+    for (const [start, end] of runs) {
+      this.out.u8(TILE_OPS.copy);
+      this.out.u16(band.left);
+      this.out.u16(start + shift);
+      this.out.u16(band.left);
+      this.out.u16(start);
+      this.out.u16(band.right - band.left);
+      this.out.u16(end - start);
+      this.stats.copies++;
+      for (let i = 0; i < end - start; i++) {
+        const row = shift > 0 ? start + i : end - 1 - i;
+        const from = (row + shift) * stride + band.left * 4;
+        reference.copy(reference, row * stride + band.left * 4, from, from + rowBytes);
+      }
+    }
+  }
+
+  /** Sends the band's tiles that differ from the picture (all of them when `whole`), cut to their change. */
+  private tiles(screen: Buffer, band: Band, whole: boolean): void {
+    for (let tileY = Math.floor(band.top / TILE) * TILE; tileY < band.bottom; tileY += TILE) {
+      for (let tileX = Math.floor(band.left / TILE) * TILE; tileX < band.right; tileX += TILE) {
+        const tile = {
+          left: tileX,
+          top: tileY,
+          right: Math.min(this.width, tileX + TILE),
+          bottom: Math.min(this.height, tileY + TILE),
+        };
+        const changed = whole ? tile : this.changeIn(screen, tile);
+        if (changed) this.rect(screen, changed);
+      }
+    }
+  }
+
+  /** The part of a tile that differs from the picture, or undefined. */
+  private changeIn(screen: Buffer, tile: Band): Band | undefined {
+    const reference = this.reference!;
+    const stride = this.width * 4;
+    const rowBytes = (tile.right - tile.left) * 4;
+    let top = -1;
+    let bottom = -1;
+    let left = tile.right;
+    let right = tile.left;
+    for (let y = tile.top; y < tile.bottom; y++) {
+      const at = y * stride + tile.left * 4;
+      if (screen.compare(reference, at, at + rowBytes, at, at + rowBytes) === 0) continue;
+      if (top < 0) top = y;
+      bottom = y + 1;
+      left = this.firstDifference(y, tile.left, left);
+      right = this.lastDifference(y, right, tile.right);
+    }
+    return top < 0 ? undefined : { top, bottom, left, right };
+  }
+
+  /** Codes one rectangle as a fill, a palette or raw, and copies it into the picture. */
+  private rect(screen: Buffer, rect: Band): void {
+    const width = rect.right - rect.left;
+    const colours = this.palette(rect);
+    const out = this.out;
+    const op = !colours ? TILE_OPS.raw : colours.size === 1 ? TILE_OPS.fill : TILE_OPS.palette;
+    out.u8(op);
+    out.u16(rect.left);
+    out.u16(rect.top);
+    out.u16(width);
+    out.u16(rect.bottom - rect.top);
+    if (op === TILE_OPS.fill) {
+      this.stats.fills++;
+      out.colour(this.toRgb(colours!.keys().next().value!));
+    } else if (op === TILE_OPS.palette) {
+      this.stats.palettes++;
+      this.indices(rect, colours!);
+    } else {
+      this.stats.raws++;
+      this.stats.rawPixels += width * (rect.bottom - rect.top);
+      this.raw(rect);
+    }
+    const stride = this.width * 4;
+    for (let y = rect.top; y < rect.bottom; y++) {
+      const at = y * stride + rect.left * 4;
+      screen.copy(this.reference!, at, at, at + width * 4);
+    }
+  }
+
+  /** The rectangle's colours (pixel → index, the pixel's padding byte cleared), or undefined past MAX_PALETTE. */
+  private palette(rect: Band): Map<number, number> | undefined {
+    const pixels = this.pixels;
+    const colours = new Map<number, number>();
+    let last = -1;
+    for (let y = rect.top; y < rect.bottom; y++) {
+      const row = y * this.width;
+      for (let x = rect.left; x < rect.right; x++) {
+        const pixel = pixels[row + x]! & 0xffffff;
+        if (pixel === last) continue;
+        last = pixel;
+        if (colours.has(pixel)) continue;
+        if (colours.size === MAX_PALETTE) return undefined;
+        colours.set(pixel, colours.size);
+      }
+    }
+    return colours;
+  }
+
+  private indices(rect: Band, colours: Map<number, number>): void {
+    const pixels = this.pixels;
+    const out = this.out;
+    out.u8(colours.size - 1);
+    for (const pixel of colours.keys()) out.colour(this.toRgb(pixel));
+    const bits = paletteBits(colours.size);
+    const perByte = 8 / bits;
+    for (let y = rect.top; y < rect.bottom; y++) {
+      const row = y * this.width;
+      let byte = 0;
+      let filled = 0;
+      let last = -1;
+      let index = 0;
+      for (let x = rect.left; x < rect.right; x++) {
+        const pixel = pixels[row + x]! & 0xffffff;
+        if (pixel !== last) {
+          last = pixel;
+          index = colours.get(pixel)!;
+        }
+        byte = (byte << bits) | index;
+        if (++filled === perByte) {
+          out.u8(byte);
+          byte = 0;
+          filled = 0;
+        }
+      }
+      if (filled) out.u8(byte << (bits * (perByte - filled)));
+    }
+  }
+
+  private raw(rect: Band): void {
+    const pixels = this.pixels;
+    for (let y = rect.top; y < rect.bottom; y++) {
+      const row = y * this.width;
+      for (let x = rect.left; x < rect.right; x++) this.out.colour(this.toRgb(pixels[row + x]!));
+    }
+  }
+}
+
+/** Tiles looked at by rawShare(): enough to tell a film from a terminal, few enough to take ~1 ms. */
+const SAMPLED_TILES = 48;
+
+/**
+ * The share of a screen's tiles that have more colours than a palette holds (would be sent raw),
+ * estimated from SAMPLED_TILES tiles spread over it: a photograph or a film is mostly such tiles,
+ * text and desktops few.
+ */
+export function rawShare(screen: Buffer, width: number, height: number): number {
+  const pixels = pixelsOf(screen, width * height);
+  const columns = Math.ceil(width / TILE);
+  const tiles = columns * Math.ceil(height / TILE);
+  const step = Math.max(1, Math.floor(tiles / SAMPLED_TILES));
+  let sampled = 0;
+  let raw = 0;
+  const colours = new Set<number>();
+  for (let tile = Math.floor(step / 2); tile < tiles; tile += step) {
+    const left = (tile % columns) * TILE;
+    const top = Math.floor(tile / columns) * TILE;
+    colours.clear();
+    sample: for (let y = top; y < Math.min(height, top + TILE); y++) {
+      for (let x = left; x < Math.min(width, left + TILE); x++) {
+        colours.add(pixels[y * width + x]! & 0xffffff);
+        if (colours.size > MAX_PALETTE) break sample;
+      }
+    }
+    sampled++;
+    if (colours.size > MAX_PALETTE) raw++;
+  }
+  return sampled ? raw / sampled : 0;
+}
+
+/** Rows [top, bottom) and columns [left, right). */
+interface Band {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+function emptyStats(): TileUpdateStats {
+  return { copies: 0, fills: 0, palettes: 0, raws: 0, rawPixels: 0, bytes: 0 };
+}
+
+function swapRedBlue(pixel: number): number {
+  return ((pixel & 0xff) << 16) | (pixel & 0xff00) | ((pixel >>> 16) & 0xff);
+}
+
+/** FNV-1a over a row's pixels in [left, right), padding bytes ignored. */
+function rowHash(pixels: Uint32Array, width: number, y: number, left: number, right: number): number {
+  let hash = 0x811c9dc5;
+  const row = y * width;
+  for (let x = left; x < right; x++) hash = Math.imul(hash ^ (pixels[row + x]! & 0xffffff), 0x01000193);
+  return hash >>> 0;
+}
+
+/** The buffer's 4-byte pixels, viewed in place when aligned (a screen buffer is), else copied. */
+function pixelsOf(screen: Buffer, count: number): Uint32Array {
+  if (screen.byteOffset % 4 === 0) return new Uint32Array(screen.buffer, screen.byteOffset, count);
+  return new Uint32Array(Uint8Array.prototype.slice.call(screen, 0, count * 4).buffer);
+}
+
+/** A growable output buffer, reused between updates. */
+class Writer {
+  private buffer = Buffer.alloc(64 * 1024);
+  private at = 0;
+
+  reset(): void {
+    this.at = 0;
+  }
+
+  /** A copy of what was written (the buffer is reused). */
+  take(): Buffer {
+    return Buffer.from(this.buffer.subarray(0, this.at));
+  }
+
+  private room(count: number): void {
+    if (this.at + count <= this.buffer.length) return;
+    const bigger = Buffer.alloc(Math.max(this.buffer.length * 2, this.at + count));
+    this.buffer.copy(bigger, 0, 0, this.at);
+    this.buffer = bigger;
+  }
+
+  u8(value: number): void {
+    this.room(1);
+    this.buffer[this.at++] = value;
+  }
+
+  u16(value: number): void {
+    this.room(2);
+    this.buffer.writeUInt16LE(value, this.at);
+    this.at += 2;
+  }
+
+  /** 0xRRGGBB as red, green, blue. */
+  colour(rgb: number): void {
+    this.room(3);
+    this.buffer[this.at++] = rgb >>> 16;
+    this.buffer[this.at++] = (rgb >>> 8) & 0xff;
+    this.buffer[this.at++] = rgb & 0xff;
+  }
+}
