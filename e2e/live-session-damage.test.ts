@@ -24,7 +24,8 @@ test.describe("capture by change", () => {
     await signInAsAdmin(page);
     agent = await startRealAgent(page, baseURL!, {
       name: "Change-driven desk",
-      env: { RD_AGENT_CAPTURE: "damage" },
+      // Video fed by change (with tiles on, this screen would go as tiles: e2e/tiles.test.ts).
+      env: { RD_AGENT_CAPTURE: "damage", RD_AGENT_TILES: "off" },
     });
     const terminal = typingTerminal(agent, "rd-e2e-damage");
 
@@ -68,8 +69,9 @@ test.describe("capture by change", () => {
     await signInAsAdmin(page);
     agent = await startRealAgent(page, baseURL!, {
       name: "Auto-capture desk",
-      // The default capture; debug for the encoder restarts that say which way it captures.
-      env: { RD_AGENT_LOG_LEVEL: "debug" },
+      // The default capture of video (tiles would carry this text: e2e/tiles.test.ts); debug for
+      // the encoder restarts that say which way it captures.
+      env: { RD_AGENT_LOG_LEVEL: "debug", RD_AGENT_TILES: "off" },
     });
     const restarted = (why: string) => agent!.logs.some((line) => line.includes(`"why":"${why}"`));
     await connect(page, agent);

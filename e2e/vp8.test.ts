@@ -82,6 +82,12 @@ function inboundVideoCodec(page: Page): Promise<string | undefined> {
   });
 }
 
+/**
+ * A still terminal would go as tiles (e2e/tiles.test.ts); these agents send video, whose codec is
+ * what is tested here (a film or a recorder gets video from any agent).
+ */
+const VIDEO_ONLY = "off";
+
 test.describe("VP8 to the viewer", () => {
   let agent: RealAgent | undefined;
   // eslint-disable-next-line no-empty-pattern -- Playwright hands fixtures first; this hook needs none.
@@ -126,7 +132,10 @@ test.describe("VP8 to the viewer", () => {
     test.setTimeout(120_000);
     await recordPeerConnections(page);
     await signInAsAdmin(page);
-    agent = await startRealAgent(page, baseURL!, { name: "VP8 desk", env: { RD_AGENT_CODEC: "vp8" } });
+    agent = await startRealAgent(page, baseURL!, {
+      name: "VP8 desk",
+      env: { RD_AGENT_CODEC: "vp8", RD_AGENT_TILES: VIDEO_ONLY },
+    });
     await expectMagentaInVp8(page, "rd-e2e-vp8");
     // VP8 is the agent's preference, and H.264 is offered too, for viewers without VP8.
     expect(await negotiatedVideoCodecs(page)).toMatchObject({ offer: ["VP8", "H264"] });
@@ -137,7 +146,10 @@ test.describe("VP8 to the viewer", () => {
     await recordPeerConnections(page, { withoutH264: true });
     await signInAsAdmin(page);
     // The default codec, H.264: the agent prefers it, and offers VP8 after it.
-    agent = await startRealAgent(page, baseURL!, { name: "H.264 desk, VP8 viewer" });
+    agent = await startRealAgent(page, baseURL!, {
+      name: "H.264 desk, VP8 viewer",
+      env: { RD_AGENT_TILES: VIDEO_ONLY },
+    });
     await expectMagentaInVp8(page, "rd-e2e-vp8-fallback");
     const { offer, answer } = await negotiatedVideoCodecs(page);
     expect(offer).toEqual(["H264", "VP8"]);

@@ -184,23 +184,31 @@ async function runAgent(configDir: string, desktop: TestDisplay): Promise<ChildP
   return agent;
 }
 
-/** Inbound video counters of the viewer's peer connection. */
+/**
+ * What the viewer received: the video track's frames and bytes (RTP headers and payload), plus the
+ * tiles' pictures shown and the bytes of the `screen` data channel that carried them.
+ */
 async function videoStats(page: Page) {
   return page.evaluate(async () => {
     const pc = window.__bench.pcs.at(-1)!;
-    let frames = 0;
+    let frames = window.__bench.tileFrames;
     let bytes = 0;
     let detail = "";
     const stats = await pc.getStats();
     stats.forEach((s) => {
+      if (s.type === "data-channel" && s.label === "screen" && s.bytesReceived) {
+        bytes += s.bytesReceived;
+        detail = `tiles${detail ? `; ${detail}` : ""}`;
+      }
       if (s.type === "inbound-rtp" && s.kind === "video") {
-        frames = s.framesDecoded ?? 0;
-        bytes = (s.bytesReceived ?? 0) + (s.headerBytesReceived ?? 0);
+        frames += s.framesDecoded ?? 0;
+        bytes += (s.bytesReceived ?? 0) + (s.headerBytesReceived ?? 0);
         const codec = stats.get(s.codecId)?.mimeType ?? "?";
         // Where the receiving side spends its time: held in the jitter buffer, then decoding.
         const held = (1000 * (s.jitterBufferDelay ?? 0)) / Math.max(1, s.jitterBufferEmittedCount ?? 0);
         const decoding = (1000 * (s.totalDecodeTime ?? 0)) / Math.max(1, s.framesDecoded ?? 0);
-        detail = `${codec} ${s.frameWidth}×${s.frameHeight}, jitter buffer ${held.toFixed(0)} ms, decode ${decoding.toFixed(1)} ms`;
+        if (s.framesDecoded)
+          detail += `${detail ? "; " : ""}${codec} ${s.frameWidth}×${s.frameHeight}, jitter buffer ${held.toFixed(0)} ms, decode ${decoding.toFixed(1)} ms`;
       }
     });
     return { frames, bytes, detail };

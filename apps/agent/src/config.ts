@@ -61,6 +61,13 @@ const schema = z.object({
    * The agent's own displays (--virtual-display, --desk) set it themselves.
    */
   RD_AGENT_FRAMEBUFFER: z.string().min(1).optional(),
+  /**
+   * `on` (the default): a browser viewer gets a quiet or text-like screen as tiles on a data
+   * channel, the way VNC codes text (scrolls moved, few-colour rectangles as palette indices), and
+   * video only while the screen is full of motion (capture/tiles/tile-stream.ts). `off`: always
+   * video. Needs capture by change (not RD_AGENT_CAPTURE=grab); the recorder always gets video.
+   */
+  RD_AGENT_TILES: z.enum(["on", "off"]).default("on"),
   /** The encoder's ceiling; receiver estimates lower it on slow links. */
   RD_AGENT_MAX_KBPS: z.coerce.number().int().min(100).max(50_000).default(4000),
   /** How long the person at the machine has to answer before the request is denied. */
@@ -90,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     fps: e.RD_AGENT_FPS,
     capture: e.RD_AGENT_CAPTURE,
     framebuffer: e.RD_AGENT_FRAMEBUFFER,
+    tiles: e.RD_AGENT_TILES === "on",
     maxKbps: e.RD_AGENT_MAX_KBPS,
     consentTimeoutMs: e.RD_AGENT_CONSENT_TIMEOUT_MS,
   };

@@ -35,6 +35,8 @@ import { type VideoCodec, videoCodecOf } from "./capture/video-codec.ts";
 import type { EncodedFrame } from "./capture/encoded-frame.ts";
 import type { VideoSource, VideoViewer } from "./capture/video-source.ts";
 import type { VideoSources } from "./capture/video-sources.ts";
+import { TileFeed } from "./capture/tiles/tile-feed.ts";
+import type { TileStream } from "./capture/tiles/tile-stream.ts";
 import { unusableVideoAnswer, videoCodecParameters } from "./video-negotiation.ts";
 
 export type IceCandidateJson = {
@@ -60,6 +62,8 @@ export interface AgentPeerOptions {
   iceServers: RTCIceServer[];
   /** The display's sources: the offer lists their codecs, and the answer picks the one to watch. */
   video: VideoSources;
+  /** The display's tiles, for a viewer that can take them (a browser's page, not the recorder). */
+  tiles?: TileStream;
   log: Logger;
   events: AgentPeerEvents;
 }
@@ -92,6 +96,8 @@ export class AgentPeer {
   private readonly track = new MediaStreamTrack({ kind: "video" });
   private readonly transceiver: RTCRtpTransceiver;
   private readonly control;
+  /** Whether the picture goes as tiles or as video, with `tiles` (capture/tiles/tile-feed.ts). */
+  private readonly tileFeed?: TileFeed;
   private readonly viewer: VideoViewer;
   /** The source of the codec the viewer's answer chose, and the RTP payload format for it. */
   private feed?: { source: VideoSource; packetizer: RtpPacketizer; sendTimeId?: number };
@@ -132,6 +138,14 @@ export class AgentPeer {
     this.transceiver = this.pc.addTransceiver(this.track, { direction: "sendonly" });
     const input = this.pc.createDataChannel(DATA_CHANNELS.input, { ordered: true });
     this.control = this.pc.createDataChannel(DATA_CHANNELS.control, { ordered: true });
+    if (options.tiles) {
+      this.tileFeed = new TileFeed({
+        channel: this.pc.createDataChannel(DATA_CHANNELS.screen, { ordered: true }),
+        stream: options.tiles,
+        video: { watch: () => this.watch(), unwatch: () => this.unwatch() },
+        log,
+      });
+    }
     input.onMessage.subscribe((data) => events.onInput(data));
     this.control.onMessage.subscribe((data) => events.onControl(data));
 
@@ -153,6 +167,7 @@ export class AgentPeer {
       onFrame: (frame) => {
         if (!this.feed) return;
         if (!this.mediaUp) return this.hold(frame);
+        this.tileFeed?.videoFrame();
         this.send(frame);
       },
       onScreen: (size) => this.sendControl({ type: "control/screen", ...size }),
@@ -259,6 +274,7 @@ export class AgentPeer {
     clearTimeout(this.establishTimer);
     clearInterval(this.bitrateTimer);
     this.pacer.close();
+    this.tileFeed?.close();
     this.unsubscribeVideo?.();
     // werift's close can wait on a transport that is already gone; never let it hold up the end.
     await Promise.race([
@@ -312,6 +328,7 @@ export class AgentPeer {
     clearTimeout(this.establishTimer);
     if (this.closed || this.mediaUp) return;
     this.mediaUp = true;
+    this.tileFeed?.mediaUp();
     this.sendHeld();
     this.bitrateTimer ??= setInterval(() => this.readEstimate(), BITRATE_POLL_MS);
     this.options.events.onConnected();
@@ -333,6 +350,7 @@ export class AgentPeer {
     const held = this.held;
     this.held = [];
     if (!this.feed || !held.length) return this.source?.requestKeyframe();
+    this.tileFeed?.videoFrame();
     // Stamped a millisecond apart, the last one now: they are shown at once, in order.
     const now = this.feed.packetizer.timestampNow();
     held.forEach((frame, i) => this.send(frame, (now - (held.length - 1 - i) * RTP_TICKS_PER_MS) >>> 0));
@@ -368,6 +386,8 @@ export class AgentPeer {
       { codec, previous: previous?.codec, zeroPlayoutDelay: Boolean(playoutDelay) },
       "video codec negotiated",
     );
+    // Video first, also for a viewer about to take tiles: its first picture comes sooner
+    // (capture/tiles/tile-stream.ts), and the tile feed stops it once the tiles take over.
     this.watch();
   }
 
@@ -375,6 +395,13 @@ export class AgentPeer {
   private watch() {
     if (this.closed || !this.feed || this.unsubscribeVideo) return;
     this.unsubscribeVideo = this.feed.source.subscribe(this.viewer);
+  }
+
+  /** The viewer takes tiles: its frames stop (and the encoder, if nobody else watches). */
+  private unwatch() {
+    this.unsubscribeVideo?.();
+    this.unsubscribeVideo = undefined;
+    this.held = [];
   }
 
   private async restartIce(why: string) {

@@ -9,6 +9,7 @@ import type { Logger } from "@rd/log";
 import type { SignalMessage } from "@rd/protocol";
 import { VideoSources } from "./capture/video-sources.ts";
 import { DamageCapture } from "./capture/x11/damage-capture.ts";
+import { TileStream } from "./capture/tiles/tile-stream.ts";
 import { XScreenReader } from "./capture/x11/x-screen-reader.ts";
 import { xAuthorityFor } from "./child-env.ts";
 import { createClipboard } from "./clipboard.ts";
@@ -66,6 +67,9 @@ export async function runAgent(
     capture,
     grabWhenBusy: config.capture === "auto",
   });
+  // Text-like screens as tiles to browser viewers, video while busy (capture/tiles/tile-stream.ts).
+  const tiles =
+    capture && config.tiles ? new TileStream({ capture, log: log.child({ module: "tiles" }) }) : undefined;
   // Connected and with an encoder loaded before the first session asks (both idle until then).
   // Choosing how to capture, a session's request needs to know how busy the screen was.
   void (capture?.open() ?? Promise.resolve()).then(() => video.prepare());
@@ -134,10 +138,13 @@ export async function runAgent(
         if (sessions.has(message.sessionId)) return;
         // The screen is read while consent and negotiation go on, not after them; where ffmpeg
         // grabs the screen, a session that asks nobody's consent has its encoder started.
+        // The first picture is video's either way (tile-stream.ts); tiles decide their mode.
+        if (tiles?.usable) void tiles.sessionComing().catch(() => {});
         void video.sessionComing(message.consent !== "prompt").catch(() => {});
         const session = new AgentSession(message, {
           send: (m) => client.send(m),
           video,
+          tiles,
           consent,
           clipboard,
           createInput: () =>
@@ -178,6 +185,7 @@ export async function runAgent(
     client.stop();
     clearInterval(screenPoll);
     await Promise.all([...sessions.values()].map((s) => s.close()));
+    tiles?.close();
     video.stop();
     capture?.close();
     injector.close();

@@ -23,6 +23,7 @@ import type { RTCIceServer } from "werift";
 import { RTP_ENCODING_NAME } from "./capture/video-codec.ts";
 import type { VideoSource } from "./capture/video-source.ts";
 import type { VideoSources } from "./capture/video-sources.ts";
+import type { TileStream } from "./capture/tiles/tile-stream.ts";
 import type { Clipboard } from "./clipboard.ts";
 import { type ClipboardGate, createClipboardGate } from "./clipboard-gate.ts";
 import type { ConsentUi, Indicator } from "./consent.ts";
@@ -42,6 +43,8 @@ export interface SessionDeps {
   send(message: SignalMessage): void;
   /** The display's video sources, one per codec; each peer watches the one its viewer negotiated. */
   video: VideoSources;
+  /** The display's tiles (capture/tiles/tile-stream.ts), when the agent sends text as tiles. */
+  tiles?: TileStream;
   consent: ConsentUi;
   /** A fresh input handler per session, so one session's pressed keys are its own. */
   createInput(): InputHandler;
@@ -383,10 +386,13 @@ export class AgentSession {
       setQuality: (preset) => peer.setQualityCap(QUALITY_KBPS[preset]),
       log: this.log.child({ participantId, channel: "control" }),
     });
+    // The recorder stores video: it is never sent tiles.
+    const recorder = this.snapshot?.participants.some((p) => p.id === participantId && p.kind === "recorder");
     const peer = new AgentPeer({
       // The worker's servers for this session (a fresh TURN credential) first, then the agent's own.
       iceServers: [...(this.request.iceServers ?? []), ...iceServers],
       video,
+      tiles: recorder ? undefined : this.deps.tiles,
       log: this.log.child({ participantId }),
       events: {
         onOffer: (sdp) => send({ type: "signal/offer", sessionId, participantId, sdp }),

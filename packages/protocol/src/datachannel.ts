@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 
-export const DATA_CHANNELS = { input: "input", control: "control" } as const;
+export const DATA_CHANNELS = { input: "input", control: "control", screen: "screen" } as const;
 
 export const DATA_LIMITS = {
   /** A channel message larger than this is dropped unparsed. Clipboard text plus JSON escaping. */

@@ -20,6 +20,8 @@ export interface BenchState {
   pressedAt: number;
   /** Canvas draws (noVNC) — the WebRTC viewer's frames come from getStats instead. */
   draws: number;
+  /** Pictures our viewer showed while tiles carried them (its data-picture="tiles"). */
+  tileFrames: number;
   /** Peer connections the page created (the viewer's, for getStats). */
   pcs: RTCPeerConnection[];
   /** A pending measurement: which pixel to watch and which way it should flip. */
@@ -64,6 +66,7 @@ export function installBenchHooks() {
     firstFrameAt: 0,
     pressedAt: 0,
     draws: 0,
+    tileFrames: 0,
     pcs: [],
     armed: null,
     latencies: [],
@@ -178,6 +181,7 @@ export function installBenchHooks() {
             at: receivedAt + frame.processingDuration * 1000,
           });
       }
+      if (video.closest("[data-picture]")?.getAttribute("data-picture") === "tiles") bench.tileFrames++;
       bench.shown(now, luma);
       video.requestVideoFrameCallback(onFrame);
     };

@@ -109,3 +109,31 @@ export function formatBitrate(kbps: number | null): string {
   if (kbps === null) return "—";
   return kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbit/s` : `${kbps} kbit/s`;
 }
+
+/** What the tiles brought (tile-screen.ts TileCounts), at a time. */
+export interface TileSample {
+  at: number;
+  updates: number;
+  bytes: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The overlay while tiles carry the picture: their update rate and bitrate (since `previous`) in
+ * place of the video's, "tiles" as the codec; round trip and losses stay the connection's.
+ */
+export function withTiles(stats: ViewerStats, now: TileSample, previous: TileSample | null): ViewerStats {
+  const seconds = previous ? (now.at - previous.at) / 1000 : 0;
+  const rate = (value: number) => (seconds > 0 ? value / seconds : null);
+  const fps = previous ? rate(now.updates - previous.updates) : null;
+  const kbps = previous ? rate(((now.bytes - previous.bytes) * 8) / 1000) : null;
+  return {
+    ...stats,
+    fps: fps === null ? null : Math.round(fps),
+    kbps: kbps === null ? null : Math.round(kbps),
+    codec: "tiles",
+    width: now.width || null,
+    height: now.height || null,
+  };
+}

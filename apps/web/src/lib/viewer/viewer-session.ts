@@ -61,6 +61,8 @@ export interface ViewerSessionEvents {
   onState(state: ViewerState, reason: string | undefined): void;
   /** The agent's screen track arrived (again, after a renegotiation that replaced it). */
   onTrack(event: RTCTrackEvent): void;
+  /** The agent's `screen` channel: its picture as tiles while the screen suits them (tile-screen.ts). */
+  onScreenChannel?(channel: RTCDataChannel): void;
   /** A valid message from the agent on the `control` channel. */
   onControl(message: ControlMessage): void;
   /** A `control` message that was refused, in words for the technician. */
@@ -444,6 +446,8 @@ export class ViewerSession {
         console.warn("control: dropped an invalid message", parsed.error);
         this.options.events.onControlRefused?.(refusedControl(event.data, parsed.error));
       };
+    } else if (channel.label === DATA_CHANNELS.screen && this.options.events.onScreenChannel) {
+      this.options.events.onScreenChannel(channel);
     } else {
       console.warn(`webrtc: ignoring an unexpected data channel "${channel.label}"`);
     }

@@ -1,0 +1,146 @@
+/**
+ * One viewer's side of the tiles (tile-stream.ts): whether its picture comes as tiles on its
+ * `screen` channel or as video on its track, and the hand-over between them without a gap.
+ *
+ * - The first picture is video's. The channel opens while the display is in tiles: the viewer
+ *   joins the stream (the whole picture first) and its video stops (the viewer shows the last
+ *   video frame until the tiles' picture is drawn).
+ * - The display turns to video: the video starts; the tiles carry on until the first video frame is
+ *   on its way, and then the `video` message says the track has the picture from now.
+ * - The display turns back to tiles: the viewer joins again and its video stops.
+ * - The channel closes (the viewer could not use it) or never opens: video, as without tiles.
+ */
+import { SCREEN_MESSAGES } from "@rd/protocol";
+import type { Logger } from "@rd/log";
+import type { RTCDataChannel } from "werift";
+import type { ScreenMode, TileStream, TileViewer } from "./tile-stream.ts";
+
+/** The peer's video for this viewer, switched on and off. */
+export interface ViewerVideo {
+  watch(): void;
+  unwatch(): void;
+}
+
+export interface TileFeedOptions {
+  channel: RTCDataChannel;
+  stream: TileStream;
+  video: ViewerVideo;
+  log: Logger;
+}
+
+/** After the media path is up, the screen channel has this long to open before the viewer gets video. */
+const CHANNEL_OPEN_MS = 3000;
+
+/** How long after its screen channel closed a peer still open turns to video. */
+const CLOSED_GRACE_MS = 1000;
+
+/** Where this viewer's picture comes from. */
+type FeedState = "waiting" | "tiles" | "handing-to-video" | "video";
+
+export class TileFeed {
+  private readonly options: TileFeedOptions;
+  private state: FeedState = "waiting";
+  private leaveStream?: () => void;
+  private readonly stopListening: () => void;
+  private openTimer?: ReturnType<typeof setTimeout>;
+  private closeTimer?: ReturnType<typeof setTimeout>;
+  private closed = false;
+
+  constructor(options: TileFeedOptions) {
+    this.options = options;
+    const { channel, stream } = options;
+    this.stopListening = stream.onMode((mode) => this.modeChanged(mode));
+    channel.stateChanged.subscribe((state) => {
+      if (state === "open") this.opened();
+      // A page that closes closes this channel first: only a peer still there after a moment
+      // needs video (one that could not read the tiles).
+      else if (state === "closed")
+        this.closeTimer = setTimeout(
+          () => this.lost("the viewer closed its screen channel"),
+          CLOSED_GRACE_MS,
+        );
+    });
+  }
+
+  /** The media path is up: a channel that has not opened by CHANNEL_OPEN_MS will not (video then). */
+  mediaUp(): void {
+    if (this.state !== "waiting") return;
+    clearTimeout(this.openTimer);
+    this.openTimer = setTimeout(() => {
+      if (this.state === "waiting") this.lost("the screen channel did not open");
+    }, CHANNEL_OPEN_MS);
+  }
+
+  /** A video frame is about to go to the viewer: the hand-over to video completes here. */
+  videoFrame(): void {
+    if (this.state !== "handing-to-video") return;
+    this.send(Buffer.from([SCREEN_MESSAGES.video]));
+    this.leave();
+    this.state = "video";
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.openTimer);
+    clearTimeout(this.closeTimer);
+    this.stopListening();
+    this.leave();
+  }
+
+  private opened() {
+    clearTimeout(this.openTimer);
+    if (this.closed || this.state !== "waiting") return;
+    if (this.options.stream.mode === "tiles" && this.options.stream.usable) this.join();
+    else this.toVideo();
+  }
+
+  private modeChanged(mode: ScreenMode) {
+    if (this.closed || this.options.channel.readyState !== "open") return;
+    if (mode === "video" && this.state === "tiles") {
+      this.state = "handing-to-video";
+      this.options.video.watch();
+    } else if (mode === "tiles" && (this.state === "video" || this.state === "handing-to-video")) {
+      this.join();
+    }
+  }
+
+  private join() {
+    const viewer: TileViewer = {
+      send: (message) => this.send(message),
+      get buffered() {
+        return channel.bufferedAmount;
+      },
+    };
+    const channel = this.options.channel;
+    this.leaveStream ??= this.options.stream.subscribe(viewer);
+    this.state = "tiles";
+    this.options.video.unwatch();
+    this.options.log.debug({}, "screen as tiles");
+  }
+
+  private toVideo() {
+    this.leave();
+    this.state = "video";
+    this.options.video.watch();
+  }
+
+  private lost(why: string) {
+    if (this.closed || this.state === "video") return;
+    this.options.log.info({ why }, "screen as video");
+    this.toVideo();
+  }
+
+  private leave() {
+    this.leaveStream?.();
+    this.leaveStream = undefined;
+  }
+
+  private send(message: Buffer) {
+    if (this.options.channel.readyState !== "open") return;
+    try {
+      this.options.channel.send(message);
+    } catch (error) {
+      this.options.log.debug({ err: error }, "screen message not sent");
+    }
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * One display's screen as tiles, for every viewer that takes them (the `screen` data channel):
+ * frames from the change-driven capture are encoded once (tile-encoder.ts), deflated once, and the
+ * same messages go to each viewer. A viewer that joins, or fell behind and caught up, gets the whole
+ * picture first and the changes after it.
+ *
+ * Tiles suit text; a screen full of motion or photographs is cheaper as video. The stream says
+ * which the display wants (`mode`, with a listener): video once the tiles have cost more than
+ * HEAVY_BYTES_PER_S or HEAVY_ENCODE_MS_PER_S for HEAVY_SECONDS in a row, tiles again once the
+ * screen has changed at most QUIET_FRAMES_PER_S for QUIET_SECONDS. Each viewer's peer moves
+ * between them (peer.ts); the stream keeps encoding while any viewer still takes tiles.
+ *
+ * Messages on the channel (SCREEN_MESSAGES): an update is one raw-deflate blob, cut into parts the
+ * channel carries; `video` says the tiles stop and the video track carries the picture from now;
+ * `alive` says a second went by with nothing to change (so the viewer's picture is not stalled).
+ */
+import { promisify } from "node:util";
+import { deflateRaw } from "node:zlib";
+import { SCREEN_MESSAGES, SCREEN_PART_BYTES } from "@rd/protocol";
+import type { Logger } from "@rd/log";
+import { QUIET_FRAMES_PER_S, START_GRABBING_FRAMES_PER_S } from "../capture-mode.ts";
+import type { DamageCapture, RawFrame } from "../x11/damage-capture.ts";
+import { rawShare, TileEncoder } from "./tile-encoder.ts";
+
+const deflate = promisify(deflateRaw);
+
+export type ScreenMode = "tiles" | "video";
+
+export interface TileViewer {
+  /** Sends one message on the viewer's `screen` channel. */
+  send(message: Buffer): void;
+  /** Bytes the channel holds, not yet sent. */
+  readonly buffered: number;
+}
+
+export interface TileStreamOptions {
+  capture: DamageCapture;
+  log: Logger;
+}
+
+/**
+ * A screen costing more than this in tiles (before deflate) is sent as video: a busy 720p terminal
+ * costs ~0.15 MB/s, a 1080p video in a window tens of MB/s (`npm run bench:tiles`).
+ */
+const HEAVY_BYTES_PER_S = 2_000_000;
+/** Or more than this share of a core encoding it (ms per second). */
+const HEAVY_ENCODE_MS_PER_S = 150;
+const HEAVY_SECONDS = 2;
+/** A busy screen with more than this share of its tiles photograph-like starts as video. */
+const HEAVY_RAW_SHARE = 0.25;
+/** Back to tiles once the screen is this quiet for this long (the capture's change rate). */
+const QUIET_SECONDS = 3;
+/** A viewer whose channel holds more than this is behind: it skips to the whole picture once drained. */
+const MAX_BUFFERED_BYTES = 1_000_000;
+/** A second without changes is said, so the viewer knows the picture is live (stall-watch). */
+const ALIVE_MS = 1000;
+const DEFLATE_LEVEL = 6;
+
+interface ViewerState {
+  /** Takes the stream's changes (has the picture they apply to). */
+  synced: boolean;
+}
+
+export class TileStream {
+  private readonly options: TileStreamOptions;
+  private readonly viewers = new Map<TileViewer, ViewerState>();
+  private readonly listeners = new Set<(mode: ScreenMode) => void>();
+  private encoder?: TileEncoder;
+  /** Counts the pictures encoded: the cached whole picture is of one of them. */
+  private version = 0;
+  private wholeCache?: { version: number; blob: Promise<Buffer> };
+  private unsubscribe?: Promise<() => void>;
+  private unobserve?: Promise<() => void>;
+  /** Messages leave in the order their updates were made, whatever their deflate takes. */
+  private sending: Promise<void> = Promise.resolve();
+  private current: ScreenMode = "tiles";
+  private second = { startedAt: performance.now(), bytes: 0, encodeMs: 0 };
+  private heavySeconds = 0;
+  private quietSeconds = 0;
+  private lastMessageAt = 0;
+  private aliveTimer?: ReturnType<typeof setInterval>;
+
+  constructor(options: TileStreamOptions) {
+    this.options = options;
+  }
+
+  get mode(): ScreenMode {
+    return this.current;
+  }
+
+  /** Usable while the capture is: without it there is nothing to encode. */
+  get usable(): boolean {
+    return this.options.capture.usable;
+  }
+
+  /** Tells `listener` each time the display's mode changes. */
+  onMode(listener: (mode: ScreenMode) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * A session is coming: it starts in tiles unless its screen keeps changing and is mostly
+   * photograph-like (a film: video from the first frame). Resolves with the mode. Either way the
+   * first picture is video's (peer.ts): an encoder primed ahead shows it sooner than the whole
+   * picture in tiles, which on a desktop with a wallpaper is ~150 KB to deflate and inflate.
+   */
+  async sessionComing(): Promise<ScreenMode> {
+    if (this.viewers.size > 0) return this.current;
+    const capture = this.options.capture;
+    const busy = capture.changeRate() >= START_GRABBING_FRAMES_PER_S;
+    if (!busy) {
+      this.setMode("tiles");
+      return this.current;
+    }
+    await capture.prepare();
+    const taken = capture.take();
+    if (!taken) return this.current;
+    const { frame } = taken;
+    const share = rawShare(frame.data, frame.width, frame.height);
+    frame.release();
+    const mode = share > HEAVY_RAW_SHARE ? "video" : "tiles";
+    this.options.log.debug({ rawShare: share, mode }, "busy screen at the session's start");
+    this.setMode(mode);
+    return mode;
+  }
+
+  /** Starts sending to `viewer`: the whole picture first, then each change. */
+  subscribe(viewer: TileViewer): () => void {
+    this.viewers.set(viewer, { synced: false });
+    this.unsubscribe ??= this.options.capture.subscribe({ onFrame: (frame) => this.onFrame(frame) });
+    this.unsubscribe.catch((error: unknown) => {
+      this.options.log.warn({ err: error }, "cannot capture the screen for tiles; sending video");
+      this.setMode("video");
+    });
+    this.aliveTimer ??= setInterval(() => this.sayAlive(), ALIVE_MS);
+    this.catchUp(viewer);
+    return () => {
+      this.viewers.delete(viewer);
+      if (this.viewers.size === 0) this.stopCapture();
+    };
+  }
+
+  /** Stops everything; viewers' peers close on their own. */
+  close(): void {
+    this.viewers.clear();
+    this.stopCapture();
+    void this.unobserve?.then((stop) => stop());
+    this.unobserve = undefined;
+  }
+
+  private stopCapture() {
+    void this.unsubscribe?.then(
+      (stop) => stop(),
+      () => {},
+    );
+    this.unsubscribe = undefined;
+    clearInterval(this.aliveTimer);
+    this.aliveTimer = undefined;
+    // The next viewer starts from a whole picture anyway; a kept reference would only be stale.
+    this.encoder = undefined;
+    this.wholeCache = undefined;
+  }
+
+  private onFrame(frame: RawFrame) {
+    // The first frame's update is the whole picture: every viewer can start from it.
+    if (!this.encoder) for (const state of this.viewers.values()) state.synced = true;
+    const update = this.encode(frame);
+    if (update) this.queue(update, this.syncedViewers());
+    for (const [viewer, state] of this.viewers) if (!state.synced) this.catchUp(viewer);
+  }
+
+  /** Encodes a frame and releases it; counts what it cost for the mode. */
+  private encode(frame: RawFrame): Buffer | undefined {
+    const startedAt = performance.now();
+    try {
+      this.encoder ??= new TileEncoder(frame.pixelFormat);
+      const update = this.encoder.encode(frame.data, frame.width, frame.height);
+      if (update) this.version++;
+      return update;
+    } finally {
+      frame.release();
+      this.count(this.encoder?.lastStats.bytes ?? 0, performance.now() - startedAt);
+    }
+  }
+
+  /** Gives a viewer that has no picture (new, or behind and now drained) the whole one. */
+  private catchUp(viewer: TileViewer) {
+    const state = this.viewers.get(viewer);
+    if (!state || state.synced || viewer.buffered > MAX_BUFFERED_BYTES / 2) return;
+    const whole = this.whole();
+    if (!whole) return;
+    state.synced = true;
+    this.queue(whole, [viewer]);
+  }
+
+  /** The whole picture, deflated: made once per picture, for every viewer that needs it then. */
+  private whole(): Promise<Buffer> | undefined {
+    if (this.wholeCache?.version === this.version) return this.wholeCache.blob;
+    const update = this.encoder?.full();
+    if (!update) return undefined;
+    const blob = deflate(update, { level: DEFLATE_LEVEL });
+    blob.catch(() => {});
+    this.wholeCache = { version: this.version, blob };
+    return blob;
+  }
+
+  private syncedViewers(): TileViewer[] {
+    return [...this.viewers].filter(([, state]) => state.synced).map(([viewer]) => viewer);
+  }
+
+  /** Deflates an update and sends its parts to `to`, after every update queued before it. */
+  private queue(update: Buffer | Promise<Buffer>, to: TileViewer[]) {
+    if (to.length === 0) return;
+    const compressed = Buffer.isBuffer(update) ? deflate(update, { level: DEFLATE_LEVEL }) : update;
+    this.sending = this.sending
+      .then(async () => {
+        const blob = await compressed;
+        const messages = parts(blob);
+        for (const viewer of to) {
+          const state = this.viewers.get(viewer);
+          if (!state?.synced) continue;
+          // Behind: its later changes would only queue up; it gets the whole picture once drained.
+          if (viewer.buffered > MAX_BUFFERED_BYTES) {
+            state.synced = false;
+            continue;
+          }
+          for (const message of messages) viewer.send(message);
+        }
+        this.lastMessageAt = performance.now();
+      })
+      .catch((error: unknown) => this.options.log.warn({ err: error }, "cannot send a tile update"));
+  }
+
+  private sayAlive() {
+    for (const [viewer, state] of this.viewers) if (!state.synced) this.catchUp(viewer);
+    if (performance.now() - this.lastMessageAt < ALIVE_MS) return;
+    const alive = Buffer.from([SCREEN_MESSAGES.alive]);
+    this.sending = this.sending.then(() => {
+      for (const viewer of this.syncedViewers()) viewer.send(alive);
+      this.lastMessageAt = performance.now();
+    });
+  }
+
+  /** Adds an update's cost to this second's; at each second's end, decides the mode. */
+  private count(bytes: number, encodeMs: number) {
+    const now = performance.now();
+    if (now - this.second.startedAt >= 1000) {
+      const heavy = this.second.bytes > HEAVY_BYTES_PER_S || this.second.encodeMs > HEAVY_ENCODE_MS_PER_S;
+      this.heavySeconds = heavy ? this.heavySeconds + 1 : 0;
+      if (this.heavySeconds >= HEAVY_SECONDS && this.current === "tiles") {
+        this.options.log.debug({ ...this.second }, "screen too busy for tiles: video");
+        this.setMode("video");
+      }
+      this.second = { startedAt: now, bytes: 0, encodeMs: 0 };
+    }
+    this.second.bytes += bytes;
+    this.second.encodeMs += encodeMs;
+  }
+
+  private setMode(mode: ScreenMode) {
+    if (mode === this.current) return;
+    this.current = mode;
+    this.heavySeconds = 0;
+    this.quietSeconds = 0;
+    if (mode === "video") this.watchForQuiet();
+    else {
+      void this.unobserve?.then((stop) => stop());
+      this.unobserve = undefined;
+    }
+    for (const listener of this.listeners) listener(mode);
+  }
+
+  /** While on video: back to tiles once the screen has been quiet for QUIET_SECONDS. */
+  private watchForQuiet() {
+    this.unobserve ??= this.options.capture.observe((framesPerSecond) => {
+      this.quietSeconds = framesPerSecond <= QUIET_FRAMES_PER_S ? this.quietSeconds + 1 : 0;
+      if (this.quietSeconds >= QUIET_SECONDS) this.setMode("tiles");
+    });
+    this.unobserve.catch(() => {});
+  }
+}
+
+/** A compressed update as channel messages: parts, the last one marked. */
+function parts(blob: Buffer): Buffer[] {
+  const messages: Buffer[] = [];
+  for (let at = 0; at < blob.length || at === 0; at += SCREEN_PART_BYTES) {
+    const end = Math.min(blob.length, at + SCREEN_PART_BYTES);
+    const kind = end === blob.length ? SCREEN_MESSAGES.last : SCREEN_MESSAGES.part;
+    messages.push(Buffer.concat([Buffer.from([kind]), blob.subarray(at, end)]));
+    if (end === blob.length) break;
+  }
+  return messages;
+}
