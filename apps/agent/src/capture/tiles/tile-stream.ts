@@ -66,6 +66,8 @@ export class TileStream {
   private readonly viewers = new Map<TileViewer, ViewerState>();
   private readonly listeners = new Set<(mode: ScreenMode) => void>();
   private encoder?: TileEncoder;
+  /** The capture's hand-out count of the last picture encoded (see onFrame). */
+  private encodedHandOuts = -1;
   /** Counts the pictures encoded: the cached whole picture is of one of them. */
   private version = 0;
   private wholeCache?: { version: number; blob: Promise<Buffer> };
@@ -163,6 +165,15 @@ export class TileStream {
   }
 
   private onFrame(frame: RawFrame) {
+    // The capture's repeats of a picture (sharpening for video, heartbeats) change nothing here:
+    // comparing a whole screen to find that out is most of a quiet second's cost.
+    const handOuts = this.options.capture.handOutCount;
+    if (this.encoder && handOuts === this.encodedHandOuts) {
+      frame.release();
+      for (const [viewer, state] of this.viewers) if (!state.synced) this.catchUp(viewer);
+      return;
+    }
+    this.encodedHandOuts = handOuts;
     // The first frame's update is the whole picture: every viewer can start from it.
     if (!this.encoder) for (const state of this.viewers.values()) state.synced = true;
     const update = this.encode(frame);

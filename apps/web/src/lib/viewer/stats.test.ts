@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBitrate, summarizeStats } from "./stats.ts";
+import { formatBitrate, summarizeStats, withTiles } from "./stats.ts";
 
 /** A report shaped like Chromium's: transport → selected pair, inbound video → codec. */
 function chromiumReport(at: number, bytes: number, frames: number, extra: Record<string, unknown> = {}) {
@@ -84,5 +84,33 @@ describe("formatBitrate", () => {
     expect(formatBitrate(850)).toBe("850 kbit/s");
     expect(formatBitrate(2450)).toBe("2.5 Mbit/s");
     expect(formatBitrate(null)).toBe("—");
+  });
+});
+
+describe("withTiles", () => {
+  it("shows the tiles' rate, bitrate, size and 'tiles' as the codec, keeping the connection's round trip", () => {
+    const video = summarizeStats(chromiumReport(1000, 10_000, 10), null);
+    const first = withTiles(video, { at: 1000, updates: 5, bytes: 4000, width: 1280, height: 720 }, null);
+    expect(first).toMatchObject({
+      codec: "tiles",
+      fps: null,
+      kbps: null,
+      width: 1280,
+      height: 720,
+      rttMs: 23,
+    });
+    const next = withTiles(
+      video,
+      { at: 3000, updates: 45, bytes: 154_000, width: 1280, height: 720 },
+      {
+        at: 1000,
+        updates: 5,
+        bytes: 4000,
+        width: 1280,
+        height: 720,
+      },
+    );
+    // 40 updates and 150,000 bytes in 2 s.
+    expect(next).toMatchObject({ codec: "tiles", fps: 20, kbps: 600 });
   });
 });
