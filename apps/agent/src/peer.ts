@@ -36,6 +36,7 @@ import type { EncodedFrame } from "./capture/encoded-frame.ts";
 import type { VideoSource, VideoViewer } from "./capture/video-source.ts";
 import type { VideoSources } from "./capture/video-sources.ts";
 import { TileFeed } from "./capture/tiles/tile-feed.ts";
+import { linkLostPackets } from "./capture/tiles/link-check.ts";
 import type { TileStream } from "./capture/tiles/tile-stream.ts";
 import { unusableVideoAnswer, videoCodecParameters } from "./video-negotiation.ts";
 
@@ -141,6 +142,7 @@ export class AgentPeer {
     if (options.tiles) {
       this.tileFeed = new TileFeed({
         channel: this.pc.createDataChannel(DATA_CHANNELS.screen, { ordered: true }),
+        lostPackets: () => linkLostPackets(this.pc),
         stream: options.tiles,
         video: { watch: () => this.watch(), unwatch: () => this.unwatch() },
         log,

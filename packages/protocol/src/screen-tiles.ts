@@ -27,11 +27,12 @@ export const TILES_VERSION = 1;
 
 /**
  * Messages on the `screen` data channel (agent → viewer), told apart by their first byte. An update
- * is deflated (raw deflate, one blob per update) and cut into parts: `part`s, then its `last`.
- * `video`: the tiles stop here, the video track carries the picture from now. `alive`: nothing
- * changed for a second, and the stream is live.
+ * is deflated (raw deflate, one blob per update) and cut into parts: `part`s, then its `last`, or
+ * `whole` when the update is the whole picture (one a viewer can start from: after it switched to
+ * video, it takes no other). `video`: the tiles stop here, the video track carries the picture from
+ * now. `alive`: nothing changed for a second, and the stream is live.
  */
-export const SCREEN_MESSAGES = { part: 1, last: 2, video: 3, alive: 4 } as const;
+export const SCREEN_MESSAGES = { part: 1, last: 2, video: 3, alive: 4, whole: 5 } as const;
 /** A part's payload: well under what every browser's SCTP takes in one message. */
 export const SCREEN_PART_BYTES = 16 * 1024;
 /** A compressed update larger than this is refused unread (a 4K screen's raw pixels fit). */

@@ -253,12 +253,15 @@ async function readViewer(page: Page): Promise<{ video: VideoCounters; route?: R
     const bench = window.__bench;
     const pc = bench.pcs.at(-1)!;
     const stats = await pc.getStats();
-    const video = { frames: 0, bytes: 0, packetsLost: 0, nacks: 0, plis: 0, size: "?" };
+    // The picture's frames and bytes either way: the video track's, and the tiles' (bench.tileFrames,
+    // the screen data channel's bytes).
+    const video = { frames: bench.tileFrames, bytes: 0, packetsLost: 0, nacks: 0, plis: 0, size: "?" };
     let pairId: string | undefined;
     stats.forEach((s) => {
+      if (s.type === "data-channel" && s.label === "screen") video.bytes += s.bytesReceived ?? 0;
       if (s.type === "inbound-rtp" && s.kind === "video") {
-        video.frames = s.framesDecoded ?? 0;
-        video.bytes = (s.bytesReceived ?? 0) + (s.headerBytesReceived ?? 0);
+        video.frames += s.framesDecoded ?? 0;
+        video.bytes += (s.bytesReceived ?? 0) + (s.headerBytesReceived ?? 0);
         video.packetsLost = s.packetsLost ?? 0;
         video.nacks = s.nackCount ?? 0;
         video.plis = s.pliCount ?? 0;
@@ -266,6 +269,8 @@ async function readViewer(page: Page): Promise<{ video: VideoCounters; route?: R
       }
       if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
     });
+    const picture = document.querySelector("[data-picture]")?.getAttribute("data-picture");
+    if (picture === "tiles") video.size = `tiles (video: ${video.size})`;
     if (!pairId)
       stats.forEach((s) => {
         if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pairId ??= s.id;

@@ -41,14 +41,18 @@ class Receiver implements TileViewer {
   picture?: TilePicture;
   updates = 0;
   alive = 0;
+  /** Updates marked as the whole picture. */
+  wholes = 0;
   private parts: Buffer[] = [];
 
   send(message: Buffer) {
     const kind = message[0];
     if (kind === SCREEN_MESSAGES.alive) return void this.alive++;
-    if (kind !== SCREEN_MESSAGES.part && kind !== SCREEN_MESSAGES.last) throw new Error(`message ${kind}`);
+    if (kind !== SCREEN_MESSAGES.part && kind !== SCREEN_MESSAGES.last && kind !== SCREEN_MESSAGES.whole)
+      throw new Error(`message ${kind}`);
     this.parts.push(message.subarray(1));
     if (kind === SCREEN_MESSAGES.part) return;
+    if (kind === SCREEN_MESSAGES.whole) this.wholes++;
     const update = inflateRawSync(Buffer.concat(this.parts));
     this.parts = [];
     this.picture = applyTileUpdate(this.picture, update).picture;
@@ -86,12 +90,15 @@ describe("TileStream on Xvfb", () => {
       await until(() => first.colourAt(600, 400) === "#0000ff");
       const updates = first.updates;
       expect(updates).toBeGreaterThanOrEqual(2);
+      // Only the first update was the whole picture; the rest were changes.
+      expect(first.wholes).toBe(1);
 
       const second = new Receiver();
       tiles.subscribe(second);
       await until(() => second.colourAt(600, 400) === "#0000ff");
       // The later viewer's first update is the whole picture: it equals the first viewer's.
       expect(Buffer.from(second.picture!.rgba).equals(Buffer.from(first.picture!.rgba))).toBe(true);
+      expect(second.wholes).toBe(1);
       await setRoot("#00ff00");
       await until(() => first.colourAt(5, 5) === "#00ff00" && second.colourAt(5, 5) === "#00ff00");
       leave();
@@ -122,6 +129,7 @@ describe("TileStream on Xvfb", () => {
       slow.buffered = 0;
       await until(() => slow.colourAt(10, 10) === "#333333", 4000);
       expect(slow.updates).toBe(updates + 1);
+      expect(slow.wholes).toBe(2);
     } finally {
       tiles.close();
       capture.close();

@@ -43,11 +43,19 @@ export interface TileStreamOptions {
  * costs ~0.15 MB/s, a 1080p video in a window tens of MB/s (`npm run bench:tiles`).
  */
 const HEAVY_BYTES_PER_S = 2_000_000;
-/** Or more than this share of a core encoding it (ms per second). */
-const HEAVY_ENCODE_MS_PER_S = 150;
+/**
+ * Or more than this share of a core encoding it (ms per second): more than video costs. The busy
+ * terminal takes 60-220 ms a second on a loaded 2-core machine, a film several times that.
+ */
+const HEAVY_ENCODE_MS_PER_S = 300;
 const HEAVY_SECONDS = 2;
-/** A busy screen with more than this share of its tiles photograph-like starts as video. */
+/**
+ * A busy screen starts as video when more than this share of its tiles are photograph-like, or when
+ * it redraws more than this many screens' worth a second (bench:media: its 1080p film ~30, its busy
+ * 720p terminal, scrolling 20 times a second, ~10).
+ */
 const HEAVY_RAW_SHARE = 0.25;
+const HEAVY_SCREENS_PER_S = 15;
 /** Back to tiles once the screen is this quiet for this long (the capture's change rate). */
 const QUIET_SECONDS = 3;
 /** A viewer whose channel holds more than this is behind: it skips to the whole picture once drained. */
@@ -103,7 +111,7 @@ export class TileStream {
 
   /**
    * A session is coming: it starts in tiles unless its screen keeps changing and is mostly
-   * photograph-like (a film: video from the first frame). Resolves with the mode. Either way the
+   * photograph-like or redrawn whole many times a second (a film: video from the first frame). Resolves with the mode. Either way the
    * first picture is video's (peer.ts): an encoder primed ahead shows it sooner than the whole
    * picture in tiles, which on a desktop with a wallpaper is ~150 KB to deflate and inflate.
    */
@@ -121,8 +129,9 @@ export class TileStream {
     const { frame } = taken;
     const share = rawShare(frame.data, frame.width, frame.height);
     frame.release();
-    const mode = share > HEAVY_RAW_SHARE ? "video" : "tiles";
-    this.options.log.debug({ rawShare: share, mode }, "busy screen at the session's start");
+    const screens = capture.changedScreens();
+    const mode = share > HEAVY_RAW_SHARE || screens > HEAVY_SCREENS_PER_S ? "video" : "tiles";
+    this.options.log.debug({ rawShare: share, screens, mode }, "busy screen at the session's start");
     this.setMode(mode);
     return mode;
   }
@@ -175,15 +184,19 @@ export class TileStream {
     }
     this.encodedHandOuts = handOuts;
     // The first frame's update is the whole picture: every viewer can start from it.
-    if (!this.encoder) for (const state of this.viewers.values()) state.synced = true;
+    const whole = !this.encoder;
+    if (whole) for (const state of this.viewers.values()) state.synced = true;
     const update = this.encode(frame);
-    if (update) this.queue(update, this.syncedViewers());
+    if (update) this.queue(update, this.syncedViewers(), whole);
     for (const [viewer, state] of this.viewers) if (!state.synced) this.catchUp(viewer);
   }
 
   /** Encodes a frame and releases it; counts what it cost for the mode. */
   private encode(frame: RawFrame): Buffer | undefined {
     const startedAt = performance.now();
+    // A new encoder's first update is the whole picture: what the screen costs to start with,
+    // not how fast it changes (sessions started one after another must not make it "busy").
+    const whole = !this.encoder;
     try {
       this.encoder ??= new TileEncoder(frame.pixelFormat);
       const update = this.encoder.encode(frame.data, frame.width, frame.height);
@@ -191,7 +204,7 @@ export class TileStream {
       return update;
     } finally {
       frame.release();
-      this.count(this.encoder?.lastStats.bytes ?? 0, performance.now() - startedAt);
+      if (!whole) this.count(this.encoder?.lastStats.bytes ?? 0, performance.now() - startedAt);
     }
   }
 
@@ -202,7 +215,7 @@ export class TileStream {
     const whole = this.whole();
     if (!whole) return;
     state.synced = true;
-    this.queue(whole, [viewer]);
+    this.queue(whole, [viewer], true);
   }
 
   /** The whole picture, deflated: made once per picture, for every viewer that needs it then. */
@@ -221,13 +234,13 @@ export class TileStream {
   }
 
   /** Deflates an update and sends its parts to `to`, after every update queued before it. */
-  private queue(update: Buffer | Promise<Buffer>, to: TileViewer[]) {
+  private queue(update: Buffer | Promise<Buffer>, to: TileViewer[], whole = false) {
     if (to.length === 0) return;
     const compressed = Buffer.isBuffer(update) ? deflate(update, { level: DEFLATE_LEVEL }) : update;
     this.sending = this.sending
       .then(async () => {
         const blob = await compressed;
-        const messages = parts(blob);
+        const messages = parts(blob, whole);
         for (const viewer of to) {
           const state = this.viewers.get(viewer);
           if (!state?.synced) continue;
@@ -292,12 +305,13 @@ export class TileStream {
   }
 }
 
-/** A compressed update as channel messages: parts, the last one marked. */
-function parts(blob: Buffer): Buffer[] {
+/** A compressed update as channel messages: parts, the last one marked (and whether it is whole). */
+function parts(blob: Buffer, whole: boolean): Buffer[] {
   const messages: Buffer[] = [];
   for (let at = 0; at < blob.length || at === 0; at += SCREEN_PART_BYTES) {
     const end = Math.min(blob.length, at + SCREEN_PART_BYTES);
-    const kind = end === blob.length ? SCREEN_MESSAGES.last : SCREEN_MESSAGES.part;
+    const last = whole ? SCREEN_MESSAGES.whole : SCREEN_MESSAGES.last;
+    const kind = end === blob.length ? last : SCREEN_MESSAGES.part;
     messages.push(Buffer.concat([Buffer.from([kind]), blob.subarray(at, end)]));
     if (end === blob.length) break;
   }

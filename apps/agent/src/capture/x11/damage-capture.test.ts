@@ -164,6 +164,24 @@ describe.each<Source>(["GetImage", "framebuffer"])("DamageCapture on Xvfb, readi
     }
   });
 
+  it("watched while idle, says how many screens' worth changed in the last whole second", async () => {
+    const source = capture();
+    try {
+      await source.watchWhileIdle();
+      await sleep(2100);
+      expect(source.changedScreens()).toBe(0);
+      // Three repaints of the whole root window within the second.
+      for (const colour of ["#102030", "#203040", "#304050"]) {
+        await run("xsetroot", ["-solid", colour], { env: display.env });
+      }
+      await until(() => (source.changedScreens() >= 3 ? true : undefined), 3000);
+      await sleep(2100);
+      expect(source.changedScreens()).toBe(0);
+    } finally {
+      source.close();
+    }
+  });
+
   it("feeds ffmpeg only what changed: a keyframe at once, then frames as the screen changes", async () => {
     const source = capture();
     const encoded: EncodedFrame[] = [];

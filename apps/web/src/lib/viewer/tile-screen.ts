@@ -49,6 +49,8 @@ export class TileScreen {
   private stream?: MediaStream;
   /** Tiles are what the viewer shows (an update came since the last `video`). */
   private showing = false;
+  /** Set once the video took over: only a whole picture is drawn again. */
+  private waitForWhole = false;
   private closed = false;
   readonly counts: TileCounts = { updates: 0, bytes: 0, width: 0, height: 0 };
 
@@ -64,6 +66,17 @@ export class TileScreen {
     return this.showing;
   }
 
+  /**
+   * The video carries the picture from now: the agent said so, or the viewer saw video arrive while
+   * on tiles (the agent's word comes on this channel, behind whatever a lossy link holds up).
+   */
+  videoNow(): void {
+    if (this.closed || !this.showing) return;
+    this.showing = false;
+    this.waitForWhole = true;
+    this.events.onVideo();
+  }
+
   close(): void {
     this.closed = true;
     this.channel.onmessage = null;
@@ -77,7 +90,8 @@ export class TileScreen {
     const bytes = new Uint8Array(data);
     switch (bytes[0]) {
       case SCREEN_MESSAGES.part:
-      case SCREEN_MESSAGES.last: {
+      case SCREEN_MESSAGES.last:
+      case SCREEN_MESSAGES.whole: {
         this.partBytes += bytes.length - 1;
         if (this.partBytes > MAX_SCREEN_UPDATE_BYTES) return this.fail("a screen update over its size limit");
         this.parts.push(bytes.subarray(1));
@@ -85,11 +99,14 @@ export class TileScreen {
         const parts = this.parts;
         this.parts = [];
         this.partBytes = 0;
+        // After the video took over, only a whole picture brings the tiles back: changes still on
+        // their way belong to the tiles' picture from before.
+        if (this.waitForWhole && bytes[0] !== SCREEN_MESSAGES.whole) return;
+        this.waitForWhole = false;
         return this.apply(parts);
       }
       case SCREEN_MESSAGES.video:
-        this.showing = false;
-        return this.events.onVideo();
+        return this.videoNow();
       case SCREEN_MESSAGES.alive:
         return this.present(undefined);
       default:
