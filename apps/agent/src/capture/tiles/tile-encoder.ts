@@ -78,7 +78,8 @@ export class TileEncoder {
 
   /** The whole current picture, for a receiver that joins (or lost its picture); undefined before the first screen. */
   full(): Buffer | undefined {
-    return this.reference && this.whole(Buffer.from(this.reference));
+    // Read from the reference itself: each rectangle is copied onto itself.
+    return this.reference && this.whole(this.reference);
   }
 
   private whole(screen: Buffer): Buffer {

@@ -136,13 +136,13 @@ export class TileFeed {
   }
 
   private join() {
+    const channel = this.options.channel;
     const viewer: TileViewer = {
       send: (message) => this.send(message),
       get buffered() {
         return channel.bufferedAmount;
       },
     };
-    const channel = this.options.channel;
     this.leaveStream ??= this.options.stream.subscribe(viewer);
     this.state = "tiles";
     this.joinedAt = performance.now();

@@ -40,7 +40,7 @@ export interface TileStreamOptions {
 
 /**
  * A screen costing more than this in tiles (before deflate) is sent as video: a busy 720p terminal
- * costs ~0.15 MB/s, a 1080p video in a window tens of MB/s (`npm run bench:tiles`).
+ * costs ~0.15 MB/s, bench:media's 1080p film 4-7 MB/s.
  */
 const HEAVY_BYTES_PER_S = 2_000_000;
 /**
@@ -111,9 +111,10 @@ export class TileStream {
 
   /**
    * A session is coming: it starts in tiles unless its screen keeps changing and is mostly
-   * photograph-like or redrawn whole many times a second (a film: video from the first frame). Resolves with the mode. Either way the
-   * first picture is video's (peer.ts): an encoder primed ahead shows it sooner than the whole
-   * picture in tiles, which on a desktop with a wallpaper is ~150 KB to deflate and inflate.
+   * photograph-like or redrawn whole many times a second (a film: video from the first frame).
+   * Resolves with the mode. Either way the first picture is video's (peer.ts): an encoder primed
+   * ahead shows it sooner than the whole picture in tiles, which on a desktop with a wallpaper is
+   * ~150 KB to deflate and inflate.
    */
   async sessionComing(): Promise<ScreenMode> {
     if (this.viewers.size > 0) return this.current;
@@ -139,11 +140,13 @@ export class TileStream {
   /** Starts sending to `viewer`: the whole picture first, then each change. */
   subscribe(viewer: TileViewer): () => void {
     this.viewers.set(viewer, { synced: false });
-    this.unsubscribe ??= this.options.capture.subscribe({ onFrame: (frame) => this.onFrame(frame) });
-    this.unsubscribe.catch((error: unknown) => {
-      this.options.log.warn({ err: error }, "cannot capture the screen for tiles; sending video");
-      this.setMode("video");
-    });
+    if (!this.unsubscribe) {
+      this.unsubscribe = this.options.capture.subscribe({ onFrame: (frame) => this.onFrame(frame) });
+      this.unsubscribe.catch((error: unknown) => {
+        this.options.log.warn({ err: error }, "cannot capture the screen for tiles; sending video");
+        this.setMode("video");
+      });
+    }
     this.aliveTimer ??= setInterval(() => this.sayAlive(), ALIVE_MS);
     this.catchUp(viewer);
     return () => {
@@ -177,17 +180,15 @@ export class TileStream {
     // The capture's repeats of a picture (sharpening for video, heartbeats) change nothing here:
     // comparing a whole screen to find that out is most of a quiet second's cost.
     const handOuts = this.options.capture.handOutCount;
-    if (this.encoder && handOuts === this.encodedHandOuts) {
-      frame.release();
-      for (const [viewer, state] of this.viewers) if (!state.synced) this.catchUp(viewer);
-      return;
+    if (this.encoder && handOuts === this.encodedHandOuts) frame.release();
+    else {
+      this.encodedHandOuts = handOuts;
+      // The first frame's update is the whole picture: every viewer can start from it.
+      const whole = !this.encoder;
+      if (whole) for (const state of this.viewers.values()) state.synced = true;
+      const update = this.encode(frame);
+      if (update) this.queue(update, this.syncedViewers(), whole);
     }
-    this.encodedHandOuts = handOuts;
-    // The first frame's update is the whole picture: every viewer can start from it.
-    const whole = !this.encoder;
-    if (whole) for (const state of this.viewers.values()) state.synced = true;
-    const update = this.encode(frame);
-    if (update) this.queue(update, this.syncedViewers(), whole);
     for (const [viewer, state] of this.viewers) if (!state.synced) this.catchUp(viewer);
   }
 

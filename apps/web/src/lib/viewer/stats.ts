@@ -3,6 +3,7 @@
  * decoded frame rate, received bitrate, round trip, codec and resolution. Pure: the caller keeps the
  * previous sample, since a rate needs two.
  */
+import type { TileCounts } from "./tile-screen.ts";
 
 /** One entry of an RTCStatsReport, read loosely: browsers differ in which fields they fill. */
 type Stat = { id: string; type: string; timestamp: number } & Record<string, unknown>;
@@ -110,14 +111,8 @@ export function formatBitrate(kbps: number | null): string {
   return kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbit/s` : `${kbps} kbit/s`;
 }
 
-/** What the tiles brought (tile-screen.ts TileCounts), at a time. */
-export interface TileSample {
-  at: number;
-  updates: number;
-  bytes: number;
-  width: number;
-  height: number;
-}
+/** What the tiles brought, at a time. */
+export type TileSample = TileCounts & { at: number };
 
 /**
  * The overlay while tiles carry the picture: their update rate and bitrate (since `previous`) in

@@ -61,11 +61,6 @@ export class TileScreen {
     channel.onmessage = (event: MessageEvent) => this.received(event.data);
   }
 
-  /** Whether tiles carry the picture now. */
-  get active(): boolean {
-    return this.showing;
-  }
-
   /**
    * The video carries the picture from now: the agent said so, or the viewer saw video arrive while
    * on tiles (the agent's word comes on this channel, behind whatever a lossy link holds up).
