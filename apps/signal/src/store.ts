@@ -81,6 +81,7 @@ export interface TicketParticipation {
 
 export type Snapshot = Omit<SignalMessageOf<"session/participants">, "type" | "sessionId"> & {
   status: SessionState;
+  endReason: string | null;
 };
 
 /** An agent's hello: who it is, or why its credential is refused (the tenant, when the agent exists). */

@@ -575,6 +575,8 @@ export async function participantsSnapshot(
   sessionId: string,
 ): Promise<{
   status: RemoteSession["status"];
+  /** Why it ended, once it has: a party catching up hears the same reason as those who were there. */
+  endReason: string | null;
   version: number;
   controllerId: string | null;
   participants: ParticipantView[];
@@ -582,6 +584,7 @@ export async function participantsSnapshot(
   const [session] = await executor
     .select({
       status: RemoteSessions.status,
+      endReason: RemoteSessions.endReason,
       version: RemoteSessions.participantsVersion,
       controllerId: RemoteSessions.controllerId,
       technicianId: RemoteSessions.technicianId,
@@ -600,6 +603,7 @@ export async function participantsSnapshot(
     .orderBy(asc(SessionParticipants.joinedAt));
   return {
     status: session.status,
+    endReason: session.endReason,
     version: session.version,
     controllerId: session.controllerId,
     participants: rows.map(({ p, name, email, tenant }) => ({

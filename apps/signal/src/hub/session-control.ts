@@ -15,7 +15,7 @@ import {
   stopTransition,
 } from "@rd/protocol";
 import type { ControlNotice } from "@rd/db";
-import type { Outcome } from "../store.ts";
+import type { Outcome, Snapshot } from "../store.ts";
 import { type Connection, isAgent, isViewer, type ViewerIdentity } from "./connection.ts";
 import { type HubContext, iceServersFor } from "./context.ts";
 import { channels } from "../bus.ts";
@@ -199,16 +199,24 @@ export class SessionControl {
   async catchUp(connection: Connection, sessionId: string): Promise<void> {
     const snapshot = await this.ctx.store.snapshot(sessionId);
     if (!snapshot || connection.state !== "open") return;
-    const { status } = snapshot;
-    const { delivery, registry } = this.ctx;
-    delivery.send(connection, { type: "session/state", sessionId, status });
-    if (isTerminalSessionState(status)) {
-      if (isViewer(connection))
-        delivery.close(connection, CLOSE_CODES.sessionEnded, endLine(status), "ended");
-      else registry.dropAgentSession(connection, sessionId);
-      return;
-    }
+    if (isTerminalSessionState(snapshot.status)) return this.tellOver(connection, sessionId, snapshot);
+    this.ctx.delivery.send(connection, { type: "session/state", sessionId, status: snapshot.status });
     this.sendSnapshot(connection, sessionId, snapshot);
+  }
+
+  /**
+   * The session is over by the store, and its end's own notice may not have come yet (notices
+   * race): the connection hears the end with its reason, as those present do, and a viewer is
+   * closed as ended, not as "left" (its participation ended with the session).
+   */
+  private tellOver(connection: Connection, sessionId: string, snapshot: Snapshot) {
+    const { delivery, registry } = this.ctx;
+    const { status } = snapshot;
+    const reason = snapshot.endReason?.slice(0, 200);
+    delivery.send(connection, { type: "session/state", sessionId, status, ...(reason ? { reason } : {}) });
+    if (isViewer(connection))
+      delivery.close(connection, CLOSE_CODES.sessionEnded, endLine(status, reason), "ended");
+    else registry.dropAgentSession(connection, sessionId);
   }
 
   /**
@@ -227,15 +235,15 @@ export class SessionControl {
     if (registry.ofSession(sessionId).length === 0) return;
     const snapshot = await store.snapshot(sessionId);
     if (!snapshot) return;
-    for (const connection of registry.ofSession(sessionId))
-      this.sendSnapshot(connection, sessionId, snapshot);
+    const over = isTerminalSessionState(snapshot.status);
+    for (const connection of registry.ofSession(sessionId)) {
+      // An agent waits for the end's own notice, which also settles the session's liveness watch.
+      if (!over) this.sendSnapshot(connection, sessionId, snapshot);
+      else if (isViewer(connection)) this.tellOver(connection, sessionId, snapshot);
+    }
   }
 
-  private sendSnapshot(
-    connection: Connection,
-    sessionId: string,
-    snapshot: NonNullable<Awaited<ReturnType<HubContext["store"]["snapshot"]>>>,
-  ) {
+  private sendSnapshot(connection: Connection, sessionId: string, snapshot: Snapshot) {
     // Snapshots travel by different paths and can arrive out of order; an older one changes nothing.
     if ((connection.snapshotVersions.get(sessionId) ?? -1) >= snapshot.version) return;
     connection.snapshotVersions.set(sessionId, snapshot.version);
