@@ -170,9 +170,11 @@ describe.each<Source>(["GetImage", "framebuffer"])("DamageCapture on Xvfb, readi
       await source.watchWhileIdle();
       await sleep(2100);
       expect(source.changedScreens()).toBe(0);
-      // Three repaints of the whole root window within the second.
+      // Three repaints of the whole root window within the second, each in a frame slot of its
+      // own (reports within one slot count as one bounding box).
       for (const colour of ["#102030", "#203040", "#304050"]) {
         await run("xsetroot", ["-solid", colour], { env: display.env });
+        await sleep(100);
       }
       await until(() => (source.changedScreens() >= 3 ? true : undefined), 3000);
       await sleep(2100);

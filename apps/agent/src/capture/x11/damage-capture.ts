@@ -22,6 +22,7 @@
  */
 import type { Logger } from "@rd/log";
 import type { RawInput } from "../ffmpeg-args.ts";
+import { ChangedArea } from "./changed-area.ts";
 import { FramebufferFile } from "./framebuffer-file.ts";
 import { sync } from "./x-connection.ts";
 import type { CursorImage, RawPixelFormat, Rect, XScreenReader } from "./x-screen-reader.ts";
@@ -109,13 +110,14 @@ export class DamageCapture {
   private lastChangedSlot = -1;
   /** When the frame slots of the last second with a change began (changeRate()). */
   private recentChanges: number[] = [];
-  /** Pixels reported changed in the second under way, and in the one before (changedScreens()). */
-  private readonly area = { startedAt: 0, area: 0, previous: 0 };
+  /** Screen area changed lately (changedScreens()). */
+  private readonly area: ChangedArea;
   /** Watch while nobody does, for changeRate() (watchWhileIdle()). */
   private watchIdle = false;
 
   constructor(options: DamageCaptureOptions) {
     this.options = options;
+    this.area = new ChangedArea(options.fps);
   }
 
   /**
@@ -240,27 +242,12 @@ export class DamageCapture {
   }
 
   /**
-   * Screens' worth of pixels reported changed over the last whole second (overlapping reports
-   * counted twice, so an upper bound): a film redraws its whole area every frame, a terminal only
-   * its lines and what it scrolled.
+   * Screens' worth of the screen changed over the last whole second (changed-area.ts): a film
+   * redraws its whole area every frame, a terminal only its lines and what it scrolled.
    */
   changedScreens(): number {
-    const age = performance.now() - this.area.startedAt;
-    // The second under way is not whole yet: the one before it; nothing reported for two: none.
-    const area = age >= 2000 ? 0 : age >= 1000 ? this.area.area : this.area.previous;
     const size = this.size;
-    return size ? area / (size.width * size.height) : 0;
-  }
-
-  private noteArea(rect: Rect) {
-    const now = performance.now();
-    const second = this.area;
-    if (now - second.startedAt >= 1000) {
-      second.previous = now - second.startedAt < 2000 ? second.area : 0;
-      second.startedAt = now;
-      second.area = 0;
-    }
-    second.area += rect.width * rect.height;
+    return size ? this.area.lastSecond(performance.now()) / (size.width * size.height) : 0;
   }
 
   /** Frames' worth of the screen that changed in the last second (while watched). */
@@ -421,7 +408,7 @@ export class DamageCapture {
     this.stats.damage++;
     if (!this.watching) return;
     this.noteChange();
-    this.noteArea(rect);
+    this.area.note(rect, performance.now());
     // Prepared and not yet read (or reading slower than the screen changes): one bound will do.
     if (this.dirty.length >= MAX_DIRTY_RECTS) this.dirty = [boundingBox(this.dirty)!];
     this.dirty.push(rect);

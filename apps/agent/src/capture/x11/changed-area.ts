@@ -1,0 +1,53 @@
+/**
+ * How much of the screen changed over the last whole second, for telling a film (its whole area
+ * redrawn every frame) from a terminal (its lines, and the region it scrolls).
+ *
+ * X reports a change as many overlapping rectangles (a terminal scroll: the region, then each line
+ * drawn into it), so summing them counts the same pixels several times over. Within one frame slot
+ * (what a capture at the frame rate would read as one frame) only the growth of their bounding box
+ * counts: a slot adds at most one screen, however it was reported.
+ */
+import type { Rect } from "./x-screen-reader.ts";
+
+export class ChangedArea {
+  private readonly slotMs: number;
+  private slot = -1;
+  private bounds?: { left: number; top: number; right: number; bottom: number };
+  /** The second under way (from startedAt) and the whole one before it. */
+  private startedAt = Number.NEGATIVE_INFINITY;
+  private current = 0;
+  private previous = 0;
+
+  constructor(fps: number) {
+    this.slotMs = 1000 / fps;
+  }
+
+  note(rect: Rect, now: number): void {
+    if (now - this.startedAt >= 1000) {
+      this.previous = now - this.startedAt < 2000 ? this.current : 0;
+      this.startedAt = now;
+      this.current = 0;
+    }
+    const slot = Math.floor(now / this.slotMs);
+    const before = this.bounds && slot === this.slot ? this.bounds : undefined;
+    this.slot = slot;
+    const after = {
+      left: Math.min(before?.left ?? rect.x, rect.x),
+      top: Math.min(before?.top ?? rect.y, rect.y),
+      right: Math.max(before?.right ?? rect.x + rect.width, rect.x + rect.width),
+      bottom: Math.max(before?.bottom ?? rect.y + rect.height, rect.y + rect.height),
+    };
+    this.bounds = after;
+    this.current += area(after) - (before ? area(before) : 0);
+  }
+
+  /** Pixels changed over the last whole second; none when nothing was reported for two. */
+  lastSecond(now: number): number {
+    const age = now - this.startedAt;
+    return age >= 2000 ? 0 : age >= 1000 ? this.current : this.previous;
+  }
+}
+
+function area(box: { left: number; top: number; right: number; bottom: number }): number {
+  return (box.right - box.left) * (box.bottom - box.top);
+}
