@@ -52,6 +52,8 @@ async function activeSession(
   options: {
     clipboardPolicy?: ClipboardPolicy;
     codec?: VideoCodec;
+    /** The opener's participant, as the worker names it in the request. */
+    opener?: string;
     beforeBegin?: (sessionId: string) => Promise<void>;
     onSent?: (message: SignalMessage) => void;
   } = {},
@@ -64,6 +66,7 @@ async function activeSession(
     sessionId,
     technician: { id: crypto.randomUUID(), name: "Ada", email: "ada@example.com", tenant: "Acme" },
     consent: "unattended",
+    ...(options.opener ? { participantId: options.opener } : {}),
     ...(clipboardPolicy ? { clipboardPolicy } : {}),
   };
   const video = new VideoSources({
@@ -282,6 +285,30 @@ describe("a session's viewers", () => {
     expect(negotiation()[0]).toMatchObject({ type: "signal/offer", participantId: viewer.id });
     expect(session.offersWaiting).toBe(0);
     expect(session.viewerCount).toBe(1);
+    await vi.waitFor(() => expect(stats(viewer)[0]).toMatchObject({ codec: "VP8" }), {
+      timeout: 20_000,
+      interval: 200,
+    });
+  }, 30_000);
+
+  it("makes the opener's offer as it accepts, before the worker says who is in the session", async () => {
+    const viewer = browser(["vp8"]);
+    const relay = collapsedRelay(new Map([[viewer.id, viewer]]));
+    const active = await activeSession({
+      codec: "vp8",
+      opener: viewer.id,
+      onSent: (message) => relay.onSent(message),
+    });
+    relay.attach(active);
+    const { session, sessionId, sent } = active;
+    await vi.waitFor(() => expect(session.offersWaiting).toBe(1), { timeout: 10_000 });
+    expect(sent.filter((m) => m.type.startsWith("signal/"))).toEqual([]);
+    // The first snapshot already has the opener's page: the offer made meanwhile goes out at once.
+    session.onParticipants(participants(sessionId, 1, [viewer.id]));
+    expect(sent.find((m) => m.type.startsWith("signal/"))).toMatchObject({
+      type: "signal/offer",
+      participantId: viewer.id,
+    });
     await vi.waitFor(() => expect(stats(viewer)[0]).toMatchObject({ codec: "VP8" }), {
       timeout: 20_000,
       interval: 200,

@@ -175,6 +175,9 @@ export class AgentSession {
       });
     }
     this.deps.send({ type: "session/accept", sessionId: this.id });
+    // The opener's page is connecting meanwhile: its peer and offer are made now, not once the
+    // worker says the session is active and the page is there (reconcile() sends them then).
+    if (this.request.participantId) this.prepareFor(this.request.participantId);
   }
 
   /** The worker's view of the session changed. */

@@ -262,7 +262,9 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
     });
 
     it("delivers the request to the agent with the technician's name and workspace", async () => {
-      const { a, v, request } = await requested();
+      const { a, v, request, participantId } = await requested();
+      // And the opener's participant, whose peer the agent makes while the page connects.
+      expect(request.participantId).toBe(participantId);
       expect(request.technician).toEqual({
         id: d.seed.techA.id,
         name: d.seed.techA.name,

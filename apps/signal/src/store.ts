@@ -251,11 +251,21 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         recording: Agents.recordingPolicy,
         tenant: Tenants.name,
         owner: { id: Users.id, name: Users.name, email: Users.email },
+        participantId: SessionParticipants.id,
       })
       .from(Agents)
       .innerJoin(Tenants, eq(Tenants.id, session.tenantId))
       .innerJoin(Users, eq(Users.id, session.ownerId))
-      .where(eq(Agents.id, session.agentId));
+      .leftJoin(
+        SessionParticipants,
+        and(
+          eq(SessionParticipants.sessionId, sessionId),
+          eq(SessionParticipants.userId, session.ownerId),
+          isNull(SessionParticipants.leftAt),
+        ),
+      )
+      .where(eq(Agents.id, session.agentId))
+      .limit(1);
     if (!row) return null;
     return {
       type: "session/request",
@@ -266,6 +276,7 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         email: row.owner.email,
         tenant: row.tenant.slice(0, 100),
       },
+      ...(row.participantId ? { participantId: row.participantId } : {}),
       consent: row.consent,
       recording: row.recording,
       // Null is no policy: the agent lets anything through, as before policies existed.

@@ -139,6 +139,11 @@ export const signalMessage = z.discriminatedUnion("type", [
       email: z.string().max(254),
       tenant: z.string().max(100),
     }),
+    /**
+     * The opener's participant: once it accepts, the agent makes that viewer's peer and offer while
+     * the page connects, and sends them when the worker says the page is there.
+     */
+    participantId: uuid.optional(),
     /** The agent's consent policy as the dashboard stores it at the time of the request. */
     consent: z.enum(CONSENT_POLICIES),
     /**
