@@ -19,7 +19,7 @@ import {
   type SignalMessageOf,
 } from "@rd/protocol";
 import { ViewerPeer } from "./peer.ts";
-import { CLOSE_ABNORMAL, SignalingClient } from "@rd/protocol/signaling-client";
+import { CLOSE_ABNORMAL, type EarlyLink, SignalingClient } from "@rd/protocol/signaling-client";
 import {
   canTransition,
   closeOutcome,
@@ -117,6 +117,8 @@ export interface ViewerSessionOptions {
   /** This page's peer-connection instance; a random one by default (a reload is a new one). */
   peer?: string;
   createSocket?: (url: string) => WebSocket;
+  /** A link that said this page's hello already (early-socket.ts): the first connection takes it over. */
+  early?: EarlyLink;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
 }
 
@@ -144,6 +146,8 @@ export class ViewerSession {
   /** This viewer asked to end the session: the end that follows is its own doing. */
   private endRequested = false;
   private started = false;
+  /** Taken by the first connection; a reconnect opens its own with a new ticket. */
+  private early: EarlyLink | undefined;
   private snapshotVersion = -1;
   /** The worker's STUN/TURN servers from its latest welcome: each welcome brings a fresh credential. */
   private workerIceServers: RTCIceServer[] = [];
@@ -156,7 +160,8 @@ export class ViewerSession {
   constructor(options: ViewerSessionOptions) {
     this.options = options;
     this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
-    this.peerToken = options.peer ?? `page-${crypto.randomUUID()}`;
+    this.early = options.early;
+    this.peerToken = options.early?.peer ?? options.peer ?? `page-${crypto.randomUUID()}`;
   }
 
   /** The peer connection, once the agent's first offer or candidate arrived. */
@@ -245,11 +250,15 @@ export class ViewerSession {
   // ——— The signaling link ———
 
   private async connect() {
-    let ticket: string;
-    try {
-      ticket = await this.options.getTicket();
-    } catch (error) {
-      return this.ticketFailed(error);
+    const early = this.early;
+    this.early = undefined;
+    let ticket = "";
+    if (!early) {
+      try {
+        ticket = await this.options.getTicket();
+      } catch (error) {
+        return this.ticketFailed(error);
+      }
     }
     if (isTerminalViewerState(this.state)) return;
     const link = new SignalingClient({
@@ -257,6 +266,7 @@ export class ViewerSession {
       ticket,
       peer: this.peerToken,
       createSocket: this.options.createSocket,
+      early,
       handlers: {
         onWelcome: (welcome) => {
           this.everWelcomed = true;
