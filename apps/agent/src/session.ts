@@ -64,12 +64,6 @@ const QUALITY_KBPS: Record<QualityPreset, number | undefined> = {
   high: 6000,
 };
 const STATS_INTERVAL_MS = 2000;
-/**
- * The clipboard is watched from the first viewer's media up, or this long after the session turned
- * active: its first read spawns xclip, which blocks the agent's event loop for tens of
- * milliseconds, while the peer's ICE and DTLS are being answered.
- */
-const CLIPBOARD_WATCH_AFTER_MS = 2000;
 
 /** How the person at the machine reads a technician: name, email and workspace. */
 export function technicianLabel(t: { name: string; email: string; tenant?: string }): string {
@@ -122,7 +116,6 @@ export class AgentSession {
   private input?: InputHandler;
   private indicator?: Indicator;
   private stopClipboard?: () => void;
-  private clipboardTimer?: ReturnType<typeof setTimeout>;
   private readonly clipboardGate: ClipboardGate;
   /** Viewers were told copies do not leave this desktop; every copy after that is kept in quietly. */
   private toldNoCopies = false;
@@ -146,11 +139,6 @@ export class AgentSession {
   /** Open peer connections, one per viewer. */
   get viewerCount(): number {
     return this.peers.size;
-  }
-
-  /** Whether the desktop's clipboard is watched yet (from the first viewer's media up). */
-  get watchingClipboard(): boolean {
-    return !!this.stopClipboard;
   }
 
   /** Viewers on their way whose offer is made and waits for their page. */
@@ -240,7 +228,6 @@ export class AgentSession {
     clearInterval(this.statsTimer);
     clearInterval(this.activityTimer);
     this.indicator?.stop();
-    clearTimeout(this.clipboardTimer);
     this.stopClipboard?.();
     await this.input?.releaseAll().catch((error: unknown) => this.log.warn({ err: error }, "release failed"));
     const all = [...this.peers.values(), ...this.waiting.values()];
@@ -257,7 +244,7 @@ export class AgentSession {
   /** Once active: input, clipboard and statistics for whoever gets a peer. */
   private startSharing() {
     this.input = this.deps.createInput();
-    this.clipboardTimer = setTimeout(() => this.watchClipboard(), CLIPBOARD_WATCH_AFTER_MS);
+    this.watchClipboard();
     const { video } = this.deps;
     // Frame counts per source at the last report; a source made since then has counted from zero.
     let lastFrames = new Map(video.all().map((source) => [source, source.frames]));
@@ -415,10 +402,7 @@ export class AgentSession {
         onCandidate: (candidate) => send({ type: "signal/ice", sessionId, participantId, candidate }),
         onInput: (frame) => this.onInput(participantId, frame),
         onControl: (frame) => control.handle(frame),
-        onConnected: () => {
-          this.log.info({ participantId }, "media connected");
-          this.watchClipboard();
-        },
+        onConnected: () => this.log.info({ participantId }, "media connected"),
         onFailed: (reason) => this.peerFailed(participantId, peer, reason),
       },
     });
@@ -482,11 +466,9 @@ export class AgentSession {
     void this.input?.releaseAll().catch((error: unknown) => this.log.warn({ err: error }, "release failed"));
   }
 
-  /** Once per session, from the first of: a viewer's media up, CLIPBOARD_WATCH_AFTER_MS. */
   private watchClipboard() {
     const clipboard = this.deps.clipboard;
-    if (!clipboard || this.stopClipboard || this.state === "closed") return;
-    clearTimeout(this.clipboardTimer);
+    if (!clipboard) return;
     this.stopClipboard = clipboard.watch(
       (text) => this.copied(text),
       () =>
