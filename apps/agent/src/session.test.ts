@@ -108,10 +108,13 @@ describe("a session's clipboard", () => {
   });
 
   async function clipboardSession(clipboardPolicy?: ClipboardPolicy) {
-    const { sessionId, sent } = await activeSession({
+    const { session, sessionId, sent } = await activeSession({
       clipboardPolicy,
       beforeBegin: (id) => desktop.write(`baseline ${id}`),
     });
+    // No viewer's media comes up here: the watch starts on its timer.
+    expect(session.watchingClipboard).toBe(false);
+    await vi.waitFor(() => expect(session.watchingClipboard).toBe(true), { timeout: 5_000 });
     const reports = () =>
       sent.filter((m): m is SignalMessageOf<"clipboard/event"> => m.type === "clipboard/event");
     return { sessionId, sent, reports };

@@ -64,6 +64,15 @@ const QUALITY_KBPS: Record<QualityPreset, number | undefined> = {
   high: 6000,
 };
 const STATS_INTERVAL_MS = 2000;
+/**
+ * The clipboard is watched from a second after the first viewer's media came up (or 3 s after the
+ * session turned active, whichever is first): its first read spawns xclip, which holds the agent's
+ * event loop for tens of milliseconds. Started as the session turned active it fell in the peer's
+ * ICE and DTLS; started at media-up, in the first picture's way (bench:media's static desktop:
+ * first frame ~506 → ~660 ms).
+ */
+const CLIPBOARD_AFTER_MEDIA_MS = 1000;
+const CLIPBOARD_AFTER_ACTIVE_MS = 3000;
 
 /** How the person at the machine reads a technician: name, email and workspace. */
 export function technicianLabel(t: { name: string; email: string; tenant?: string }): string {
@@ -116,6 +125,8 @@ export class AgentSession {
   private input?: InputHandler;
   private indicator?: Indicator;
   private stopClipboard?: () => void;
+  private clipboardTimer?: ReturnType<typeof setTimeout>;
+  private clipboardSoon = false;
   private readonly clipboardGate: ClipboardGate;
   /** Viewers were told copies do not leave this desktop; every copy after that is kept in quietly. */
   private toldNoCopies = false;
@@ -139,6 +150,11 @@ export class AgentSession {
   /** Open peer connections, one per viewer. */
   get viewerCount(): number {
     return this.peers.size;
+  }
+
+  /** Whether the desktop's clipboard is watched yet (see CLIPBOARD_AFTER_MEDIA_MS). */
+  get watchingClipboard(): boolean {
+    return !!this.stopClipboard;
   }
 
   /** Viewers on their way whose offer is made and waits for their page. */
@@ -228,6 +244,7 @@ export class AgentSession {
     clearInterval(this.statsTimer);
     clearInterval(this.activityTimer);
     this.indicator?.stop();
+    clearTimeout(this.clipboardTimer);
     this.stopClipboard?.();
     await this.input?.releaseAll().catch((error: unknown) => this.log.warn({ err: error }, "release failed"));
     const all = [...this.peers.values(), ...this.waiting.values()];
@@ -244,7 +261,7 @@ export class AgentSession {
   /** Once active: input, clipboard and statistics for whoever gets a peer. */
   private startSharing() {
     this.input = this.deps.createInput();
-    this.watchClipboard();
+    this.clipboardTimer = setTimeout(() => this.watchClipboard(), CLIPBOARD_AFTER_ACTIVE_MS);
     const { video } = this.deps;
     // Frame counts per source at the last report; a source made since then has counted from zero.
     let lastFrames = new Map(video.all().map((source) => [source, source.frames]));
@@ -402,7 +419,10 @@ export class AgentSession {
         onCandidate: (candidate) => send({ type: "signal/ice", sessionId, participantId, candidate }),
         onInput: (frame) => this.onInput(participantId, frame),
         onControl: (frame) => control.handle(frame),
-        onConnected: () => this.log.info({ participantId }, "media connected"),
+        onConnected: () => {
+          this.log.info({ participantId }, "media connected");
+          this.watchClipboardSoon();
+        },
         onFailed: (reason) => this.peerFailed(participantId, peer, reason),
       },
     });
@@ -466,9 +486,19 @@ export class AgentSession {
     void this.input?.releaseAll().catch((error: unknown) => this.log.warn({ err: error }, "release failed"));
   }
 
+  /** A viewer's media is up: the clipboard is watched once its first picture is on its way. */
+  private watchClipboardSoon() {
+    if (this.stopClipboard || this.clipboardSoon) return;
+    this.clipboardSoon = true;
+    clearTimeout(this.clipboardTimer);
+    this.clipboardTimer = setTimeout(() => this.watchClipboard(), CLIPBOARD_AFTER_MEDIA_MS);
+  }
+
+  /** Once per session (see CLIPBOARD_AFTER_MEDIA_MS). */
   private watchClipboard() {
     const clipboard = this.deps.clipboard;
-    if (!clipboard) return;
+    if (!clipboard || this.stopClipboard || this.state === "closed") return;
+    clearTimeout(this.clipboardTimer);
     this.stopClipboard = clipboard.watch(
       (text) => this.copied(text),
       () =>
