@@ -85,35 +85,6 @@ describe("SignalingClient", () => {
     adopted.close();
   });
 
-  it("takes over a link whose hello was said already: no second hello, and what came meanwhile first", async () => {
-    const early = new ScriptedSocket();
-    early.open();
-    const offer: SignalMessage = {
-      type: "signal/offer",
-      sessionId: SESSION,
-      participantId: "0b0f2c34-5d6e-4f70-8a91-b2c3d4e5f607",
-      sdp: "v=0",
-    };
-    const adopted = new SignalingClient({
-      url: "ws://signal.test/ws",
-      ticket: "",
-      handlers: handlers as unknown as SignalingHandlers,
-      early: { socket: early as unknown as WebSocket, peer: "page-1", backlog: [JSON.stringify(welcome())] },
-    });
-    // The backlog is read once the constructor has returned (its owner holds the client by then).
-    expect(handlers.onWelcome).not.toHaveBeenCalled();
-    early.receive(offer);
-    await Promise.resolve();
-    expect(early.sent).toEqual([]);
-    expect(handlers.onWelcome).toHaveBeenCalledOnce();
-    expect(handlers.onMessage.mock.calls).toEqual([[offer]]);
-    expect(handlers.onWelcome.mock.invocationCallOrder[0]).toBeLessThan(
-      handlers.onMessage.mock.invocationCallOrder[0]!,
-    );
-    expect(adopted.ready).toBe(true);
-    adopted.close();
-  });
-
   it("sends nothing of its own before the worker has welcomed it", () => {
     socket.open();
     expect(client.send({ type: "session/end", sessionId: SESSION })).toBe(false);

@@ -32,29 +32,14 @@ export interface SignalingHandlers {
   onInvalid?(error: string): void;
 }
 
-/**
- * A socket that said this page's hello already (the dashboard's Connect says it as soon as the API
- * hands out the ticket, while the live page loads), with the frames that arrived before the client
- * took it, in order.
- */
-export interface EarlyLink {
-  socket: WebSocket;
-  /** The peer token the hello named. */
-  peer: string;
-  backlog: unknown[];
-}
-
 export interface SignalingOptions {
   url: string;
-  /** Unused when `early` is given: its hello named its own ticket. */
   ticket: string;
   /** This page's peer-connection instance (protocol `peerToken`). */
   peer?: string;
   handlers: SignalingHandlers;
   /** Makes the socket; the browser's WebSocket unless a test or another runtime says otherwise. */
   createSocket?: (url: string) => WebSocket;
-  /** Takes over this link instead of opening one and saying hello. */
-  early?: EarlyLink;
 }
 
 export class SignalingClient {
@@ -66,21 +51,12 @@ export class SignalingClient {
   private lastHeard = 0;
   private watchdog: ReturnType<typeof setInterval> | undefined;
 
-  constructor({
-    url,
-    ticket,
-    peer,
-    handlers,
-    createSocket = (u) => new WebSocket(u),
-    early,
-  }: SignalingOptions) {
+  constructor({ url, ticket, peer, handlers, createSocket = (u) => new WebSocket(u) }: SignalingOptions) {
     this.handlers = handlers;
-    this.socket = early?.socket ?? createSocket(url);
+    this.socket = createSocket(url);
     const hello = () => {
       this.opened = true;
       this.lastHeard = Date.now();
-      // Said by whoever opened the link early (on open, if it was still opening).
-      if (early) return;
       // Credentials travel in the first message, never in the URL that proxies log.
       this.sendRaw({
         type: "presence/hello",
@@ -92,17 +68,7 @@ export class SignalingClient {
     // A socket opened ahead of its ticket (the dashboard's Connect) may be open already.
     const openAlready = this.socket.readyState === WebSocket.OPEN;
     if (!openAlready) this.socket.addEventListener("open", hello);
-    // An early link's backlog is read once the constructor has returned (the owner holds this
-    // client by then, to answer an offer in it); frames that come meanwhile queue behind it.
-    let backlog: unknown[] | undefined = early?.backlog.length ? [...early.backlog] : undefined;
-    if (backlog)
-      queueMicrotask(() => {
-        for (let i = 0; i < backlog!.length; i++) this.receive(backlog![i]);
-        backlog = undefined;
-      });
-    this.socket.addEventListener("message", (event: MessageEvent) =>
-      backlog ? backlog.push(event.data) : this.receive(event.data),
-    );
+    this.socket.addEventListener("message", (event: MessageEvent) => this.receive(event.data));
     this.socket.addEventListener("close", (event: CloseEvent) =>
       this.finish(event.code || CLOSE_ABNORMAL, event.reason),
     );

@@ -19,7 +19,7 @@ import {
   type SignalMessageOf,
 } from "@rd/protocol";
 import { ViewerPeer } from "./peer.ts";
-import { CLOSE_ABNORMAL, type EarlyLink, SignalingClient } from "@rd/protocol/signaling-client";
+import { CLOSE_ABNORMAL, SignalingClient } from "@rd/protocol/signaling-client";
 import {
   canTransition,
   closeOutcome,
@@ -117,8 +117,6 @@ export interface ViewerSessionOptions {
   /** This page's peer-connection instance; a random one by default (a reload is a new one). */
   peer?: string;
   createSocket?: (url: string) => WebSocket;
-  /** A link that said this page's hello already (early-socket.ts): the first connection takes it over. */
-  early?: EarlyLink;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
 }
 
@@ -146,8 +144,6 @@ export class ViewerSession {
   /** This viewer asked to end the session: the end that follows is its own doing. */
   private endRequested = false;
   private started = false;
-  /** Taken by the first connection; a reconnect opens its own with a new ticket. */
-  private early: EarlyLink | undefined;
   private snapshotVersion = -1;
   /** The worker's STUN/TURN servers from its latest welcome: each welcome brings a fresh credential. */
   private workerIceServers: RTCIceServer[] = [];
@@ -160,8 +156,7 @@ export class ViewerSession {
   constructor(options: ViewerSessionOptions) {
     this.options = options;
     this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
-    this.early = options.early;
-    this.peerToken = options.early?.peer ?? options.peer ?? `page-${crypto.randomUUID()}`;
+    this.peerToken = options.peer ?? `page-${crypto.randomUUID()}`;
   }
 
   /** The peer connection, once the agent's first offer or candidate arrived. */
@@ -250,15 +245,11 @@ export class ViewerSession {
   // ——— The signaling link ———
 
   private async connect() {
-    const early = this.early;
-    this.early = undefined;
-    let ticket = "";
-    if (!early) {
-      try {
-        ticket = await this.options.getTicket();
-      } catch (error) {
-        return this.ticketFailed(error);
-      }
+    let ticket: string;
+    try {
+      ticket = await this.options.getTicket();
+    } catch (error) {
+      return this.ticketFailed(error);
     }
     if (isTerminalViewerState(this.state)) return;
     const link = new SignalingClient({
@@ -266,7 +257,6 @@ export class ViewerSession {
       ticket,
       peer: this.peerToken,
       createSocket: this.options.createSocket,
-      early,
       handlers: {
         onWelcome: (welcome) => {
           this.everWelcomed = true;
