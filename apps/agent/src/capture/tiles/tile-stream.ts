@@ -51,12 +51,14 @@ const HEAVY_ENCODE_MS_PER_S = 300;
 const HEAVY_SECONDS = 2;
 /**
  * A busy screen starts as video when more than this share of its tiles are photograph-like, or when
- * it redraws more than this many screens' worth a second (bench:media: its 1080p film ~30, its busy
- * 720p terminal, scrolling a half-screen window 20 times a second, 4-7; counted as reports summed,
- * the terminal read anywhere from 2 to 27 and started as video in three sessions out of five).
+ * its changes cover most of it each time (damage-capture.ts changedShare()): bench:media's 1080p
+ * film (a test pattern: few raw tiles) ~1, its busy 720p terminal, scrolling a half-screen window,
+ * ~0.45. The film's screens a second are no guide: 10-25 while only watched between sessions (X's
+ * reports come in bursts then), the terminal's 4-8. A terminal that fills the screen reads like a
+ * film and starts as video; its quiet seconds bring tiles back.
  */
 const HEAVY_RAW_SHARE = 0.25;
-const HEAVY_SCREENS_PER_S = 15;
+const HEAVY_CHANGED_SHARE = 0.75;
 /** Back to tiles once the screen is this quiet for this long (the capture's change rate). */
 const QUIET_SECONDS = 3;
 /** A viewer whose channel holds more than this is behind: it skips to the whole picture once drained. */
@@ -131,9 +133,12 @@ export class TileStream {
     const { frame } = taken;
     const share = rawShare(frame.data, frame.width, frame.height);
     frame.release();
-    const screens = capture.changedScreens();
-    const mode = share > HEAVY_RAW_SHARE || screens > HEAVY_SCREENS_PER_S ? "video" : "tiles";
-    this.options.log.debug({ rawShare: share, screens, mode }, "busy screen at the session's start");
+    const changedShare = capture.changedShare();
+    const mode = share > HEAVY_RAW_SHARE || changedShare > HEAVY_CHANGED_SHARE ? "video" : "tiles";
+    this.options.log.debug(
+      { rawShare: share, changedShare, screens: capture.changedScreens(), mode },
+      "busy screen at the session's start",
+    );
     this.setMode(mode);
     return mode;
   }

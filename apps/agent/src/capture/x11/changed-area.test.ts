@@ -13,7 +13,7 @@ describe("ChangedArea", () => {
       for (let line = 0; line < 5; line++)
         changed.note({ x: 0, y: line * 10, width: 100, height: 10 }, at + 1);
     }
-    expect(changed.lastSecond(2000)).toBe(10 * 100 * 50);
+    expect(changed.lastSecond(2000)).toEqual({ area: 10 * 100 * 50, slots: 10 });
   });
 
   it("counts what a slot's reports add to its bounds, at most the screen", () => {
@@ -22,13 +22,13 @@ describe("ChangedArea", () => {
     changed.note({ x: 90, y: 90, width: 10, height: 10 }, 1010);
     changed.note(SCREEN, 1020);
     changed.note(SCREEN, 1030);
-    expect(changed.lastSecond(2000)).toBe(100 * 100);
+    expect(changed.lastSecond(2000)).toEqual({ area: 100 * 100, slots: 1 });
   });
 
   it("says a film's whole screen every frame, and nothing once the screen is still for two seconds", () => {
     const changed = new ChangedArea(30);
     for (let frame = 0; frame < 60; frame++) changed.note(SCREEN, 1005 + frame * (1000 / 30));
-    expect(changed.lastSecond(3010) / (100 * 100)).toBe(30);
-    expect(changed.lastSecond(4100)).toBe(0);
+    expect(changed.lastSecond(3010)).toEqual({ area: 30 * 100 * 100, slots: 30 });
+    expect(changed.lastSecond(4100)).toEqual({ area: 0, slots: 0 });
   });
 });

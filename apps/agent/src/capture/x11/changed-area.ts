@@ -15,8 +15,8 @@ export class ChangedArea {
   private bounds?: { left: number; top: number; right: number; bottom: number };
   /** The second under way (from startedAt) and the whole one before it. */
   private startedAt = Number.NEGATIVE_INFINITY;
-  private current = 0;
-  private previous = 0;
+  private current = { area: 0, slots: 0 };
+  private previous = { area: 0, slots: 0 };
 
   constructor(fps: number) {
     this.slotMs = 1000 / fps;
@@ -24,12 +24,13 @@ export class ChangedArea {
 
   note(rect: Rect, now: number): void {
     if (now - this.startedAt >= 1000) {
-      this.previous = now - this.startedAt < 2000 ? this.current : 0;
+      this.previous = now - this.startedAt < 2000 ? this.current : { area: 0, slots: 0 };
       this.startedAt = now;
-      this.current = 0;
+      this.current = { area: 0, slots: 0 };
     }
     const slot = Math.floor(now / this.slotMs);
     const before = this.bounds && slot === this.slot ? this.bounds : undefined;
+    if (!before) this.current.slots++;
     this.slot = slot;
     const after = {
       left: Math.min(before?.left ?? rect.x, rect.x),
@@ -38,13 +39,17 @@ export class ChangedArea {
       bottom: Math.max(before?.bottom ?? rect.y + rect.height, rect.y + rect.height),
     };
     this.bounds = after;
-    this.current += area(after) - (before ? area(before) : 0);
+    this.current.area += area(after) - (before ? area(before) : 0);
   }
 
-  /** Pixels changed over the last whole second; none when nothing was reported for two. */
-  lastSecond(now: number): number {
+  /**
+   * Pixels changed over the last whole second, and in how many frame slots; none when nothing was
+   * reported for two. Their ratio tells a film (the whole screen each slot, however often X
+   * reports) from a terminal (its window's lines and scroll region).
+   */
+  lastSecond(now: number): { area: number; slots: number } {
     const age = now - this.startedAt;
-    return age >= 2000 ? 0 : age >= 1000 ? this.current : this.previous;
+    return age >= 2000 ? { area: 0, slots: 0 } : age >= 1000 ? { ...this.current } : { ...this.previous };
   }
 }
 

@@ -177,6 +177,8 @@ describe.each<Source>(["GetImage", "framebuffer"])("DamageCapture on Xvfb, readi
         await sleep(100);
       }
       await until(() => (source.changedScreens() >= 3 ? true : undefined), 3000);
+      // Each change was the whole screen (a film's, not a terminal window's).
+      expect(source.changedShare()).toBeGreaterThan(0.9);
       await sleep(2100);
       expect(source.changedScreens()).toBe(0);
     } finally {

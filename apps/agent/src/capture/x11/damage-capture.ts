@@ -247,7 +247,17 @@ export class DamageCapture {
    */
   changedScreens(): number {
     const size = this.size;
-    return size ? this.area.lastSecond(performance.now()) / (size.width * size.height) : 0;
+    return size ? this.area.lastSecond(performance.now()).area / (size.width * size.height) : 0;
+  }
+
+  /**
+   * The share of the screen a change covered, on average over the last whole second's changes: a
+   * full-screen film ~1, whatever X's report cadence; a terminal window its share of the screen.
+   */
+  changedShare(): number {
+    const size = this.size;
+    const { area, slots } = this.area.lastSecond(performance.now());
+    return size && slots ? area / slots / (size.width * size.height) : 0;
   }
 
   /** Frames' worth of the screen that changed in the last second (while watched). */
