@@ -112,6 +112,8 @@ async function startDashboard(dataDir: string, extraEnv: Record<string, string> 
       DATA_DIR: dataDir,
       LOG_LEVEL: "warn",
       RD_DEMO_AGENT: "false",
+      // No warm interview desk: its idle desktop and agent would run beside the measured ones.
+      RD_DESK_POOL: "",
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
