@@ -12,7 +12,7 @@ import type { Rect } from "./x-screen-reader.ts";
 export class ChangedArea {
   private readonly slotMs: number;
   private slot = -1;
-  private bounds?: { left: number; top: number; right: number; bottom: number };
+  private bounds?: Rect;
   /** The second under way (from startedAt) and the whole one before it. */
   private startedAt = Number.NEGATIVE_INFINITY;
   private current = { area: 0, slots: 0 };
@@ -32,12 +32,7 @@ export class ChangedArea {
     const before = this.bounds && slot === this.slot ? this.bounds : undefined;
     if (!before) this.current.slots++;
     this.slot = slot;
-    const after = {
-      left: Math.min(before?.left ?? rect.x, rect.x),
-      top: Math.min(before?.top ?? rect.y, rect.y),
-      right: Math.max(before?.right ?? rect.x + rect.width, rect.x + rect.width),
-      bottom: Math.max(before?.bottom ?? rect.y + rect.height, rect.y + rect.height),
-    };
+    const after = before ? boundingBox([before, rect])! : rect;
     this.bounds = after;
     this.current.area += area(after) - (before ? area(before) : 0);
   }
@@ -53,6 +48,22 @@ export class ChangedArea {
   }
 }
 
-function area(box: { left: number; top: number; right: number; bottom: number }): number {
-  return (box.right - box.left) * (box.bottom - box.top);
+function area(rect: Rect): number {
+  return rect.width * rect.height;
+}
+
+/** The smallest rectangle holding all of `rects`; undefined for none. */
+export function boundingBox(rects: Rect[]): Rect | undefined {
+  if (!rects.length) return undefined;
+  let left = Infinity;
+  let top = Infinity;
+  let right = -Infinity;
+  let bottom = -Infinity;
+  for (const r of rects) {
+    left = Math.min(left, r.x);
+    top = Math.min(top, r.y);
+    right = Math.max(right, r.x + r.width);
+    bottom = Math.max(bottom, r.y + r.height);
+  }
+  return { x: left, y: top, width: right - left, height: bottom - top };
 }

@@ -22,7 +22,7 @@
  */
 import type { Logger } from "@rd/log";
 import type { RawInput } from "../ffmpeg-args.ts";
-import { ChangedArea } from "./changed-area.ts";
+import { boundingBox, ChangedArea } from "./changed-area.ts";
 import { FramebufferFile } from "./framebuffer-file.ts";
 import { sync } from "./x-connection.ts";
 import type { CursorImage, RawPixelFormat, Rect, XScreenReader } from "./x-screen-reader.ts";
@@ -639,21 +639,6 @@ function clip(rect: Rect, width: number, height: number): Rect | undefined {
   const bottom = Math.min(height, rect.y + rect.height);
   if (right <= x || bottom <= y) return undefined;
   return { x, y, width: right - x, height: bottom - y };
-}
-
-export function boundingBox(rects: Rect[]): Rect | undefined {
-  if (!rects.length) return undefined;
-  let left = Infinity;
-  let top = Infinity;
-  let right = -Infinity;
-  let bottom = -Infinity;
-  for (const r of rects) {
-    left = Math.min(left, r.x);
-    top = Math.min(top, r.y);
-    right = Math.max(right, r.x + r.width);
-    bottom = Math.max(bottom, r.y + r.height);
-  }
-  return { x: left, y: top, width: right - left, height: bottom - top };
 }
 
 /** Blends the pointer (premultiplied ARGB) onto a frame, clipped to the screen. */
