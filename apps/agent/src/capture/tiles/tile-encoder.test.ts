@@ -164,6 +164,38 @@ describe("tile encoder", () => {
     expect([resized.width, resized.height]).toEqual([16, 8]);
     expectSame(resized, new Uint32Array(small.buffer, small.byteOffset, 16 * 8));
   });
+
+  it("brings a receiver that missed changes up to date with one update from the picture it has", () => {
+    const screen = new Screen();
+    const stream = new TileEncoder("bgr0");
+    let behind = applyTileUpdate(undefined, stream.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    const whole = stream.lastStats.bytes;
+    const own = new TileEncoder("bgr0");
+    own.copyPicture(stream);
+    // The stream goes on without this receiver: five scrolls of one line.
+    for (let step = 0; step < 5; step++) {
+      screen.scroll(1);
+      stream.encode(screen.data, WIDTH, HEIGHT);
+    }
+
+    const update = own.updateTo(stream)!;
+    behind = applyTileUpdate(behind, update).picture;
+    expectSame(behind, screen.pixels);
+    // The five scrolls went as one move and five new lines, not the whole picture.
+    expect(own.lastStats.copies).toBeGreaterThanOrEqual(1);
+    expect(own.lastStats.bytes).toBeLessThan(whole / 2);
+    // Up to date: nothing more, until the stream changes again.
+    expect(own.updateTo(stream)).toBeUndefined();
+
+    // Falling behind again reuses the receiver's encoder.
+    own.copyPicture(stream);
+    screen.scroll(-2);
+    stream.encode(screen.data, WIDTH, HEIGHT);
+    screen.set(300, 150, 0x123456);
+    stream.encode(screen.data, WIDTH, HEIGHT);
+    behind = applyTileUpdate(behind, own.updateTo(stream)!).picture;
+    expectSame(behind, screen.pixels);
+  });
 });
 
 describe("tile encoder on a real X screen", () => {

@@ -31,6 +31,7 @@ export interface TileUpdateStats {
 }
 
 export class TileEncoder {
+  readonly pixelFormat: RawPixelFormat;
   private readonly toRgb: (pixel: number) => number;
   private reference?: Buffer;
   /** The reference's pixels, and the screen being encoded's (set for the length of encode()). */
@@ -42,6 +43,7 @@ export class TileEncoder {
   private stats: TileUpdateStats = emptyStats();
 
   constructor(pixelFormat: RawPixelFormat) {
+    this.pixelFormat = pixelFormat;
     this.toRgb = pixelFormat === "bgr0" ? (p) => p & 0xffffff : (p) => swapRedBlue(p);
   }
 
@@ -57,14 +59,7 @@ export class TileEncoder {
     if (screen.length < width * height * 4)
       throw new Error(`a ${width}×${height} screen needs ${width * height * 4} bytes`);
     if (!this.reference || width !== this.width || height !== this.height) {
-      this.width = width;
-      this.height = height;
-      this.reference = Buffer.alloc(width * height * 4);
-      this.referencePixels = new Uint32Array(
-        this.reference.buffer,
-        this.reference.byteOffset,
-        width * height,
-      );
+      this.setPicture(Buffer.alloc(width * height * 4), width, height);
       return this.whole(screen);
     }
     this.pixels = pixelsOf(screen, width * height);
@@ -80,6 +75,33 @@ export class TileEncoder {
   full(): Buffer | undefined {
     // Read from the reference itself: each rectangle is copied onto itself.
     return this.reference && this.whole(this.reference);
+  }
+
+  /**
+   * Makes this encoder's picture a copy of `other`'s: for a receiver that stops taking `other`'s
+   * updates (it fell behind), so that it can later be sent only the difference (updateTo()).
+   */
+  copyPicture(other: TileEncoder): void {
+    const source = other.reference;
+    if (!source) this.reference = undefined;
+    else if (this.reference && this.width === other.width && this.height === other.height)
+      source.copy(this.reference);
+    else this.setPicture(Buffer.from(source), other.width, other.height);
+  }
+
+  /**
+   * The update that turns this encoder's picture into `other`'s, or undefined when they are the
+   * same: all that changed while its receiver was behind, as one update (a scroll as one COPY).
+   */
+  updateTo(other: TileEncoder): Buffer | undefined {
+    return other.reference && this.encode(other.reference, other.width, other.height);
+  }
+
+  private setPicture(reference: Buffer, width: number, height: number): void {
+    this.width = width;
+    this.height = height;
+    this.reference = reference;
+    this.referencePixels = new Uint32Array(reference.buffer, reference.byteOffset, width * height);
   }
 
   private whole(screen: Buffer): Buffer {

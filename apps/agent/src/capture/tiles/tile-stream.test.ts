@@ -1,7 +1,7 @@
 /**
  * The tile stream against a real Xvfb and its change-driven capture: what each viewer receives,
  * reassembled and inflated as a browser would, is the screen (xsetroot's colours); a viewer that
- * joins later or fell behind starts from the whole picture; a quiet second says it is alive; a
+ * joins later starts from the whole picture, one that fell behind is sent what it missed as one update; a quiet second says it is alive; a
  * film turns the display to video and its end back to tiles.
  */
 import { execFile, spawn } from "node:child_process";
@@ -111,25 +111,33 @@ describe("TileStream on Xvfb", () => {
     }
   });
 
-  it("skips a viewer whose channel is full, and gives it the whole picture once it drained", async () => {
+  it("skips a viewer whose channel is full, and once it drained sends it one update to the picture as it is then", async () => {
     const { capture, tiles } = stream();
     try {
       await setRoot("#111111");
       const slow = new Receiver();
+      const fast = new Receiver();
       tiles.subscribe(slow);
-      await until(() => slow.colourAt(10, 10) === "#111111");
+      tiles.subscribe(fast);
+      await until(() => slow.colourAt(10, 10) === "#111111" && fast.colourAt(10, 10) === "#111111");
       slow.buffered = 5_000_000;
       await setRoot("#222222");
-      await sleep(300);
+      await until(() => fast.colourAt(10, 10) === "#222222");
       await setRoot("#333333");
-      await sleep(300);
+      await until(() => fast.colourAt(10, 10) === "#333333");
       // Nothing was sent while it was full: its picture is still the old one.
       expect(slow.colourAt(10, 10)).toBe("#111111");
       const updates = slow.updates;
       slow.buffered = 0;
       await until(() => slow.colourAt(10, 10) === "#333333", 4000);
+      // One update took it from #111111 to #333333, and not as the whole picture again.
       expect(slow.updates).toBe(updates + 1);
-      expect(slow.wholes).toBe(2);
+      expect(slow.wholes).toBe(1);
+      expect(Buffer.from(slow.picture!.rgba).equals(Buffer.from(fast.picture!.rgba))).toBe(true);
+      // Back in step: it takes the stream's changes again.
+      await setRoot("#444444");
+      await until(() => slow.colourAt(600, 400) === "#444444" && fast.colourAt(600, 400) === "#444444");
+      expect(slow.wholes).toBe(1);
     } finally {
       tiles.close();
       capture.close();

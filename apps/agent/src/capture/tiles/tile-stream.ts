@@ -1,8 +1,15 @@
 /**
  * One display's screen as tiles, for every viewer that takes them (the `screen` data channel):
  * frames from the change-driven capture are encoded once (tile-encoder.ts), deflated once, and the
- * same messages go to each viewer. A viewer that joins, or fell behind and caught up, gets the whole
- * picture first and the changes after it.
+ * same messages go to each viewer. A viewer that joins gets the whole picture first and the changes
+ * after it.
+ *
+ * A viewer whose link cannot carry every change (its channel holds more than BEHIND_BYTES when the
+ * next one comes) is not sent it: it keeps the picture it was last sent, and once its channel has
+ * drained it is sent one update from that picture to the screen as it is then, however many
+ * changes that covers. So a narrow link gets fewer, larger updates, each at most a channel's worth
+ * behind, the way a VNC server answers a client's requests; sent every change, a 0.5 Mbit/s link
+ * queued seconds of them (bench:media's drop).
  *
  * Tiles suit text; a screen full of motion or photographs is cheaper as video. The stream says
  * which the display wants (`mode`, with a listener): video once the tiles have cost more than
@@ -61,15 +68,30 @@ const HEAVY_RAW_SHARE = 0.25;
 const HEAVY_CHANGED_SHARE = 0.75;
 /** Back to tiles once the screen is this quiet for this long (the capture's change rate). */
 const QUIET_SECONDS = 3;
-/** A viewer whose channel holds more than this is behind: it skips to the whole picture once drained. */
-const MAX_BUFFERED_BYTES = 1_000_000;
+/**
+ * A viewer whose channel holds more than this when a change comes is behind: at 0.5 Mbit/s a quarter
+ * of a second's sending. A busy terminal's changes are 2-10 KB each; a joining viewer's whole
+ * picture, ~150 KB, makes the changes right after it wait and go out as one.
+ */
+const BEHIND_BYTES = 16 * 1024;
+/** A behind viewer is brought up to date once its channel holds no more than this. */
+const DRAINED_BYTES = BEHIND_BYTES / 2;
+/** How often a behind viewer's channel is checked while the screen is still. */
+const DRAIN_CHECK_MS = 20;
+/** A viewer that joins is sent the whole picture once its channel holds no more than this. */
+const JOIN_BUFFERED_BYTES = 500_000;
 /** A second without changes is said, so the viewer knows the picture is live (stall-watch). */
 const ALIVE_MS = 1000;
 const DEFLATE_LEVEL = 6;
 
 interface ViewerState {
-  /** Takes the stream's changes (has the picture they apply to). */
+  /** Takes the stream's changes (has, or is being sent, the picture they apply to). */
   synced: boolean;
+  /**
+   * Once the viewer fell behind: the picture it was last sent, to bring it up to date from with
+   * one update (kept between times, so that falling behind again reuses its buffer).
+   */
+  own?: TileEncoder;
 }
 
 export class TileStream {
@@ -92,6 +114,7 @@ export class TileStream {
   private quietSeconds = 0;
   private lastMessageAt = 0;
   private aliveTimer?: ReturnType<typeof setInterval>;
+  private drainTimer?: ReturnType<typeof setInterval>;
 
   constructor(options: TileStreamOptions) {
     this.options = options;
@@ -177,6 +200,8 @@ export class TileStream {
     this.unsubscribe = undefined;
     clearInterval(this.aliveTimer);
     this.aliveTimer = undefined;
+    clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
     // The next viewer starts from a whole picture anyway; a kept reference would only be stale.
     this.encoder = undefined;
     this.wholeCache = undefined;
@@ -192,10 +217,35 @@ export class TileStream {
       // The first frame's update is the whole picture: every viewer can start from it.
       const whole = !this.encoder;
       if (whole) for (const state of this.viewers.values()) state.synced = true;
+      else this.leaveBehind();
       const update = this.encode(frame);
       if (update) this.queue(update, this.syncedViewers(), whole);
     }
-    for (const [viewer, state] of this.viewers) if (!state.synced) this.catchUp(viewer);
+    this.catchUpAll();
+  }
+
+  /** Viewers whose channel is still full miss the next change (they are brought up to date later). */
+  private leaveBehind() {
+    for (const [viewer, state] of this.viewers) {
+      if (!state.synced || viewer.buffered <= BEHIND_BYTES || !this.encoder) continue;
+      // What it has once its channel has drained: the stream's picture now, before this change.
+      state.own ??= new TileEncoder(this.encoder.pixelFormat);
+      state.own.copyPicture(this.encoder);
+      state.synced = false;
+      this.drainTimer ??= setInterval(() => this.catchUpAll(), DRAIN_CHECK_MS);
+    }
+  }
+
+  private catchUpAll() {
+    let waiting = false;
+    for (const [viewer, state] of this.viewers) {
+      if (!state.synced) this.catchUp(viewer);
+      waiting ||= !state.synced && state.own !== undefined;
+    }
+    if (!waiting) {
+      clearInterval(this.drainTimer);
+      this.drainTimer = undefined;
+    }
   }
 
   /** Encodes a frame and releases it; counts what it cost for the mode. */
@@ -215,10 +265,21 @@ export class TileStream {
     }
   }
 
-  /** Gives a viewer that has no picture (new, or behind and now drained) the whole one. */
+  /**
+   * Brings a viewer that is not synced up to the stream's picture: one that fell behind, once its
+   * channel drained, with the difference from the picture it has; a new one with the whole picture.
+   */
   private catchUp(viewer: TileViewer) {
     const state = this.viewers.get(viewer);
-    if (!state || state.synced || viewer.buffered > MAX_BUFFERED_BYTES / 2) return;
+    if (!state || state.synced || !this.encoder) return;
+    if (state.own) {
+      if (viewer.buffered > DRAINED_BYTES) return;
+      state.synced = true;
+      const update = state.own.updateTo(this.encoder);
+      if (update) this.queue(update, [viewer]);
+      return;
+    }
+    if (viewer.buffered > JOIN_BUFFERED_BYTES) return;
     const whole = this.whole();
     if (!whole) return;
     state.synced = true;
@@ -248,14 +309,10 @@ export class TileStream {
       .then(async () => {
         const blob = await compressed;
         const messages = parts(blob, whole);
+        // Every update queued to a viewer goes out, even if it fell behind since: the picture it
+        // is brought up to date from is the one these make.
         for (const viewer of to) {
-          const state = this.viewers.get(viewer);
-          if (!state?.synced) continue;
-          // Behind: its later changes would only queue up; it gets the whole picture once drained.
-          if (viewer.buffered > MAX_BUFFERED_BYTES) {
-            state.synced = false;
-            continue;
-          }
+          if (!this.viewers.has(viewer)) continue;
           for (const message of messages) viewer.send(message);
         }
         this.lastMessageAt = performance.now();
@@ -264,7 +321,7 @@ export class TileStream {
   }
 
   private sayAlive() {
-    for (const [viewer, state] of this.viewers) if (!state.synced) this.catchUp(viewer);
+    this.catchUpAll();
     if (performance.now() - this.lastMessageAt < ALIVE_MS) return;
     const alive = Buffer.from([SCREEN_MESSAGES.alive]);
     this.sending = this.sending.then(() => {
