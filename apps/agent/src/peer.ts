@@ -36,7 +36,7 @@ import type { EncodedFrame } from "./capture/encoded-frame.ts";
 import type { VideoSource, VideoViewer } from "./capture/video-source.ts";
 import type { VideoSources } from "./capture/video-sources.ts";
 import { TileFeed } from "./capture/tiles/tile-feed.ts";
-import { linkLostPackets } from "./capture/tiles/link-check.ts";
+import { shortenRetransmissionTimeout } from "./capture/tiles/sctp-timeout.ts";
 import type { TileStream } from "./capture/tiles/tile-stream.ts";
 import { unusableVideoAnswer, videoCodecParameters } from "./video-negotiation.ts";
 
@@ -142,7 +142,6 @@ export class AgentPeer {
     if (options.tiles) {
       this.tileFeed = new TileFeed({
         channel: this.pc.createDataChannel(DATA_CHANNELS.screen, { ordered: true }),
-        lostPackets: () => linkLostPackets(this.pc),
         stream: options.tiles,
         video: { watch: () => this.watch(), unwatch: () => this.unwatch() },
         log,
@@ -330,6 +329,8 @@ export class AgentPeer {
     clearTimeout(this.establishTimer);
     if (this.closed || this.mediaUp) return;
     this.mediaUp = true;
+    if (!shortenRetransmissionTimeout(this.pc))
+      this.options.log.warn({}, "cannot shorten the data channels' retransmission timeout");
     this.tileFeed?.mediaUp();
     this.sendHeld();
     this.bitrateTimer ??= setInterval(() => this.readEstimate(), BITRATE_POLL_MS);

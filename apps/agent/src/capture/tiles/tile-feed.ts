@@ -9,7 +9,12 @@
  *   on its way, and then the `video` message says the track has the picture from now.
  * - The display turns back to tiles: the viewer joins again and its video stops.
  * - The channel closes (the viewer could not use it) or never opens: video, as without tiles.
- * - The link loses packets (link-check.ts): video for the rest of the session.
+ *
+ * A lossy or narrow link stays on tiles: the stream sends a viewer that fell behind one update of
+ * all it missed once its channel drained (tile-stream.ts), and SCTP repairs loss, with a timeout
+ * shortened for it (sctp-timeout.ts). Video used to take over at the first lost packet: bench:media's
+ * drop to 0.5 Mbit/s then started an encoder at 4 Mbit/s into the full link and froze 5-7 s, where
+ * the tiles, coalescing, froze ~0.2 s.
  */
 import { SCREEN_MESSAGES } from "@rd/protocol";
 import type { Logger } from "@rd/log";
@@ -24,8 +29,6 @@ export interface ViewerVideo {
 
 export interface TileFeedOptions {
   channel: RTCDataChannel;
-  /** Whether the viewer's link has lost packets (link-check.ts): it then gets video. */
-  lostPackets(): boolean;
   stream: TileStream;
   video: ViewerVideo;
   log: Logger;
@@ -33,15 +36,6 @@ export interface TileFeedOptions {
 
 /** After the media path is up, the screen channel has this long to open before the viewer gets video. */
 const CHANNEL_OPEN_MS = 3000;
-
-/** How often a viewer on tiles has its link checked for loss. */
-const LINK_CHECK_MS = 100;
-/**
- * Loss in the first second on tiles is not counted: the whole picture goes out in one burst (~120
- * packets on a wallpapered desktop), which even loopback drops a few of (bench:media), and which
- * SCTP recovers at once; a link that keeps losing shows it again soon after.
- */
-const JOIN_BURST_MS = 1000;
 
 /** How long after its screen channel closed a peer still open turns to video. */
 const CLOSED_GRACE_MS = 1000;
@@ -56,10 +50,6 @@ export class TileFeed {
   private readonly stopListening: () => void;
   private openTimer?: ReturnType<typeof setTimeout>;
   private closeTimer?: ReturnType<typeof setTimeout>;
-  private linkTimer?: ReturnType<typeof setInterval>;
-  /** The link lost packets: video for the rest of the session, whatever the display's mode. */
-  private lossy = false;
-  private joinedAt = 0;
   private closed = false;
 
   constructor(options: TileFeedOptions) {
@@ -99,7 +89,6 @@ export class TileFeed {
     this.closed = true;
     clearTimeout(this.openTimer);
     clearTimeout(this.closeTimer);
-    clearInterval(this.linkTimer);
     this.stopListening();
     this.leave();
   }
@@ -107,32 +96,20 @@ export class TileFeed {
   private opened() {
     clearTimeout(this.openTimer);
     if (this.closed || this.state !== "waiting") return;
-    if (this.options.stream.mode === "tiles" && this.options.stream.usable && !this.lossy) this.join();
+    if (this.options.stream.mode === "tiles" && this.options.stream.usable) this.join();
     else this.toVideo();
   }
 
   private modeChanged(mode: ScreenMode) {
     if (this.closed || this.options.channel.readyState !== "open") return;
     if (mode === "video" && this.state === "tiles") this.handToVideo();
-    else if (mode === "tiles" && !this.lossy && (this.state === "video" || this.state === "handing-to-video"))
-      this.join();
+    else if (mode === "tiles" && (this.state === "video" || this.state === "handing-to-video")) this.join();
   }
 
   /** Video starts; the tiles carry on until its first frame is on its way (videoFrame()). */
   private handToVideo() {
     this.state = "handing-to-video";
     this.options.video.watch();
-  }
-
-  /** While on tiles: a link that lost packets hands over to video, for good. */
-  private checkLink() {
-    if (this.state !== "tiles" || performance.now() - this.joinedAt < JOIN_BURST_MS) return;
-    if (!this.options.lostPackets()) return;
-    this.lossy = true;
-    clearInterval(this.linkTimer);
-    this.linkTimer = undefined;
-    this.options.log.info({}, "the link lost packets: screen as video");
-    this.handToVideo();
   }
 
   private join() {
@@ -145,8 +122,6 @@ export class TileFeed {
     };
     this.leaveStream ??= this.options.stream.subscribe(viewer);
     this.state = "tiles";
-    this.joinedAt = performance.now();
-    this.linkTimer ??= setInterval(() => this.checkLink(), LINK_CHECK_MS);
     this.options.video.unwatch();
     this.options.log.debug({}, "screen as tiles");
   }
