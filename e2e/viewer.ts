@@ -32,8 +32,16 @@ export async function videoPixel(page: Page, x: number, y: number): Promise<[num
   );
 }
 
-/** Where normalized (x, y) of the remote screen is on the page (object-fit: contain letterboxes). */
+/**
+ * Where normalized (x, y) of the remote screen is on the page (object-fit: contain letterboxes).
+ * Waits for the element to know its picture's size: right after the tiles take over from the first
+ * video frame (or back), its new stream has none for a moment.
+ */
 export async function screenPoint(page: Page, x: number, y: number) {
+  await page.waitForFunction(() => {
+    const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
+    return !!video && video.videoWidth > 0 && video.videoHeight > 0;
+  });
   return page.evaluate(
     ([nx, ny]) => {
       const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]')!;

@@ -3,8 +3,9 @@
  * `screen` channel or as video on its track, and the hand-over between them without a gap.
  *
  * - The first picture is video's. The channel opens while the display is in tiles: the viewer
- *   joins the stream (the whole picture first) and its video stops (the viewer shows the last
- *   video frame until the tiles' picture is drawn).
+ *   joins the stream (the whole picture first) and its video stops once its first frame is on its
+ *   way, or after FIRST_VIDEO_MS (the viewer shows whichever picture comes first, and the tiles'
+ *   from then on).
  * - The display turns to video: the video starts; the tiles carry on until the first video frame is
  *   on its way, and then the `video` message says the track has the picture from now.
  * - The display turns back to tiles: the viewer joins again and its video stops.
@@ -39,6 +40,15 @@ const CHANNEL_OPEN_MS = 3000;
 
 /** How long after its screen channel closed a peer still open turns to video. */
 const CLOSED_GRACE_MS = 1000;
+/**
+ * How long the video keeps going after the viewer joined the tiles, for its first frame. The
+ * channel opens a round trip after the media path; an encoder not primed yet had no frame by then,
+ * and stopped at once it never sent one: a static desktop's first picture then waited for the
+ * tiles' whole one (~150 KB to deflate, send and inflate), 520-710 ms after Connect against ~310.
+ * The viewer takes video's packets as a hand-over only from a second after the tiles took over
+ * (RemoteViewer.svelte).
+ */
+const FIRST_VIDEO_MS = 500;
 
 /** Where this viewer's picture comes from. */
 type FeedState = "waiting" | "tiles" | "handing-to-video" | "video";
@@ -50,6 +60,10 @@ export class TileFeed {
   private readonly stopListening: () => void;
   private openTimer?: ReturnType<typeof setTimeout>;
   private closeTimer?: ReturnType<typeof setTimeout>;
+  /** Set while the video waits for its first frame after the viewer joined the tiles. */
+  private firstVideoTimer?: ReturnType<typeof setTimeout>;
+  /** A video frame went to this viewer. */
+  private videoSent = false;
   private closed = false;
 
   constructor(options: TileFeedOptions) {
@@ -77,8 +91,13 @@ export class TileFeed {
     }, CHANNEL_OPEN_MS);
   }
 
-  /** A video frame is about to go to the viewer: the hand-over to video completes here. */
+  /**
+   * A video frame is about to go to the viewer: the hand-over to video completes here, and the
+   * video waiting for its first frame after the viewer joined the tiles stops after this one.
+   */
   videoFrame(): void {
+    this.videoSent = true;
+    if (this.firstVideoTimer !== undefined) this.stopVideo();
     if (this.state !== "handing-to-video") return;
     this.send(Buffer.from([SCREEN_MESSAGES.video]));
     this.leave();
@@ -89,6 +108,7 @@ export class TileFeed {
     this.closed = true;
     clearTimeout(this.openTimer);
     clearTimeout(this.closeTimer);
+    clearTimeout(this.firstVideoTimer);
     this.stopListening();
     this.leave();
   }
@@ -108,6 +128,7 @@ export class TileFeed {
 
   /** Video starts; the tiles carry on until its first frame is on its way (videoFrame()). */
   private handToVideo() {
+    this.cancelStopVideo();
     this.state = "handing-to-video";
     this.options.video.watch();
   }
@@ -122,11 +143,24 @@ export class TileFeed {
     };
     this.leaveStream ??= this.options.stream.subscribe(viewer);
     this.state = "tiles";
-    this.options.video.unwatch();
+    if (this.videoSent) this.options.video.unwatch();
+    else this.firstVideoTimer ??= setTimeout(() => this.stopVideo(), FIRST_VIDEO_MS);
     this.options.log.debug({}, "screen as tiles");
   }
 
+  /** The video's first frame is out, or waited for long enough: the tiles alone from now. */
+  private stopVideo() {
+    this.cancelStopVideo();
+    if (this.state === "tiles") this.options.video.unwatch();
+  }
+
+  private cancelStopVideo() {
+    clearTimeout(this.firstVideoTimer);
+    this.firstVideoTimer = undefined;
+  }
+
   private toVideo() {
+    this.cancelStopVideo();
     this.leave();
     this.state = "video";
     this.options.video.watch();
