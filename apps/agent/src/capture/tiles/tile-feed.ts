@@ -43,7 +43,7 @@ const CLOSED_GRACE_MS = 1000;
 /**
  * How long the video keeps going after the viewer joined the tiles, for its first frame. The
  * channel opens a round trip after the media path; an encoder not primed yet had no frame by then,
- * and stopped at once it never sent one: a static desktop's first picture then waited for the
+ * and, stopped at once, never sent one: a static desktop's first picture then waited for the
  * tiles' whole one (~150 KB to deflate, send and inflate), 520-710 ms after Connect against ~310.
  * The viewer takes video's packets as a hand-over only from a second after the tiles took over
  * (RemoteViewer.svelte).
