@@ -4,8 +4,12 @@
  * werift keeps RFC 4960's floor of 1 s. The tiles ride one ordered stream, so a lost chunk that no
  * later chunk reveals (the last packet of a keystroke's update, say) holds the picture until the
  * timer fires: a second's freeze for one lost packet. Loss revealed by later chunks is repaired by
- * fast retransmit within a round trip, which the timer does not affect. Round trips here are tens
- * of milliseconds; a retransmission sent too early costs a packet, one sent late a frozen screen.
+ * fast retransmit within a round trip, which the timer does not affect.
+ *
+ * The floor stays above the browser's delayed acknowledgement: a lone packet (a keystroke's
+ * update) is acknowledged up to 200 ms late (SCTP's delayed SACK, in Chromium's and Firefox's
+ * stacks alike), and a timer that fires before that resends it for nothing and collapses the
+ * congestion window to one packet. 400 ms leaves room for the round trip on top.
  *
  * werift offers no option for it: its association's estimator (RFC 4960 §6.3.1) is wrapped here,
  * on the instance, and read defensively; if its shape is not what this expects, nothing changes.
@@ -13,7 +17,7 @@
 import type { RTCPeerConnection } from "werift";
 
 /** The timeout's floor, seconds (werift's own unit for it). */
-export const MIN_RTO_S = 0.2;
+export const MIN_RTO_S = 0.4;
 /**
  * Until a round trip is measured: werift starts at 3 s, so a lost channel-open message at the
  * session's start kept the screen channel shut for 3 s (bench:media, 1 % loss), and the viewer was
