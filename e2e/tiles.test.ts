@@ -79,7 +79,10 @@ test.describe("text as tiles", () => {
     await pixelIs(0.3, 0.6, magenta);
     agent.launch("xterm", ["-title", "rd-e2e-tiles-yellow", "-bg", "#ffff00", "-geometry", "40x10+0+360"]);
     await pixelIs(0.1, 0.6, yellow);
+    // The yellow window opened with the focus: keys typed before the click has moved it back go
+    // there (CI once saw the "t" of "tiles again" lost so).
     await page.mouse.click(inTerminal.x, inTerminal.y);
+    await terminal.focused();
     await page.keyboard.type("tiles again");
     await page.keyboard.press("Enter");
     await terminal.waitFor("as tiles\ntiles again\n");
