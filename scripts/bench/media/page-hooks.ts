@@ -128,6 +128,13 @@ export function installBenchHooks() {
     mark("socket created");
     socket.addEventListener("open", () => mark("socket open"), { once: true });
     socket.addEventListener("message", () => mark("first message"), { once: true });
+    // The first frame out is the hello (ours) or the RFB version (noVNC).
+    const send = socket.send.bind(socket);
+    socket.send = (data) => {
+      socket.send = send;
+      mark("first sent");
+      send(data);
+    };
     return socket;
   } as unknown as typeof WebSocket;
   Object.setPrototypeOf(MarkedWebSocket, NativeWebSocket);
