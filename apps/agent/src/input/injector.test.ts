@@ -39,7 +39,8 @@ describe("the nut-js injector on a real X display", () => {
 
   beforeAll(async () => {
     display = await startDisplay({ width: 800, height: 600 });
-    injector = await createNutInjector({ display: display.display, log, layoutRefreshMs: 100 });
+    // No polling to fall back on within the test's wait: a switch must come as the server's report.
+    injector = await createNutInjector({ display: display.display, log, layoutRefreshMs: 60_000 });
     xev = await startEventWindow(display.display);
   });
   afterAll(async () => {

@@ -9,6 +9,7 @@
  */
 import type { Logger } from "@rd/log";
 import { xAuthorityFor } from "../child-env.ts";
+import { type KeyboardMappingChanges, watchKeyboardMapping } from "./keyboard-mapping-changes.ts";
 import type { MappedKey } from "./keymap.ts";
 import { KEYSYMS, readKeysyms } from "./x-keymap.ts";
 import { XScreenSize } from "./x-screen.ts";
@@ -37,7 +38,10 @@ export interface NutInjectorOptions {
   /** The X display to inject into, e.g. ":0"; from the agent's config. */
   display: string | undefined;
   log: Logger;
-  /** How often to re-read the keyboard layout, which the desktop's user may switch at any time. */
+  /**
+   * How often to re-read the keyboard layout, which the desktop's user may switch at any time, when
+   * the X server cannot report the switches (they are watched otherwise).
+   */
   layoutRefreshMs?: number;
 }
 
@@ -51,8 +55,8 @@ export class KeyUnavailableError extends Error {
 }
 
 /**
- * A layout switch is rare, but until the guard sees it a key the new layout lacks could still be
- * pressed (and kill the process); xmodmap costs a few milliseconds, so look every two seconds.
+ * Without the server's change reports: a layout switch is rare, but until the guard sees it a key
+ * the new layout lacks could still be pressed (and kill the process), so look every two seconds.
  */
 const DEFAULT_LAYOUT_REFRESH_MS = 2_000;
 /** With no key pressed for this long the agent stops looking (bench:desks: it was a third of an idle desk's CPU). */
@@ -100,7 +104,6 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
   providerRegistry.getMouse().setMouseDelay(0);
   providerRegistry.getKeyboard().setKeyboardDelay(0);
 
-  let refreshing = false;
   const refreshLayout = async () => {
     const fresh = await readKeysyms(display);
     if (sameSet(fresh, keysyms)) return;
@@ -110,30 +113,64 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
     keysyms = fresh;
     log.info({ keysyms: fresh.size }, "keyboard layout changed");
   };
-  // Only while someone types: an idle agent (a desk nobody drives, a machine between sessions) runs
-  // no xmodmap at all. After a quiet spell the set is stale, and the next key press reads it first.
-  let lastKeyAt = -Infinity;
-  let stale = false;
-  const refresh = setInterval(() => {
-    if (performance.now() - lastKeyAt > LAYOUT_IDLE_MS) {
-      stale = true;
+  // One read at a time; a change reported meanwhile is read after it (a switcher sends several).
+  let refreshing = false;
+  let refreshAgain = false;
+  const refreshNow = () => {
+    if (refreshing) {
+      refreshAgain = true;
       return;
     }
-    if (refreshing) return;
     refreshing = true;
     refreshLayout()
       .catch((error: unknown) =>
         log.warn({ err: error }, "cannot re-read the keyboard layout; keeping the last one"),
       )
-      .finally(() => (refreshing = false));
-  }, options.layoutRefreshMs ?? DEFAULT_LAYOUT_REFRESH_MS);
-  refresh.unref();
+      .finally(() => {
+        refreshing = false;
+        if (refreshAgain) {
+          refreshAgain = false;
+          refreshNow();
+        }
+      });
+  };
+
+  // The server says when the mapping changes (keyboard-mapping-changes.ts). Should that fail, the
+  // layout is read every few seconds instead, only while someone types: an idle agent (a desk
+  // nobody drives) runs no xmodmap at all; after a quiet spell the next key press reads it first.
+  let lastKeyAt = -Infinity;
+  let stale = false;
+  let polling: ReturnType<typeof setInterval> | undefined;
+  let closed = false;
+  const pollLayout = (error: unknown, what: string) => {
+    if (closed || polling) return;
+    log.warn({ err: error }, `${what}; re-reading the keyboard layout every few seconds instead`);
+    polling = setInterval(() => {
+      if (performance.now() - lastKeyAt > LAYOUT_IDLE_MS) {
+        stale = true;
+        return;
+      }
+      refreshNow();
+    }, options.layoutRefreshMs ?? DEFAULT_LAYOUT_REFRESH_MS);
+    polling.unref();
+  };
+  let mappingChanges: KeyboardMappingChanges | undefined;
+  try {
+    mappingChanges = await watchKeyboardMapping(display, xauthority, refreshNow, (error) =>
+      pollLayout(error, "lost the keyboard mapping's change reports"),
+    );
+    // A switch between the first read and the watch is read now.
+    refreshNow();
+  } catch (error) {
+    pollLayout(error, "cannot watch the keyboard mapping for changes");
+  }
 
   const rootSize = new XScreenSize(display);
   const buttons = { 0: Button.LEFT, 1: Button.MIDDLE, 2: Button.RIGHT } as const;
   const canPress = (key: MappedKey) => keysyms.has(KEYSYMS[key]);
   const press = async (key: MappedKey, down: boolean) => {
     lastKeyAt = performance.now();
+    // Only when polling (the change reports failed): the layout may have changed unseen.
     if (stale) {
       stale = false;
       await refreshLayout().catch((error: unknown) =>
@@ -166,7 +203,9 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
         return { width: await screen.width(), height: await screen.height() };
       }),
     close: () => {
-      clearInterval(refresh);
+      closed = true;
+      clearInterval(polling);
+      mappingChanges?.close();
       rootSize.close();
     },
   };
