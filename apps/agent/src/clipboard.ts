@@ -176,15 +176,19 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
       timer ??= setInterval(() => void poll(), intervalMs);
       timer.unref();
     };
-    void poll();
-    if (!options.changes) startPolling();
-    else {
+    if (!options.changes) {
+      void poll();
+      startPolling();
+    } else {
       const fallBack = (error: unknown, what: string) => {
         changes = undefined;
         if (stopped) return;
         log.warn({ err: error }, `${what}; polling the clipboard instead`);
+        void poll();
         startPolling();
       };
+      // The baseline is read once the reports have started, not also before: every read runs
+      // xclip, and each run stops the agent's event loop for a fork while its session is starting.
       options
         .changes(
           () => void poll(),
@@ -194,7 +198,6 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
           (watching) => {
             if (stopped) return watching.close();
             changes = watching;
-            // A copy made before the reports started is read now.
             void poll();
           },
           (error: unknown) => fallBack(error, "cannot watch the clipboard for changes"),
