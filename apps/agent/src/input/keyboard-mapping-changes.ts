@@ -4,12 +4,17 @@
  * asking for it. The injector then re-reads the layout once per switch, instead of running xmodmap
  * every two seconds while someone types: each run forked the agent (10–25 ms with the event loop
  * stopped, in the middle of the viewer's keystrokes) and took a core's worth of milliseconds more.
+ *
+ * Not every MappingNotify is a new layout: the server sends one when the keyboard that typed last
+ * changes (the first XTest key after a real keyboard's), with the same keysyms. So the mapping is
+ * read here (GetKeyboardMapping, one request) and only a different one is reported.
  */
-import { sync, XConnection } from "../capture/x11/x-connection.ts";
+import { XConnection } from "../capture/x11/x-connection.ts";
 
 /** The core protocol's MappingNotify event, and its `request` for the keyboard (X11 protocol §Events). */
 const MAPPING_NOTIFY = 34;
 const MAPPING_KEYBOARD = 1;
+const OP_GET_KEYBOARD_MAPPING = 101;
 
 export interface KeyboardMappingChanges {
   /** Stops watching and closes the connection. */
@@ -33,15 +38,23 @@ export async function watchKeyboardMapping(
 ): Promise<KeyboardMappingChanges> {
   const x = await XConnection.connect(display, xauthority);
   let closing = false;
+  let mapping: Buffer;
+  // Reads one at a time, in the order the reports came (the connection answers in order).
+  let reading = Promise.resolve();
   x.onEvent = (event) => {
-    if (isKeyboardMappingNotify(event)) onChange();
+    if (!isKeyboardMappingNotify(event)) return;
+    reading = reading.then(async () => {
+      const now = await readMapping(x).catch(() => undefined);
+      if (!now || now.equals(mapping) || closing) return;
+      mapping = now;
+      onChange();
+    });
   };
   x.onClose = (error) => {
     if (!closing) onLost(error);
   };
   try {
-    // The connection is live once the server has answered a request.
-    await sync(x);
+    mapping = await readMapping(x);
   } catch (error) {
     closing = true;
     x.close();
@@ -53,4 +66,11 @@ export async function watchKeyboardMapping(
       x.close();
     },
   };
+}
+
+/** Every keycode's keysyms (GetKeyboardMapping's reply after its header), to compare. */
+async function readMapping(x: XConnection): Promise<Buffer> {
+  const { minKeycode, maxKeycode } = x.setup;
+  const body = Buffer.from([minKeycode, maxKeycode - minKeycode + 1, 0, 0]);
+  return (await x.request(OP_GET_KEYBOARD_MAPPING, 0, body)).subarray(32);
 }

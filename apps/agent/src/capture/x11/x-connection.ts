@@ -28,6 +28,9 @@ export interface XSetup {
   visual: XVisual;
   resourceIdBase: number;
   resourceIdMask: number;
+  /** The keycodes the server uses, for GetKeyboardMapping. */
+  minKeycode: number;
+  maxKeycode: number;
 }
 
 /** An X error reply, named the way the protocol does (BadMatch, BadWindow...). */
@@ -320,6 +323,8 @@ export function parseSetup(reply: Buffer): XSetup {
   const vendorLength = reply.readUInt16LE(24);
   const formatCount = reply[29]!;
   const imageByteOrder = reply[30]!;
+  const minKeycode = reply[34]!;
+  const maxKeycode = reply[35]!;
   let at = 40 + vendorLength + pad4(vendorLength);
   const formats = new Map<number, number>();
   for (let i = 0; i < formatCount; i++, at += 8) formats.set(reply[at]!, reply[at + 1]!);
@@ -355,6 +360,8 @@ export function parseSetup(reply: Buffer): XSetup {
     visual,
     resourceIdBase,
     resourceIdMask,
+    minKeycode,
+    maxKeycode,
   };
 }
 
