@@ -9,17 +9,15 @@
  * changes (the first XTest key after a real keyboard's), with the same keysyms. So the mapping is
  * read here (GetKeyboardMapping, one request) and only a different one is reported.
  */
-import { XConnection } from "../capture/x11/x-connection.ts";
+import { openXWatch, type XConnection, type XWatch } from "../capture/x11/x-connection.ts";
 
 /** The core protocol's MappingNotify event, and its `request` for the keyboard (X11 protocol §Events). */
 const MAPPING_NOTIFY = 34;
 const MAPPING_KEYBOARD = 1;
 const OP_GET_KEYBOARD_MAPPING = 101;
 
-export interface KeyboardMappingChanges {
-  /** Stops watching and closes the connection. */
-  close(): void;
-}
+/** Stops watching and closes the connection with `close()`. */
+export type KeyboardMappingChanges = XWatch;
 
 /** True for a MappingNotify about the keyboard (not the modifiers or the pointer's buttons). */
 export function isKeyboardMappingNotify(event: Buffer): boolean {
@@ -30,42 +28,27 @@ export function isKeyboardMappingNotify(event: Buffer): boolean {
  * Calls `onChange` after each change of the keyboard mapping of `display`, and `onLost` (once) if
  * the connection to the X server breaks; rejects when the display cannot be reached.
  */
-export async function watchKeyboardMapping(
+export function watchKeyboardMapping(
   display: string,
   xauthority: string | undefined,
   onChange: () => void,
   onLost: (error: Error) => void,
 ): Promise<KeyboardMappingChanges> {
-  const x = await XConnection.connect(display, xauthority);
-  let closing = false;
-  let mapping: Buffer;
-  // Reads one at a time, in the order the reports came (the connection answers in order).
-  let reading = Promise.resolve();
-  x.onEvent = (event) => {
-    if (!isKeyboardMappingNotify(event)) return;
-    reading = reading.then(async () => {
-      const now = await readMapping(x).catch(() => undefined);
-      if (!now || now.equals(mapping) || closing) return;
-      mapping = now;
-      onChange();
-    });
-  };
-  x.onClose = (error) => {
-    if (!closing) onLost(error);
-  };
-  try {
-    mapping = await readMapping(x);
-  } catch (error) {
-    closing = true;
-    x.close();
-    throw error;
-  }
-  return {
-    close() {
-      closing = true;
-      x.close();
-    },
-  };
+  return openXWatch(display, xauthority, onLost, async (x) => {
+    let mapping = await readMapping(x);
+    // Reads one at a time, in the order the reports came (the connection answers in order).
+    let reading = Promise.resolve();
+    x.onEvent = (event) => {
+      if (!isKeyboardMappingNotify(event)) return;
+      reading = reading.then(async () => {
+        // A failed read is a lost connection, which onLost hears of.
+        const now = await readMapping(x).catch(() => undefined);
+        if (!now || now.equals(mapping)) return;
+        mapping = now;
+        onChange();
+      });
+    };
+  });
 }
 
 /** Every keycode's keysyms (GetKeyboardMapping's reply after its header), to compare. */

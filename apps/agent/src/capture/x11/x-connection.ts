@@ -397,6 +397,42 @@ export async function sync(x: XConnection): Promise<void> {
   await x.request(OP_GET_INPUT_FOCUS, 0);
 }
 
+/** A connection kept open to hear the server's events (a watch): closed by its owner. */
+export interface XWatch {
+  close(): void;
+}
+
+/**
+ * Connects to `display` for a watch: `start` sets it up (selects events, reads what it compares
+ * against). `onLost` hears once if the connection breaks afterwards, never after `close`. Rejects,
+ * with the connection closed, when connecting or `start` fails.
+ */
+export async function openXWatch(
+  display: string,
+  xauthority: string | undefined,
+  onLost: (error: Error) => void,
+  start: (x: XConnection) => Promise<void>,
+): Promise<XWatch> {
+  const x = await XConnection.connect(display, xauthority);
+  let closing = false;
+  try {
+    await start(x);
+  } catch (error) {
+    closing = true;
+    x.close();
+    throw error;
+  }
+  x.onClose = (error) => {
+    if (!closing) onLost(error);
+  };
+  return {
+    close() {
+      closing = true;
+      x.close();
+    },
+  };
+}
+
 /** The root window's size now (GetGeometry): it follows RandR resizes of the screen. */
 export async function rootSize(x: XConnection): Promise<{ width: number; height: number }> {
   const reply = await x.request(OP_GET_GEOMETRY, 0, u32s(x.setup.root));
