@@ -268,3 +268,43 @@ describe("the recorder as the answerer", () => {
     expect(gone).toEqual([]);
   }, 30_000);
 });
+
+describe("the first video frames", () => {
+  it("go as soon as DTLS is up, without waiting for the data channels' SCTP handshake", async () => {
+    // The viewer drops every SCTP packet, so werift never calls the agent's peer "connected"; SRTP
+    // is up all the same, and the picture must not wait for the data channels.
+    const video = sources("h264");
+    const agent = agentPeer(video);
+    const viewer = new WeriftPeerConnection({
+      iceServers: [],
+      iceAdditionalHostAddresses: ["127.0.0.1"],
+      codecs: { video: [BROWSER_CODECS.h264] },
+    });
+    toClose.push(viewer);
+    const dropSctp = () => {
+      for (const transport of viewer.dtlsTransports)
+        Object.defineProperty(transport, "dataReceiver", { get: () => () => {}, set: () => {} });
+    };
+    const packets: RtpPacket[] = [];
+    viewer.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => packets.push(rtp)));
+    let work: Promise<unknown> = Promise.resolve();
+    agent.handlers.onOffer = (sdp) => {
+      work = work.then(async () => {
+        await viewer.setRemoteDescription({ type: "offer", sdp });
+        await viewer.setLocalDescription(await viewer.createAnswer());
+        dropSctp();
+        await agent.peer.acceptAnswer(viewer.localDescription!.sdp);
+      });
+    };
+    agent.handlers.onCandidate = (candidate) => {
+      if (candidate) work = work.then(() => viewer.addIceCandidate(candidate));
+    };
+    viewer.onIceCandidate.subscribe((candidate) => {
+      if (candidate) work = work.then(() => agent.peer.addCandidate(candidate.toJSON()));
+    });
+    await agent.peer.start();
+    await vi.waitFor(() => expect(packets.some((p) => p.header.marker)).toBe(true), { timeout: 15_000 });
+    // Still not "connected" by werift's count: the frames came on DTLS alone.
+    expect(agent.connected()).toBe(0);
+  }, 30_000);
+});
