@@ -9,7 +9,16 @@ import {
 
 /** Builds an update byte by byte: u8 values as numbers, u16 values as [value]. */
 function update(width: number, height: number, ...parts: (number | [number])[]): Uint8Array {
-  const bytes = [1, width & 0xff, width >> 8, height & 0xff, height >> 8];
+  return versioned(1, width, height, ...parts);
+}
+
+function versioned(
+  version: number,
+  width: number,
+  height: number,
+  ...parts: (number | [number])[]
+): Uint8Array {
+  const bytes = [version, width & 0xff, width >> 8, height & 0xff, height >> 8];
   for (const part of parts) {
     if (typeof part === "number") bytes.push(part);
     else bytes.push(part[0] & 0xff, part[0] >> 8);
@@ -17,7 +26,8 @@ function update(width: number, height: number, ...parts: (number | [number])[]):
   return Uint8Array.from(bytes);
 }
 
-const rect = (x: number, y: number, w: number, h: number): [number][] => [[x], [y], [w], [h]];
+const u16s = (...values: number[]): [number][] => values.map((v) => [v]);
+const rect = (x: number, y: number, w: number, h: number): [number][] => u16s(x, y, w, h);
 
 function pixel(picture: TilePicture, x: number, y: number): number[] {
   const at = (y * picture.width + x) * 4;
@@ -89,8 +99,132 @@ describe("tile updates", () => {
     expect(rows(down)).toEqual([1, 1, 2, 3]);
   });
 
+  it("draws glyphs on the background, each defined once and named again, in its colour", () => {
+    // A 7×3 rectangle at 1,0 of an 8×4 screen: one line (rows 1-2) with glyph 0 (2×2, a diagonal)
+    // at column 0 in colour 1, then again a column further on in colour 2, then glyph 1 (1×2, full)
+    // right after it in colour 1.
+    const { picture, changed } = applyTileUpdate(
+      blankPicture(8, 4),
+      versioned(
+        2,
+        8,
+        4,
+        TILE_OPS.glyphs,
+        ...rect(1, 0, 7, 3),
+        2,
+        ...[10, 10, 10, 200, 0, 0, 0, 0, 200],
+        ...u16s(1, 1, 2, 3),
+        ...u16s(0, 0),
+        1,
+        [2],
+        0b10010000,
+        ...u16s(1, 0),
+        2,
+        ...u16s(0, 1),
+        1,
+        [1],
+        0b11000000,
+      ),
+    );
+    const at = (x: number, y: number) => pixel(picture, x, y).slice(0, 3);
+    const bg = [10, 10, 10];
+    const red = [200, 0, 0];
+    const blue = [0, 0, 200];
+    // Row 0 is background; rows 1-2 hold the glyphs; column 0 and row 3 are outside.
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((x) => at(x, 0))).toEqual([[0, 0, 0], bg, bg, bg, bg, bg, bg, bg]);
+    expect([1, 2, 3, 4, 5, 6, 7].map((x) => at(x, 1))).toEqual([red, bg, bg, blue, bg, red, bg]);
+    expect([1, 2, 3, 4, 5, 6, 7].map((x) => at(x, 2))).toEqual([bg, red, bg, bg, blue, red, bg]);
+    expect(at(1, 3)).toEqual([0, 0, 0]);
+    expect(changed).toEqual({ x: 1, y: 0, width: 7, height: 3 });
+  });
+
   it.each([
-    ["another version", Uint8Array.from([2, 1, 0, 1, 0]), /version 2/],
+    ["another version", Uint8Array.from([3, 1, 0, 1, 0]), /version 3, expected one of 1,2/],
+    ["glyphs in a version 1 update", update(4, 4, TILE_OPS.glyphs), /unknown tile operation 5/],
+    [
+      "a glyph used before it was defined",
+      versioned(
+        2,
+        4,
+        2,
+        TILE_OPS.glyphs,
+        ...rect(0, 0, 4, 2),
+        1,
+        0,
+        0,
+        0,
+        9,
+        9,
+        9,
+        [1],
+        [0],
+        [2],
+        [1],
+        [0],
+        [1],
+        1,
+      ),
+      /glyph 1 used before glyph 0 was defined/,
+    ],
+    [
+      "a glyph past its rectangle's right edge",
+      versioned(
+        2,
+        4,
+        1,
+        TILE_OPS.glyphs,
+        ...rect(0, 0, 4, 1),
+        1,
+        0,
+        0,
+        0,
+        9,
+        9,
+        9,
+        [1],
+        [0],
+        [1],
+        [1],
+        [3],
+        [0],
+        1,
+        [2],
+        0b11000000,
+      ),
+      /overruns its 4-column rectangle/,
+    ],
+    [
+      "a glyph in the background colour",
+      versioned(
+        2,
+        4,
+        1,
+        TILE_OPS.glyphs,
+        ...rect(0, 0, 4, 1),
+        1,
+        0,
+        0,
+        0,
+        9,
+        9,
+        9,
+        [1],
+        [0],
+        [1],
+        [1],
+        [0],
+        [0],
+        0,
+        [1],
+        0x80,
+      ),
+      /glyph colour 0 of 2/,
+    ],
+    [
+      "a glyph line below its rectangle",
+      versioned(2, 4, 2, TILE_OPS.glyphs, ...rect(0, 0, 4, 2), 1, 0, 0, 0, 9, 9, 9, [1], [1], [2], [0]),
+      /outside its 2-row rectangle/,
+    ],
     ["an empty screen", update(0, 5), /empty screen/],
     ["a truncated header", Uint8Array.from([1, 4]), /ends at byte 2/],
     ["a truncated operation", update(4, 4, TILE_OPS.fill, ...rect(0, 0, 1, 1), 9), /inside an operation/],

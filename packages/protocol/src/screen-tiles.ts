@@ -1,11 +1,11 @@
 /**
  * The screen as tiles: how an agent sends a text-like screen's changes the way VNC does, as
  * rectangles moved within the picture (a terminal's scroll) and few-colour rectangles sent as
- * palette indices, which costs a fraction of video on text (`npm run bench:tiles`). This module owns
+ * palette indices, which costs a fraction of video on text (`npm run bench:media`). This module owns
  * the wire format and decodes it, for the viewer and for tests; the agent's encoder is
- * apps/agent/src/capture/tiles/tile-encoder.ts. Compression is the transport's (one raw-deflate
- * stream per receiver, flushed after each update), not the format's: indices and palettes are laid
- * out so that deflate finds the repeats.
+ * apps/agent/src/capture/tiles/tile-encoder.ts. Compression is the transport's (each update is
+ * one raw-deflate blob), not the format's: indices and palettes are laid out so that deflate finds
+ * the repeats; glyphs name the repeats deflate cannot see.
  *
  * An update is a header, then operations applied in order to the receiver's picture of the screen.
  * All numbers are little-endian; colours are 3 bytes, red first.
@@ -18,12 +18,25 @@
  *              1, 2, 4 or 8 bits (count ≤ 2, 4, 16, 256), most significant bits first, each row
  *              starting on a byte
  *     RAW      u8 4, u16 x y w h, w × h colours, row by row
+ *     GLYPHS   u8 5, u16 x y w h, u8 count − 1, count colours (the first is the background), then
+ *              u16 lines, each: u16 top (from y), u16 height, u16 glyphs, each glyph:
+ *                u16 gap (columns from the line's last glyph's right edge, or from x), u16 index,
+ *                u8 colour (1 .. count − 1); an index one past the last glyph defined so far in
+ *                this update defines a new glyph: u16 width, then its width × height bits (set:
+ *                drawn in the colour), row by row, most significant first, padded to a byte
+ *              The rectangle is the background where no glyph draws. (Version 2.)
  *
  * A header whose size differs from the receiver's picture starts a new picture of that size (black):
  * the first update a receiver gets, and any after the screen was resized, covers the whole screen.
  */
 
-export const TILES_VERSION = 1;
+/**
+ * 2 added GLYPHS: text sent as the shapes its lines are made of, each shape once per update and
+ * then named wherever it recurs (the way JBIG2 codes scanned text), about half the bytes of a
+ * two-colour palette once deflated on a busy terminal. Receivers read 1 and 2.
+ */
+export const TILES_VERSION = 2;
+const READABLE_VERSIONS = new Set([1, 2]);
 
 /**
  * Messages on the `screen` data channel (agent → viewer), told apart by their first byte. An update
@@ -38,8 +51,13 @@ export const SCREEN_PART_BYTES = 16 * 1024;
 /** A compressed update larger than this is refused unread (a 4K screen's raw pixels fit). */
 export const MAX_SCREEN_UPDATE_BYTES = 64 * 1024 * 1024;
 
-export const TILE_OPS = { copy: 1, fill: 2, palette: 3, raw: 4 } as const;
-const KNOWN_OPS = new Set<number>(Object.values(TILE_OPS));
+export const TILE_OPS = { copy: 1, fill: 2, palette: 3, raw: 4, glyphs: 5 } as const;
+const OPS_OF_VERSION: Record<number, Set<number>> = {
+  1: new Set([TILE_OPS.copy, TILE_OPS.fill, TILE_OPS.palette, TILE_OPS.raw]),
+  2: new Set<number>(Object.values(TILE_OPS)),
+};
+/** A GLYPHS palette holds at most this many colours (the background and the glyphs' colours). */
+export const MAX_GLYPH_COLOURS = 16;
 
 /** Bits per index for a palette of `count` colours (2..256). */
 export function paletteBits(count: number): 1 | 2 | 4 | 8 {
@@ -84,8 +102,10 @@ export function applyTileUpdate(
 ): { picture: TilePicture; changed?: TileRect } {
   const reader = new Reader(update);
   const version = reader.u8();
-  if (version !== TILES_VERSION)
-    throw new TileFormatError(`tile update version ${version}, expected ${TILES_VERSION}`);
+  if (!READABLE_VERSIONS.has(version))
+    throw new TileFormatError(`tile update version ${version}, expected one of ${[...READABLE_VERSIONS]}`);
+  const knownOps = OPS_OF_VERSION[version]!;
+  const glyphs: Glyph[] = [];
   const width = reader.u16();
   const height = reader.u16();
   if (width === 0 || height === 0)
@@ -98,8 +118,7 @@ export function applyTileUpdate(
   }
   while (!reader.done) {
     const op = reader.u8();
-    if (!KNOWN_OPS.has(op))
-      throw new TileFormatError(`unknown tile operation ${op} at byte ${reader.at - 1}`);
+    if (!knownOps.has(op)) throw new TileFormatError(`unknown tile operation ${op} at byte ${reader.at - 1}`);
     const rect = op === TILE_OPS.copy ? undefined : reader.rect(target);
     switch (op) {
       case TILE_OPS.copy: {
@@ -121,6 +140,10 @@ export function applyTileUpdate(
         break;
       case TILE_OPS.raw:
         drawRaw(target, rect!, reader);
+        bounds = grow(bounds, rect!);
+        break;
+      case TILE_OPS.glyphs:
+        drawGlyphs(target, rect!, reader, glyphs);
         bounds = grow(bounds, rect!);
         break;
     }
@@ -230,6 +253,71 @@ function drawRaw(picture: TilePicture, rect: TileRect, reader: Reader): void {
       rgba[at + 3] = 255;
       at += 4;
       from += 3;
+    }
+  }
+}
+
+/** A glyph defined by an update: `height` rows of `width` bits, most significant first. */
+interface Glyph {
+  width: number;
+  height: number;
+  bits: Uint8Array;
+}
+
+function drawGlyphs(picture: TilePicture, rect: TileRect, reader: Reader, glyphs: Glyph[]): void {
+  const count = reader.u8() + 1;
+  if (count < 2 || count > MAX_GLYPH_COLOURS)
+    throw new TileFormatError(`glyphs with ${count} colours (2 to ${MAX_GLYPH_COLOURS})`);
+  const colours = new Uint32Array(count);
+  for (let i = 0; i < count; i++) colours[i] = rgbaWord(reader.colour());
+  const pixels = new Uint32Array(
+    picture.rgba.buffer,
+    picture.rgba.byteOffset,
+    picture.width * picture.height,
+  );
+  for (let y = rect.y; y < rect.y + rect.height; y++) {
+    const start = y * picture.width + rect.x;
+    pixels.fill(colours[0]!, start, start + rect.width);
+  }
+  const lines = reader.u16();
+  for (let line = 0; line < lines; line++) {
+    const top = reader.u16();
+    const height = reader.u16();
+    if (height === 0 || top + height > rect.height)
+      throw new TileFormatError(
+        `a glyph line of ${height} rows at ${top} outside its ${rect.height}-row rectangle`,
+      );
+    const placed = reader.u16();
+    let x = 0;
+    for (let i = 0; i < placed; i++) {
+      x += reader.u16();
+      const index = reader.u16();
+      const colour = reader.u8();
+      if (colour === 0 || colour >= count)
+        throw new TileFormatError(`glyph colour ${colour} of ${count} (0 is the background)`);
+      if (index > glyphs.length)
+        throw new TileFormatError(`glyph ${index} used before glyph ${glyphs.length} was defined`);
+      if (index === glyphs.length) {
+        const width = reader.u16();
+        if (width === 0) throw new TileFormatError("a glyph no column wide");
+        glyphs.push({ width, height, bits: reader.bytes(Math.ceil((width * height) / 8)) });
+      }
+      const glyph = glyphs[index]!;
+      if (glyph.height !== height)
+        throw new TileFormatError(`glyph ${index} is ${glyph.height} rows high, its line ${height}`);
+      if (x + glyph.width > rect.width)
+        throw new TileFormatError(
+          `glyph ${index} at column ${x} overruns its ${rect.width}-column rectangle`,
+        );
+      const value = colours[colour]!;
+      let bit = 0;
+      for (let row = 0; row < height; row++) {
+        const at = (rect.y + top + row) * picture.width + rect.x + x;
+        for (let col = 0; col < glyph.width; col++, bit++) {
+          if (glyph.bits[bit >> 3]! & (0x80 >> (bit & 7))) pixels[at + col] = value;
+        }
+      }
+      x += glyph.width;
     }
   }
 }

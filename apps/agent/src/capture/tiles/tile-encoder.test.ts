@@ -1,3 +1,4 @@
+import { deflateRawSync } from "node:zlib";
 import { applyTileUpdate, type TilePicture } from "@rd/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDisplay, startTerminal, type TestDisplay, type TestTerminal } from "../../testing/display.ts";
@@ -140,6 +141,39 @@ describe("tile encoder", () => {
     expect(encoder.lastStats[kind]).toBe(1);
   });
 
+  it("codes text as glyphs: each shape once, in the colour of each place it is drawn", () => {
+    const screen = new Screen();
+    const encoder = new TileEncoder("bgr0");
+    let picture = applyTileUpdate(undefined, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    // Inside one tile (256..319 × 128..191) on a grey background: two lines of the same three 5×7
+    // shapes, six columns apart, the second line in another colour.
+    const shapes = [0b1111110001100011000111111, 0b0010001100001000010001110, 0b1111100010001000100011111];
+    for (let y = 128; y < 192; y++) for (let x = 256; x < 320; x++) screen.set(x, y, 0x303030);
+    for (const [line, colour] of [
+      [0, 0xe0e0e0],
+      [1, 0x20c040],
+    ] as const)
+      for (let i = 0; i < 9; i++)
+        for (let row = 0; row < 5; row++)
+          for (let col = 0; col < 5; col++)
+            if ((shapes[i % 3]! >> (24 - row * 5 - col)) & 1)
+              screen.set(258 + i * 6 + col, 131 + line * 9 + row, colour);
+    const update = encoder.encode(screen.data, WIDTH, HEIGHT)!;
+    picture = applyTileUpdate(picture, update).picture;
+    expectSame(picture, screen.pixels);
+    expect(encoder.lastStats.glyphRects).toBe(1);
+    expect(encoder.lastStats.palettes).toBe(0);
+    // Three shapes defined (13 bytes of header and bits each at most), 18 placements of 5 bytes.
+    expect(update.length).toBeLessThan(5 + 9 + 1 + 3 * 3 + 2 + 2 * 6 + 3 * 13 + 18 * 5 + 1);
+
+    // A shape of two colours is not a glyph: the tile goes as a palette.
+    screen.set(258, 131, 0xff0000);
+    encoder.encode(screen.data, WIDTH, HEIGHT);
+    expect(encoder.lastStats.glyphRects).toBe(0);
+    const whole = encoder.full()!;
+    expectSame(applyTileUpdate(undefined, whole).picture, screen.pixels);
+  });
+
   it("reads rgb0 pixels as well", () => {
     const screen = new Screen();
     const encoder = new TileEncoder("rgb0");
@@ -225,16 +259,28 @@ describe("tile encoder on a real X screen", () => {
     const { width, height, pixelFormat } = framebuffer.layout;
     const encoder = new TileEncoder(pixelFormat);
     let picture: TilePicture | undefined;
+    const palettesOnly = new TileEncoder(pixelFormat, { glyphs: false });
     let copies = 0;
+    let glyphRects = 0;
+    const deflated = { glyphs: 0, palettes: 0 };
     for (let frame = 0; frame < 25; frame++) {
       const screen = Buffer.alloc(width * height * 4);
       await framebuffer.readRows(0, height, screen);
       const update = encoder.encode(screen, width, height);
+      const without = palettesOnly.encode(screen, width, height);
       if (update) picture = applyTileUpdate(picture, update).picture;
+      if (update && without && frame > 0) {
+        deflated.glyphs += deflateRawSync(update).length;
+        deflated.palettes += deflateRawSync(without).length;
+      }
       copies += encoder.lastStats.copies;
+      glyphRects += encoder.lastStats.glyphRects;
       expectSame(picture, new Uint32Array(screen.buffer, screen.byteOffset, width * height), pixelFormat);
       await new Promise((resolve) => setTimeout(resolve, 30));
     }
     expect(copies, "scrolls sent as moves").toBeGreaterThan(0);
+    expect(glyphRects, "text sent as glyphs").toBeGreaterThan(0);
+    // The xterm's characters recur: named again, they cost less than their pixels.
+    expect(deflated.glyphs).toBeLessThan(deflated.palettes * 0.75);
   });
 });

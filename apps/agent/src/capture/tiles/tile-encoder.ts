@@ -2,13 +2,20 @@
  * Encodes a screen's changes as tile updates (@rd/protocol screen-tiles.ts), the way VNC codes text:
  * it keeps the picture its receivers have, finds what differs from the new screen, sends a
  * terminal's scroll as one rectangle moved within that picture, and the rest as 64-pixel tiles cut
- * down to what changed in them, each one colour, a palette of up to 256, or raw.
+ * down to what changed in them, each one colour, glyphs, a palette of up to 256, or raw.
+ *
+ * Glyphs: a few-colour tile is cut into its lines (runs of rows with anything but the background)
+ * and each line into shapes (runs of columns with anything but the background), the glyphs of
+ * text. Each shape is sent once per update and named wherever it recurs: a busy terminal's update
+ * deflates to about half of its one-bit palette (a character's pixels repeat; deflate cannot see
+ * it in rows of packed bits). A tile whose shapes would cost more than its palette (no text) keeps
+ * the palette.
  *
  * A scroll is found by hashing the rows of the changed band before and after and letting the rows
  * that are unique vote for how far they moved; the winning shift is then checked row by row against
  * the picture, so a wrong guess costs tiles, never a wrong picture.
  */
-import { paletteBits, TILE_OPS, TILES_VERSION } from "@rd/protocol";
+import { MAX_GLYPH_COLOURS, paletteBits, TILE_OPS, TILES_VERSION } from "@rd/protocol";
 import type { RawPixelFormat } from "../x11/x-screen-reader.ts";
 
 /** Tile side: small enough that a change costs little more than itself, large enough to be few. */
@@ -25,6 +32,8 @@ export interface TileUpdateStats {
   fills: number;
   palettes: number;
   raws: number;
+  /** Rectangles sent as glyphs. */
+  glyphRects: number;
   /** Pixels sent as raw colours: a screen with many is better sent as video. */
   rawPixels: number;
   bytes: number;
@@ -41,9 +50,15 @@ export class TileEncoder {
   private height = 0;
   private readonly out = new Writer();
   private stats: TileUpdateStats = emptyStats();
+  private readonly glyphs = new GlyphCoder();
+  private readonly useGlyphs: boolean;
+  /** Pixels of each colour in the rectangle palette() read last. */
+  private readonly counts = new Uint32Array(MAX_PALETTE);
 
-  constructor(pixelFormat: RawPixelFormat) {
+  /** `glyphs: false` codes text as palettes only (for comparison). */
+  constructor(pixelFormat: RawPixelFormat, options: { glyphs?: boolean } = {}) {
     this.pixelFormat = pixelFormat;
+    this.useGlyphs = options.glyphs ?? true;
     this.toRgb = pixelFormat === "bgr0" ? (p) => p & 0xffffff : (p) => swapRedBlue(p);
   }
 
@@ -113,6 +128,7 @@ export class TileEncoder {
 
   private begin(): void {
     this.stats = emptyStats();
+    this.glyphs.reset();
     this.out.reset();
     this.out.u8(TILES_VERSION);
     this.out.u16(this.width);
@@ -255,18 +271,37 @@ export class TileEncoder {
     return top < 0 ? undefined : { top, bottom, left, right };
   }
 
-  /** Codes one rectangle as a fill, a palette or raw, and copies it into the picture. */
+  /** Codes one rectangle as a fill, glyphs, a palette or raw, and copies it into the picture. */
   private rect(screen: Buffer, rect: Band): void {
     const width = rect.right - rect.left;
+    const height = rect.bottom - rect.top;
     const colours = this.palette(rect);
     const out = this.out;
-    const op = !colours ? TILE_OPS.raw : colours.size === 1 ? TILE_OPS.fill : TILE_OPS.palette;
+    const glyphs =
+      this.useGlyphs && colours && colours.size > 1 && colours.size <= MAX_GLYPH_COLOURS
+        ? this.glyphs.code(this.pixels, this.width, rect, {
+            colours,
+            background: this.background(colours),
+            toRgb: this.toRgb,
+            limit: paletteBytes(width, height, colours.size),
+          })
+        : undefined;
+    const op = glyphs
+      ? TILE_OPS.glyphs
+      : !colours
+        ? TILE_OPS.raw
+        : colours.size === 1
+          ? TILE_OPS.fill
+          : TILE_OPS.palette;
     out.u8(op);
     out.u16(rect.left);
     out.u16(rect.top);
     out.u16(width);
-    out.u16(rect.bottom - rect.top);
-    if (op === TILE_OPS.fill) {
+    out.u16(height);
+    if (glyphs) {
+      this.stats.glyphRects++;
+      out.bytes(glyphs);
+    } else if (op === TILE_OPS.fill) {
       this.stats.fills++;
       out.colour(this.toRgb(colours!.keys().next().value!));
     } else if (op === TILE_OPS.palette) {
@@ -284,23 +319,38 @@ export class TileEncoder {
     }
   }
 
-  /** The rectangle's colours (pixel → index, the pixel's padding byte cleared), or undefined past MAX_PALETTE. */
+  /**
+   * The rectangle's colours (pixel → index, the pixel's padding byte cleared), or undefined past
+   * MAX_PALETTE; how many pixels each has is left in `counts` (by index).
+   */
   private palette(rect: Band): Map<number, number> | undefined {
     const pixels = this.pixels;
+    const counts = this.counts.fill(0);
     const colours = new Map<number, number>();
     let last = -1;
+    let index = 0;
     for (let y = rect.top; y < rect.bottom; y++) {
       const row = y * this.width;
       for (let x = rect.left; x < rect.right; x++) {
         const pixel = pixels[row + x]! & 0xffffff;
-        if (pixel === last) continue;
-        last = pixel;
-        if (colours.has(pixel)) continue;
-        if (colours.size === MAX_PALETTE) return undefined;
-        colours.set(pixel, colours.size);
+        if (pixel !== last) {
+          last = pixel;
+          const known = colours.get(pixel);
+          if (known !== undefined) index = known;
+          else if (colours.size === MAX_PALETTE) return undefined;
+          else colours.set(pixel, (index = colours.size));
+        }
+        counts[index]!++;
       }
     }
     return colours;
+  }
+
+  /** The colour most of the rectangle just read by palette() is: text's background. */
+  private background(colours: Map<number, number>): number {
+    let best = 0;
+    for (let i = 1; i < colours.size; i++) if (this.counts[i]! > this.counts[best]!) best = i;
+    return [...colours.keys()][best]!;
   }
 
   private indices(rect: Band, colours: Map<number, number>): void {
@@ -383,7 +433,211 @@ interface Band {
 }
 
 function emptyStats(): TileUpdateStats {
-  return { copies: 0, fills: 0, palettes: 0, raws: 0, rawPixels: 0, bytes: 0 };
+  return { copies: 0, fills: 0, palettes: 0, glyphRects: 0, raws: 0, rawPixels: 0, bytes: 0 };
+}
+
+/** What a PALETTE of `count` colours for a width × height rectangle costs after its header. */
+function paletteBytes(width: number, height: number, count: number): number {
+  return 1 + 3 * count + Math.ceil((width * paletteBits(count)) / 8) * height;
+}
+
+/** What GlyphCoder.code() needs to know of a rectangle besides its pixels. */
+interface GlyphRectOptions {
+  /** Its colours (pixel → palette index). */
+  colours: Map<number, number>;
+  background: number;
+  toRgb: (pixel: number) => number;
+  /** Bytes at which the glyphs give up: what the rectangle costs as a palette. */
+  limit: number;
+}
+
+/** A glyph sent in the update being made. */
+interface Glyph {
+  index: number;
+  width: number;
+  height: number;
+  bits: Uint8Array;
+}
+
+/**
+ * Codes few-colour rectangles as GLYPHS (see the top of this file), with the glyphs an update has
+ * defined so far: a glyph is sent once per update, as receivers forget them between updates (each
+ * update stands alone, so that any receiver can take any update it is sent).
+ */
+class GlyphCoder {
+  private readonly byHash = new Map<number, Glyph[]>();
+  private count = 0;
+  private readonly out = new Writer();
+  /** One glyph's bits while it is read; grown as needed. */
+  private bits = new Uint8Array(256);
+  /** Which columns of the line being cut have anything but the background. */
+  private columns = new Uint8Array(64);
+
+  /** A new update: no glyphs defined. */
+  reset(): void {
+    this.byHash.clear();
+    this.count = 0;
+  }
+
+  /**
+   * The body of a GLYPHS operation for `rect` (after its header), or undefined when the rectangle
+   * has a shape of more than one colour or its glyphs would cost `limit` bytes or more. Glyphs it
+   * defined are forgotten again when it gives up.
+   */
+  code(
+    pixels: Uint32Array,
+    stride: number,
+    rect: Band,
+    { colours, background, toRgb, limit }: GlyphRectOptions,
+  ): Buffer | undefined {
+    const countBefore = this.count;
+    const defined: Glyph[] = [];
+    const out = this.out;
+    out.reset();
+    // Colour 0 is the background; the others keep the palette's order.
+    const order = [background, ...[...colours.keys()].filter((c) => c !== background)];
+    const outIndex = new Map(order.map((colour, i) => [colour, i]));
+    out.u8(order.length - 1);
+    for (const colour of order) out.colour(toRgb(colour));
+    const linesAt = out.length;
+    out.u16(0);
+    let lines = 0;
+    if (this.columns.length < rect.right - rect.left) this.columns = new Uint8Array(rect.right - rect.left);
+    const columns = this.columns;
+    const giveUp = () => {
+      for (const glyph of defined) this.forget(glyph);
+      this.count = countBefore;
+      return undefined;
+    };
+
+    for (let y = rect.top; y < rect.bottom;) {
+      if (!rowHasInk(pixels, stride, y, rect.left, rect.right, background)) {
+        y++;
+        continue;
+      }
+      const top = y;
+      while (y < rect.bottom && rowHasInk(pixels, stride, y, rect.left, rect.right, background)) y++;
+      const height = y - top;
+      lines++;
+      out.u16(top - rect.top);
+      out.u16(height);
+      const placedAt = out.length;
+      out.u16(0);
+      let placed = 0;
+      let edge = rect.left;
+      // Which of the line's columns have anything but the background, read row by row.
+      columns.fill(0);
+      for (let row = top; row < y; row++) {
+        const at = row * stride;
+        for (let x = rect.left; x < rect.right; x++)
+          if ((pixels[at + x]! & 0xffffff) !== background) columns[x - rect.left] = 1;
+      }
+      const inked = (x: number) => columns[x - rect.left] === 1;
+      for (let x = rect.left; x < rect.right;) {
+        if (!inked(x)) {
+          x++;
+          continue;
+        }
+        const left = x;
+        while (x < rect.right && inked(x)) x++;
+        const shape = this.read(pixels, stride, left, x, top, y, background);
+        if (shape === undefined) return giveUp();
+        const known = this.find(shape.hash, x - left, height);
+        const glyph = known ?? {
+          index: this.count++,
+          width: x - left,
+          height,
+          bits: this.bits.slice(0, shape.bytes),
+        };
+        out.u16(left - edge);
+        out.u16(glyph.index);
+        out.u8(outIndex.get(shape.colour)!);
+        if (!known) {
+          this.remember(shape.hash, glyph);
+          defined.push(glyph);
+          out.u16(glyph.width);
+          out.bytes(glyph.bits);
+        }
+        placed++;
+        edge = x;
+        if (out.length >= limit) return giveUp();
+      }
+      out.setU16(placedAt, placed);
+    }
+    out.setU16(linesAt, lines);
+    return out.take();
+  }
+
+  /**
+   * Reads the shape in columns [left, right) and rows [top, bottom) into `bits`: its colour, the
+   * hash of its bits and how many bytes they fill; undefined when it has more than one colour.
+   */
+  private read(
+    pixels: Uint32Array,
+    stride: number,
+    left: number,
+    right: number,
+    top: number,
+    bottom: number,
+    background: number,
+  ): { colour: number; hash: number; bytes: number } | undefined {
+    const width = right - left;
+    const bytes = Math.ceil((width * (bottom - top)) / 8);
+    if (this.bits.length < bytes) this.bits = new Uint8Array(bytes * 2);
+    const bits = this.bits;
+    bits.fill(0, 0, bytes);
+    let colour = -1;
+    let bit = 0;
+    for (let y = top; y < bottom; y++) {
+      const row = y * stride;
+      for (let x = left; x < right; x++, bit++) {
+        const pixel = pixels[row + x]! & 0xffffff;
+        if (pixel === background) continue;
+        if (colour < 0) colour = pixel;
+        else if (pixel !== colour) return undefined;
+        bits[bit >> 3]! |= 0x80 >> (bit & 7);
+      }
+    }
+    let hash = Math.imul(0x811c9dc5 ^ width, 0x01000193);
+    for (let i = 0; i < bytes; i++) hash = Math.imul(hash ^ bits[i]!, 0x01000193);
+    return { colour, hash: hash >>> 0, bytes };
+  }
+
+  /** The glyph already defined with the bits just read, if any. */
+  private find(hash: number, width: number, height: number): Glyph | undefined {
+    const same = (g: Glyph) =>
+      g.width === width && g.height === height && g.bits.every((byte, i) => byte === this.bits[i]);
+    return this.byHash.get(hash)?.find(same);
+  }
+
+  private remember(hash: number, glyph: Glyph) {
+    const same = this.byHash.get(hash);
+    if (same) same.push(glyph);
+    else this.byHash.set(hash, [glyph]);
+  }
+
+  private forget(glyph: Glyph) {
+    for (const [hash, glyphs] of this.byHash) {
+      const at = glyphs.indexOf(glyph);
+      if (at < 0) continue;
+      glyphs.splice(at, 1);
+      if (glyphs.length === 0) this.byHash.delete(hash);
+      return;
+    }
+  }
+}
+
+function rowHasInk(
+  pixels: Uint32Array,
+  stride: number,
+  y: number,
+  left: number,
+  right: number,
+  background: number,
+) {
+  const row = y * stride;
+  for (let x = left; x < right; x++) if ((pixels[row + x]! & 0xffffff) !== background) return true;
+  return false;
 }
 
 function swapRedBlue(pixel: number): number {
@@ -441,6 +695,22 @@ class Writer {
     this.room(2);
     this.buffer.writeUInt16LE(value, this.at);
     this.at += 2;
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.at;
+  }
+
+  /** Overwrites a u16 written earlier at `at` (a count known only later). */
+  setU16(at: number, value: number): void {
+    this.buffer.writeUInt16LE(value, at);
+  }
+
+  bytes(data: Uint8Array): void {
+    this.room(data.length);
+    this.buffer.set(data, this.at);
+    this.at += data.length;
   }
 
   /** 0xRRGGBB as red, green, blue. */
