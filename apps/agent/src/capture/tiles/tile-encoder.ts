@@ -25,6 +25,8 @@ const MIN_SCROLL_VOTES = 4;
 /** Moved runs shorter than this are left to the tiles: a COPY would cost more than it saves. */
 const MIN_MOVED_ROWS = 2;
 const MAX_PALETTE = 256;
+/** changedBand() first compares this many rows at once. */
+const BLOCK_ROWS = 16;
 
 /** What the last update was made of, for whoever decides whether tiles suit the screen. */
 export interface TileUpdateStats {
@@ -151,11 +153,28 @@ export class TileEncoder {
     let right = 0;
     for (let y = 0; y < this.height; y++) {
       const start = y * stride;
+      // Unchanged rows are skipped a block at a time: one native call each costs more than the
+      // compare itself.
+      if (y % BLOCK_ROWS === 0) {
+        const end = Math.min(this.height, y + BLOCK_ROWS) * stride;
+        if (screen.compare(reference, start, end, start, end) === 0) {
+          y += BLOCK_ROWS - 1;
+          continue;
+        }
+      }
       if (screen.compare(reference, start, start + stride, start, start + stride) === 0) continue;
       if (top < 0) top = y;
       bottom = y + 1;
-      left = Math.min(left, this.firstDifference(y, 0, left));
-      right = Math.max(right, this.lastDifference(y, right, this.width));
+      // Most changed rows change within the columns found so far (a terminal's text): one native
+      // compare of the rest of the row says so, where scanning it pixel by pixel was most of this.
+      if (left > 0 && screen.compare(reference, start, start + left * 4, start, start + left * 4) !== 0)
+        left = this.firstDifference(y, 0, left);
+      const end = start + stride;
+      if (
+        right < this.width &&
+        screen.compare(reference, start + right * 4, end, start + right * 4, end) !== 0
+      )
+        right = this.lastDifference(y, right, this.width);
     }
     return top < 0 ? undefined : { top, bottom, left, right };
   }
@@ -327,18 +346,28 @@ export class TileEncoder {
     const pixels = this.pixels;
     const counts = this.counts.fill(0);
     const colours = new Map<number, number>();
+    // The colour before the last one too: text alternates between two, and a Map lookup at every
+    // edge of a glyph was most of this.
     let last = -1;
     let index = 0;
+    let before = -1;
+    let beforeIndex = 0;
     for (let y = rect.top; y < rect.bottom; y++) {
       const row = y * this.width;
       for (let x = rect.left; x < rect.right; x++) {
         const pixel = pixels[row + x]! & 0xffffff;
         if (pixel !== last) {
+          const lastIndex = index;
+          if (pixel === before) index = beforeIndex;
+          else {
+            const known = colours.get(pixel);
+            if (known !== undefined) index = known;
+            else if (colours.size === MAX_PALETTE) return undefined;
+            else colours.set(pixel, (index = colours.size));
+          }
+          before = last;
+          beforeIndex = lastIndex;
           last = pixel;
-          const known = colours.get(pixel);
-          if (known !== undefined) index = known;
-          else if (colours.size === MAX_PALETTE) return undefined;
-          else colours.set(pixel, (index = colours.size));
         }
         counts[index]!++;
       }
