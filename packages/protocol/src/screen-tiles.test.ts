@@ -99,10 +99,10 @@ describe("tile updates", () => {
     expect(rows(down)).toEqual([1, 1, 2, 3]);
   });
 
-  it("draws glyphs on the background, each defined once and named again, in its colour", () => {
-    // A 7×3 rectangle at 1,0 of an 8×4 screen: one line (rows 1-2) with glyph 0 (2×2, a diagonal)
-    // at column 0 in colour 1, then again a column further on in colour 2, then glyph 1 (1×2, full)
-    // right after it in colour 1.
+  it("draws glyphs on the background, each defined once and named again, in its ink or its own colours", () => {
+    // A 7×3 rectangle at 1,0 of an 8×4 screen, one line (rows 1-2): glyph 0 (2×2, a diagonal) in
+    // ink 1, again a column further on in ink 2, glyph 1 (1×2, full) right after it in ink 1, and
+    // glyph 2 (1×2) with two colours of its own.
     const { picture, changed } = applyTileUpdate(
       blankPicture(8, 4),
       versioned(
@@ -111,19 +111,28 @@ describe("tile updates", () => {
         4,
         TILE_OPS.glyphs,
         ...rect(1, 0, 7, 3),
+        ...[10, 10, 10],
         2,
-        ...[10, 10, 10, 200, 0, 0, 0, 0, 200],
-        ...u16s(1, 1, 2, 3),
+        ...[200, 0, 0, 0, 0, 200],
+        ...u16s(1, 1, 2, 4),
         ...u16s(0, 0),
         1,
-        [2],
+        ...u16s(2),
+        0,
         0b10010000,
         ...u16s(1, 0),
         2,
         ...u16s(0, 1),
         1,
-        [1],
+        ...u16s(1),
+        0,
         0b11000000,
+        ...u16s(0, 2),
+        0,
+        ...u16s(1),
+        2,
+        ...[1, 2, 3, 4, 5, 6],
+        0b01100000,
       ),
     );
     const at = (x: number, y: number) => pixel(picture, x, y).slice(0, 3);
@@ -132,8 +141,8 @@ describe("tile updates", () => {
     const blue = [0, 0, 200];
     // Row 0 is background; rows 1-2 hold the glyphs; column 0 and row 3 are outside.
     expect([0, 1, 2, 3, 4, 5, 6, 7].map((x) => at(x, 0))).toEqual([[0, 0, 0], bg, bg, bg, bg, bg, bg, bg]);
-    expect([1, 2, 3, 4, 5, 6, 7].map((x) => at(x, 1))).toEqual([red, bg, bg, blue, bg, red, bg]);
-    expect([1, 2, 3, 4, 5, 6, 7].map((x) => at(x, 2))).toEqual([bg, red, bg, bg, blue, red, bg]);
+    expect([1, 2, 3, 4, 5, 6, 7].map((x) => at(x, 1))).toEqual([red, bg, bg, blue, bg, red, [1, 2, 3]]);
+    expect([1, 2, 3, 4, 5, 6, 7].map((x) => at(x, 2))).toEqual([bg, red, bg, bg, blue, red, [4, 5, 6]]);
     expect(at(1, 3)).toEqual([0, 0, 0]);
     expect(changed).toEqual({ x: 1, y: 0, width: 7, height: 3 });
   });
@@ -149,19 +158,14 @@ describe("tile updates", () => {
         2,
         TILE_OPS.glyphs,
         ...rect(0, 0, 4, 2),
+        0,
+        0,
+        0,
         1,
-        0,
-        0,
-        0,
         9,
         9,
         9,
-        [1],
-        [0],
-        [2],
-        [1],
-        [0],
-        [1],
+        ...u16s(1, 0, 2, 1, 0, 1),
         1,
       ),
       /glyph 1 used before glyph 0 was defined/,
@@ -174,55 +178,67 @@ describe("tile updates", () => {
         1,
         TILE_OPS.glyphs,
         ...rect(0, 0, 4, 1),
+        0,
+        0,
+        0,
         1,
-        0,
-        0,
-        0,
         9,
         9,
         9,
-        [1],
-        [0],
-        [1],
-        [1],
-        [3],
-        [0],
+        ...u16s(1, 0, 1, 1, 3, 0),
         1,
-        [2],
+        ...u16s(2),
+        0,
         0b11000000,
       ),
       /overruns its 4-column rectangle/,
     ],
     [
-      "a glyph in the background colour",
+      "a one-colour glyph without an ink",
       versioned(
         2,
         4,
         1,
         TILE_OPS.glyphs,
         ...rect(0, 0, 4, 1),
+        0,
+        0,
+        0,
         1,
-        0,
-        0,
-        0,
         9,
         9,
         9,
-        [1],
-        [0],
-        [1],
-        [1],
-        [0],
-        [0],
+        ...u16s(1, 0, 1, 1, 0, 0),
         0,
-        [1],
+        ...u16s(1),
+        0,
         0x80,
       ),
-      /glyph colour 0 of 2/,
+      /glyph 0 has one colour: it needs an ink/,
+    ],
+    [
+      "an ink past the operation's",
+      versioned(
+        2,
+        4,
+        1,
+        TILE_OPS.glyphs,
+        ...rect(0, 0, 4, 1),
+        0,
+        0,
+        0,
+        1,
+        9,
+        9,
+        9,
+        ...u16s(1, 0, 1, 1, 0, 0),
+        2,
+      ),
+      /glyph ink 2 of 1/,
     ],
     [
       "a glyph line below its rectangle",
-      versioned(2, 4, 2, TILE_OPS.glyphs, ...rect(0, 0, 4, 2), 1, 0, 0, 0, 9, 9, 9, [1], [1], [2], [0]),
+      versioned(2, 4, 2, TILE_OPS.glyphs, ...rect(0, 0, 4, 2), 0, 0, 0, 0, ...u16s(1, 1, 2, 0)),
       /outside its 2-row rectangle/,
     ],
     ["an empty screen", update(0, 5), /empty screen/],

@@ -18,12 +18,15 @@
  *              1, 2, 4 or 8 bits (count ≤ 2, 4, 16, 256), most significant bits first, each row
  *              starting on a byte
  *     RAW      u8 4, u16 x y w h, w × h colours, row by row
- *     GLYPHS   u8 5, u16 x y w h, u8 count − 1, count colours (the first is the background), then
- *              u16 lines, each: u16 top (from y), u16 height, u16 glyphs, each glyph:
+ *     GLYPHS   u8 5, u16 x y w h, colour background, u8 inks, that many colours, then u16 lines,
+ *              each: u16 top (from y), u16 height, u16 glyphs, each glyph:
  *                u16 gap (columns from the line's last glyph's right edge, or from x), u16 index,
- *                u8 colour (1 .. count − 1); an index one past the last glyph defined so far in
- *                this update defines a new glyph: u16 width, then its width × height bits (set:
- *                drawn in the colour), row by row, most significant first, padded to a byte
+ *                u8 ink (1 .. inks: the glyph's one colour; 0: a glyph with colours of its own);
+ *                an index one past the last glyph defined so far in this update defines a new
+ *                one: u16 width, u8 own colours k, then for k = 0 its width × height mask bits
+ *                (set: drawn in the ink), for k > 0 k colours and width × height indices of 1,
+ *                2, 4 or 8 bits (k + 1 ≤ 2, 4, 16, 256; 0: the background), both row by row, most
+ *                significant bits first, padded to a byte at the end
  *              The rectangle is the background where no glyph draws. (Version 2.)
  *
  * A header whose size differs from the receiver's picture starts a new picture of that size (black):
@@ -56,8 +59,8 @@ const OPS_OF_VERSION: Record<number, Set<number>> = {
   1: new Set([TILE_OPS.copy, TILE_OPS.fill, TILE_OPS.palette, TILE_OPS.raw]),
   2: new Set<number>(Object.values(TILE_OPS)),
 };
-/** A GLYPHS palette holds at most this many colours (the background and the glyphs' colours). */
-export const MAX_GLYPH_COLOURS = 16;
+/** A GLYPHS operation names at most this many inks (its one-colour glyphs' colours). */
+export const MAX_GLYPH_INKS = 255;
 
 /** Bits per index for a palette of `count` colours (2..256). */
 export function paletteBits(count: number): 1 | 2 | 4 | 8 {
@@ -257,19 +260,24 @@ function drawRaw(picture: TilePicture, rect: TileRect, reader: Reader): void {
   }
 }
 
-/** A glyph defined by an update: `height` rows of `width` bits, most significant first. */
+/**
+ * A glyph defined by an update: `height` rows of `width` pixels, most significant bits first. One
+ * colour (`colours` undefined): `bits` are its mask, one bit a pixel. Its own colours: `bits` are
+ * indices of `bitsPerPixel` into them, 0 the background.
+ */
 interface Glyph {
   width: number;
   height: number;
   bits: Uint8Array;
+  colours?: Uint32Array;
+  bitsPerPixel: 1 | 2 | 4 | 8;
 }
 
 function drawGlyphs(picture: TilePicture, rect: TileRect, reader: Reader, glyphs: Glyph[]): void {
-  const count = reader.u8() + 1;
-  if (count < 2 || count > MAX_GLYPH_COLOURS)
-    throw new TileFormatError(`glyphs with ${count} colours (2 to ${MAX_GLYPH_COLOURS})`);
-  const colours = new Uint32Array(count);
-  for (let i = 0; i < count; i++) colours[i] = rgbaWord(reader.colour());
+  const background = rgbaWord(reader.colour());
+  const inkCount = reader.u8();
+  const inks = new Uint32Array(inkCount + 1);
+  for (let i = 1; i <= inkCount; i++) inks[i] = rgbaWord(reader.colour());
   const pixels = new Uint32Array(
     picture.rgba.buffer,
     picture.rgba.byteOffset,
@@ -277,7 +285,7 @@ function drawGlyphs(picture: TilePicture, rect: TileRect, reader: Reader, glyphs
   );
   for (let y = rect.y; y < rect.y + rect.height; y++) {
     const start = y * picture.width + rect.x;
-    pixels.fill(colours[0]!, start, start + rect.width);
+    pixels.fill(background, start, start + rect.width);
   }
   const lines = reader.u16();
   for (let line = 0; line < lines; line++) {
@@ -292,16 +300,11 @@ function drawGlyphs(picture: TilePicture, rect: TileRect, reader: Reader, glyphs
     for (let i = 0; i < placed; i++) {
       x += reader.u16();
       const index = reader.u16();
-      const colour = reader.u8();
-      if (colour === 0 || colour >= count)
-        throw new TileFormatError(`glyph colour ${colour} of ${count} (0 is the background)`);
+      const ink = reader.u8();
+      if (ink > inkCount) throw new TileFormatError(`glyph ink ${ink} of ${inkCount}`);
       if (index > glyphs.length)
         throw new TileFormatError(`glyph ${index} used before glyph ${glyphs.length} was defined`);
-      if (index === glyphs.length) {
-        const width = reader.u16();
-        if (width === 0) throw new TileFormatError("a glyph no column wide");
-        glyphs.push({ width, height, bits: reader.bytes(Math.ceil((width * height) / 8)) });
-      }
+      if (index === glyphs.length) glyphs.push(readGlyph(reader, height));
       const glyph = glyphs[index]!;
       if (glyph.height !== height)
         throw new TileFormatError(`glyph ${index} is ${glyph.height} rows high, its line ${height}`);
@@ -309,17 +312,46 @@ function drawGlyphs(picture: TilePicture, rect: TileRect, reader: Reader, glyphs
         throw new TileFormatError(
           `glyph ${index} at column ${x} overruns its ${rect.width}-column rectangle`,
         );
-      const value = colours[colour]!;
-      let bit = 0;
+      if ((ink === 0) !== (glyph.colours !== undefined))
+        throw new TileFormatError(
+          ink === 0 ? `glyph ${index} has one colour: it needs an ink` : `glyph ${index} has its own colours`,
+        );
+      const colours = glyph.colours ?? Uint32Array.of(0, inks[ink]!);
+      const bits = glyph.bitsPerPixel;
+      const mask = (1 << bits) - 1;
+      let at = 0;
       for (let row = 0; row < height; row++) {
-        const at = (rect.y + top + row) * picture.width + rect.x + x;
-        for (let col = 0; col < glyph.width; col++, bit++) {
-          if (glyph.bits[bit >> 3]! & (0x80 >> (bit & 7))) pixels[at + col] = value;
+        const start = (rect.y + top + row) * picture.width + rect.x + x;
+        for (let col = 0; col < glyph.width; col++, at += bits) {
+          const value = (glyph.bits[at >> 3]! >> (8 - bits - (at & 7))) & mask;
+          if (value === 0) continue;
+          if (value >= colours.length)
+            throw new TileFormatError(`glyph ${index}'s colour ${value} of ${colours.length - 1}`);
+          pixels[start + col] = colours[value]!;
         }
       }
       x += glyph.width;
     }
   }
+}
+
+/** A new glyph's definition, for a line `height` rows high. */
+function readGlyph(reader: Reader, height: number): Glyph {
+  const width = reader.u16();
+  if (width === 0) throw new TileFormatError("a glyph no column wide");
+  const own = reader.u8();
+  if (own === 0)
+    return { width, height, bits: reader.bytes(Math.ceil((width * height) / 8)), bitsPerPixel: 1 };
+  const colours = new Uint32Array(own + 1);
+  for (let i = 1; i <= own; i++) colours[i] = rgbaWord(reader.colour());
+  const bitsPerPixel = paletteBits(own + 1);
+  return {
+    width,
+    height,
+    colours,
+    bitsPerPixel,
+    bits: reader.bytes(Math.ceil((width * height * bitsPerPixel) / 8)),
+  };
 }
 
 /** A colour (0xRRGGBB) as an opaque RGBA pixel read as one little-endian word. */

@@ -133,9 +133,14 @@ describe("tile encoder", () => {
     const screen = new Screen();
     const encoder = new TileEncoder("bgr0");
     let picture = applyTileUpdate(undefined, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
-    // 20×20 inside one tile, every colour used.
+    // 20×20 inside one tile, every colour used, in no pattern that repeats (which glyphs would name).
+    let seed = 3;
+    const pick = (i: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return i < colours ? i : (seed >>> 16) % colours;
+    };
     for (let i = 0; i < 400; i++)
-      screen.set(260 + (i % 20), 130 + Math.floor(i / 20), (i % colours) * 0x010203 + 0x100000);
+      screen.set(260 + (i % 20), 130 + Math.floor(i / 20), pick(i) * 0x010203 + 0x100000);
     picture = applyTileUpdate(picture, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
     expectSame(picture, screen.pixels);
     expect(encoder.lastStats[kind]).toBe(1);
@@ -163,15 +168,34 @@ describe("tile encoder", () => {
     expectSame(picture, screen.pixels);
     expect(encoder.lastStats.glyphRects).toBe(1);
     expect(encoder.lastStats.palettes).toBe(0);
-    // Three shapes defined (13 bytes of header and bits each at most), 18 placements of 5 bytes.
-    expect(update.length).toBeLessThan(5 + 9 + 1 + 3 * 3 + 2 + 2 * 6 + 3 * 13 + 18 * 5 + 1);
+    // Three shapes defined (a width, a colour count and 4 bytes of mask each), 18 placements of 5
+    // bytes, the background and two inks: far below the tile's 64 × 18 bits of palette.
+    const header = 5 + 9;
+    expect(update.length).toBeLessThanOrEqual(header + 3 + 1 + 2 * 3 + 2 + 2 * 6 + 3 * 7 + 18 * 5);
+  });
 
-    // A shape of two colours is not a glyph: the tile goes as a palette.
-    screen.set(258, 131, 0xff0000);
-    encoder.encode(screen.data, WIDTH, HEIGHT);
-    expect(encoder.lastStats.glyphRects).toBe(0);
-    const whole = encoder.full()!;
-    expectSame(applyTileUpdate(undefined, whole).picture, screen.pixels);
+  it("codes anti-aliased text as glyphs with colours of their own, each shape once", () => {
+    const screen = new Screen();
+    const encoder = new TileEncoder("bgr0");
+    let picture = applyTileUpdate(undefined, encoder.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    // Inside one tile on white: three lines of the same two 4×6 shapes, each pixel one of six greys
+    // (as a font's edges are), eight columns apart.
+    const greys = [0x000000, 0x333333, 0x666666, 0x999999, 0xbbbbbb, 0xdddddd];
+    const shade = (shape: number, row: number, col: number) =>
+      greys[(shape * 5 + row * 3 + col * 7) % greys.length]!;
+    for (let y = 128; y < 192; y++) for (let x = 256; x < 320; x++) screen.set(x, y, 0xffffff);
+    for (let line = 0; line < 3; line++)
+      for (let i = 0; i < 6; i++)
+        for (let row = 0; row < 6; row++)
+          for (let col = 0; col < 4; col++)
+            screen.set(258 + i * 8 + col, 130 + line * 10 + row, shade(i % 2, row, col));
+    const update = encoder.encode(screen.data, WIDTH, HEIGHT)!;
+    picture = applyTileUpdate(picture, update).picture;
+    expectSame(picture, screen.pixels);
+    expect(encoder.lastStats.glyphRects).toBe(1);
+    // Two shapes defined (6 colours and 24 indices of 4 bits each), 18 placements of 5 bytes.
+    const header = 5 + 9;
+    expect(update.length).toBeLessThanOrEqual(header + 3 + 1 + 2 + 3 * 6 + 2 * (3 + 6 * 3 + 12) + 18 * 5);
   });
 
   it("reads rgb0 pixels as well", () => {

@@ -4,18 +4,19 @@
  * terminal's scroll as one rectangle moved within that picture, and the rest as 64-pixel tiles cut
  * down to what changed in them, each one colour, glyphs, a palette of up to 256, or raw.
  *
- * Glyphs: a few-colour tile is cut into its lines (runs of rows with anything but the background)
- * and each line into shapes (runs of columns with anything but the background), the glyphs of
- * text. Each shape is sent once per update and named wherever it recurs: a busy terminal's update
- * deflates to about half of its one-bit palette (a character's pixels repeat; deflate cannot see
- * it in rows of packed bits). A tile whose shapes would cost more than its palette (no text) keeps
- * the palette.
+ * Glyphs: a tile is cut into its lines (runs of rows with anything but the background) and each
+ * line into shapes (runs of columns with anything but the background), the glyphs of text. Each
+ * shape is sent once per update and named wherever it recurs: a busy terminal's update deflates to
+ * about half of its one-bit palette (a character's pixels repeat; deflate cannot see it in rows of
+ * packed bits). A shape of one colour is named with its colour, so the same character in another
+ * colour is the same glyph; an anti-aliased one carries its own colours. A tile whose shapes would
+ * cost more than its palette (no text) keeps the palette.
  *
  * A scroll is found by hashing the rows of the changed band before and after and letting the rows
  * that are unique vote for how far they moved; the winning shift is then checked row by row against
  * the picture, so a wrong guess costs tiles, never a wrong picture.
  */
-import { MAX_GLYPH_COLOURS, paletteBits, TILE_OPS, TILES_VERSION } from "@rd/protocol";
+import { MAX_GLYPH_INKS, paletteBits, TILE_OPS, TILES_VERSION } from "@rd/protocol";
 import type { RawPixelFormat } from "../x11/x-screen-reader.ts";
 
 /** Tile side: small enough that a change costs little more than itself, large enough to be few. */
@@ -297,9 +298,8 @@ export class TileEncoder {
     const colours = this.palette(rect);
     const out = this.out;
     const glyphs =
-      this.useGlyphs && colours && colours.size > 1 && colours.size <= MAX_GLYPH_COLOURS
+      this.useGlyphs && colours && colours.size > 1
         ? this.glyphs.code(this.pixels, this.width, rect, {
-            colours,
             background: this.background(colours),
             toRgb: this.toRgb,
             limit: paletteBytes(width, height, colours.size),
@@ -472,33 +472,48 @@ function paletteBytes(width: number, height: number, count: number): number {
 
 /** What GlyphCoder.code() needs to know of a rectangle besides its pixels. */
 interface GlyphRectOptions {
-  /** Its colours (pixel → palette index). */
-  colours: Map<number, number>;
   background: number;
   toRgb: (pixel: number) => number;
   /** Bytes at which the glyphs give up: what the rectangle costs as a palette. */
   limit: number;
 }
 
-/** A glyph sent in the update being made. */
+/**
+ * A glyph sent in the update being made: where its shape has ink (`mask`, bits), and either one
+ * colour given where it is placed (`inks` undefined: text in any colour shares it) or the colours
+ * of its inked pixels in order (anti-aliased text).
+ */
 interface Glyph {
   index: number;
   width: number;
   height: number;
-  bits: Uint8Array;
+  mask: Uint8Array;
+  inks?: Uint32Array;
+}
+
+/** A shape just read by GlyphCoder.read(), in its scratch buffers. */
+interface Shape {
+  hash: number;
+  /** Its one colour, or -1 when it has several. */
+  colour: number;
+  /** Bytes of its mask, and how many pixels are inked. */
+  maskBytes: number;
+  inked: number;
 }
 
 /**
- * Codes few-colour rectangles as GLYPHS (see the top of this file), with the glyphs an update has
- * defined so far: a glyph is sent once per update, as receivers forget them between updates (each
- * update stands alone, so that any receiver can take any update it is sent).
+ * Codes rectangles as GLYPHS (see the top of this file), with the glyphs an update has defined so
+ * far: a glyph is sent once per update, as receivers forget them between updates (each update
+ * stands alone, so that any receiver can take any update it is sent).
  */
 class GlyphCoder {
   private readonly byHash = new Map<number, Glyph[]>();
   private count = 0;
-  private readonly out = new Writer();
-  /** One glyph's bits while it is read; grown as needed. */
-  private bits = new Uint8Array(256);
+  private readonly head = new Writer();
+  private readonly body = new Writer();
+  /** The shape being read: its mask, and its inked pixels' colours; grown as needed. */
+  private mask = new Uint8Array(256);
+  private inks = new Uint32Array(1024);
   /** Which columns of the line being cut have anything but the background. */
   private columns = new Uint8Array(64);
 
@@ -509,27 +524,18 @@ class GlyphCoder {
   }
 
   /**
-   * The body of a GLYPHS operation for `rect` (after its header), or undefined when the rectangle
-   * has a shape of more than one colour or its glyphs would cost `limit` bytes or more. Glyphs it
-   * defined are forgotten again when it gives up.
+   * The body of a GLYPHS operation for `rect` (after its header), or undefined when its glyphs
+   * would cost `limit` bytes or more. Glyphs it defined are forgotten again when it gives up.
    */
-  code(
-    pixels: Uint32Array,
-    stride: number,
-    rect: Band,
-    { colours, background, toRgb, limit }: GlyphRectOptions,
-  ): Buffer | undefined {
+  code(pixels: Uint32Array, stride: number, rect: Band, options: GlyphRectOptions): Buffer | undefined {
+    const { background, limit } = options;
     const countBefore = this.count;
     const defined: Glyph[] = [];
-    const out = this.out;
-    out.reset();
-    // Colour 0 is the background; the others keep the palette's order.
-    const order = [background, ...[...colours.keys()].filter((c) => c !== background)];
-    const outIndex = new Map(order.map((colour, i) => [colour, i]));
-    out.u8(order.length - 1);
-    for (const colour of order) out.colour(toRgb(colour));
-    const linesAt = out.length;
-    out.u16(0);
+    // One-colour glyphs' colours, numbered from 1 as they are met (the header lists them).
+    const inkIndex = new Map<number, number>();
+    const body = this.body;
+    body.reset();
+    body.u16(0);
     let lines = 0;
     if (this.columns.length < rect.right - rect.left) this.columns = new Uint8Array(rect.right - rect.left);
     const columns = this.columns;
@@ -548,10 +554,10 @@ class GlyphCoder {
       while (y < rect.bottom && rowHasInk(pixels, stride, y, rect.left, rect.right, background)) y++;
       const height = y - top;
       lines++;
-      out.u16(top - rect.top);
-      out.u16(height);
-      const placedAt = out.length;
-      out.u16(0);
+      body.u16(top - rect.top);
+      body.u16(height);
+      const placedAt = body.length;
+      body.u16(0);
       let placed = 0;
       let edge = rect.left;
       // Which of the line's columns have anything but the background, read row by row.
@@ -570,36 +576,42 @@ class GlyphCoder {
         const left = x;
         while (x < rect.right && inked(x)) x++;
         const shape = this.read(pixels, stride, left, x, top, y, background);
-        if (shape === undefined) return giveUp();
-        const known = this.find(shape.hash, x - left, height);
-        const glyph = known ?? {
-          index: this.count++,
-          width: x - left,
-          height,
-          bits: this.bits.slice(0, shape.bytes),
-        };
-        out.u16(left - edge);
-        out.u16(glyph.index);
-        out.u8(outIndex.get(shape.colour)!);
-        if (!known) {
-          this.remember(shape.hash, glyph);
-          defined.push(glyph);
-          out.u16(glyph.width);
-          out.bytes(glyph.bits);
+        const width = x - left;
+        const known = this.find(shape, width, height);
+        const glyph = known ?? this.define(shape, width, height);
+        if (!known) defined.push(glyph);
+        body.u16(left - edge);
+        body.u16(glyph.index);
+        if (glyph.inks) body.u8(0);
+        else {
+          let ink = inkIndex.get(shape.colour);
+          if (ink === undefined) {
+            if (inkIndex.size === MAX_GLYPH_INKS) return giveUp();
+            inkIndex.set(shape.colour, (ink = inkIndex.size + 1));
+          }
+          body.u8(ink);
         }
+        if (!known) this.writeDefinition(glyph, options.toRgb);
         placed++;
         edge = x;
-        if (out.length >= limit) return giveUp();
+        if (body.length >= limit) return giveUp();
       }
-      out.setU16(placedAt, placed);
+      body.setU16(placedAt, placed);
     }
-    out.setU16(linesAt, lines);
-    return out.take();
+    body.setU16(0, lines);
+    const head = this.head;
+    head.reset();
+    head.colour(options.toRgb(background));
+    head.u8(inkIndex.size);
+    for (const colour of inkIndex.keys()) head.colour(options.toRgb(colour));
+    if (head.length + body.length >= limit) return giveUp();
+    head.bytes(body.view());
+    return head.take();
   }
 
   /**
-   * Reads the shape in columns [left, right) and rows [top, bottom) into `bits`: its colour, the
-   * hash of its bits and how many bytes they fill; undefined when it has more than one colour.
+   * Reads the shape in columns [left, right) and rows [top, bottom) into the scratch buffers: its
+   * mask, its inked pixels' colours, and a hash of both (of the mask alone for one colour).
    */
   private read(
     pixels: Uint32Array,
@@ -609,40 +621,94 @@ class GlyphCoder {
     top: number,
     bottom: number,
     background: number,
-  ): { colour: number; hash: number; bytes: number } | undefined {
+  ): Shape {
     const width = right - left;
-    const bytes = Math.ceil((width * (bottom - top)) / 8);
-    if (this.bits.length < bytes) this.bits = new Uint8Array(bytes * 2);
-    const bits = this.bits;
-    bits.fill(0, 0, bytes);
+    const area = width * (bottom - top);
+    const maskBytes = Math.ceil(area / 8);
+    if (this.mask.length < maskBytes) this.mask = new Uint8Array(maskBytes * 2);
+    if (this.inks.length < area) this.inks = new Uint32Array(area * 2);
+    const { mask, inks } = this;
+    mask.fill(0, 0, maskBytes);
     let colour = -1;
+    let inked = 0;
     let bit = 0;
+    let colourHash = 0x811c9dc5;
     for (let y = top; y < bottom; y++) {
       const row = y * stride;
       for (let x = left; x < right; x++, bit++) {
         const pixel = pixels[row + x]! & 0xffffff;
         if (pixel === background) continue;
-        if (colour < 0) colour = pixel;
-        else if (pixel !== colour) return undefined;
-        bits[bit >> 3]! |= 0x80 >> (bit & 7);
+        if (inked === 0) colour = pixel;
+        else if (pixel !== colour) colour = -2;
+        inks[inked++] = pixel;
+        colourHash = Math.imul(colourHash ^ pixel, 0x01000193);
+        mask[bit >> 3]! |= 0x80 >> (bit & 7);
       }
     }
     let hash = Math.imul(0x811c9dc5 ^ width, 0x01000193);
-    for (let i = 0; i < bytes; i++) hash = Math.imul(hash ^ bits[i]!, 0x01000193);
-    return { colour, hash: hash >>> 0, bytes };
+    for (let i = 0; i < maskBytes; i++) hash = Math.imul(hash ^ mask[i]!, 0x01000193);
+    // One colour: the mask alone, so that the same character in another colour is the same glyph.
+    if (colour === -2) hash = Math.imul(hash ^ colourHash, 0x01000193);
+    return { hash: hash >>> 0, colour: colour === -2 ? -1 : colour, maskBytes, inked };
   }
 
-  /** The glyph already defined with the bits just read, if any. */
-  private find(hash: number, width: number, height: number): Glyph | undefined {
+  /** The glyph already defined with the shape just read, if any. */
+  private find(shape: Shape, width: number, height: number): Glyph | undefined {
+    const { mask, inks } = this;
+    const oneColour = shape.colour >= 0;
     const same = (g: Glyph) =>
-      g.width === width && g.height === height && g.bits.every((byte, i) => byte === this.bits[i]);
-    return this.byHash.get(hash)?.find(same);
+      g.width === width &&
+      g.height === height &&
+      (g.inks === undefined) === oneColour &&
+      g.mask.every((byte, i) => byte === mask[i]) &&
+      (g.inks === undefined || g.inks.every((ink, i) => ink === inks[i]));
+    return this.byHash.get(shape.hash)?.find(same);
   }
 
-  private remember(hash: number, glyph: Glyph) {
-    const same = this.byHash.get(hash);
+  private define(shape: Shape, width: number, height: number): Glyph {
+    const glyph: Glyph = {
+      index: this.count++,
+      width,
+      height,
+      mask: this.mask.slice(0, shape.maskBytes),
+      inks: shape.colour >= 0 ? undefined : this.inks.slice(0, shape.inked),
+    };
+    const same = this.byHash.get(shape.hash);
     if (same) same.push(glyph);
-    else this.byHash.set(hash, [glyph]);
+    else this.byHash.set(shape.hash, [glyph]);
+    return glyph;
+  }
+
+  /** A new glyph, as the format has it: its width, then its mask or its colours and indices. */
+  private writeDefinition(glyph: Glyph, toRgb: (pixel: number) => number) {
+    const body = this.body;
+    body.u16(glyph.width);
+    if (!glyph.inks) {
+      body.u8(0);
+      body.bytes(glyph.mask);
+      return;
+    }
+    // Its own colours, numbered from 1 (0 is the background), and each pixel's number.
+    const own = new Map<number, number>();
+    for (const ink of glyph.inks) if (!own.has(ink)) own.set(ink, own.size + 1);
+    body.u8(own.size);
+    for (const colour of own.keys()) body.colour(toRgb(colour));
+    const bits = paletteBits(own.size + 1);
+    const pixels = glyph.width * glyph.height;
+    let byte = 0;
+    let filled = 0;
+    let inked = 0;
+    for (let i = 0; i < pixels; i++) {
+      const index = glyph.mask[i >> 3]! & (0x80 >> (i & 7)) ? own.get(glyph.inks[inked++]!)! : 0;
+      byte = (byte << bits) | index;
+      filled += bits;
+      if (filled === 8) {
+        body.u8(byte);
+        byte = 0;
+        filled = 0;
+      }
+    }
+    if (filled) body.u8(byte << (8 - filled));
   }
 
   private forget(glyph: Glyph) {
@@ -701,6 +767,11 @@ class Writer {
 
   reset(): void {
     this.at = 0;
+  }
+
+  /** What was written, without copying (valid until the next write). */
+  view(): Buffer {
+    return this.buffer.subarray(0, this.at);
   }
 
   /** A copy of what was written (the buffer is reused). */
