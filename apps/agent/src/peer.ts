@@ -289,6 +289,8 @@ export class AgentPeer {
   private async sendOffer(iceRestart: boolean) {
     const offer = await this.pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
     await this.pc.setLocalDescription(offer);
+    // Before the association starts: its INIT is timed by the same timeout (sctp-timeout.ts).
+    shortenRetransmissionTimeout(this.pc);
     holdEarlyDtls(this.pc, (count) =>
       this.options.log.debug({ count }, "handed the viewer's early DTLS packets to the DTLS server"),
     );

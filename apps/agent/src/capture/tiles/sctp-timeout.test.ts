@@ -54,6 +54,21 @@ describe("the data channels' retransmission timeout", () => {
     expect(timers(agent).rto).toBe(MIN_RTO_S);
   }, 20_000);
 
+  it("can be shortened as soon as the offer is made, before the association sends its INIT", async () => {
+    const agent = new RTCPeerConnection({ iceAdditionalHostAddresses: ["127.0.0.1"] });
+    pcs.push(agent);
+    agent.createDataChannel("screen", { ordered: true });
+    await agent.setLocalDescription(await agent.createOffer());
+    expect(shortenRetransmissionTimeout(agent)).toBe(true);
+    // The INIT's timer (werift's timer 1) reads this when the association starts, at DTLS.
+    expect(timers(agent).rto).toBe(1);
+    // Called again (peer.ts does, when the media is up), nothing is wrapped twice.
+    const association = agent.sctpTransport!.sctp as unknown as { updateRto: unknown };
+    const wrapped = association.updateRto;
+    expect(shortenRetransmissionTimeout(agent)).toBe(true);
+    expect(association.updateRto).toBe(wrapped);
+  });
+
   it("reports false and changes nothing for a peer without an association", () => {
     const pc = new RTCPeerConnection();
     pcs.push(pc);
