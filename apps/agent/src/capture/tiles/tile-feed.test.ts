@@ -1,4 +1,5 @@
 import { createLogger } from "@rd/log";
+import { SCREEN_MESSAGES } from "@rd/protocol";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RTCDataChannel } from "werift";
 import { TileFeed } from "./tile-feed.ts";
@@ -66,12 +67,37 @@ describe("a viewer's tile feed at the session's start", () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it("stops the video when the viewer joins the tiles, if its first frame went out already", () => {
+  it("keeps the video that showed the picture until the tiles' whole picture has left the channel", () => {
     const { channel, stream, video, tileFeed } = feed();
     tileFeed.mediaUp();
     tileFeed.videoFrame(); // the primed encoder's keyframe, held until the media path was up
     channel.open();
     expect(stream.viewers.size).toBe(1);
+    const [viewer] = stream.viewers;
+    // The whole picture is still being deflated: the video carries on.
+    vi.advanceTimersByTime(200);
+    expect(video.watching).toBe(true);
+    // Its parts are sent; the channel still holds them.
+    viewer!.send(Buffer.from([SCREEN_MESSAGES.part, 1]));
+    viewer!.send(Buffer.from([SCREEN_MESSAGES.whole, 2]));
+    channel.bufferedAmount = 40_000;
+    vi.advanceTimersByTime(200);
+    expect(video.watching).toBe(true);
+    // Out: the video stops.
+    channel.bufferedAmount = 0;
+    vi.advanceTimersByTime(20);
+    expect(video.watching).toBe(false);
+    tileFeed.close();
+  });
+
+  it("stops that video after three seconds whatever the tiles do", () => {
+    const { channel, video, tileFeed } = feed();
+    tileFeed.mediaUp();
+    tileFeed.videoFrame();
+    channel.open();
+    vi.advanceTimersByTime(2980);
+    expect(video.watching).toBe(true);
+    vi.advanceTimersByTime(20);
     expect(video.watching).toBe(false);
     tileFeed.close();
   });

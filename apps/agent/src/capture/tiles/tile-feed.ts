@@ -8,7 +8,9 @@
  *   from then on).
  * - The display turns to video: the video starts; the tiles carry on until the first video frame is
  *   on its way, and then the `video` message says the track has the picture from now.
- * - The display turns back to tiles: the viewer joins again and its video stops.
+ * - The display turns back to tiles: the viewer joins again, and its video stops once the tiles'
+ *   whole picture has left the channel (as it does at the start, when the video's first frame
+ *   went out before the channel opened).
  * - The channel closes (the viewer could not use it) or never opens: video, as without tiles.
  *
  * A lossy or narrow link stays on tiles: the stream sends a viewer that fell behind one update of
@@ -49,6 +51,15 @@ const CLOSED_GRACE_MS = 1000;
  * (RemoteViewer.svelte).
  */
 const FIRST_VIDEO_MS = 500;
+/**
+ * Once the video has shown the picture, it stops only when the tiles' whole picture has left the
+ * channel (or after WHOLE_OUT_MAX_MS): stopped at the join, the viewer looked at the video's last
+ * frame until that picture arrived, ~100 KB through SCTP's slow start, 1.6 s on a relayed link
+ * with an 80 ms round trip (bench:media). Video packets that arrive after the tiles took over are
+ * no hand-over, within a second (RemoteViewer.svelte).
+ */
+const WHOLE_OUT_CHECK_MS = 20;
+const WHOLE_OUT_MAX_MS = 3000;
 
 /** Where this viewer's picture comes from. */
 type FeedState = "waiting" | "tiles" | "handing-to-video" | "video";
@@ -62,6 +73,10 @@ export class TileFeed {
   private closeTimer?: ReturnType<typeof setTimeout>;
   /** Set while the video waits for its first frame after the viewer joined the tiles. */
   private firstVideoTimer?: ReturnType<typeof setTimeout>;
+  /** Set while the video waits for the tiles' whole picture to leave the channel. */
+  private wholeOutTimer?: ReturnType<typeof setInterval>;
+  /** The last part of a whole picture was handed to the channel since the viewer joined. */
+  private wholeSent = false;
   /** A video frame went to this viewer. */
   private videoSent = false;
   private closed = false;
@@ -108,7 +123,7 @@ export class TileFeed {
     this.closed = true;
     clearTimeout(this.openTimer);
     clearTimeout(this.closeTimer);
-    clearTimeout(this.firstVideoTimer);
+    this.cancelStopVideo();
     this.stopListening();
     this.leave();
   }
@@ -141,9 +156,10 @@ export class TileFeed {
         return channel.bufferedAmount;
       },
     };
+    this.wholeSent = false;
     this.leaveStream ??= this.options.stream.subscribe(viewer);
     this.state = "tiles";
-    if (this.videoSent) this.options.video.unwatch();
+    if (this.videoSent) this.stopVideoOnceWholeOut();
     else this.firstVideoTimer ??= setTimeout(() => this.stopVideo(), FIRST_VIDEO_MS);
     this.options.log.debug({}, "screen as tiles");
   }
@@ -154,9 +170,20 @@ export class TileFeed {
     if (this.state === "tiles") this.options.video.unwatch();
   }
 
+  private stopVideoOnceWholeOut() {
+    let waited = 0;
+    this.wholeOutTimer ??= setInterval(() => {
+      waited += WHOLE_OUT_CHECK_MS;
+      const out = this.wholeSent && this.options.channel.bufferedAmount === 0;
+      if (out || waited >= WHOLE_OUT_MAX_MS) this.stopVideo();
+    }, WHOLE_OUT_CHECK_MS);
+  }
+
   private cancelStopVideo() {
     clearTimeout(this.firstVideoTimer);
     this.firstVideoTimer = undefined;
+    clearInterval(this.wholeOutTimer);
+    this.wholeOutTimer = undefined;
   }
 
   private toVideo() {
@@ -179,6 +206,7 @@ export class TileFeed {
 
   private send(message: Buffer) {
     if (this.options.channel.readyState !== "open") return;
+    if (message[0] === SCREEN_MESSAGES.whole) this.wholeSent = true;
     try {
       this.options.channel.send(message);
     } catch (error) {
