@@ -120,6 +120,8 @@ export class AgentPeer {
   private bytesSinceEstimate = 0;
   /** Spreads packets out once the link has shown it drops bursts (pace-control.ts says when). */
   private readonly pacer: RtpPacer;
+  /** The viewer's cumulative count of lost video packets, as last reported. */
+  private packetsLostReported = 0;
   private readonly pace = new PaceControl();
   private readonly sentPackets = new SentPackets();
   private closed = false;
@@ -467,6 +469,10 @@ export class AgentPeer {
 
   /** A receiver report: a stream losing too much of itself slows to what got through, at once. */
   private lossReported(packetsLost: number, highestSequence: number) {
+    // Packets the viewer never got (not NACKs: a jittery link reorders, and is asked again for
+    // what then arrives): the link is short of room.
+    if (packetsLost > this.packetsLostReported) this.tileFeed?.videoTrouble();
+    this.packetsLostReported = packetsLost;
     const now = performance.now();
     const budget = this.source?.targetKbps ?? 0;
     if (this.loss.report(now, packetsLost, highestSequence, budget) !== "cut") return;

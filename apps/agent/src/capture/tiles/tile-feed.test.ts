@@ -90,6 +90,18 @@ describe("a viewer's tile feed at the session's start", () => {
     tileFeed.close();
   });
 
+  it("stops that video at once when the viewer reports it lost packets", () => {
+    const { channel, video, tileFeed } = feed();
+    tileFeed.mediaUp();
+    tileFeed.videoFrame();
+    channel.open();
+    vi.advanceTimersByTime(100);
+    expect(video.watching).toBe(true);
+    tileFeed.videoTrouble();
+    expect(video.watching).toBe(false);
+    tileFeed.close();
+  });
+
   it("stops that video after three seconds whatever the tiles do", () => {
     const { channel, video, tileFeed } = feed();
     tileFeed.mediaUp();

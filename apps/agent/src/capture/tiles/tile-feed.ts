@@ -56,7 +56,8 @@ const FIRST_VIDEO_MS = 500;
  * channel (or after WHOLE_OUT_MAX_MS): stopped at the join, the viewer looked at the video's last
  * frame until that picture arrived, ~100 KB through SCTP's slow start, 1.6 s on a relayed link
  * with an 80 ms round trip (bench:media). Video packets that arrive after the tiles took over are
- * no hand-over, within a second (RemoteViewer.svelte).
+ * no hand-over, within a second (RemoteViewer.svelte). A video that loses packets meanwhile stops
+ * at once (videoTrouble()).
  */
 const WHOLE_OUT_CHECK_MS = 20;
 const WHOLE_OUT_MAX_MS = 3000;
@@ -117,6 +118,16 @@ export class TileFeed {
     this.send(Buffer.from([SCREEN_MESSAGES.video]));
     this.leave();
     this.state = "video";
+  }
+
+  /**
+   * The viewer reported video packets it never got: the link is short of room. A video kept for the
+   * hand-over to tiles stops now, and leaves the link to them: kept up to its limit behind a
+   * 1 Mbit/s cap, the video's start at 4 Mbit/s held the tiles' whole picture back, and the picture
+   * froze 1.4 s (bench:media).
+   */
+  videoTrouble(): void {
+    if (this.wholeOutTimer !== undefined) this.stopVideo();
   }
 
   close(): void {
