@@ -276,8 +276,9 @@ interface Glyph {
 function drawGlyphs(picture: TilePicture, rect: TileRect, reader: Reader, glyphs: Glyph[]): void {
   const background = rgbaWord(reader.colour());
   const inkCount = reader.u8();
-  const inks = new Uint32Array(inkCount + 1);
-  for (let i = 1; i <= inkCount; i++) inks[i] = rgbaWord(reader.colour());
+  // Each ink as a one-colour glyph's colours (0 is the background, never drawn).
+  const inks: Uint32Array[] = [];
+  for (let i = 1; i <= inkCount; i++) inks[i] = Uint32Array.of(0, rgbaWord(reader.colour()));
   const pixels = new Uint32Array(
     picture.rgba.buffer,
     picture.rgba.byteOffset,
@@ -316,7 +317,7 @@ function drawGlyphs(picture: TilePicture, rect: TileRect, reader: Reader, glyphs
         throw new TileFormatError(
           ink === 0 ? `glyph ${index} has one colour: it needs an ink` : `glyph ${index} has its own colours`,
         );
-      const colours = glyph.colours ?? Uint32Array.of(0, inks[ink]!);
+      const colours = glyph.colours ?? inks[ink]!;
       const bits = glyph.bitsPerPixel;
       const mask = (1 << bits) - 1;
       let at = 0;

@@ -59,7 +59,7 @@ export class TileEncoder {
   private height = 0;
   private readonly out = new Writer();
   private stats: TileUpdateStats = emptyStats();
-  private readonly glyphs = new GlyphCoder();
+  private readonly glyphs: GlyphCoder;
   private readonly useGlyphs: boolean;
   /** Pixels of each colour in the rectangle palette() read last. */
   private readonly counts = new Uint32Array(MAX_PALETTE);
@@ -69,6 +69,7 @@ export class TileEncoder {
     this.pixelFormat = pixelFormat;
     this.useGlyphs = options.glyphs ?? true;
     this.toRgb = pixelFormat === "bgr0" ? (p) => p & 0xffffff : (p) => swapRedBlue(p);
+    this.glyphs = new GlyphCoder(this.toRgb);
   }
 
   get lastStats(): TileUpdateStats {
@@ -307,11 +308,13 @@ export class TileEncoder {
       this.useGlyphs && colours && colours.size > 1 ? this.background(colours, width * height) : undefined;
     const glyphs =
       background !== undefined
-        ? this.glyphs.code(this.pixels, this.width, rect, {
+        ? this.glyphs.code(
+            this.pixels,
+            this.width,
+            rect,
             background,
-            toRgb: this.toRgb,
-            limit: paletteBytes(width, height, colours!.size),
-          })
+            paletteBytes(width, height, colours!.size),
+          )
         : undefined;
     const op = glyphs
       ? TILE_OPS.glyphs
@@ -327,7 +330,7 @@ export class TileEncoder {
     out.u16(height);
     if (glyphs) {
       this.stats.glyphRects++;
-      out.bytes(glyphs);
+      for (const part of glyphs) out.bytes(part);
     } else if (op === TILE_OPS.fill) {
       this.stats.fills++;
       out.colour(this.toRgb(colours!.keys().next().value!));
@@ -481,14 +484,6 @@ function paletteBytes(width: number, height: number, count: number): number {
   return 1 + 3 * count + Math.ceil((width * paletteBits(count)) / 8) * height;
 }
 
-/** What GlyphCoder.code() needs to know of a rectangle besides its pixels. */
-interface GlyphRectOptions {
-  background: number;
-  toRgb: (pixel: number) => number;
-  /** Bytes at which the glyphs give up: what the rectangle costs as a palette. */
-  limit: number;
-}
-
 /**
  * A glyph sent in the update being made: where its shape has ink (`mask`, bits), and either one
  * colour given where it is placed (`inks` undefined: text in any colour shares it) or the colours
@@ -496,6 +491,7 @@ interface GlyphRectOptions {
  */
 interface Glyph {
   index: number;
+  hash: number;
   width: number;
   height: number;
   mask: Uint8Array;
@@ -518,6 +514,7 @@ interface Shape {
  * stands alone, so that any receiver can take any update it is sent).
  */
 class GlyphCoder {
+  private readonly toRgb: (pixel: number) => number;
   private readonly byHash = new Map<number, Glyph[]>();
   private count = 0;
   private readonly head = new Writer();
@@ -528,6 +525,10 @@ class GlyphCoder {
   /** Which columns of the line being cut have anything but the background. */
   private columns = new Uint8Array(64);
 
+  constructor(toRgb: (pixel: number) => number) {
+    this.toRgb = toRgb;
+  }
+
   /** A new update: no glyphs defined. */
   reset(): void {
     this.byHash.clear();
@@ -535,11 +536,18 @@ class GlyphCoder {
   }
 
   /**
-   * The body of a GLYPHS operation for `rect` (after its header), or undefined when its glyphs
-   * would cost `limit` bytes or more. Glyphs it defined are forgotten again when it gives up.
+   * The body of a GLYPHS operation for `rect` (after its header) on `background`, as parts to write
+   * in order (valid until the next call), or undefined when its glyphs would cost `limit` bytes or
+   * more (what the rectangle costs as a palette). Glyphs it defined are forgotten again when it
+   * gives up.
    */
-  code(pixels: Uint32Array, stride: number, rect: Band, options: GlyphRectOptions): Buffer | undefined {
-    const { background, limit } = options;
+  code(
+    pixels: Uint32Array,
+    stride: number,
+    rect: Band,
+    background: number,
+    limit: number,
+  ): Buffer[] | undefined {
     const countBefore = this.count;
     const area = (rect.right - rect.left) * (rect.bottom - rect.top);
     const defined: Glyph[] = [];
@@ -606,7 +614,7 @@ class GlyphCoder {
           }
           body.u8(ink);
         }
-        if (!known) this.writeDefinition(glyph, options.toRgb);
+        if (!known) this.writeDefinition(glyph);
         placed++;
         edge = x;
         if (body.length >= limit) return giveUp();
@@ -616,12 +624,11 @@ class GlyphCoder {
     body.setU16(0, lines);
     const head = this.head;
     head.reset();
-    head.colour(options.toRgb(background));
+    head.colour(this.toRgb(background));
     head.u8(inkIndex.size);
-    for (const colour of inkIndex.keys()) head.colour(options.toRgb(colour));
+    for (const colour of inkIndex.keys()) head.colour(this.toRgb(colour));
     if (head.length + body.length >= limit) return giveUp();
-    head.bytes(body.view());
-    return head.take();
+    return [head.view(), body.view()];
   }
 
   /**
@@ -683,6 +690,7 @@ class GlyphCoder {
   private define(shape: Shape, width: number, height: number): Glyph {
     const glyph: Glyph = {
       index: this.count++,
+      hash: shape.hash,
       width,
       height,
       mask: this.mask.slice(0, shape.maskBytes),
@@ -695,7 +703,7 @@ class GlyphCoder {
   }
 
   /** A new glyph, as the format has it: its width, then its mask or its colours and indices. */
-  private writeDefinition(glyph: Glyph, toRgb: (pixel: number) => number) {
+  private writeDefinition(glyph: Glyph) {
     const body = this.body;
     body.u16(glyph.width);
     if (!glyph.inks) {
@@ -707,7 +715,7 @@ class GlyphCoder {
     const own = new Map<number, number>();
     for (const ink of glyph.inks) if (!own.has(ink)) own.set(ink, own.size + 1);
     body.u8(own.size);
-    for (const colour of own.keys()) body.colour(toRgb(colour));
+    for (const colour of own.keys()) body.colour(this.toRgb(colour));
     const bits = paletteBits(own.size + 1);
     const pixels = glyph.width * glyph.height;
     let byte = 0;
@@ -727,13 +735,9 @@ class GlyphCoder {
   }
 
   private forget(glyph: Glyph) {
-    for (const [hash, glyphs] of this.byHash) {
-      const at = glyphs.indexOf(glyph);
-      if (at < 0) continue;
-      glyphs.splice(at, 1);
-      if (glyphs.length === 0) this.byHash.delete(hash);
-      return;
-    }
+    const same = this.byHash.get(glyph.hash)!;
+    same.splice(same.indexOf(glyph), 1);
+    if (same.length === 0) this.byHash.delete(glyph.hash);
   }
 }
 
