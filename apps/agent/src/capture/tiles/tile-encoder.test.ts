@@ -223,6 +223,38 @@ describe("tile encoder", () => {
     expectSame(resized, new Uint32Array(small.buffer, small.byteOffset, 16 * 8));
   });
 
+  it("starts over whole after forget(), in the same memory, even for an unchanged screen", () => {
+    const screen = new Screen();
+    const encoder = new TileEncoder("bgr0");
+    encoder.encode(screen.data, WIDTH, HEIGHT);
+    encoder.forget();
+    // Nobody has a picture now: nothing to give a joiner, nothing to bring another encoder up to.
+    expect(encoder.full()).toBeUndefined();
+    const other = new TileEncoder("bgr0");
+    other.encode(screen.data, WIDTH, HEIGHT);
+    expect(other.updateTo(encoder)).toBeUndefined();
+
+    // The same screen again is a whole picture (a new session's first), not "nothing changed".
+    screen.set(10, 10, 0xabcdef);
+    const whole = encoder.encode(screen.data, WIDTH, HEIGHT)!;
+    let picture = applyTileUpdate(undefined, whole).picture;
+    expectSame(picture, screen.pixels);
+    expect(encoder.encode(screen.data, WIDTH, HEIGHT)).toBeUndefined();
+    // And changes from there on are only what changed.
+    screen.set(300, 150, 0x123456);
+    const update = encoder.encode(screen.data, WIDTH, HEIGHT)!;
+    expect(update.length).toBe(5 + 9 + 3);
+    picture = applyTileUpdate(picture, update).picture;
+    expectSame(picture, screen.pixels);
+
+    // A receiver's encoder copying a forgotten picture has none either.
+    const own = new TileEncoder("bgr0");
+    own.encode(screen.data, WIDTH, HEIGHT);
+    encoder.forget();
+    own.copyPicture(encoder);
+    expect(own.full()).toBeUndefined();
+  });
+
   it("brings a receiver that missed changes up to date with one update from the picture it has", () => {
     const screen = new Screen();
     const stream = new TileEncoder("bgr0");

@@ -111,6 +111,27 @@ describe("TileStream on Xvfb", () => {
     }
   });
 
+  it("sends the next session's viewer the whole picture of a screen that did not change", async () => {
+    const { capture, tiles } = stream();
+    try {
+      await setRoot("#123456");
+      const first = new Receiver();
+      const leave = tiles.subscribe(first);
+      await until(() => first.colourAt(10, 10) === "#123456");
+      // Everyone left: the stream stops, keeping only its encoder's memory (TileEncoder.forget()).
+      leave();
+      await sleep(100);
+
+      const next = new Receiver();
+      tiles.subscribe(next);
+      await until(() => next.wholes === 1);
+      expect(Buffer.from(next.picture!.rgba).equals(Buffer.from(first.picture!.rgba))).toBe(true);
+    } finally {
+      tiles.close();
+      capture.close();
+    }
+  });
+
   it("skips a viewer whose channel is full, and once it drained sends it one update to the picture as it is then", async () => {
     const { capture, tiles } = stream();
     try {

@@ -99,6 +99,8 @@ export class TileStream {
   private readonly viewers = new Map<TileViewer, ViewerState>();
   private readonly listeners = new Set<(mode: ScreenMode) => void>();
   private encoder?: TileEncoder;
+  /** The last session's encoder, forgotten: its picture's memory, for the next session's. */
+  private idleEncoder?: TileEncoder;
   /** The capture's hand-out count of the last picture encoded (see onFrame). */
   private encodedHandOuts = -1;
   /** Counts the pictures encoded: the cached whole picture is of one of them. */
@@ -203,6 +205,9 @@ export class TileStream {
     clearInterval(this.drainTimer);
     this.drainTimer = undefined;
     // The next viewer starts from a whole picture anyway; a kept reference would only be stale.
+    // Its memory is kept for that picture (TileEncoder.forget()).
+    this.encoder?.forget();
+    this.idleEncoder = this.encoder ?? this.idleEncoder;
     this.encoder = undefined;
     this.wholeCache = undefined;
   }
@@ -255,7 +260,11 @@ export class TileStream {
     // not how fast it changes (sessions started one after another must not make it "busy").
     const whole = !this.encoder;
     try {
-      this.encoder ??= new TileEncoder(frame.pixelFormat);
+      this.encoder ??=
+        this.idleEncoder?.pixelFormat === frame.pixelFormat
+          ? this.idleEncoder
+          : new TileEncoder(frame.pixelFormat);
+      this.idleEncoder = undefined;
       const update = this.encoder.encode(frame.data, frame.width, frame.height);
       if (update) this.version++;
       return update;
