@@ -1,7 +1,8 @@
 /**
  * Loads the live view's code ahead of Connect, so the click waits only for the session to be
  * created and the page's data, not for scripts as well. Buttons are not links, so SvelteKit's
- * preload on hover does not reach them; they call this on hover and again on click.
+ * preload on hover does not reach them; they call this on hover and again on click, and an agent's
+ * page as soon as its agent is online.
  */
 import { preloadCode } from "$app/navigation";
 
