@@ -38,13 +38,11 @@ export async function videoPixel(page: Page, x: number, y: number): Promise<[num
  * video frame (or back), its new stream has none for a moment.
  */
 export async function screenPoint(page: Page, x: number, y: number) {
-  await page.waitForFunction(() => {
-    const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
-    return !!video && video.videoWidth > 0 && video.videoHeight > 0;
-  });
-  return page.evaluate(
+  // Checked and measured in one evaluation: between two, the size could drop to 0 (CI saw NaN).
+  const point = await page.waitForFunction(
     ([nx, ny]) => {
-      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]')!;
+      const video = document.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
+      if (!video || !video.videoWidth || !video.videoHeight) return null;
       const box = video.getBoundingClientRect();
       const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
       const width = video.videoWidth * scale;
@@ -55,6 +53,7 @@ export async function screenPoint(page: Page, x: number, y: number) {
     },
     [x, y],
   );
+  return (await point.jsonValue())!;
 }
 
 /** Clicks Connect on the agent's page; resolves with the new session's id. */
