@@ -1,13 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { SignalingClient, SignalingHandlers, SignalingOptions } from "@rd/protocol/signaling-client";
-import {
-  discardEarlyLink,
-  discardEarlySocket,
-  helloEarly,
-  openSignalingEarly,
-  takeEarlyLink,
-  takeEarlySocket,
-} from "./early-socket.ts";
+import { discardEarlySocket, openSignalingEarly, takeEarlySocket } from "./early-socket.ts";
 
 /** Records what the module does with its sockets; nothing is dialled. */
 class FakeSocket {
@@ -33,7 +25,6 @@ describe("the signaling socket Connect opens early", () => {
   });
   afterEach(() => {
     discardEarlySocket();
-    discardEarlyLink();
     vi.unstubAllGlobals();
     vi.useRealTimers();
   });
@@ -67,81 +58,5 @@ describe("the signaling socket Connect opens early", () => {
     openSignalingEarly("ws://a/ws");
     expect(FakeSocket.made[2]!.closed).toBe(true);
     expect(FakeSocket.made[3]!.closed).toBe(false);
-  });
-
-  describe("the hello said on it once the ticket is there", () => {
-    /** A client that records how it was made and lets the test play the worker's side. */
-    function fakeClient() {
-      const made: { options?: SignalingOptions; closed: boolean } = { closed: false };
-      const create = (options: SignalingOptions) => {
-        made.options = options;
-        return { close: () => (made.closed = true) } as unknown as SignalingClient;
-      };
-      return { made, create, worker: () => made.options!.handlers };
-    }
-    const welcome = { type: "presence/welcome", role: "technician", peerId: "p", heartbeatMs: 1000 } as const;
-    const recorder = () => {
-      const heard: string[] = [];
-      const handlers: SignalingHandlers = {
-        onWelcome: () => heard.push("welcome"),
-        onMessage: (m) => heard.push(m.type),
-        onClose: ({ code }) => heard.push(`close ${code}`),
-      };
-      return { heard, handlers };
-    };
-
-    it("goes out on the early socket with the ticket and a peer token of its own", () => {
-      const { made, create } = fakeClient();
-      openSignalingEarly("ws://a/ws");
-      helloEarly("ws://a/ws", "t1", create);
-      expect(made.options!.ticket).toBe("t1");
-      expect(made.options!.createSocket!("ws://a/ws")).toBe(FakeSocket.made[0]);
-      const link = takeEarlyLink("ws://a/ws", "t1")!;
-      expect(link.peer).toBe(made.options!.peer);
-      expect(link.peer).toMatch(/^page-/);
-      // Once, and only for its ticket and URL.
-      expect(takeEarlyLink("ws://a/ws", "t1")).toBeUndefined();
-    });
-
-    it("is not made without an early socket, and not handed over for another ticket", () => {
-      const { made, create } = fakeClient();
-      helloEarly("ws://a/ws", "t1", create);
-      expect(made.options).toBeUndefined();
-      openSignalingEarly("ws://a/ws");
-      helloEarly("ws://a/ws", "t1", create);
-      expect(takeEarlyLink("ws://a/ws", "t2")).toBeUndefined();
-      expect(takeEarlyLink("ws://b/ws", "t1")).toBeUndefined();
-      expect(takeEarlyLink("ws://a/ws", "t1")).toBeDefined();
-    });
-
-    it("hands the viewer what it heard before, in order, then everything as it comes", async () => {
-      const { create, worker } = fakeClient();
-      openSignalingEarly("ws://a/ws");
-      helloEarly("ws://a/ws", "t1", create);
-      worker().onWelcome(welcome);
-      worker().onMessage({ type: "heartbeat/pong", t: 1 });
-      const { heard, handlers } = recorder();
-      takeEarlyLink("ws://a/ws", "t1")!.attach(handlers);
-      // Not while the viewer is still making its side of the link.
-      expect(heard).toEqual([]);
-      await Promise.resolve();
-      expect(heard).toEqual(["welcome", "heartbeat/pong"]);
-      worker().onClose({ code: 4001, reason: "x", opened: true });
-      expect(heard).toEqual(["welcome", "heartbeat/pong", "close 4001"]);
-    });
-
-    it("is closed when nobody takes it soon, or when the session could not be shown", () => {
-      const first = fakeClient();
-      openSignalingEarly("ws://a/ws");
-      helloEarly("ws://a/ws", "t1", first.create);
-      vi.advanceTimersByTime(5_000);
-      expect(first.made.closed).toBe(true);
-      expect(takeEarlyLink("ws://a/ws", "t1")).toBeUndefined();
-      const second = fakeClient();
-      openSignalingEarly("ws://a/ws");
-      helloEarly("ws://a/ws", "t2", second.create);
-      discardEarlyLink();
-      expect(second.made.closed).toBe(true);
-    });
   });
 });

@@ -10,7 +10,6 @@ import { importTicketKey } from "@rd/auth/tickets";
 import { createCaller, createEnrollmentCode, enrollAgent } from "@rd/api";
 import { type DbHandle, Tenants, Users } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
-import { SignalingClient } from "@rd/protocol/signaling-client";
 import {
   DATA_LIMITS,
   parseControlMessage,
@@ -21,13 +20,7 @@ import {
 import { startNodeSignal, type NodeSignal } from "@rd/signal/node";
 import { RTCPeerConnection as WeriftPeerConnection } from "werift";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { helloEarly, openSignalingEarly, takeEarlyLink } from "./early-socket.ts";
-import {
-  refusedControl,
-  ViewerSession,
-  type ViewerSessionEvents,
-  type ViewerSessionOptions,
-} from "./viewer-session.ts";
+import { refusedControl, ViewerSession, type ViewerSessionEvents } from "./viewer-session.ts";
 import type { ViewerState } from "./viewer-state.ts";
 import { eventually } from "./eventually.ts";
 
@@ -252,7 +245,6 @@ describe("ViewerSession against the real signaling worker", () => {
     ticket: string | (() => Promise<string>),
     signalUrl = url,
     ice: { page?: RTCIceServer[]; configs?: RTCConfiguration[] } = {},
-    adoptLink?: ViewerSessionOptions["adoptLink"],
   ) {
     const states: [ViewerState, string | undefined][] = [];
     const controls: unknown[] = [];
@@ -280,7 +272,6 @@ describe("ViewerSession against the real signaling worker", () => {
             },
       signalUrl,
       iceServers: ice.page ?? [],
-      adoptLink,
       events,
       tuning: { endConfirmMs: 1_000, reconnectFirstMs: 100, reconnectMaxMs: 500 },
       // The configuration is recorded, not applied: the peers are on this machine and need no
@@ -442,33 +433,6 @@ describe("ViewerSession against the real signaling worker", () => {
       detail = await caller.sessions.byId({ id: row.id });
     }
     expect(detail).toMatchObject({ status: "ended", endReason: "viewer_left" });
-  }, 30_000);
-
-  it("adopts the link Connect said hello on, with what it heard meanwhile, and goes live", async () => {
-    const { agent, agentId } = await onlineAgent("accept");
-    const { session: row, ticket } = await caller.sessions.create({ agentId });
-    // Connect: the socket opens while the session is made, and says hello once the ticket is there.
-    let early: SignalingClient | undefined;
-    openSignalingEarly(url);
-    helloEarly(url, ticket, (options) => (early = new SignalingClient(options)));
-    open.push({ close: () => early?.close() });
-    // The worker welcomed it and the agent made its offer before the viewer exists: both are held.
-    await eventually(() => early?.ready === true && agent.pc !== null, "the early welcome and the offer");
-
-    let adopted: string | undefined;
-    const v = viewer(row.id, ticket, url, {}, (given) => {
-      const link = takeEarlyLink(url, given);
-      adopted = link?.peer;
-      return link;
-    });
-    await eventually(() => v.session.state === "live", "live");
-    // The same link (its ticket was not said twice, which the worker would refuse), its peer token.
-    expect(adopted).toMatch(/^page-/);
-    expect(v.session.peerToken).toBe(adopted);
-    expect(v.session.participantId).not.toBeNull();
-    await eventually(() => v.inputReady(), "the input channel");
-    // Taken once: another viewer with the same ticket would find no link.
-    expect(takeEarlyLink(url, ticket)).toBeUndefined();
   }, 30_000);
 
   it("refuses a ticket that was used already", async () => {

@@ -18,9 +18,8 @@ import {
   type SignalMessage,
   type SignalMessageOf,
 } from "@rd/protocol";
-import type { EarlyLink } from "./early-socket.ts";
 import { ViewerPeer } from "./peer.ts";
-import { CLOSE_ABNORMAL, SignalingClient, type SignalingHandlers } from "@rd/protocol/signaling-client";
+import { CLOSE_ABNORMAL, SignalingClient } from "@rd/protocol/signaling-client";
 import {
   canTransition,
   closeOutcome,
@@ -118,11 +117,6 @@ export interface ViewerSessionOptions {
   /** This page's peer-connection instance; a random one by default (a reload is a new one). */
   peer?: string;
   createSocket?: (url: string) => WebSocket;
-  /**
-   * The link that already said hello with this ticket (early-socket.ts), if there is one: taken
-   * instead of a new one, with its peer token.
-   */
-  adoptLink?: (ticket: string) => EarlyLink | undefined;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
 }
 
@@ -135,8 +129,7 @@ const MAX_BUFFERED_FOR_MOVES = 64 * 1024;
 export class ViewerSession {
   private readonly options: ViewerSessionOptions;
   private readonly tuning: ViewerSessionTuning;
-  /** Set once: at construction, or by the first link if it was adopted (it said hello with its own). */
-  peerToken: string;
+  readonly peerToken: string;
   private signaling: SignalingClient | null = null;
   private peer: ViewerPeer | null = null;
   private input: RTCDataChannel | null = null;
@@ -259,34 +252,28 @@ export class ViewerSession {
       return this.ticketFailed(error);
     }
     if (isTerminalViewerState(this.state)) return;
-    const handlers: SignalingHandlers = {
-      onWelcome: (welcome) => {
-        this.everWelcomed = true;
-        this.reconnectAttempt = 0;
-        this.participantId = welcome.participantId ?? null;
-        this.workerIceServers = welcome.iceServers ?? [];
-        // A peer made before a reconnect keeps working; its next ICE restart uses the new credential.
-        this.peer?.setIceServers(this.iceServers());
-        this.options.events.onSignaling?.("connected");
+    const link = new SignalingClient({
+      url: this.options.signalUrl,
+      ticket,
+      peer: this.peerToken,
+      createSocket: this.options.createSocket,
+      handlers: {
+        onWelcome: (welcome) => {
+          this.everWelcomed = true;
+          this.reconnectAttempt = 0;
+          this.participantId = welcome.participantId ?? null;
+          this.workerIceServers = welcome.iceServers ?? [];
+          // A peer made before a reconnect keeps working; its next ICE restart uses the new credential.
+          this.peer?.setIceServers(this.iceServers());
+          this.options.events.onSignaling?.("connected");
+        },
+        onMessage: (message) => this.onSignal(message),
+        onClose: ({ code, reason, opened }) => {
+          if (this.signaling === link) this.onSignalingClosed(code, reason, opened);
+        },
+        onInvalid: (error) => console.warn("signaling: dropped an invalid message", error),
       },
-      onMessage: (message) => this.onSignal(message),
-      onClose: ({ code, reason, opened }) => {
-        if (this.signaling === link) this.onSignalingClosed(code, reason, opened);
-      },
-      onInvalid: (error) => console.warn("signaling: dropped an invalid message", error),
-    };
-    const early = this.options.adoptLink?.(ticket);
-    if (early) this.peerToken = early.peer;
-    const link =
-      early?.client ??
-      new SignalingClient({
-        url: this.options.signalUrl,
-        ticket,
-        peer: this.peerToken,
-        createSocket: this.options.createSocket,
-        handlers,
-      });
-    early?.attach(handlers);
+    });
     this.signaling = link;
   }
 
