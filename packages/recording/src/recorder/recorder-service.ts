@@ -37,6 +37,13 @@ export interface RecorderServiceOptions {
 }
 
 const TICK_MS = 2000;
+
+/**
+ * A pass's parts: start what an "always" policy owes, claim recordings nobody holds, end orphans
+ * and expired recordings. The timer runs all three; a notice only what it can have changed.
+ */
+type Pass = "owed" | "claim" | "sweep";
+const ALL_PASSES: readonly Pass[] = ["owed", "claim", "sweep"];
 const RETENTION_EVERY_MS = 60 * 60_000;
 
 export class RecorderService {
@@ -47,7 +54,7 @@ export class RecorderService {
   #unlisten?: () => Promise<void>;
   #timer?: ReturnType<typeof setInterval>;
   #ticking?: Promise<void>;
-  #again = false;
+  readonly #pending = new Set<Pass>();
   #stopped = false;
   #lastRetention = 0;
 
@@ -64,48 +71,68 @@ export class RecorderService {
   async start(): Promise<void> {
     this.#unlisten = await this.#o.handle.listen((payload) => {
       const notice = parseControlNotice(payload);
-      if (notice?.kind === "recording" || (notice?.kind === "session" && notice.status === "active"))
-        this.wake();
+      if (notice?.kind === "recording") this.wake(["claim"]);
+      else if (notice?.kind === "session" && notice.status === "active") this.wake(["owed"]);
     });
     this.#timer = setInterval(() => this.wake(), TICK_MS);
     this.#timer.unref();
     this.wake();
   }
 
-  wake(): void {
+  /**
+   * Runs the passes asked for (all of them unless told), now or right after the one under way.
+   * A session turning active asks only whether its agent's policy owes it a recording: the claim
+   * and the sweeps would run in the embedded database on the one event loop while the session's
+   * first viewer is being welcomed (three more queries on every Connect, in the first frame's way).
+   */
+  wake(passes: readonly Pass[] = ALL_PASSES): void {
     if (this.#stopped) return;
-    if (this.#ticking) {
-      this.#again = true;
-      return;
-    }
-    this.#ticking = this.#tick()
+    for (const pass of passes) this.#pending.add(pass);
+    if (this.#ticking) return;
+    const due = new Set(this.#pending);
+    this.#pending.clear();
+    this.#ticking = this.#tick(due)
       .catch((error: unknown) => this.#log.error({ err: error }, "recorder pass failed"))
       .finally(() => {
         this.#ticking = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.wake();
-        }
+        if (this.#pending.size > 0) this.wake([]);
       });
   }
 
-  async #tick() {
+  async #tick(due: ReadonlySet<Pass>) {
     const db = this.#o.handle.db;
-    for (const session of await sessionsOwedRecording(db)) {
-      await startRecording(db, {
-        id: randomUUID(),
-        tenantId: session.tenantId,
-        sessionId: session.id,
-        startedBy: null,
-        storage: this.#o.store.kind,
-        wrappedKey: this.#o.keyring.newRecordingKey().wrapped,
-      }).catch((error: unknown) => {
-        // Another recorder started it a moment earlier, or the session ended: nothing owed.
-        const raced = databaseError(error)?.code === UNIQUE_VIOLATION;
-        if (!(error instanceof RecordingRefused) && !raced)
-          this.#log.warn({ err: error, sessionId: session.id }, "could not start a policy recording");
-      });
+    let started = 0;
+    if (due.has("owed")) {
+      for (const session of await sessionsOwedRecording(db)) {
+        await startRecording(db, {
+          id: randomUUID(),
+          tenantId: session.tenantId,
+          sessionId: session.id,
+          startedBy: null,
+          storage: this.#o.store.kind,
+          wrappedKey: this.#o.keyring.newRecordingKey().wrapped,
+        })
+          .then(() => started++)
+          .catch((error: unknown) => {
+            // Another recorder started it a moment earlier, or the session ended: nothing owed.
+            const raced = databaseError(error)?.code === UNIQUE_VIOLATION;
+            if (!(error instanceof RecordingRefused) && !raced)
+              this.#log.warn({ err: error, sessionId: session.id }, "could not start a policy recording");
+          });
+      }
     }
+    if (due.has("claim") || started > 0) await this.#claim();
+    if (!due.has("sweep")) return;
+    await sweepOrphanRecordings(db);
+    if (Date.now() - this.#lastRetention > RETENTION_EVERY_MS) {
+      this.#lastRetention = Date.now();
+      await sweepRetention({ db, store: this.#o.store, log: this.#log });
+    }
+  }
+
+  /** Takes every recording nobody holds, up to this process's share, and records it. */
+  async #claim() {
+    const db = this.#o.handle.db;
     const max = this.#o.maxRecordings ?? 10;
     while (!this.#stopped && this.#running.size < max) {
       const recording = await claimRecording(db, { holder: this.holder });
@@ -129,11 +156,6 @@ export class RecorderService {
           this.#log.error({ err: error, recordingId: recording.id }, "recorder crashed"),
         )
         .finally(() => this.#running.delete(recording.id));
-    }
-    await sweepOrphanRecordings(db);
-    if (Date.now() - this.#lastRetention > RETENTION_EVERY_MS) {
-      this.#lastRetention = Date.now();
-      await sweepRetention({ db, store: this.#o.store, log: this.#log });
     }
   }
 
