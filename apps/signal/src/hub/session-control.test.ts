@@ -1,7 +1,7 @@
 /**
- * SessionControl's answer to the race between a session's end and its snapshots, with a context
- * of fakes: the contract suite meets the race only by chance (its "ends from the API" tests flaked
- * on it), here each order is made on purpose.
+ * SessionControl's answer to the race between a session's end and its snapshots, and how a viewer's
+ * arrival reaches its agent, with a context of fakes: the contract suite meets these orders only by
+ * chance (its "ends from the API" tests flaked on the race), here each order is made on purpose.
  */
 import { CLOSE_CODES, type SignalMessage } from "@rd/protocol";
 import { createLogger } from "@rd/log";
@@ -33,15 +33,22 @@ function connection(role: "technician" | "agent"): Connection {
   return { id: role, state: "open", identity, snapshotVersions: new Map() } as unknown as Connection;
 }
 
-/** A context whose store answers `current` and whose delivery records what each connection got. */
-function control(current: () => Snapshot, connections: Connection[]) {
+/**
+ * A context whose store answers `current` (or reads through `snapshots`) and whose delivery
+ * records what each connection got.
+ */
+function control(
+  current: () => Snapshot,
+  connections: Connection[],
+  snapshots: () => Promise<Snapshot> = async () => current(),
+) {
   const sent = new Map<Connection, SignalMessage[]>();
   const closed = new Map<Connection, { code: number; why: string }>();
   const dropped: Connection[] = [];
   const ctx = {
     log: createLogger("silent", { name: "signal" }),
     store: {
-      snapshot: async () => current(),
+      snapshot: snapshots,
       leftReason: async () => "refused at the machine",
     },
     registry: {
@@ -109,5 +116,80 @@ describe("a session's end racing its snapshots", () => {
     await settle();
     expect(sent.get(viewer)?.map((m) => m.type)).toEqual(["session/participants"]);
     expect(closed.has(viewer)).toBe(false);
+  });
+});
+
+describe("a viewer's arrival: one snapshot read tells the viewer and its agent", () => {
+  /** A store whose reads are counted and answered when the test says. */
+  function heldReads(current: () => Snapshot) {
+    const pending: (() => void)[] = [];
+    let reads = 0;
+    return {
+      get reads() {
+        return reads;
+      },
+      answer: () => pending.splice(0).forEach((resolve) => resolve()),
+      snapshot: () => {
+        reads++;
+        return new Promise<Snapshot>((resolve) => pending.push(() => resolve(current())));
+      },
+    };
+  }
+  const participants = (messages: SignalMessage[] | undefined) =>
+    messages?.filter((m) => m.type === "session/participants").map((m) => m.version);
+
+  it("the viewer's catch-up reaches the agent, and the arrival's notice then reads nothing", async () => {
+    const viewer = connection("technician");
+    const agent = connection("agent");
+    const store = heldReads(() => snapshot());
+    const { sessions, sent } = control(() => snapshot(), [viewer, agent], store.snapshot);
+
+    const caughtUp = sessions.catchUp(viewer, SESSION);
+    store.answer();
+    await caughtUp;
+    expect(participants(sent.get(viewer))).toEqual([7]);
+    // The agent offers to the viewer on this snapshot: it must not wait for the notice's own read.
+    expect(participants(sent.get(agent))).toEqual([7]);
+
+    sessions.onNotice({ kind: "participants", sessionId: SESSION, agentId: "a", version: 7 });
+    await settle();
+    expect(store.reads).toBe(1);
+  });
+
+  it("a notice that comes while the catch-up reads shares its read", async () => {
+    const viewer = connection("technician");
+    const agent = connection("agent");
+    const store = heldReads(() => snapshot());
+    const { sessions, sent } = control(() => snapshot(), [viewer, agent], store.snapshot);
+
+    const caughtUp = sessions.catchUp(viewer, SESSION);
+    sessions.onNotice({ kind: "participants", sessionId: SESSION, agentId: "a", version: 7 });
+    await settle();
+    store.answer();
+    await caughtUp;
+    await settle();
+    expect(store.reads).toBe(1);
+    expect(participants(sent.get(agent))).toEqual([7]);
+    expect(participants(sent.get(viewer))).toEqual([7]);
+  });
+
+  it("a notice of a newer version than the read under way reads again", async () => {
+    const viewer = connection("technician");
+    const agent = connection("agent");
+    let version = 7;
+    const store = heldReads(() => snapshot({ version }));
+    const { sessions, sent } = control(() => snapshot(), [viewer, agent], store.snapshot);
+
+    const caughtUp = sessions.catchUp(viewer, SESSION);
+    sessions.onNotice({ kind: "participants", sessionId: SESSION, agentId: "a", version: 8 });
+    store.answer();
+    await caughtUp;
+    version = 8;
+    await settle();
+    store.answer();
+    await settle();
+    expect(store.reads).toBe(2);
+    expect(participants(sent.get(agent))).toEqual([7, 8]);
+    expect(participants(sent.get(viewer))).toEqual([7, 8]);
   });
 });

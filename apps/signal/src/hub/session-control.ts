@@ -27,6 +27,8 @@ type SessionMessage = Extract<SignalMessage, { sessionId: string }>;
 
 export class SessionControl {
   private readonly ctx: HubContext;
+  /** Snapshot reads under way, by session: a read asked for meanwhile shares it (see `read`). */
+  private readonly reads = new Map<string, Promise<Snapshot | null>>();
 
   constructor(ctx: HubContext) {
     this.ctx = ctx;
@@ -167,7 +169,7 @@ export class SessionControl {
 
   /** A change on the control feed: tell this worker's connections of the session. */
   onNotice(notice: Extract<ControlNotice, { kind: "session" | "participants" }>): void {
-    if (notice.kind === "participants") return this.pushSnapshot(notice.sessionId);
+    if (notice.kind === "participants") return this.pushSnapshot(notice.sessionId, notice.version);
     const { registry, delivery, liveness, log } = this.ctx;
     if (notice.status === "pending" && registry.agents.has(notice.agentId)) {
       return void this.askAgent(notice.sessionId, notice.agentId).catch((error: unknown) =>
@@ -197,11 +199,29 @@ export class SessionControl {
    * the session's state and who is in it.
    */
   async catchUp(connection: Connection, sessionId: string): Promise<void> {
-    const snapshot = await this.ctx.store.snapshot(sessionId);
+    const snapshot = await this.read(sessionId);
     if (!snapshot || connection.state !== "open") return;
     if (isTerminalSessionState(snapshot.status)) return this.tellOver(connection, sessionId, snapshot);
     this.ctx.delivery.send(connection, { type: "session/state", sessionId, status: snapshot.status });
     this.sendSnapshot(connection, sessionId, snapshot);
+    // The others here get it too: a viewer's arrival is what its agent waits for to send the offer,
+    // and the arrival's own notice would read the same snapshot again, a query later.
+    for (const other of this.ctx.registry.ofSession(sessionId)) {
+      if (other !== connection && other.state === "open") this.sendSnapshot(other, sessionId, snapshot);
+    }
+  }
+
+  /**
+   * The session's snapshot, read after this call (a read already under way is shared only by
+   * callers that check its version: `pushSnapshot`). One read serves a viewer's catch-up and the
+   * notice of its arrival, which come a moment apart on every Connect.
+   */
+  private read(sessionId: string): Promise<Snapshot | null> {
+    const read = this.ctx.store.snapshot(sessionId).finally(() => {
+      if (this.reads.get(sessionId) === read) this.reads.delete(sessionId);
+    });
+    this.reads.set(sessionId, read);
+    return read;
   }
 
   /**
@@ -224,16 +244,21 @@ export class SessionControl {
    * Called from the control feed, which awaits nothing: a failed read (the database gone for a
    * moment, or closing) is logged, not left to reject unhandled, which would end the process.
    */
-  private pushSnapshot(sessionId: string): void {
-    this.sendSnapshots(sessionId).catch((error: unknown) =>
+  private pushSnapshot(sessionId: string, version?: number): void {
+    this.sendSnapshots(sessionId, version).catch((error: unknown) =>
       this.ctx.log.warn({ err: error, sessionId }, "cannot send who is in the session"),
     );
   }
 
-  private async sendSnapshots(sessionId: string) {
-    const { registry, store } = this.ctx;
-    if (registry.ofSession(sessionId).length === 0) return;
-    const snapshot = await store.snapshot(sessionId);
+  private async sendSnapshots(sessionId: string, version?: number) {
+    const { registry } = this.ctx;
+    const connections = registry.ofSession(sessionId);
+    if (connections.length === 0) return;
+    // A participants notice names the version it made: nothing to do where everyone has it.
+    const has = (c: Connection) => (c.snapshotVersions.get(sessionId) ?? -1) >= version!;
+    if (version !== undefined && connections.every(has)) return;
+    let snapshot = version !== undefined ? await this.reads.get(sessionId) : undefined;
+    if (!snapshot || snapshot.version < version!) snapshot = await this.read(sessionId);
     if (!snapshot) return;
     const over = isTerminalSessionState(snapshot.status);
     for (const connection of registry.ofSession(sessionId)) {
