@@ -167,6 +167,67 @@ exec xclip "$@"
     }
   });
 
+  it("with its baseline held back, reads nothing until then, and a copy made meanwhile is news", async () => {
+    await copyElsewhere("before watching");
+    const xclip = await countingXclip();
+    try {
+      const clipboard = createClipboard({
+        log,
+        display: display.display,
+        xclip: xclip.wrapper,
+        changes: (onChange, onLost) =>
+          watchClipboardOwner(display.display, display.env.XAUTHORITY, onChange, onLost),
+      });
+      let baselineDue!: () => void;
+      const texts: string[] = [];
+      stops.push(
+        clipboard.watch(
+          (text) => texts.push(text),
+          () => texts.push("(too large)"),
+          undefined,
+          new Promise<void>((resolve) => (baselineDue = resolve)),
+        ),
+      );
+      // The reports are on, but no xclip runs while the session starts.
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await xclip.count()).toBe(0);
+      // A copy in those first seconds used to become the baseline, and never reached the viewer.
+      await copyElsewhere("copied while the session started");
+      await vi.waitFor(() => expect(texts).toEqual(["copied while the session started"]), {
+        timeout: 10_000,
+      });
+      baselineDue();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(texts).toEqual(["copied while the session started"]);
+    } finally {
+      await xclip.remove();
+    }
+  });
+
+  it("with its baseline held back and nothing copied, reads the baseline then and reports nothing", async () => {
+    await copyElsewhere("before watching, again");
+    const clipboard = createClipboard({
+      log,
+      display: display.display,
+      changes: (onChange, onLost) =>
+        watchClipboardOwner(display.display, display.env.XAUTHORITY, onChange, onLost),
+    });
+    let baselineDue!: () => void;
+    const texts: string[] = [];
+    stops.push(
+      clipboard.watch(
+        (text) => texts.push(text),
+        () => texts.push("(too large)"),
+        undefined,
+        new Promise<void>((resolve) => (baselineDue = resolve)),
+      ),
+    );
+    baselineDue();
+    await new Promise((r) => setTimeout(r, 500));
+    await copyElsewhere("copied later");
+    await vi.waitFor(() => expect(texts).toEqual(["copied later"]), { timeout: 10_000 });
+  });
+
   it("polls instead when the change reports cannot be had, or stop", async () => {
     const refused = watchTexts(
       createClipboard({

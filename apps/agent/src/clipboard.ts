@@ -39,8 +39,17 @@ export interface Clipboard {
    * `onText`, or to `onTooLarge` when the new content is longer than the limit. The content when
    * watching starts is the baseline and not reported. Reads on the change reports when the options
    * have them, else every `intervalMs`. Returns a function that stops watching.
+   *
+   * With `baselineAfter`, the baseline is read only once it resolves (each read runs xclip), and a
+   * change reported before then is a copy made since watching started: reported, not taken as the
+   * baseline.
    */
-  watch(onText: (text: string) => void, onTooLarge: () => void, intervalMs?: number): () => void;
+  watch(
+    onText: (text: string) => void,
+    onTooLarge: () => void,
+    intervalMs?: number,
+    baselineAfter?: Promise<unknown>,
+  ): () => void;
 }
 
 export class ClipboardTooLargeError extends Error {
@@ -123,8 +132,15 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
     }
   };
 
-  const watch = (onText: (text: string) => void, onTooLarge: () => void, intervalMs = 500) => {
+  const watch = (
+    onText: (text: string) => void,
+    onTooLarge: () => void,
+    intervalMs = 500,
+    baselineAfter?: Promise<unknown>,
+  ) => {
     let baseline = true;
+    /** A change reported before the baseline was read: what the first read finds is news. */
+    let changedSinceStart = false;
     let polling = false;
     let stopped = false;
     let failing: string | undefined;
@@ -135,17 +151,19 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
     /** Reads the clipboard; the content when it is news to report, else undefined. */
     const check = async (): Promise<Content | undefined> => {
       const writesBefore = writes;
+      // A write under way when the read starts may land before or after it.
+      const overlapped = writing > 0;
       try {
         const content = await readContent(xclip, display, maxChars);
         if (failing !== undefined) log.info({}, "the clipboard is readable again");
         failing = undefined;
-        if (writing > 0 || writes !== writesBefore) {
+        if (overlapped || writing > 0 || writes !== writesBefore) {
           again = true;
           return undefined;
         }
         const changed = !known || !sameContent(known, content);
         known = content;
-        return changed && !baseline ? content : undefined;
+        return changed && (!baseline || changedSinceStart) ? content : undefined;
       } catch (error) {
         // Log when the failure starts or changes, not on every poll.
         const message = error instanceof Error ? error.message : String(error);
@@ -176,29 +194,43 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
       timer ??= setInterval(() => void poll(), intervalMs);
       timer.unref();
     };
+    // Polling reads all along, so it starts with the baseline.
+    const pollFromBaseline = () => {
+      const begin = () => {
+        if (stopped) return;
+        void poll();
+        startPolling();
+      };
+      if (baselineAfter) void baselineAfter.then(begin);
+      else begin();
+    };
     if (!options.changes) {
-      void poll();
-      startPolling();
+      pollFromBaseline();
     } else {
       const fallBack = (error: unknown, what: string) => {
         changes = undefined;
         if (stopped) return;
         log.warn({ err: error }, `${what}; polling the clipboard instead`);
-        void poll();
-        startPolling();
+        pollFromBaseline();
       };
       // The baseline is read once the reports have started, not also before: every read runs
       // xclip, and each run stops the agent's event loop for a fork while its session is starting.
       options
         .changes(
-          () => void poll(),
+          () => {
+            if (baseline) changedSinceStart = true;
+            void poll();
+          },
           (error) => fallBack(error, "lost the clipboard's change reports"),
         )
         .then(
           (watching) => {
             if (stopped) return watching.close();
             changes = watching;
-            void poll();
+            if (!baselineAfter) return void poll();
+            void baselineAfter.then(() => {
+              if (!stopped && baseline) void poll();
+            });
           },
           (error: unknown) => fallBack(error, "cannot watch the clipboard for changes"),
         );

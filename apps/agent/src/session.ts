@@ -65,11 +65,12 @@ const QUALITY_KBPS: Record<QualityPreset, number | undefined> = {
 };
 const STATS_INTERVAL_MS = 2000;
 /**
- * The clipboard is watched from a second after the first viewer's media came up (or 3 s after the
- * session turned active, whichever is first): its first read spawns xclip, which holds the agent's
- * event loop for tens of milliseconds. Started as the session turned active it fell in the peer's
- * ICE and DTLS; started at media-up, in the first picture's way (bench:media's static desktop:
- * first frame ~506 → ~660 ms).
+ * The clipboard's first read (its baseline) waits until a second after the first viewer's media
+ * came up (or 3 s after the session turned active, whichever is first): it spawns xclip, which holds
+ * the agent's event loop for tens of milliseconds. Made as the session turned active it fell in the
+ * peer's ICE and DTLS; made at media-up, in the first picture's way (bench:media's static desktop:
+ * first frame ~506 → ~660 ms). The X server's change reports are on from the start, so a copy made
+ * before that read is still news (it used to become the baseline, and was never sent).
  */
 const CLIPBOARD_AFTER_MEDIA_MS = 1000;
 const CLIPBOARD_AFTER_ACTIVE_MS = 3000;
@@ -127,6 +128,15 @@ export class AgentSession {
   private stopClipboard?: () => void;
   private clipboardTimer?: ReturnType<typeof setTimeout>;
   private clipboardSoon = false;
+  /** Resolved when the clipboard's baseline may be read (see CLIPBOARD_AFTER_MEDIA_MS). */
+  private clipboardDue = false;
+  private clipboardBaselineDue!: () => void;
+  private readonly clipboardBaseline = new Promise<void>((resolve) => {
+    this.clipboardBaselineDue = () => {
+      this.clipboardDue = true;
+      resolve();
+    };
+  });
   private readonly clipboardGate: ClipboardGate;
   /** Viewers were told copies do not leave this desktop; every copy after that is kept in quietly. */
   private toldNoCopies = false;
@@ -152,9 +162,9 @@ export class AgentSession {
     return this.peers.size;
   }
 
-  /** Whether the desktop's clipboard is watched yet (see CLIPBOARD_AFTER_MEDIA_MS). */
+  /** Whether the desktop's clipboard is read yet (see CLIPBOARD_AFTER_MEDIA_MS). */
   get watchingClipboard(): boolean {
-    return !!this.stopClipboard;
+    return !!this.stopClipboard && this.clipboardDue;
   }
 
   /** Viewers on their way whose offer is made and waits for their page. */
@@ -261,7 +271,8 @@ export class AgentSession {
   /** Once active: input, clipboard and statistics for whoever gets a peer. */
   private startSharing() {
     this.input = this.deps.createInput();
-    this.clipboardTimer = setTimeout(() => this.watchClipboard(), CLIPBOARD_AFTER_ACTIVE_MS);
+    this.watchClipboard();
+    this.clipboardTimer = setTimeout(() => this.clipboardBaselineDue(), CLIPBOARD_AFTER_ACTIVE_MS);
     const { video } = this.deps;
     // Frame counts per source at the last report; a source made since then has counted from zero.
     let lastFrames = new Map(video.all().map((source) => [source, source.frames]));
@@ -488,23 +499,24 @@ export class AgentSession {
 
   /** A viewer's media is up: the clipboard is watched once its first picture is on its way. */
   private watchClipboardSoon() {
-    if (this.stopClipboard || this.clipboardSoon) return;
+    if (this.clipboardDue || this.clipboardSoon) return;
     this.clipboardSoon = true;
     clearTimeout(this.clipboardTimer);
-    this.clipboardTimer = setTimeout(() => this.watchClipboard(), CLIPBOARD_AFTER_MEDIA_MS);
+    this.clipboardTimer = setTimeout(() => this.clipboardBaselineDue(), CLIPBOARD_AFTER_MEDIA_MS);
   }
 
-  /** Once per session (see CLIPBOARD_AFTER_MEDIA_MS). */
+  /** Once per session, as it turns active; the first read comes later (see CLIPBOARD_AFTER_MEDIA_MS). */
   private watchClipboard() {
     const clipboard = this.deps.clipboard;
     if (!clipboard || this.stopClipboard || this.state === "closed") return;
-    clearTimeout(this.clipboardTimer);
     this.stopClipboard = clipboard.watch(
       (text) => this.copied(text),
       () =>
         this.notice(
           `The remote clipboard holds more than ${DATA_LIMITS.clipboardChars.toLocaleString("en")} characters; it was not sent.`,
         ),
+      undefined,
+      this.clipboardBaseline,
     );
   }
 
