@@ -4,6 +4,7 @@
  * chose from the display's encoder of that codec. The encoders are the agent's real ones, on a
  * private Xvfb.
  */
+import dgram from "node:dgram";
 import { createLogger } from "@rd/log";
 import {
   RTCRtpHeaderExtensionParameters,
@@ -322,4 +323,26 @@ describe("the data channels' association", () => {
     await agent.peer.start();
     await vi.waitFor(() => expect(rtoAtOffer).toBe(1), { timeout: 10_000 });
   }, 20_000);
+});
+
+describe("a viewer's connection, once closed", () => {
+  /** The UDP sockets this process holds open. */
+  const udpSockets = () =>
+    (process as unknown as { _getActiveHandles(): object[] })
+      ._getActiveHandles()
+      .filter((handle) => handle instanceof dgram.Socket).length;
+
+  it("leaves none of the agent's sockets open", async () => {
+    const before = udpSockets();
+    const { peer, viewer, packets } = await watch("h264", ["h264"]);
+    await vi.waitFor(() => expect(packets.length).toBeGreaterThan(0), { timeout: 15_000 });
+    await viewer.close();
+    const withViewerClosed = udpSockets();
+    await peer.close();
+    // With werift's default bundle policy the offer had a transport per m-line; a viewer that
+    // bundles (every browser) left the data channels' one unused, and nothing closed it: three
+    // sockets (IPv4, IPv6, loopback) leaked with every viewer the agent ever had.
+    await vi.waitFor(() => expect(udpSockets()).toBe(before));
+    expect(withViewerClosed).toBeGreaterThan(before);
+  }, 30_000);
 });

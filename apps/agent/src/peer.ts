@@ -134,6 +134,10 @@ export class AgentPeer {
       iceServers,
       // werift leaves out loopback candidates unless asked; a viewer on the same machine needs them.
       iceAdditionalHostAddresses: ["127.0.0.1"],
+      // One transport for the video and the data channels, as every browser answers. werift's
+      // default offers one per m-line, gathers and trickles candidates for both, and when the answer
+      // bundles, never closes the one left over: three UDP sockets leaked with every viewer.
+      bundlePolicy: "max-bundle",
       // All of them, so that a browser which cannot decode the preferred one still gets a picture
       // (Firefox decodes H.264 only with its OpenH264 plugin, which an offline machine lacks).
       codecs: { video: videoCodecParameters(video.codecs) },
