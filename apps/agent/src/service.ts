@@ -22,6 +22,7 @@ import { createNutInjector } from "./input/injector.ts";
 import { preflight } from "./preflight.ts";
 import { AgentSession } from "./session.ts";
 import { SignalClient } from "./signal-client.ts";
+import { warmUpWebRtc } from "./warm-up.ts";
 
 export interface RunningAgent {
   /** Resolves when the agent stops: with 0 on request, 3 when the credential was revoked. */
@@ -193,6 +194,8 @@ export async function runAgent(
     await writeStatus();
   }
 
+  // Before saying it is online, so that the first viewer meets a compiled WebRTC stack (warm-up.ts).
+  await warmUpWebRtc(log.child({ module: "warm-up" }));
   client.start();
   log.info({ agentId: credential.agentId, display, signalUrl: credential.signalUrl }, "agent running");
   return {
