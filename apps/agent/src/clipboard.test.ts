@@ -167,27 +167,33 @@ exec xclip "$@"
     }
   });
 
+  /** Watches with the X server's change reports, its baseline read only once `baselineDue()`. */
+  function watchHeldBack(xclip?: string) {
+    const clipboard = createClipboard({
+      log,
+      display: display.display,
+      ...(xclip ? { xclip } : {}),
+      changes: (onChange, onLost) =>
+        watchClipboardOwner(display.display, display.env.XAUTHORITY, onChange, onLost),
+    });
+    let baselineDue!: () => void;
+    const texts: string[] = [];
+    stops.push(
+      clipboard.watch(
+        (text) => texts.push(text),
+        () => texts.push("(too large)"),
+        undefined,
+        new Promise<void>((resolve) => (baselineDue = resolve)),
+      ),
+    );
+    return { texts, baselineDue };
+  }
+
   it("with its baseline held back, reads nothing until then, and a copy made meanwhile is news", async () => {
     await copyElsewhere("before watching");
     const xclip = await countingXclip();
     try {
-      const clipboard = createClipboard({
-        log,
-        display: display.display,
-        xclip: xclip.wrapper,
-        changes: (onChange, onLost) =>
-          watchClipboardOwner(display.display, display.env.XAUTHORITY, onChange, onLost),
-      });
-      let baselineDue!: () => void;
-      const texts: string[] = [];
-      stops.push(
-        clipboard.watch(
-          (text) => texts.push(text),
-          () => texts.push("(too large)"),
-          undefined,
-          new Promise<void>((resolve) => (baselineDue = resolve)),
-        ),
-      );
+      const { texts, baselineDue } = watchHeldBack(xclip.wrapper);
       // The reports are on, but no xclip runs while the session starts.
       await new Promise((r) => setTimeout(r, 400));
       expect(await xclip.count()).toBe(0);
@@ -206,22 +212,7 @@ exec xclip "$@"
 
   it("with its baseline held back and nothing copied, reads the baseline then and reports nothing", async () => {
     await copyElsewhere("before watching, again");
-    const clipboard = createClipboard({
-      log,
-      display: display.display,
-      changes: (onChange, onLost) =>
-        watchClipboardOwner(display.display, display.env.XAUTHORITY, onChange, onLost),
-    });
-    let baselineDue!: () => void;
-    const texts: string[] = [];
-    stops.push(
-      clipboard.watch(
-        (text) => texts.push(text),
-        () => texts.push("(too large)"),
-        undefined,
-        new Promise<void>((resolve) => (baselineDue = resolve)),
-      ),
-    );
+    const { texts, baselineDue } = watchHeldBack();
     baselineDue();
     await new Promise((r) => setTimeout(r, 500));
     await copyElsewhere("copied later");
