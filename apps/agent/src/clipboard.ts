@@ -194,16 +194,15 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
       timer ??= setInterval(() => void poll(), intervalMs);
       timer.unref();
     };
+    /** Runs `read` once the baseline may be read: at once, or when `baselineAfter` resolves. */
+    const afterBaseline = (read: () => void) => (baselineAfter ? void baselineAfter.then(read) : read());
     // Polling reads all along, so it starts with the baseline.
-    const pollFromBaseline = () => {
-      const begin = () => {
+    const pollFromBaseline = () =>
+      afterBaseline(() => {
         if (stopped) return;
         void poll();
         startPolling();
-      };
-      if (baselineAfter) void baselineAfter.then(begin);
-      else begin();
-    };
+      });
     if (!options.changes) {
       pollFromBaseline();
     } else {
@@ -227,8 +226,8 @@ export function createClipboard(options: ClipboardOptions): Clipboard {
           (watching) => {
             if (stopped) return watching.close();
             changes = watching;
-            if (!baselineAfter) return void poll();
-            void baselineAfter.then(() => {
+            // Unless a reported change has read it already.
+            afterBaseline(() => {
               if (!stopped && baseline) void poll();
             });
           },

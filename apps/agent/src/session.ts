@@ -128,8 +128,9 @@ export class AgentSession {
   private stopClipboard?: () => void;
   private clipboardTimer?: ReturnType<typeof setTimeout>;
   private clipboardSoon = false;
-  /** Resolved when the clipboard's baseline may be read (see CLIPBOARD_AFTER_MEDIA_MS). */
+  /** Whether the clipboard's baseline may be read yet (see CLIPBOARD_AFTER_MEDIA_MS). */
   private clipboardDue = false;
+  /** Lets it be read: sets `clipboardDue` and resolves `clipboardBaseline`, which the watch waits for. */
   private clipboardBaselineDue!: () => void;
   private readonly clipboardBaseline = new Promise<void>((resolve) => {
     this.clipboardBaselineDue = () => {
@@ -497,7 +498,7 @@ export class AgentSession {
     void this.input?.releaseAll().catch((error: unknown) => this.log.warn({ err: error }, "release failed"));
   }
 
-  /** A viewer's media is up: the clipboard is watched once its first picture is on its way. */
+  /** A viewer's media is up: the clipboard is read once its first picture is on its way. */
   private watchClipboardSoon() {
     if (this.clipboardDue || this.clipboardSoon) return;
     this.clipboardSoon = true;

@@ -254,11 +254,15 @@ export class SessionControl {
     const { registry } = this.ctx;
     const connections = registry.ofSession(sessionId);
     if (connections.length === 0) return;
-    // A participants notice names the version it made: nothing to do where everyone has it.
-    const has = (c: Connection) => (c.snapshotVersions.get(sessionId) ?? -1) >= version!;
-    if (version !== undefined && connections.every(has)) return;
-    let snapshot = version !== undefined ? await this.reads.get(sessionId) : undefined;
-    if (!snapshot || snapshot.version < version!) snapshot = await this.read(sessionId);
+    let snapshot: Snapshot | null | undefined;
+    if (version === undefined) snapshot = await this.read(sessionId);
+    else {
+      // A participants notice names the version it made: nothing to do where everyone has it, and
+      // a read under way serves if it is at least that recent.
+      if (connections.every((c) => (c.snapshotVersions.get(sessionId) ?? -1) >= version)) return;
+      const shared = await this.reads.get(sessionId);
+      snapshot = shared && shared.version >= version ? shared : await this.read(sessionId);
+    }
     if (!snapshot) return;
     const over = isTerminalSessionState(snapshot.status);
     for (const connection of registry.ofSession(sessionId)) {

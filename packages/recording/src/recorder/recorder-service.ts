@@ -37,6 +37,7 @@ export interface RecorderServiceOptions {
 }
 
 const TICK_MS = 2000;
+const RETENTION_EVERY_MS = 60 * 60_000;
 
 /**
  * A pass's parts: start what an "always" policy owes, claim recordings nobody holds, end orphans
@@ -44,7 +45,6 @@ const TICK_MS = 2000;
  */
 type Pass = "owed" | "claim" | "sweep";
 const ALL_PASSES: readonly Pass[] = ["owed", "claim", "sweep"];
-const RETENTION_EVERY_MS = 60 * 60_000;
 
 export class RecorderService {
   readonly holder = `recorder-${randomUUID()}`;
@@ -101,7 +101,7 @@ export class RecorderService {
 
   async #tick(due: ReadonlySet<Pass>) {
     const db = this.#o.handle.db;
-    let started = 0;
+    // A recording started here announces itself on the control feed, which asks for the claim.
     if (due.has("owed")) {
       for (const session of await sessionsOwedRecording(db)) {
         await startRecording(db, {
@@ -111,17 +111,15 @@ export class RecorderService {
           startedBy: null,
           storage: this.#o.store.kind,
           wrappedKey: this.#o.keyring.newRecordingKey().wrapped,
-        })
-          .then(() => started++)
-          .catch((error: unknown) => {
-            // Another recorder started it a moment earlier, or the session ended: nothing owed.
-            const raced = databaseError(error)?.code === UNIQUE_VIOLATION;
-            if (!(error instanceof RecordingRefused) && !raced)
-              this.#log.warn({ err: error, sessionId: session.id }, "could not start a policy recording");
-          });
+        }).catch((error: unknown) => {
+          // Another recorder started it a moment earlier, or the session ended: nothing owed.
+          const raced = databaseError(error)?.code === UNIQUE_VIOLATION;
+          if (!(error instanceof RecordingRefused) && !raced)
+            this.#log.warn({ err: error, sessionId: session.id }, "could not start a policy recording");
+        });
       }
     }
-    if (due.has("claim") || started > 0) await this.#claim();
+    if (due.has("claim")) await this.#claim();
     if (!due.has("sweep")) return;
     await sweepOrphanRecordings(db);
     if (Date.now() - this.#lastRetention > RETENTION_EVERY_MS) {
