@@ -22,6 +22,12 @@ export interface EncoderSettings {
   quality?: number;
   /** The share of the screen's width and height to encode (quality-ladder.ts); 1 when absent. */
   scale?: number;
+  /**
+   * Grabbing: grab this many times `fps` and keep one grab in as many, dropped before they are
+   * converted (which is what a grab costs). ffmpeg's grab waits a whole frame period before its
+   * first grab, so a busy screen kept to 30 frames/s still gets its first frame after 1/60 s.
+   */
+  grabsPerFrame?: number;
 }
 
 /**
@@ -35,9 +41,10 @@ export function captureInputArgs(target: CaptureTarget, fps: number): string[] {
   switch (target.platform) {
     case "linux":
       // No probing: x11grab states the stream's format on opening, and probing only delays the
-      // first frame (by ~30 ms here).
+      // first frame (by ~30 ms here). Not even the one grab `find_stream_info` still takes (and
+      // throws away, under `nobuffer`): it cost a frame period, ~8 ms at 60 Hz.
       return [
-        ...["-probesize", "32", "-analyzeduration", "0"],
+        ...["-probesize", "32", "-analyzeduration", "0", "-nofind_stream_info"],
         ...["-f", "x11grab", "-draw_mouse", "1", "-framerate", String(fps), "-i", target.display ?? ":0"],
       ];
     case "win32":
@@ -75,7 +82,7 @@ export function ffmpegArgs(target: CaptureTarget, settings: EncoderSettings, gat
     ...COMMON_ARGS,
     ...(gated ? ["-filter_complex_script", "pipe:0"] : []),
     ...["-fflags", "nobuffer", "-flags", "low_delay"],
-    ...captureInputArgs(target, settings.fps),
+    ...captureInputArgs(target, settings.fps * (settings.grabsPerFrame ?? 1)),
     ...(gated ? ["-map", "[v]", ...encodeArgs(settings)] : outputArgs(settings)),
   ];
 }
@@ -123,7 +130,9 @@ export function outputArgs(settings: EncoderSettings, dropUnchanged = true): str
 }
 
 function videoFilter(settings: EncoderSettings, dropUnchanged: boolean): string {
-  const convert = "scale=flags=neighbor,format=yuv420p,";
+  const every = settings.grabsPerFrame ?? 1;
+  const keep = every > 1 ? `select=not(mod(n\\,${every})),` : "";
+  const convert = `${keep}scale=flags=neighbor,format=yuv420p,`;
   const decimate = dropUnchanged ? `mpdecimate=max=${settings.fps},` : "";
   const scale = settings.scale ?? 1;
   // Either way even sizes: a narrow link's encoder scales down (and rounds), others crop a pixel.

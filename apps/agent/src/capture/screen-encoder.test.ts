@@ -72,6 +72,34 @@ describe("a grabbing encoder on standby", () => {
     }
   });
 
+  it("grabs at the full rate and drops the extra grabs first when asked for fewer frames", async () => {
+    const args = path.join(dir, "args");
+    const gate = path.join(dir, "gate");
+    fakeFfmpeg(
+      `echo "$@" > ${args}.part && mv ${args}.part ${args}; cat > ${gate}.part && mv ${gate}.part ${gate}; exec sleep 30`,
+    );
+    const encoder = new ScreenEncoder(
+      { platform: "linux", display: ":99" },
+      { ...SETTINGS, grabsPerFrame: 2 },
+      { onScreen() {}, onFrame() {}, onExit() {} },
+      log,
+      undefined,
+      "gated",
+    );
+    try {
+      await until(() => existsSync(args));
+      expect(readFileSync(args, "utf8")).toMatch(/-framerate 60 /);
+      encoder.activate();
+      await until(() => existsSync(gate));
+      // One grab in two goes on, before anything is converted; a second's heartbeat is 30 frames.
+      expect(readFileSync(gate, "utf8")).toMatch(
+        /^\[0:v\]select=not\(mod\(n\\,2\)\),scale=.*,mpdecimate=max=30,/,
+      );
+    } finally {
+      encoder.stop();
+    }
+  });
+
   it("is stopped, with the reason, when it writes before its gate opened", async () => {
     // An ffmpeg that ignored the gate and grabs the screen at once.
     fakeFfmpeg("printf 'FLV'; exec sleep 30");

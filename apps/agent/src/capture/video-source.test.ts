@@ -194,6 +194,10 @@ function rawEncoders(): number {
   return found.split("\n").filter(Boolean).length;
 }
 
+/** An ffmpeg's command line, as the system sees it. */
+const commandLine = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+const option = (args: string[], name: string) => args[args.indexOf(name) + 1];
+
 /** Changes the whole of `desktop` ~20 times a second until stop(). */
 function churnScreen() {
   let on = true;
@@ -215,16 +219,16 @@ function churnScreen() {
 }
 
 describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (codec) => {
-  function changeDriven(grabWhenBusy = false) {
+  function changeDriven(grabWhenBusy = false, fps = 30) {
     const capture = new DamageCapture({
-      fps: 30,
+      fps,
       log,
       open: () => XScreenReader.open(desktop.display, xAuthorityFor(desktop.display)),
     });
     const video = new VideoSource({
       target: { platform: "linux", display: desktop.display },
       codec,
-      fps: 30,
+      fps,
       maxKbps: 1000,
       log,
       capture,
@@ -297,8 +301,8 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
     await until(() => rawEncoders() === 0 && grabbers(desktop.display).length === 0);
   });
 
-  it("with grabWhenBusy, a session requested while the screen keeps changing is grabbed from its start", async () => {
-    const { capture, video } = changeDriven(true);
+  it("with grabWhenBusy, a session requested while the screen keeps changing is grabbed from its start, every other grab encoded", async () => {
+    const { capture, video } = changeDriven(true, 60);
     const churning = churnScreen();
     try {
       // The agent watches the screen while idle (RD_AGENT_CAPTURE=auto), without reading it.
@@ -306,8 +310,12 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
       await until(() => capture.changeRate() >= 10);
       expect(video.capturing).toBeUndefined();
       await video.sessionComing(true);
-      // Known busy when the session was requested: the grabbing encoder is already running.
+      // Known busy when the session was requested: the grabbing encoder is already running. It
+      // grabs at the agent's rate (60), and converts and encodes every other grab (30 a second).
       expect(video.capturing).toBe("grab");
+      const grabbing = grabbers(desktop.display).map(commandLine);
+      expect(grabbing.map((args) => option(args, "-framerate"))).toEqual(["60"]);
+      expect(option(grabbing[0]!, "-vf")).toMatch(/^select=not\(mod\(n\\,2\)\),scale=.*mpdecimate=max=30,/);
       const { frames, unsubscribe } = collect(video);
       await until(() => frames.length >= 3);
       expect(frames[0]!.keyframe).toBe(true);

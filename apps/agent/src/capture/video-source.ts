@@ -81,6 +81,15 @@ const MAX_EARLY_FRAMES = 30;
 const SPARE_DELAY_MS = 3000;
 /** Spares that died while waiting: past this many, encoders start cold. */
 const MAX_SPARE_FAILURES = 3;
+/**
+ * A screen grabbed because it keeps changing (capture-mode.ts: a film, an animation) is encoded at
+ * this many frames a second where the agent's rate is a multiple of it (60 by default). ffmpeg converts every grab to YUV before `mpdecimate` can drop an
+ * unchanged one, so at 60 a second half of a 30 frames/s film's grabs were converted only to be
+ * dropped: bench:media's 1080p motion, ffmpeg alone, 0.41-0.49 core against 0.29-0.31 with every
+ * other grab dropped before its conversion, at the same frames/s (ffmpeg-args.ts grabsPerFrame).
+ * Capture by change keeps the agent's full rate: it hands out only frames that changed.
+ */
+const BUSY_GRAB_FPS = 30;
 /** An encoder that dies is restarted after this, doubling up to a limit. */
 const RESTART_BACKOFF_MS = [500, 1000, 2000, 5000];
 
@@ -89,6 +98,8 @@ interface Encoder {
   kbps: number;
   /** Its rung of the quality ladder (frame rate and size for the bitrate). */
   rung: number;
+  /** Frames a second it encodes at most: the rung's, capped by the agent's and a busy grab's. */
+  fps: number;
   /** Why it was started, for the log. */
   why: string;
   /** A spare's standby: the size of the frames it waits for, or its gate (ffmpeg-args.ts). */
@@ -357,7 +368,22 @@ export class VideoSource {
   private spareFits(spare: Encoder, kbps: number, kind: RawInput | "gated"): boolean {
     if (!spare.standby || !sameStandby(spare.standby, kind)) return false;
     if (spare.rung !== rungFor(kbps, this.rung)) return false;
+    if (spare.fps !== this.ratesFor(spare.rung, spare.byChange).fps) return false;
     return Math.abs(spare.kbps - kbps) / kbps < BITRATE_CHANGE_RATIO;
+  }
+
+  /**
+   * The frame rate an encoder on `rung` takes, and for a grab how many grabs make a frame. Only a
+   * grab chosen for a busy screen is capped at BUSY_GRAB_FPS: where ffmpeg's grab is the only
+   * capture (no DAMAGE, other platforms) it also serves typing, which a faster grab serves sooner.
+   * The capped grab still grabs at the full rate (and drops the extra grabs before converting
+   * them): ffmpeg waits a frame period before its first grab, and the first frame is a session's.
+   */
+  private ratesFor(rung: number, byChange: boolean): { fps: number; grabsPerFrame?: number } {
+    const fps = Math.min(this.options.fps, LADDER[rung]!.fps);
+    const grabbingBusy = !byChange && this.options.grabWhenBusy && this.options.capture?.usable;
+    const grabsPerFrame = grabbingBusy ? Math.floor(fps / BUSY_GRAB_FPS) : 1;
+    return grabsPerFrame > 1 ? { fps: fps / grabsPerFrame, grabsPerFrame } : { fps };
   }
 
   /** An encoder and how its frames are handled; on standby (a spare) when given one. */
@@ -365,11 +391,13 @@ export class VideoSource {
     const { log } = this.options;
     let started = false;
     const rung = rungFor(kbps, this.rung);
-    const { fps, scale } = LADDER[rung]!;
+    const { scale } = LADDER[rung]!;
     const byChange = standby ? standby !== "gated" : this.byChange;
+    const { fps, grabsPerFrame } = this.ratesFor(rung, byChange);
     const encoder: Encoder = {
       kbps,
       rung,
+      fps,
       why: "spare",
       standby,
       byChange,
@@ -431,7 +459,7 @@ export class VideoSource {
       ((rate: number, e: ScreenEncoderEvents) =>
         new ScreenEncoder(
           this.options.target,
-          { codec: this.codec, fps: Math.min(this.options.fps, fps), kbps: rate, scale },
+          { codec: this.codec, fps, kbps: rate, scale, grabsPerFrame },
           e,
           log,
           byChange ? this.options.capture : undefined,
