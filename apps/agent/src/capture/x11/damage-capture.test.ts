@@ -110,6 +110,58 @@ describe.each<Source>(["GetImage", "framebuffer"])("DamageCapture on Xvfb, readi
     }
   });
 
+  it("is told when the pointer moves or changes its image, and reads a still one about once a second", async () => {
+    let reads = 0;
+    let told = 0;
+    const watched = new DamageCapture({
+      fps: 30,
+      log,
+      open: async () => {
+        const reader = await XScreenReader.open(display.display, display.env.XAUTHORITY);
+        const read = reader.cursor.bind(reader);
+        reader.cursor = () => {
+          reads++;
+          return read();
+        };
+        const watch = reader.watchPointer.bind(reader);
+        reader.watchPointer = () => {
+          const watching = watch();
+          const tell = () => told++;
+          // The capture sets its own listener after this: count what X says alongside it.
+          queueMicrotask(() => {
+            const capture = reader.onPointer;
+            reader.onPointer = () => {
+              tell();
+              capture();
+            };
+          });
+          return watching;
+        };
+        return reader;
+      },
+      ...(source === "framebuffer" ? { framebuffer: display.framebuffer } : {}),
+    });
+    const unsubscribe = await watched.subscribe({ onFrame: (f) => f.release() });
+    try {
+      await sleep(300);
+      const before = reads;
+      await sleep(2000);
+      // Polled every 50 ms, a still pointer was read 40 times in these two seconds.
+      expect(reads - before).toBeLessThanOrEqual(3);
+
+      await run("xdotool", ["mousemove", "150", "120"], { env: display.env });
+      await until(() => (told > 0 ? true : undefined));
+      const moved = told;
+      // The root window's cursor changes: XFIXES says so, though the pointer stays where it is.
+      await run("xsetroot", ["-cursor_name", "watch"], { env: display.env });
+      await until(() => (told > moved ? true : undefined));
+    } finally {
+      unsubscribe();
+      watched.close();
+      await run("xsetroot", ["-cursor_name", "X_cursor"], { env: display.env });
+    }
+  });
+
   it("repeats a lone small change only with the heartbeat, not with the sharpening repeats", async () => {
     await run("xsetroot", ["-solid", "#808080"], { env: display.env });
     await run("xdotool", ["mousemove", "50", "50"], { env: display.env });

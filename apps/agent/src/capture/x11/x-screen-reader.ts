@@ -1,7 +1,9 @@
 /**
  * The X requests screen capture makes, on top of x-connection.ts: the root window's pixels
  * (GetImage), its size (GetGeometry), change notifications (the DAMAGE extension) and the pointer's
- * image and position (XFIXES, since the server leaves its cursor out of GetImage).
+ * image and position (XFIXES, since the server leaves its cursor out of GetImage), with word of
+ * when the pointer moved (XInput 2's raw motion) or changed its image (XFIXES), so that a still
+ * pointer need not be polled.
  */
 import { type Extension, queryExtension, rootSize, u32s, XConnection } from "./x-connection.ts";
 
@@ -13,9 +15,25 @@ const DAMAGE_QUERY_VERSION = 0;
 const DAMAGE_CREATE = 1;
 const DAMAGE_DESTROY = 2;
 const DAMAGE_REPORT_RAW_RECTANGLES = 0;
-/** XFIXES minor opcodes. */
+/** XFIXES minor opcodes, the cursor-change event and the mask that selects it. */
 const XFIXES_QUERY_VERSION = 0;
+const XFIXES_SELECT_CURSOR_INPUT = 3;
 const XFIXES_GET_CURSOR_IMAGE = 4;
+const XFIXES_CURSOR_NOTIFY = 1;
+const XFIXES_DISPLAY_CURSOR_NOTIFY_MASK = 1;
+/**
+ * XInput 2 minor opcodes, its motion events (generic events, 35) and the master devices. Motion
+ * selected on the root window comes from whatever window the pointer is over, warps included (the
+ * agent's own input moves the pointer with XWarpPointer, as xdotool does), but not while another
+ * client grabs the pointer; raw motion comes from the devices whatever grabs, but not for warps.
+ * Between them every move is heard but a warp during a grab (see damage-capture.ts).
+ */
+const XI_SELECT_EVENTS = 46;
+const XI_QUERY_VERSION = 47;
+const XI_MOTION = 6;
+const XI_RAW_MOTION = 17;
+const XI_ALL_MASTER_DEVICES = 1;
+const GENERIC_EVENT = 35;
 
 export interface Rect {
   x: number;
@@ -44,24 +62,37 @@ export class XScreenReader {
   readonly pixelFormat: RawPixelFormat;
   private readonly damage: Extension;
   private readonly xfixes?: Extension;
+  private readonly xinput?: Extension;
   private damageId?: number;
   /** Called with each changed rectangle while watching. */
   onDamage: (rect: Rect) => void = () => {};
+  /** Called when the pointer moved or changed its image, while watchPointer() holds. */
+  onPointer: () => void = () => {};
 
-  private constructor(x: XConnection, damage: Extension, xfixes: Extension | undefined) {
+  private constructor(x: XConnection, damage: Extension, xfixes?: Extension, xinput?: Extension) {
     this.x = x;
     this.damage = damage;
     this.xfixes = xfixes;
+    this.xinput = xinput;
     this.pixelFormat = pixelFormatOf(x);
     x.onEvent = (event) => {
-      if ((event[0]! & 0x7f) !== damage.firstEvent) return;
-      // DamageNotify: the changed area is at bytes 16-23 (x, y, width, height).
-      this.onDamage({
-        x: event.readInt16LE(16),
-        y: event.readInt16LE(18),
-        width: event.readUInt16LE(20),
-        height: event.readUInt16LE(22),
-      });
+      const type = event[0]! & 0x7f;
+      if (type === damage.firstEvent) {
+        // DamageNotify: the changed area is at bytes 16-23 (x, y, width, height).
+        this.onDamage({
+          x: event.readInt16LE(16),
+          y: event.readInt16LE(18),
+          width: event.readUInt16LE(20),
+          height: event.readUInt16LE(22),
+        });
+      } else if (type === GENERIC_EVENT) {
+        // Byte 1 names the extension, bytes 8-9 its event type.
+        if (event[1] !== xinput?.major) return;
+        const xiType = event.readUInt16LE(8);
+        if (xiType === XI_MOTION || xiType === XI_RAW_MOTION) this.onPointer();
+      } else if (xfixes && type === xfixes.firstEvent + XFIXES_CURSOR_NOTIFY) {
+        this.onPointer();
+      }
     };
   }
 
@@ -74,7 +105,7 @@ export class XScreenReader {
       await x.request(damage.major, DAMAGE_QUERY_VERSION, u32s(1, 1));
       const xfixes = await queryExtension(x, "XFIXES");
       if (xfixes) await x.request(xfixes.major, XFIXES_QUERY_VERSION, u32s(4, 0));
-      return new XScreenReader(x, damage, xfixes);
+      return new XScreenReader(x, damage, xfixes, await xinput2(x));
     } catch (error) {
       x.close();
       throw error;
@@ -96,6 +127,34 @@ export class XScreenReader {
     if (this.damageId === undefined) return;
     this.x.send(this.damage.major, DAMAGE_DESTROY, u32s(this.damageId));
     this.damageId = undefined;
+  }
+
+  /**
+   * Starts calling onPointer when the pointer moves or changes its image; false when the server
+   * cannot say (no XInput 2 or no XFIXES), and the pointer must be polled.
+   */
+  watchPointer(): boolean {
+    if (!this.xinput || !this.xfixes) return false;
+    this.selectPointerEvents(true);
+    return true;
+  }
+
+  unwatchPointer(): void {
+    if (this.xinput && this.xfixes) this.selectPointerEvents(false);
+  }
+
+  private selectPointerEvents(on: boolean) {
+    const root = this.x.setup.root;
+    // XISelectEvents: the window, one mask (for the master devices), one word of event bits.
+    const select = Buffer.alloc(16);
+    select.writeUInt32LE(root, 0);
+    select.writeUInt16LE(1, 4);
+    select.writeUInt16LE(XI_ALL_MASTER_DEVICES, 8);
+    select.writeUInt16LE(1, 10);
+    select.writeUInt32LE(on ? (1 << XI_MOTION) | (1 << XI_RAW_MOTION) : 0, 12);
+    this.x.send(this.xinput!.major, XI_SELECT_EVENTS, select);
+    const mask = on ? XFIXES_DISPLAY_CURSOR_NOTIFY_MASK : 0;
+    this.x.send(this.xfixes!.major, XFIXES_SELECT_CURSOR_INPUT, u32s(root, mask));
   }
 
   async size(): Promise<{ width: number; height: number }> {
@@ -142,6 +201,18 @@ export class XScreenReader {
   close(): void {
     this.x.close();
   }
+}
+
+/** XInput 2 if the server has it: its events are selected only after the version is agreed. */
+async function xinput2(x: XConnection): Promise<Extension | undefined> {
+  const xinput = await queryExtension(x, "XInputExtension");
+  if (!xinput) return undefined;
+  // XIQueryVersion, asking for 2.2: the server answers with what it will speak (bytes 8-9, major).
+  const body = Buffer.alloc(4);
+  body.writeUInt16LE(2, 0);
+  body.writeUInt16LE(2, 2);
+  const reply = await x.request(xinput.major, XI_QUERY_VERSION, body).catch(() => undefined);
+  return reply && reply.readUInt16LE(8) >= 2 ? xinput : undefined;
 }
 
 /** The layouts ffmpeg can take as they come: 32 bits per pixel, 8 bits per colour, LSB first. */
