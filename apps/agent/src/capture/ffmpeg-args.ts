@@ -41,10 +41,12 @@ export function captureInputArgs(target: CaptureTarget, fps: number): string[] {
   switch (target.platform) {
     case "linux":
       // No probing: x11grab states the stream's format on opening, and probing only delays the
-      // first frame (by ~30 ms here). Not even the one grab `find_stream_info` still takes (and
-      // throws away, under `nobuffer`): it cost a frame period, ~8 ms at 60 Hz.
+      // first frame (by ~30 ms here). The one grab `find_stream_info` still takes (a frame period,
+      // ~8 ms at 60 Hz) stays: with `-nofind_stream_info`, bench:media's viewer through a relay
+      // with an 80 ms round trip decoded no frame and never got its tiles, in four runs of four
+      // (the cause is not found; without it, the row passes).
       return [
-        ...["-probesize", "32", "-analyzeduration", "0", "-nofind_stream_info"],
+        ...["-probesize", "32", "-analyzeduration", "0"],
         ...["-f", "x11grab", "-draw_mouse", "1", "-framerate", String(fps), "-i", target.display ?? ":0"],
       ];
     case "win32":
