@@ -118,6 +118,8 @@ describe("TileStream on Xvfb", () => {
       const first = new Receiver();
       const leave = tiles.subscribe(first);
       await until(() => first.colourAt(10, 10) === "#123456");
+      // The pointer is read as the stream starts and drawn into the picture after it.
+      await sleep(300);
       // Everyone left: the stream stops, keeping only its encoder's memory (TileEncoder.forget()).
       leave();
       await sleep(100);

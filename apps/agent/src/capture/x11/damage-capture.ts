@@ -199,11 +199,10 @@ export class DamageCapture {
     try {
       const reader = await this.connect();
       if (!this.subscribers.has(subscriber)) return unsubscribe;
-      // The pointer first, so that the first picture shows it.
-      await this.followPointer(reader);
       if (!this.watching || !this.latest) await this.ready(reader);
       // Prepared earlier: what changed since is read now rather than at the next change.
       else if (this.dirty.length) this.scheduleFrame();
+      this.followPointer(reader);
       // A quiet screen hands out nothing new: the subscriber starts from the picture there is.
       if (options.current && this.handOuts === handOuts && this.latest) this.give(this.latest, subscriber);
       return unsubscribe;
@@ -233,7 +232,7 @@ export class DamageCapture {
       const reader = await this.connect();
       if (!this.observers.has(onRate)) return unobserve;
       if (!this.watching) await this.startWatching(reader);
-      await this.followPointer(reader);
+      this.followPointer(reader);
       this.rateTimer ??= setInterval(() => {
         const rate = this.changeRate();
         for (const observer of this.observers) observer(rate);
@@ -637,7 +636,7 @@ export class DamageCapture {
   }
 
   /** Reads the pointer when X says it moved or changed, else polls it (see CURSOR_POLL_MS). */
-  private async followPointer(reader: XScreenReader): Promise<void> {
+  private followPointer(reader: XScreenReader) {
     if (this.cursorTimer) return;
     const told = reader.watchPointer();
     if (told) {
@@ -645,8 +644,8 @@ export class DamageCapture {
       reader.onPointer = () => this.pointerMoved();
     }
     this.cursorTimer = setInterval(() => void this.pollCursor(), told ? CURSOR_CHECK_MS : CURSOR_POLL_MS);
-    // Where it is now, for the first pictures: the next read may be a second away.
-    await this.pollCursor();
+    // Where it is now: the next read may be a second away.
+    void this.pollCursor();
   }
 
   /** X said the pointer moved: read it now, or once CURSOR_POLL_MS have passed since the last read. */
