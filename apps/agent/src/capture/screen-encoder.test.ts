@@ -41,30 +41,47 @@ async function until(check: () => boolean) {
   }
 }
 
+/**
+ * A gated encoder on a stand-in ffmpeg that writes down its arguments, then what its stdin said
+ * (its gate). Each file is written aside and renamed, so the test never reads one half written.
+ */
+function recordingEncoder(settings: EncoderSettings) {
+  const args = path.join(dir, "args");
+  const gate = path.join(dir, "gate");
+  fakeFfmpeg(
+    `echo "$@" > ${args}.part && mv ${args}.part ${args}; cat > ${gate}.part && mv ${gate}.part ${gate}; exec sleep 30`,
+  );
+  const encoder = new ScreenEncoder(
+    { platform: "linux", display: ":99" },
+    settings,
+    { onScreen() {}, onFrame() {}, onExit() {} },
+    log,
+    undefined,
+    "gated",
+  );
+  return {
+    encoder,
+    args: async () => {
+      await until(() => existsSync(args));
+      return readFileSync(args, "utf8");
+    },
+    gateOpened: () => existsSync(gate),
+    gate: async () => {
+      await until(() => existsSync(gate));
+      return readFileSync(gate, "utf8");
+    },
+  };
+}
+
 describe("a grabbing encoder on standby", () => {
   it("reads its filter graph from stdin, and gets it, and only it, when activated", async () => {
-    const args = path.join(dir, "args");
-    const gate = path.join(dir, "gate");
-    // Each file is written aside and renamed, so the test never reads one half written.
-    fakeFfmpeg(
-      `echo "$@" > ${args}.part && mv ${args}.part ${args}; cat > ${gate}.part && mv ${gate}.part ${gate}; exec sleep 30`,
-    );
-    const encoder = new ScreenEncoder(
-      { platform: "linux", display: ":99" },
-      SETTINGS,
-      { onScreen() {}, onFrame() {}, onExit() {} },
-      log,
-      undefined,
-      "gated",
-    );
+    const { encoder, args, gateOpened, gate } = recordingEncoder(SETTINGS);
     try {
-      await until(() => existsSync(args));
-      expect(readFileSync(args, "utf8")).toMatch(/-filter_complex_script pipe:0 .*-f x11grab .*-map \[v\]/);
+      expect(await args()).toMatch(/-filter_complex_script pipe:0 .*-f x11grab .*-map \[v\]/);
       await new Promise((r) => setTimeout(r, 200));
-      expect(existsSync(gate)).toBe(false);
+      expect(gateOpened()).toBe(false);
       encoder.activate();
-      await until(() => existsSync(gate));
-      expect(readFileSync(gate, "utf8")).toBe(
+      expect(await gate()).toBe(
         "[0:v]scale=flags=neighbor,format=yuv420p,mpdecimate=max=30,crop=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p[v]",
       );
     } finally {
@@ -73,28 +90,12 @@ describe("a grabbing encoder on standby", () => {
   });
 
   it("grabs at the full rate and drops the extra grabs first when asked for fewer frames", async () => {
-    const args = path.join(dir, "args");
-    const gate = path.join(dir, "gate");
-    fakeFfmpeg(
-      `echo "$@" > ${args}.part && mv ${args}.part ${args}; cat > ${gate}.part && mv ${gate}.part ${gate}; exec sleep 30`,
-    );
-    const encoder = new ScreenEncoder(
-      { platform: "linux", display: ":99" },
-      { ...SETTINGS, grabsPerFrame: 2 },
-      { onScreen() {}, onFrame() {}, onExit() {} },
-      log,
-      undefined,
-      "gated",
-    );
+    const { encoder, args, gate } = recordingEncoder({ ...SETTINGS, grabsPerFrame: 2 });
     try {
-      await until(() => existsSync(args));
-      expect(readFileSync(args, "utf8")).toMatch(/-framerate 60 /);
+      expect(await args()).toMatch(/-framerate 60 /);
       encoder.activate();
-      await until(() => existsSync(gate));
       // One grab in two goes on, before anything is converted; a second's heartbeat is 30 frames.
-      expect(readFileSync(gate, "utf8")).toMatch(
-        /^\[0:v\]select=not\(mod\(n\\,2\)\),scale=.*,mpdecimate=max=30,/,
-      );
+      expect(await gate()).toMatch(/^\[0:v\]select=not\(mod\(n\\,2\)\),scale=.*,mpdecimate=max=30,/);
     } finally {
       encoder.stop();
     }
