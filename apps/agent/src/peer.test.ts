@@ -232,35 +232,41 @@ describe("the send time", () => {
   }, 30_000);
 });
 
+/** The recorder's peer answering `agent`'s offer, wired as the recorder service wires it. */
+function recorderAnswering(agent: ReturnType<typeof agentPeer>) {
+  const frames: string[] = [];
+  const gone: string[] = [];
+  let agentWork: Promise<unknown> = Promise.resolve();
+  let recorderWork: Promise<unknown> = Promise.resolve();
+  const recorder = new RecorderPeer({
+    iceServers: [],
+    log,
+    clock: () => performance.now(),
+    events: {
+      onCandidate: (candidate) => void agentWork.then(() => agent.peer.addCandidate(candidate)),
+      onFrame: (_frame, codec) => frames.push(codec),
+      onControl: () => {},
+      onGone: (reason) => gone.push(reason),
+    },
+  });
+  agent.handlers.onOffer = (sdp) => {
+    recorderWork = recorderWork.then(async () => {
+      const answer = await recorder.acceptOffer(sdp);
+      agentWork = agentWork.then(() => agent.peer.acceptAnswer(answer));
+    });
+  };
+  agent.handlers.onCandidate = (candidate) => {
+    recorderWork = recorderWork.then(() => recorder.addCandidate(candidate));
+  };
+  return { recorder, frames, gone };
+}
+
 describe("the recorder as the answerer", () => {
   it("takes H.264, the codec it stores, even from an agent that prefers VP8", async () => {
     const video = sources("vp8");
     const agent = agentPeer(video);
-    const frames: string[] = [];
-    const gone: string[] = [];
-    const recorder = new RecorderPeer({
-      iceServers: [],
-      log,
-      clock: () => performance.now(),
-      events: {
-        onCandidate: (candidate) => void agentWork.then(() => agent.peer.addCandidate(candidate)),
-        onFrame: (_frame, codec) => frames.push(codec),
-        onControl: () => {},
-        onGone: (reason) => gone.push(reason),
-      },
-    });
+    const { recorder, frames, gone } = recorderAnswering(agent);
     toClose.push(recorder);
-    let agentWork: Promise<unknown> = Promise.resolve();
-    let recorderWork: Promise<unknown> = Promise.resolve();
-    agent.handlers.onOffer = (sdp) => {
-      recorderWork = recorderWork.then(async () => {
-        const answer = await recorder.acceptOffer(sdp);
-        agentWork = agentWork.then(() => agent.peer.acceptAnswer(answer));
-      });
-    };
-    agent.handlers.onCandidate = (candidate) => {
-      recorderWork = recorderWork.then(() => recorder.addCandidate(candidate));
-    };
     await agent.peer.start();
     await vi.waitFor(() => expect(frames.length).toBeGreaterThan(0), { timeout: 15_000 });
     expect(new Set(frames)).toEqual(new Set(["h264"]));
@@ -325,7 +331,7 @@ describe("the data channels' association", () => {
   }, 20_000);
 });
 
-describe("a viewer's connection, once closed", () => {
+describe("a connection, once closed", () => {
   /** The UDP sockets this process holds open. */
   const udpSockets = () =>
     (process as unknown as { _getActiveHandles(): object[] })
@@ -344,5 +350,20 @@ describe("a viewer's connection, once closed", () => {
     // sockets (IPv4, IPv6, loopback) leaked with every viewer the agent ever had.
     await vi.waitFor(() => expect(udpSockets()).toBe(before));
     expect(withViewerClosed).toBeGreaterThan(before);
+  }, 30_000);
+
+  it("leaves none of the recorder's sockets open either (a werift answerer, werift's default bundling)", async () => {
+    const before = udpSockets();
+    const video = sources("h264");
+    const agent = agentPeer(video);
+    const { recorder, frames } = recorderAnswering(agent);
+    await agent.peer.start();
+    await vi.waitFor(() => expect(frames.length).toBeGreaterThan(0), { timeout: 15_000 });
+    const connected = udpSockets();
+    await recorder.close();
+    await agent.peer.close();
+    video.stop();
+    await vi.waitFor(() => expect(udpSockets()).toBe(before));
+    expect(connected).toBeGreaterThan(before);
   }, 30_000);
 });
