@@ -12,7 +12,7 @@
  *
  * The server leaves its pointer out of GetImage, so the capture draws it: the pointer's position and
  * image are read (XFIXES) while someone watches, and a move is a change like any other. They are
- * read when X says the pointer moved (XInput 2 raw motion) or changed its image (XFIXES), at most
+ * read when X says the pointer moved (XInput 2 motion) or changed its image (XFIXES), at most
  * every CURSOR_POLL_MS: polled every 50 ms instead, a still pointer was half of what a static
  * desktop with a viewer cost the agent (bench:media, 20 s: 0.023-0.028 core, 0.013-0.015 read 4
  * times a second).
@@ -76,8 +76,8 @@ const HEARTBEAT_MS = 1000;
 /** The pointer is read at most this often while it moves, and polled this often where X cannot say. */
 const CURSOR_POLL_MS = 50;
 /**
- * Where X says when the pointer moves, it is still read this often: a client's XWarpPointer moves
- * it without raw motion.
+ * Where X says when the pointer moves, it is still read this often: a client's XWarpPointer while
+ * another client grabs the pointer makes no event the capture hears (x-screen-reader.ts).
  */
 const CURSOR_CHECK_MS = 1000;
 /** A prepared capture nobody subscribed to (the session was declined) stops watching after this. */
