@@ -83,11 +83,12 @@ const SPARE_DELAY_MS = 3000;
 const MAX_SPARE_FAILURES = 3;
 /**
  * A screen grabbed because it keeps changing (capture-mode.ts: a film, an animation) is encoded at
- * this many frames a second where the agent's rate is a multiple of it (60 by default). ffmpeg converts every grab to YUV before `mpdecimate` can drop an
- * unchanged one, so at 60 a second half of a 30 frames/s film's grabs were converted only to be
- * dropped: bench:media's 1080p motion, ffmpeg alone, 0.41-0.49 core against 0.29-0.31 with every
- * other grab dropped before its conversion, at the same frames/s (ffmpeg-args.ts grabsPerFrame).
- * Capture by change keeps the agent's full rate: it hands out only frames that changed.
+ * this many frames a second where the agent's rate is a multiple of it (60 by default). ffmpeg
+ * converts every grab to YUV before `mpdecimate` can drop an unchanged one, so at 60 a second half
+ * of a 30 frames/s film's grabs were converted only to be dropped: bench:media's 1080p motion,
+ * ffmpeg alone, 0.41-0.49 core against 0.29-0.31 with every other grab dropped before its
+ * conversion, at the same frames/s (ffmpeg-args.ts grabsPerFrame). Capture by change keeps the
+ * agent's full rate: it hands out only frames that changed.
  */
 const BUSY_GRAB_FPS = 30;
 /** An encoder that dies is restarted after this, doubling up to a limit. */

@@ -123,20 +123,15 @@ describe.each<Source>(["GetImage", "framebuffer"])("DamageCapture on Xvfb, readi
           reads++;
           return read();
         };
-        const watch = reader.watchPointer.bind(reader);
-        reader.watchPointer = () => {
-          const watching = watch();
-          const tell = () => told++;
-          // The capture sets its own listener after this: count what X says alongside it.
-          queueMicrotask(() => {
-            const capture = reader.onPointer;
-            reader.onPointer = () => {
-              tell();
-              capture();
-            };
-          });
-          return watching;
-        };
+        // Whatever listener the capture sets, what X says is counted on its way there.
+        let listener = () => {};
+        Object.defineProperty(reader, "onPointer", {
+          get: () => () => {
+            told++;
+            listener();
+          },
+          set: (set: () => void) => (listener = set),
+        });
         return reader;
       },
       ...(source === "framebuffer" ? { framebuffer: display.framebuffer } : {}),
