@@ -32,6 +32,11 @@ import type { DamageCapture, RawFrame } from "./x11/damage-capture.ts";
 export interface ScreenEncoderEvents extends FrameEvents {
   /** The process ended on its own (not through stop()); `message` says why as well as ffmpeg did. */
   onExit(message: string): void;
+  /**
+   * A standby encoder's primed keyframe is ready: the screen as it was when primed, whether or
+   * not activation later hands it out (a picture to show while another encoder starts).
+   */
+  onPrimed?(keyframe: EncodedFrame): void;
 }
 
 const STDERR_TAIL_CHARS = 2000;
@@ -105,6 +110,7 @@ export class ScreenEncoder {
     const primed = this.primed;
     if (primed && !primed.keyframe) {
       primed.keyframe = frame;
+      if (!this.activated) this.events.onPrimed?.(frame);
       if (primed.use === "emit") this.events.onFrame(frame);
       return;
     }

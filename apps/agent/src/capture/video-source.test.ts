@@ -4,10 +4,12 @@ import { createLogger } from "@rd/log";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startVirtualDisplay, type VirtualDisplay } from "../virtual-display.ts";
 import type { EncodedFrame, ScreenSize } from "./encoded-frame.ts";
+import type { RawInput } from "./ffmpeg-args.ts";
+import { ScreenEncoder, type ScreenEncoderEvents } from "./screen-encoder.ts";
 import { VIDEO_CODECS, type VideoCodec } from "./video-codec.ts";
 import { childEnv, xAuthorityFor } from "../child-env.ts";
 import { VideoSource } from "./video-source.ts";
-import { DamageCapture } from "./x11/damage-capture.ts";
+import { DamageCapture, type RawFrame } from "./x11/damage-capture.ts";
 import { XScreenReader } from "./x11/x-screen-reader.ts";
 
 const log = createLogger("warn", { name: "test" });
@@ -327,6 +329,112 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
       capture.close();
     }
     await until(() => rawEncoders() === 0 && grabbers(desktop.display).length === 0);
+  });
+
+  it("primes a spare fed by change: its keyframe is told of at once and handed out only if activated", async () => {
+    const capture = new DamageCapture({
+      fps: 30,
+      log,
+      open: () => XScreenReader.open(desktop.display, xAuthorityFor(desktop.display)),
+    });
+    const primed: EncodedFrame[] = [];
+    const handedOut: EncodedFrame[] = [];
+    let encoder: ScreenEncoder | undefined;
+    try {
+      await capture.open();
+      await capture.prepare();
+      encoder = new ScreenEncoder(
+        { platform: "linux", display: desktop.display },
+        { codec, fps: 30, kbps: 1000 },
+        { onScreen() {}, onFrame: (f) => handedOut.push(f), onExit() {}, onPrimed: (f) => primed.push(f) },
+        log,
+        capture,
+        capture.size,
+      );
+      const taken = capture.take()!;
+      encoder.prime(taken.frame, taken.handOuts);
+      await until(() => primed.length === 1);
+      expect(primed[0]!.keyframe).toBe(true);
+      expect(handedOut).toEqual([]);
+    } finally {
+      encoder?.stop();
+      capture.close();
+    }
+  });
+
+  it("with grabWhenBusy, shows a busy screen as it was, encoded by the spare fed by change, until the grab's first frame", async () => {
+    // Stand-in encoders, told when to produce: which of the two is first is the point here.
+    const made: {
+      standby?: RawInput | "gated";
+      events: ScreenEncoderEvents;
+      activated: boolean;
+      stopped: boolean;
+      primedWith?: RawFrame;
+    }[] = [];
+    const capture = new DamageCapture({
+      fps: 60,
+      log,
+      open: () => XScreenReader.open(desktop.display, xAuthorityFor(desktop.display)),
+    });
+    const video = new VideoSource({
+      target: { platform: "linux", display: desktop.display },
+      codec,
+      fps: 60,
+      maxKbps: 1000,
+      log,
+      capture,
+      grabWhenBusy: true,
+      spares: true,
+      createEncoder: (_kbps, events, standby) => {
+        const encoder = { standby, events, activated: false, stopped: false } as (typeof made)[number];
+        made.push(encoder);
+        return {
+          stop: () => void (encoder.stopped = true),
+          activate: () => void (encoder.activated = true),
+          prime: (frame) => void (encoder.primedWith = frame),
+        };
+      },
+    });
+    const churning = churnScreen();
+    const key = (text: string): EncodedFrame => ({ data: Buffer.from(text), keyframe: true });
+    try {
+      await capture.open();
+      await capture.watchWhileIdle();
+      video.prepare();
+      const [byChange, grab] = made;
+      expect([typeof byChange?.standby, grab?.standby]).toEqual(["object", "gated"]);
+      await until(() => capture.changeRate() >= 10);
+
+      await video.sessionComing(true);
+      // The grab started at once; the spare fed by change was handed the screen as it is now.
+      expect(grab!.activated).toBe(true);
+      expect(byChange!.activated).toBe(false);
+      expect(byChange!.primedWith).toMatchObject({ width: SCREEN.width, height: SCREEN.height });
+      byChange!.events.onPrimed!(key("the screen as it was"));
+
+      const { frames, unsubscribe } = collect(video);
+      expect(frames.map((f) => f.data.toString())).toEqual(["the screen as it was"]);
+      grab!.events.onFrame(key("the grab's first"));
+      grab!.events.onFrame({ data: Buffer.from("the grab's next"), keyframe: false });
+      // A stand-in later than the grab's own first frame would only go back in time.
+      byChange!.events.onPrimed!(key("too late"));
+      expect(frames.map((f) => f.data.toString())).toEqual([
+        "the screen as it was",
+        "the grab's first",
+        "the grab's next",
+      ]);
+
+      // Primed once, the spare is spent: the next spare fed by change is a fresh one.
+      video.prepare(false);
+      expect(byChange!.stopped).toBe(true);
+      expect(made.filter((e) => e.standby !== "gated" && !e.stopped)).toHaveLength(1);
+      unsubscribe();
+    } finally {
+      made[0]?.primedWith?.release();
+      await churning.stop();
+      video.stop();
+      capture.close();
+    }
   });
 
   it("with grabWhenBusy, a session requested on a quiet screen starts by change, a spare of each kind loaded", async () => {

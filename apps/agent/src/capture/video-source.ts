@@ -44,14 +44,15 @@ export interface VideoSourceOptions {
   /** With `capture`: let ffmpeg grab the screen while it is busy (capture-mode.ts). */
   grabWhenBusy?: boolean;
   /**
-   * Keep a loaded encoder waiting for the next start (prepare()); on unless false. Tests that count
-   * one encoder's processes turn it off.
+   * Keep a loaded encoder waiting for the next start (prepare()); on unless false, or with
+   * `createEncoder` unless true. Tests that count one encoder's processes turn it off.
    */
   spares?: boolean;
-  /** For tests: how encoders are made. */
+  /** For tests: how encoders are made (a spare's `standby` says what it waits for). */
   createEncoder?: (
     kbps: number,
     events: ScreenEncoderEvents,
+    standby?: RawInput | "gated",
   ) => { stop(): void; activate?(): void; prime?(frame: RawFrame, handOuts: number): void };
 }
 
@@ -107,6 +108,13 @@ interface Encoder {
   standby?: RawInput | "gated";
   /** Fed by the change-driven capture; else ffmpeg grabs the screen. */
   byChange: boolean;
+  /** Its first frame came. */
+  started: boolean;
+  /**
+   * Handed a picture to encode ahead (a spare fed by change). Once only: the frame after it is a
+   * keyframe as well, but no later one.
+   */
+  primed: boolean;
   stop(): void;
   activate(): void;
   prime(frame: RawFrame, handOuts: number): void;
@@ -210,7 +218,36 @@ export class VideoSource {
       await capture!.prepare();
       return this.prepare();
     }
-    if (startNow) this.anticipate();
+    if (!startNow) return;
+    this.anticipate();
+    if (capture?.usable) await this.prepareStandIn(capture);
+  }
+
+  /**
+   * A busy screen's grab gets to its first frame 100-500 ms after its start under the load of a
+   * Connect (ffmpeg opens the screen, waits a frame period, converts and encodes a whole screen),
+   * which made it the last thing a session's first picture waited for. The spare fed by change,
+   * loaded and waiting, is handed the screen as it is now and encodes it: that keyframe stands in
+   * until the grab's first frame (standIn()).
+   */
+  private async prepareStandIn(capture: DamageCapture) {
+    const spare = this.spares.get("change");
+    if (!spare || spare.primed) return;
+    await capture.prepare();
+    const taken = capture.take();
+    if (!taken) return;
+    if (this.current?.started !== false || this.current.byChange) return taken.frame.release();
+    this.options.log.debug({}, "priming a stand-in");
+    spare.prime(taken.frame, taken.handOuts);
+  }
+
+  /** A spare's primed keyframe: the first picture, while the running grab has shown none yet. */
+  private standIn(keyframe: EncodedFrame) {
+    const running = this.current;
+    if (!running || running.byChange || running.started || this.next) return;
+    this.options.log.debug({ bytes: keyframe.data.length }, "a stand-in first frame");
+    if (Array.isArray(this.early)) this.early = [keyframe];
+    for (const viewer of this.viewers) viewer.onFrame(keyframe);
   }
 
   /**
@@ -333,11 +370,12 @@ export class VideoSource {
    */
   prepare(prime = true): void {
     const { createEncoder, spares } = this.options;
-    if (createEncoder || spares === false || this.spareFailures >= MAX_SPARE_FAILURES) return;
+    if (spares === false || (createEncoder && !spares) || this.spareFailures >= MAX_SPARE_FAILURES) return;
     const kbps = this.targetKbps;
     for (const standby of this.spareKinds()) {
       let spare = this.spares.get(kindOf(standby));
-      if (!spare || !this.spareFits(spare, kbps, standby)) {
+      // Primed for a start that did not take it (a stand-in's, a session that never came): spent.
+      if (!spare || spare.primed || !this.spareFits(spare, kbps, standby)) {
         spare?.stop();
         spare = this.makeEncoder(kbps, standby);
         this.spares.set(kindOf(standby), spare);
@@ -390,7 +428,6 @@ export class VideoSource {
   /** An encoder and how its frames are handled; on standby (a spare) when given one. */
   private makeEncoder(kbps: number, standby?: RawInput | "gated"): Encoder {
     const { log } = this.options;
-    let started = false;
     const rung = rungFor(kbps, this.rung);
     const { scale } = LADDER[rung]!;
     const byChange = standby ? standby !== "gated" : this.byChange;
@@ -402,6 +439,8 @@ export class VideoSource {
       why: "spare",
       standby,
       byChange,
+      started: false,
+      primed: false,
       stop: () => {},
       activate: () => {},
       prime: (frame) => frame.release(),
@@ -412,10 +451,11 @@ export class VideoSource {
         this.screen = size;
         for (const viewer of this.viewers) viewer.onScreen(size);
       },
+      onPrimed: (keyframe) => this.standIn(keyframe),
       onFrame: (frame) => {
-        if (!started) {
+        if (!encoder.started) {
           // The switch-over: this encoder's first frame is a keyframe; the old one can go.
-          started = true;
+          encoder.started = true;
           log.debug(
             {
               why: encoder.why,
@@ -466,10 +506,14 @@ export class VideoSource {
           byChange ? this.options.capture : undefined,
           standby,
         ));
-    const process = create(kbps, events);
+    const process = create(kbps, events, standby);
     encoder.stop = () => process.stop();
     encoder.activate = () => process.activate?.();
-    encoder.prime = (frame, handOuts) => (process.prime ? process.prime(frame, handOuts) : frame.release());
+    encoder.prime = (frame, handOuts) => {
+      encoder.primed = true;
+      if (process.prime) process.prime(frame, handOuts);
+      else frame.release();
+    };
     return encoder;
   }
 
