@@ -424,11 +424,13 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
         "the grab's next",
       ]);
 
-      // Primed once, the spare is spent: the next spare fed by change is a fresh one.
+      // Primed once, the spare cannot be primed again: kept while the session runs (it would still
+      // start on a keyframe), and replaced by a fresh one when the session is over.
       video.prepare(false);
+      expect(byChange!.stopped).toBe(false);
+      unsubscribe();
       expect(byChange!.stopped).toBe(true);
       expect(made.filter((e) => e.standby !== "gated" && !e.stopped)).toHaveLength(1);
-      unsubscribe();
     } finally {
       made[0]?.primedWith?.release();
       await churning.stop();

@@ -374,8 +374,11 @@ export class VideoSource {
     const kbps = this.targetKbps;
     for (const standby of this.spareKinds()) {
       let spare = this.spares.get(kindOf(standby));
-      // Primed for a start that did not take it (a stand-in's, a session that never came): spent.
-      if (!spare || spare.primed || !this.spareFits(spare, kbps, standby)) {
+      // Primed for a start that did not take it (a stand-in's), a spare cannot be primed again,
+      // though it still starts on a keyframe: replaced once no session runs, not meanwhile (a
+      // spawn stalls this loop ~30 ms) nor when one is coming (a fresh one is slower than it).
+      const spent = spare?.primed && !prime && !this.current;
+      if (!spare || spent || !this.spareFits(spare, kbps, standby)) {
         spare?.stop();
         spare = this.makeEncoder(kbps, standby);
         this.spares.set(kindOf(standby), spare);
