@@ -425,11 +425,12 @@ describe.each(VIDEO_CODECS)("VideoSource with change-driven capture (%s)", (code
       ]);
 
       // Primed once, the spare cannot be primed again: kept while the session runs (it would still
-      // start on a keyframe), and replaced by a fresh one when the session is over.
+      // start on a keyframe), and replaced by a fresh one a while after the session.
       video.prepare(false);
       expect(byChange!.stopped).toBe(false);
       unsubscribe();
-      expect(byChange!.stopped).toBe(true);
+      expect(byChange!.stopped).toBe(false);
+      await until(() => byChange!.stopped, 5000);
       expect(made.filter((e) => e.standby !== "gated" && !e.stopped)).toHaveLength(1);
     } finally {
       made[0]?.primedWith?.release();

@@ -366,18 +366,20 @@ export class VideoSource {
    * Has a spare encoder waiting: an ffmpeg that has loaded and waits on stdin, for the next start
    * to take at once. Captured by change, it waits for frames (once the screen's size is known);
    * grabbing, behind its gate. Waiting costs no CPU, so a spare is also kept between sessions.
-   * With `prime`, a spare fed by change is also handed the picture there is, to encode ahead.
+   * With `prime`, a spare fed by change is also handed the picture there is, to encode ahead;
+   * with `renewSpent`, one primed already and never taken is replaced (see below).
    */
-  prepare(prime = true): void {
+  prepare(prime = true, renewSpent = false): void {
     const { createEncoder, spares } = this.options;
     if (spares === false || (createEncoder && !spares) || this.spareFailures >= MAX_SPARE_FAILURES) return;
     const kbps = this.targetKbps;
     for (const standby of this.spareKinds()) {
       let spare = this.spares.get(kindOf(standby));
       // Primed for a start that did not take it (a stand-in's), a spare cannot be primed again,
-      // though it still starts on a keyframe: replaced once no session runs, not meanwhile (a
-      // spawn stalls this loop ~30 ms) nor when one is coming (a fresh one is slower than it).
-      const spent = spare?.primed && !prime && !this.current;
+      // though it still starts on a keyframe. It is renewed a while after a session (stopAll()),
+      // not during one (a spawn stalls this loop ~30 ms), not when one is coming (a fresh spare
+      // loads slower than this one starts), and not together with the spare a session took.
+      const spent = spare?.primed && renewSpent && !this.current;
       if (!spare || spent || !this.spareFits(spare, kbps, standby)) {
         spare?.stop();
         spare = this.makeEncoder(kbps, standby);
@@ -539,6 +541,8 @@ export class VideoSource {
     this.next?.stop();
     this.current = this.next = undefined;
     if (keepWarm) this.prepare(false);
+    clearTimeout(this.spareTimer);
+    this.spareTimer = setTimeout(() => this.prepare(false, true), SPARE_DELAY_MS);
   }
 }
 
