@@ -15,6 +15,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { RecorderPeer } from "../../../packages/recording/src/recorder/recorder-peer.ts";
 import type { VideoCodec } from "./capture/video-codec.ts";
+import type { ScreenEncoderEvents } from "./capture/screen-encoder.ts";
 import { VideoSources } from "./capture/video-sources.ts";
 import { AgentPeer, type AgentPeerEvents } from "./peer.ts";
 import { ABS_SEND_TIME_URI, PLAYOUT_DELAY_URI } from "./rtp-extensions.ts";
@@ -84,8 +85,12 @@ function videoCodecs(sdp: string) {
  * the signaling relay collapsed: each side applies what the other sends, in order. `extensions`: the
  * RTP header extensions it knows (Chromium knows playout-delay and abs-send-time).
  */
-async function watch(preferred: VideoCodec, codecs: (VideoCodec | "vp9")[], extensions: string[] = []) {
-  const video = sources(preferred);
+async function watch(
+  preferred: VideoCodec,
+  codecs: (VideoCodec | "vp9")[],
+  extensions: string[] = [],
+  video = sources(preferred),
+) {
   const agent = agentPeer(video);
   const viewer = new WeriftPeerConnection({
     iceServers: [],
@@ -313,6 +318,37 @@ describe("the first video frames", () => {
     await vi.waitFor(() => expect(packets.some((p) => p.header.marker)).toBe(true), { timeout: 15_000 });
     // Still not "connected" by werift's count: the frames came on DTLS alone.
     expect(agent.connected()).toBe(0);
+  }, 30_000);
+});
+
+describe("a viewer whose media path is up before its encoder's first frame", () => {
+  it("gets that frame, a keyframe, and no second encoder for one", async () => {
+    // Encoders that produce only when told: the path comes up first, as it did for 5 of 8
+    // sessions on bench:media's 1080p motion desktop.
+    const encoders: ScreenEncoderEvents[] = [];
+    const video = new VideoSources({
+      target: { platform: process.platform, display: display.display },
+      codec: "h264",
+      fps: 10,
+      maxKbps: 500,
+      log,
+      createEncoder: (_kbps, events) => {
+        encoders.push(events);
+        return { stop() {} };
+      },
+    });
+    toClose.push({ close: () => video.stop() });
+    const { peer, packets, connected } = await watch("h264", ["h264"], [], video);
+    await vi.waitFor(() => expect(connected()).toBe(1), { timeout: 15_000 });
+    expect(encoders).toHaveLength(1);
+
+    // One IDR slice, as AVC length-prefixed NAL units.
+    encoders[0]!.onFrame({ data: Buffer.from([0, 0, 0, 3, 0x65, 0x88, 0x84]), keyframe: true });
+    await vi.waitFor(() => expect(packets.some((p) => p.header.marker)).toBe(true));
+    // Past the source's keyframe interval (1 s): a request would have started another encoder.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(encoders).toHaveLength(1);
+    expect(peer.source?.codec).toBe("h264");
   }, 30_000);
 });
 

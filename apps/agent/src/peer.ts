@@ -108,6 +108,8 @@ export class AgentPeer {
   private videoUp = false;
   /** Frames encoded before the media path was up, from a keyframe on (see hold()). */
   private held: EncodedFrame[] = [];
+  /** A frame was let go before the media path was up: the viewer needs a keyframe when it is. */
+  private missedFrame = false;
   private unsubscribeVideo?: () => void;
   private disconnectedTimer?: ReturnType<typeof setTimeout>;
   private establishTimer?: ReturnType<typeof setTimeout>;
@@ -380,13 +382,25 @@ export class AgentPeer {
   private hold(frame: EncodedFrame) {
     if (frame.keyframe) this.held = [frame];
     else if (this.held.length && this.held.length < MAX_HELD_FRAMES) this.held.push(frame);
-    else this.held = [];
+    else {
+      this.held = [];
+      this.missedFrame = true;
+    }
   }
 
+  /**
+   * Sends what was held. With nothing held and nothing let go, the first frame of this viewer's
+   * encoder is still to come, and is a keyframe: asking for one restarted the encoder a second
+   * later, for nothing, in every session whose media path was up first (1080p motion: 5 of 8).
+   */
   private sendHeld() {
     const held = this.held;
     this.held = [];
-    if (!this.feed || !held.length) return this.source?.requestKeyframe();
+    if (!this.feed) return;
+    if (!held.length) {
+      if (this.missedFrame) this.source?.requestKeyframe();
+      return;
+    }
     this.tileFeed?.videoFrame();
     // Stamped a millisecond apart, the last one now: they are shown at once, in order.
     const now = this.feed.packetizer.timestampNow();
