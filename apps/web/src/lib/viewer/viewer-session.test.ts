@@ -23,7 +23,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { refusedControl, ViewerSession, type ViewerSessionEvents } from "./viewer-session.ts";
 import type { ViewerState } from "./viewer-state.ts";
 import { eventually } from "./eventually.ts";
-import { type EarlyLink, helloEarly, openSignalingEarly, takeEarlyLink } from "./early-socket.ts";
 
 const SECRET = "viewer-test-secret-0123456789abcdef0123";
 
@@ -246,7 +245,6 @@ describe("ViewerSession against the real signaling worker", () => {
     ticket: string | (() => Promise<string>),
     signalUrl = url,
     ice: { page?: RTCIceServer[]; configs?: RTCConfiguration[] } = {},
-    earlyLink?: EarlyLink,
   ) {
     const states: [ViewerState, string | undefined][] = [];
     const controls: unknown[] = [];
@@ -275,7 +273,6 @@ describe("ViewerSession against the real signaling worker", () => {
       signalUrl,
       iceServers: ice.page ?? [],
       events,
-      ...(earlyLink ? { earlyLink } : {}),
       tuning: { endConfirmMs: 1_000, reconnectFirstMs: 100, reconnectMaxMs: 500 },
       // The configuration is recorded, not applied: the peers are on this machine and need no
       // servers, and werift's own config type differs in details.
@@ -317,35 +314,6 @@ describe("ViewerSession against the real signaling worker", () => {
       endReason: "ended_by_technician",
     });
     expect(v.orphaned()).toBe(false);
-  }, 30_000);
-
-  it("goes live on the link Connect said hello on before the viewer existed, from what it held meanwhile", async () => {
-    const { agentId } = await onlineAgent("accept");
-    const { session: row, ticket } = await caller.sessions.create({ agentId });
-    openSignalingEarly(url);
-    helloEarly(row.id, ticket);
-    // The worker welcomed it and the agent heard: all of it waits for the viewer.
-    for (let tries = 0; ; tries++) {
-      const { participants } = await caller.sessions.byId({ id: row.id });
-      if (participants[0]?.connected) break;
-      if (tries > 250) throw new Error("the early hello was not welcomed");
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await new Promise((r) => setTimeout(r, 300));
-    const early = takeEarlyLink(row.id, url)!;
-    const v = viewer(
-      row.id,
-      () => Promise.reject(new Error("the first connection needs no ticket")),
-      url,
-      {},
-      early,
-    );
-    expect(v.session.peerToken).toBe(early.peer);
-
-    await eventually(() => v.session.state === "live", "live");
-    expect(v.tracks).toEqual(["video"]);
-    // The welcome it missed, replayed: who it is in the session.
-    expect(v.session.participantId).toBe((await caller.sessions.byId({ id: row.id })).myParticipantId);
   }, 30_000);
 
   it("gives its peer connection the worker's TURN server with its own credential, then the page's", async () => {

@@ -19,8 +19,7 @@ import {
   type SignalMessageOf,
 } from "@rd/protocol";
 import { ViewerPeer } from "./peer.ts";
-import { CLOSE_ABNORMAL, SignalingClient, type SignalingHandlers } from "@rd/protocol/signaling-client";
-import type { EarlyLink } from "./early-socket.ts";
+import { CLOSE_ABNORMAL, SignalingClient } from "@rd/protocol/signaling-client";
 import {
   canTransition,
   closeOutcome,
@@ -117,11 +116,6 @@ export interface ViewerSessionOptions {
   tuning?: Partial<ViewerSessionTuning>;
   /** This page's peer-connection instance; a random one by default (a reload is a new one). */
   peer?: string;
-  /**
-   * The first connection: a link that already said hello with this session's ticket and the page's
-   * peer token (Connect's, early-socket.ts). Later ones get a ticket of their own.
-   */
-  earlyLink?: EarlyLink;
   createSocket?: (url: string) => WebSocket;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
 }
@@ -150,8 +144,6 @@ export class ViewerSession {
   /** This viewer asked to end the session: the end that follows is its own doing. */
   private endRequested = false;
   private started = false;
-  /** Connect's link that said hello already, until the first connection takes it. */
-  private earlyLink: EarlyLink | undefined;
   private snapshotVersion = -1;
   /** The worker's STUN/TURN servers from its latest welcome: each welcome brings a fresh credential. */
   private workerIceServers: RTCIceServer[] = [];
@@ -164,8 +156,7 @@ export class ViewerSession {
   constructor(options: ViewerSessionOptions) {
     this.options = options;
     this.tuning = { ...DEFAULT_TUNING, ...options.tuning };
-    this.earlyLink = options.earlyLink;
-    this.peerToken = options.earlyLink?.peer ?? options.peer ?? `page-${crypto.randomUUID()}`;
+    this.peerToken = options.peer ?? `page-${crypto.randomUUID()}`;
   }
 
   /** The peer connection, once the agent's first offer or candidate arrived. */
@@ -254,12 +245,6 @@ export class ViewerSession {
   // ——— The signaling link ———
 
   private async connect() {
-    const early = this.earlyLink;
-    this.earlyLink = undefined;
-    if (early) {
-      this.signaling = early.link;
-      return early.attach(this.linkHandlers(() => early.link));
-    }
     let ticket: string;
     try {
       ticket = await this.options.getTicket();
@@ -267,34 +252,29 @@ export class ViewerSession {
       return this.ticketFailed(error);
     }
     if (isTerminalViewerState(this.state)) return;
-    const link: SignalingClient = new SignalingClient({
+    const link = new SignalingClient({
       url: this.options.signalUrl,
       ticket,
       peer: this.peerToken,
       createSocket: this.options.createSocket,
-      handlers: this.linkHandlers(() => link),
+      handlers: {
+        onWelcome: (welcome) => {
+          this.everWelcomed = true;
+          this.reconnectAttempt = 0;
+          this.participantId = welcome.participantId ?? null;
+          this.workerIceServers = welcome.iceServers ?? [];
+          // A peer made before a reconnect keeps working; its next ICE restart uses the new credential.
+          this.peer?.setIceServers(this.iceServers());
+          this.options.events.onSignaling?.("connected");
+        },
+        onMessage: (message) => this.onSignal(message),
+        onClose: ({ code, reason, opened }) => {
+          if (this.signaling === link) this.onSignalingClosed(code, reason, opened);
+        },
+        onInvalid: (error) => console.warn("signaling: dropped an invalid message", error),
+      },
     });
     this.signaling = link;
-  }
-
-  /** What a link tells this session; `link` names it once it exists (the handlers come first). */
-  private linkHandlers(link: () => SignalingClient): SignalingHandlers {
-    return {
-      onWelcome: (welcome) => {
-        this.everWelcomed = true;
-        this.reconnectAttempt = 0;
-        this.participantId = welcome.participantId ?? null;
-        this.workerIceServers = welcome.iceServers ?? [];
-        // A peer made before a reconnect keeps working; its next ICE restart uses the new credential.
-        this.peer?.setIceServers(this.iceServers());
-        this.options.events.onSignaling?.("connected");
-      },
-      onMessage: (message) => this.onSignal(message),
-      onClose: ({ code, reason, opened }) => {
-        if (this.signaling === link()) this.onSignalingClosed(code, reason, opened);
-      },
-      onInvalid: (error) => console.warn("signaling: dropped an invalid message", error),
-    };
   }
 
   private ticketFailed(error: unknown) {
