@@ -236,15 +236,19 @@ export class VideoSource {
     await capture.prepare();
     const taken = capture.take();
     if (!taken) return;
-    if (this.current?.started !== false || this.current.byChange) return taken.frame.release();
+    if (!this.grabStarting) return taken.frame.release();
     this.options.log.debug({}, "priming a stand-in");
     spare.prime(taken.frame, taken.handOuts);
   }
 
+  /** A grab runs and has not produced its first frame yet: what a stand-in is for. */
+  private get grabStarting(): boolean {
+    return !!this.current && !this.current.byChange && !this.current.started;
+  }
+
   /** A spare's primed keyframe: the first picture, while the running grab has shown none yet. */
   private standIn(keyframe: EncodedFrame) {
-    const running = this.current;
-    if (!running || running.byChange || running.started || this.next) return;
+    if (!this.grabStarting || this.next) return;
     this.options.log.debug({ bytes: keyframe.data.length }, "a stand-in first frame");
     if (Array.isArray(this.early)) this.early = [keyframe];
     for (const viewer of this.viewers) viewer.onFrame(keyframe);

@@ -2,8 +2,8 @@
  * The X requests screen capture makes, on top of x-connection.ts: the root window's pixels
  * (GetImage), its size (GetGeometry), change notifications (the DAMAGE extension) and the pointer's
  * image and position (XFIXES, since the server leaves its cursor out of GetImage), with word of
- * when the pointer moved (XInput 2's raw motion) or changed its image (XFIXES), so that a still
- * pointer need not be polled.
+ * when the pointer moved (XInput 2 motion and raw motion) or changed its image (XFIXES), so that
+ * a still pointer need not be polled.
  */
 import { type Extension, queryExtension, rootSize, u32s, XConnection } from "./x-connection.ts";
 
