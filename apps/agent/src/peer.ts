@@ -22,6 +22,7 @@ import { LossEstimate } from "./loss-estimate.ts";
 import { RtpPacer } from "./rtp-pacer.ts";
 import { MIN_PACE_KBPS, PaceControl, type PaceChange } from "./pace-control.ts";
 import { holdEarlyDtls } from "./early-dtls.ts";
+import { reportIceAtOnce } from "./ice-checks.ts";
 import {
   absSendTime,
   offeredVideoExtensions,
@@ -299,6 +300,7 @@ export class AgentPeer {
     await this.pc.setLocalDescription(offer);
     // Before the association starts: its INIT is timed by the same timeout (sctp-timeout.ts).
     shortenRetransmissionTimeout(this.pc);
+    reportIceAtOnce(this.pc);
     holdEarlyDtls(this.pc, (count) =>
       this.options.log.debug({ count }, "handed the viewer's early DTLS packets to the DTLS server"),
     );

@@ -14,6 +14,7 @@ import type { Logger } from "@rd/log";
 import { DATA_CHANNELS } from "@rd/protocol";
 import { MediaStreamTrack, type RTCIceCandidate, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
 import { codecsByPreference } from "./capture/video-codec.ts";
+import { reportIceAtOnce } from "./ice-checks.ts";
 import { offeredVideoExtensions } from "./rtp-extensions.ts";
 import { videoCodecParameters } from "./video-negotiation.ts";
 
@@ -80,6 +81,7 @@ async function connect(agent: RTCPeerConnection, viewer: RTCPeerConnection): Pro
   );
 
   await agent.setLocalDescription(await agent.createOffer());
+  reportIceAtOnce(agent);
   await viewer.setRemoteDescription(agent.localDescription!);
   agentCandidates.open();
   await viewer.setLocalDescription(await viewer.createAnswer());
