@@ -103,7 +103,7 @@ describe("reportIceAtOnce", () => {
     expect(await atConnected).toBe(1);
   });
 
-  it("still connects when nothing of the browser arrives within a tick, from candidates trickled later", async () => {
+  it("waits for candidates trickled after the answer when nothing of the browser came first, then connects", async () => {
     const agent = peer();
     const viewer = peer();
     agent.createDataChannel("input");

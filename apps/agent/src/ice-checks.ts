@@ -9,8 +9,9 @@
  * DTLS server with it) waited for the tick: bench:media's agent log showed "checking" to
  * "connected" in 20–24 ms on nearly every connection.
  *
- * So `connect()` first waits, up to one tick, for the browser to show up (a candidate, or a check
- * of its own, which werift keeps for the start); and once the check list has pairs and a check
+ * So `connect()` first waits for the browser to show up (a candidate, or a check of its own, which
+ * werift keeps for the start): with nothing to check werift could do nothing meanwhile either, and
+ * its ticks would only make the check that follows wait. Once the check list has pairs and a check
  * has started, the pacing moves to a timer of the agent's own, at werift's 20 ms, while `connect()`
  * goes straight to waiting for the outcome, which werift settles the moment a check completes the
  * list (or every pair has failed). With an empty list werift paces as before: waiting for an
@@ -24,14 +25,20 @@ import type { RTCPeerConnection } from "werift";
 /** werift's own pause between two checks (RFC 8445's Ta), kept. */
 const PACING_MS = 20;
 
-/** How often `connect()` looks for the browser while it waits for it (at most PACING_MS). */
+/** How often `connect()` looks for the browser while it waits for it. */
 const LOOK_MS = 1;
+/**
+ * The longest it waits: longer than a relay-only browser takes to gather its first candidate; past
+ * it, werift paces as it always did.
+ */
+const MAX_WAIT_MS = 2000;
 
 /** The part of werift's ICE connection used here. */
 interface Scheduler {
   state?: string;
   checkList?: unknown[];
   earlyChecks?: unknown[];
+  remoteCandidatesEnd?: boolean;
   schedulingChecks?: () => boolean;
   connect?: () => Promise<void>;
 }
@@ -79,9 +86,17 @@ export function reportIceAtOnce(pc: RTCPeerConnection): number {
   return count;
 }
 
-/** Resolves once `connection` has a pair or a check from the far end kept for the start, or after a tick. */
+/**
+ * Resolves once `connection` has a pair or a check from the far end kept for the start, or will get
+ * neither (the far end's candidates are over; closed), or after MAX_WAIT_MS.
+ */
 async function browserSeen(connection: Scheduler): Promise<void> {
-  const until = performance.now() + PACING_MS;
-  while (!connection.checkList?.length && !connection.earlyChecks?.length && performance.now() < until)
-    await new Promise((resolve) => setTimeout(resolve, LOOK_MS));
+  const until = performance.now() + MAX_WAIT_MS;
+  const waiting = () =>
+    !connection.checkList?.length &&
+    !connection.earlyChecks?.length &&
+    !connection.remoteCandidatesEnd &&
+    connection.state !== "closed" &&
+    performance.now() < until;
+  while (waiting()) await new Promise((resolve) => setTimeout(resolve, LOOK_MS));
 }
