@@ -144,8 +144,11 @@ export interface SignalStore {
    * viewer's); null for every other, and once the session is no longer pending.
    */
   claimRequest(sessionId: string): Promise<SignalMessageOf<"session/request"> | null>;
-  /** False when the participant is no longer in the session (it left meanwhile). */
-  participantConnected(participantId: string, peer: string | null): Promise<boolean>;
+  /**
+   * The session's participants version that has this participant connected; null when it is no
+   * longer in the session (it left meanwhile).
+   */
+  participantConnected(participantId: string, peer: string | null): Promise<number | null>;
   participantDisconnected(participantId: string, peer: string | null, pageClosed?: boolean): Promise<void>;
   participantAway(participantId: string): Promise<boolean>;
   leave(participantId: string, reason: ParticipantLeaveReason, actor: Actor): Promise<void>;
@@ -501,10 +504,9 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
 
     async participantConnected(participantId, peer) {
       try {
-        await participantConnected(db, { participantId, peer });
-        return true;
+        return await participantConnected(db, { participantId, peer });
       } catch (error) {
-        if (error instanceof ParticipantNotFound) return false;
+        if (error instanceof ParticipantNotFound) return null;
         throw error;
       }
     },

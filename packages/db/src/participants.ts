@@ -327,21 +327,21 @@ export async function participantWithSession(
 }
 
 /**
- * A viewer connected (or reconnected, maybe from a new page: `peer`). ParticipantNotFound when the
- * participant has left meanwhile.
+ * A viewer connected (or reconnected, maybe from a new page: `peer`); resolves with the session's
+ * participants version that says so. ParticipantNotFound when the participant has left meanwhile.
  */
 export async function participantConnected(
   executor: Executor,
   { participantId, peer }: { participantId: string; peer: string | null },
-): Promise<void> {
-  await executor.transaction(async (tx) => {
+): Promise<number> {
+  return executor.transaction(async (tx) => {
     const locked = await lockParticipant(tx, participantId);
     if (!locked || locked.participant.leftAt) throw new ParticipantNotFound();
     await tx
       .update(SessionParticipants)
       .set({ connected: true, peer, seenAt: new Date() })
       .where(eq(SessionParticipants.id, participantId));
-    await bump(tx, locked.session);
+    return bump(tx, locked.session);
   });
 }
 

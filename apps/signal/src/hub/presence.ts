@@ -227,9 +227,8 @@ export class Presence {
       participantId: p.participantId,
       ...ice,
     });
-    if (!(await store.participantConnected(p.participantId, peer))) {
-      return this.ctx.sessions.closeLeft(connection, p.participantId);
-    }
+    const version = await store.participantConnected(p.participantId, peer);
+    if (version === null) return this.ctx.sessions.closeLeft(connection, p.participantId);
     this.ctx.liveness.participantBack(p.participantId);
     // A new request to an agent that is not there ends at once. A session already under way waits:
     // its agent may be on its way back (a restarted worker), and the grace period decides.
@@ -240,7 +239,7 @@ export class Presence {
     // The agent was asked when the session was made, if it was connected then (session-control.ts);
     // if not, the first viewer asks it. Everyone catches up with the session's state.
     if (p.status === "pending") await this.ctx.sessions.askAgent(p.sessionId, p.agentId);
-    await this.ctx.sessions.catchUp(connection, p.sessionId);
+    await this.ctx.sessions.catchUp(connection, p.sessionId, version);
   }
 
   /** A participant's other connection (elsewhere) took over: this one is stale. */

@@ -173,6 +173,41 @@ describe("a viewer's arrival: one snapshot read tells the viewer and its agent",
     expect(participants(sent.get(viewer))).toEqual([7]);
   });
 
+  it("the arrival's notice reads first (as on the embedded database): the catch-up shares its read", async () => {
+    const viewer = connection("technician");
+    const agent = connection("agent");
+    const store = heldReads(() => snapshot());
+    const { sessions, sent } = control(() => snapshot(), [viewer, agent], store.snapshot);
+
+    sessions.onNotice({ kind: "participants", sessionId: SESSION, agentId: "a", version: 7 });
+    await settle();
+    const caughtUp = sessions.catchUp(viewer, SESSION, 7);
+    store.answer();
+    await caughtUp;
+    await settle();
+    expect(store.reads).toBe(1);
+    expect(sent.get(viewer)?.map((m) => m.type)).toEqual(["session/participants", "session/state"]);
+    expect(participants(sent.get(agent))).toEqual([7]);
+  });
+
+  it("a catch-up reads again when the read under way is older than the viewer's arrival", async () => {
+    const viewer = connection("technician");
+    let version = 6;
+    const store = heldReads(() => snapshot({ version }));
+    const { sessions, sent } = control(() => snapshot(), [viewer], store.snapshot);
+
+    sessions.onNotice({ kind: "participants", sessionId: SESSION, agentId: "a", version: 6 });
+    await settle();
+    const caughtUp = sessions.catchUp(viewer, SESSION, 7);
+    store.answer();
+    await settle();
+    version = 7;
+    store.answer();
+    await caughtUp;
+    expect(store.reads).toBe(2);
+    expect(participants(sent.get(viewer))).toEqual([6, 7]);
+  });
+
   it("a notice of a newer version than the read under way reads again", async () => {
     const viewer = connection("technician");
     const agent = connection("agent");

@@ -196,10 +196,13 @@ export class SessionControl {
 
   /**
    * Brings a connection that just joined (a viewer) or came back (an agent resuming) up to date:
-   * the session's state and who is in it.
+   * the session's state and who is in it. With `atLeast` (the version its joining made), a read
+   * already under way serves when it is that recent: the notice of the joining, which reaches this
+   * worker first on the embedded database, has started one (two queries fewer on every Connect).
    */
-  async catchUp(connection: Connection, sessionId: string): Promise<void> {
-    const snapshot = await this.read(sessionId);
+  async catchUp(connection: Connection, sessionId: string, atLeast?: number): Promise<void> {
+    const shared = atLeast === undefined ? null : await this.readUnderWay(sessionId, atLeast);
+    const snapshot = shared ?? (await this.read(sessionId));
     if (!snapshot || connection.state !== "open") return;
     if (isTerminalSessionState(snapshot.status)) return this.tellOver(connection, sessionId, snapshot);
     this.ctx.delivery.send(connection, { type: "session/state", sessionId, status: snapshot.status });
@@ -213,8 +216,8 @@ export class SessionControl {
 
   /**
    * The session's snapshot, read after this call (a read already under way is shared only by
-   * callers that check its version: `pushSnapshot`). One read serves a viewer's catch-up and the
-   * notice of its arrival, which come a moment apart on every Connect.
+   * callers that check its version: `pushSnapshot`, `catchUp`). One read serves a viewer's catch-up
+   * and the notice of its arrival, which come a moment apart on every Connect, in either order.
    */
   private read(sessionId: string): Promise<Snapshot | null> {
     const read = this.ctx.store.snapshot(sessionId).finally(() => {
@@ -222,6 +225,12 @@ export class SessionControl {
     });
     this.reads.set(sessionId, read);
     return read;
+  }
+
+  /** The read under way, if there is one and it is at least `version` (a failed one is not). */
+  private async readUnderWay(sessionId: string, version: number): Promise<Snapshot | null> {
+    const shared = await this.reads.get(sessionId)?.catch(() => null);
+    return shared && shared.version >= version ? shared : null;
   }
 
   /**
@@ -260,8 +269,7 @@ export class SessionControl {
       // A participants notice names the version it made: nothing to do where everyone has it, and
       // a read under way serves if it is at least that recent.
       if (connections.every((c) => (c.snapshotVersions.get(sessionId) ?? -1) >= version)) return;
-      const shared = await this.reads.get(sessionId);
-      snapshot = shared && shared.version >= version ? shared : await this.read(sessionId);
+      snapshot = (await this.readUnderWay(sessionId, version)) ?? (await this.read(sessionId));
     }
     if (!snapshot) return;
     const over = isTerminalSessionState(snapshot.status);
