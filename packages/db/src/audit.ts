@@ -10,6 +10,7 @@ import { and, asc, desc, eq, gt, gte, lte, sql } from "drizzle-orm";
 import { publicKeyOf, verifyHeadSignature } from "./audit-signing.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import type { Database, Executor } from "./client.ts";
+import { inTransaction } from "./in-transaction.ts";
 import {
   type ActorType,
   type AuditHead,
@@ -68,12 +69,12 @@ export function eventHash(prevHash: string, event: HashedFields): string {
 
 /**
  * Appends one event to its tenant's chain. Pass a transaction to make the event part of a larger
- * change (the append then commits or rolls back with it).
+ * change (the append then commits or rolls back with it, and a failed append fails it).
  */
 export async function appendEvent(executor: Executor, input: NewEvent): Promise<SessionEvent> {
   // Round-trip through JSON so the hashed data is exactly what jsonb will give back.
   const data = JSON.parse(canonicalJson(input.data ?? {})) as Record<string, unknown>;
-  return executor.transaction(async (tx) => {
+  return inTransaction(executor, async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${"audit:" + input.tenantId}, 0))`);
     const [head] = await tx
       .select({ seq: SessionEvents.seq, hash: SessionEvents.hash })

@@ -27,6 +27,7 @@ import { and, asc, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import { appendEvent } from "./audit.ts";
 import type { Executor } from "./client.ts";
 import { notifyControl } from "./control-feed.ts";
+import { inTransaction } from "./in-transaction.ts";
 import {
   type ActorType,
   Desks,
@@ -271,7 +272,7 @@ export interface JoinOptions {
  * tab, a reload). Refused when the session is over or full.
  */
 export async function joinSession(executor: Executor, options: JoinOptions): Promise<SessionParticipant> {
-  return executor.transaction(async (tx) => {
+  return inTransaction(executor, async (tx) => {
     const session = await lockSession(tx, options.sessionId, options.tenantId);
     if (isTerminalSessionState(session.status)) {
       throw new JoinRefused(
