@@ -27,7 +27,6 @@ import {
   participantDisconnected,
   ParticipantNotFound,
   participantsSnapshot,
-  participantWithSession,
   Recordings,
   RemoteSessions,
   SessionParticipants,
@@ -310,15 +309,6 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
     });
   }
 
-  /** A technician's account may still take part: it exists and is not deactivated. */
-  async function userStanding(userId: string): Promise<{ ok: boolean; admin: boolean }> {
-    const [user] = await db
-      .select({ disabledAt: Users.disabledAt, role: Users.role })
-      .from(Users)
-      .where(eq(Users.id, userId));
-    return { ok: !!user && !user.disabledAt, admin: user?.role === "admin" };
-  }
-
   /** A candidate's share link still admits: not revoked, not expired (a candidate is never an admin). */
   async function linkStanding(linkId: string): Promise<{ ok: boolean; admin: boolean }> {
     const [link] = await db
@@ -401,7 +391,22 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
     },
 
     async participationForTicket(claims) {
-      const found = await participantWithSession(db, claims.tid, claims.pid);
+      // One read for a technician (the participation, its session and agent, and the user): the
+      // hello waits on it, on the embedded database's one thread, on every Connect.
+      const [found] = await db
+        .select({
+          participant: SessionParticipants,
+          session: RemoteSessions,
+          agentStatus: Agents.status,
+          agentRemovedAt: Agents.removedAt,
+          userDisabledAt: Users.disabledAt,
+          userRole: Users.role,
+        })
+        .from(SessionParticipants)
+        .innerJoin(RemoteSessions, eq(RemoteSessions.id, SessionParticipants.sessionId))
+        .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
+        .leftJoin(Users, eq(Users.id, SessionParticipants.userId))
+        .where(and(eq(SessionParticipants.id, claims.pid), eq(SessionParticipants.tenantId, claims.tid)));
       const candidate = claims.role === "candidate";
       const recorder = claims.role === "recorder";
       // A technician's ticket names their user; a candidate's the share link they came through; the
@@ -423,19 +428,14 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         };
       }
       const { participant, session } = found;
-      const [row] = await db
-        .select({
-          agentStatus: Agents.status,
-          removedAt: Agents.removedAt,
-        })
-        .from(Agents)
-        .where(eq(Agents.id, session.agentId));
+      const row = { agentStatus: found.agentStatus, removedAt: found.agentRemovedAt };
       // In this order: a deactivated user (a revoked link) hears that, whatever became of the session since.
       const standing = candidate
         ? await linkStanding(claims.uid)
         : recorder
           ? await recordingStanding(claims.uid)
-          : await userStanding(claims.uid);
+          : // A technician's account may still take part: it exists and is not deactivated.
+            { ok: found.userRole !== null && !found.userDisabledAt, admin: found.userRole === "admin" };
       if (!row || !standing.ok) {
         if (recorder)
           return { ok: false, code: "gone", why: "left", message: "this recording has been stopped" };

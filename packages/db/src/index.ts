@@ -69,7 +69,6 @@ export {
   participantDisconnected,
   ParticipantNotFound,
   participantsSnapshot,
-  participantWithSession,
   revokeDeskLinkParticipants,
   revokeUser,
   stopQuietly,

@@ -313,20 +313,6 @@ export async function joinSession(executor: Executor, options: JoinOptions): Pro
   });
 }
 
-/** The participation a ticket names, with its session; null when either is gone. */
-export async function participantWithSession(
-  executor: Executor,
-  tenantId: string,
-  participantId: string,
-): Promise<{ participant: SessionParticipant; session: RemoteSession } | null> {
-  const [row] = await executor
-    .select({ participant: SessionParticipants, session: RemoteSessions })
-    .from(SessionParticipants)
-    .innerJoin(RemoteSessions, eq(RemoteSessions.id, SessionParticipants.sessionId))
-    .where(and(eq(SessionParticipants.id, participantId), eq(SessionParticipants.tenantId, tenantId)));
-  return row ?? null;
-}
-
 /**
  * A viewer connected (or reconnected, maybe from a new page: `peer`); resolves with the session's
  * participants version that says so. ParticipantNotFound when the participant has left meanwhile.
