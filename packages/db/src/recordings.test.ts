@@ -224,7 +224,12 @@ describe.each(testDatabases())("recordings on $name", (backend) => {
 
   it("owes a recording to live sessions of 'always' machines, and ends recordings orphaned with their session", async () => {
     const owed = await liveSession("always");
+    const notOwed = await liveSession("choice");
     expect((await sessionsOwedRecording(handle.db)).map((s) => s.id)).toContain(owed);
+    // Asked about the sessions that just turned active: those of them it owes, and no other.
+    expect((await sessionsOwedRecording(handle.db, [owed, notOwed])).map((s) => s.id)).toEqual([owed]);
+    expect(await sessionsOwedRecording(handle.db, [notOwed])).toEqual([]);
+    expect(await sessionsOwedRecording(handle.db, [])).toEqual([]);
     const orphan = await start(owed, null);
     expect((await sessionsOwedRecording(handle.db)).map((s) => s.id)).not.toContain(owed);
     await transitionSession(handle.db, {

@@ -6,7 +6,7 @@
  * recorders scale out like workers and a dead one's recording is ended, not left "recording".
  */
 import { isTerminalSessionState } from "@rd/protocol";
-import { and, eq, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { appendEvent } from "./audit.ts";
 import type { Executor } from "./client.ts";
 import { notifyControl } from "./control-feed.ts";
@@ -342,14 +342,22 @@ export async function sweepOrphanRecordings(executor: Executor, now = new Date()
   return orphans.length;
 }
 
-/** Live sessions whose agent records every session but that have no recording yet. */
-export async function sessionsOwedRecording(executor: Executor): Promise<{ id: string; tenantId: string }[]> {
+/**
+ * Live sessions whose agent records every session but that have no recording yet; among
+ * `sessionIds` only, when given (the sessions that just turned active, rather than all of them).
+ */
+export async function sessionsOwedRecording(
+  executor: Executor,
+  sessionIds?: readonly string[],
+): Promise<{ id: string; tenantId: string }[]> {
+  if (sessionIds?.length === 0) return [];
   return executor
     .select({ id: RemoteSessions.id, tenantId: RemoteSessions.tenantId })
     .from(RemoteSessions)
     .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
     .where(
       and(
+        sessionIds ? inArray(RemoteSessions.id, [...sessionIds]) : undefined,
         eq(RemoteSessions.status, "active"),
         eq(Agents.recordingPolicy, "always"),
         sql`not exists (select 1 from ${Recordings} r where r.session_id = ${RemoteSessions.id})`,

@@ -41,9 +41,10 @@ const RETENTION_EVERY_MS = 60 * 60_000;
 
 /**
  * A pass's parts: start what an "always" policy owes, claim recordings nobody holds, end orphans
- * and expired recordings. The timer runs all three; a notice only what it can have changed.
+ * and expired recordings. The timer runs all three; a notice only what it can have changed (a
+ * session turning active: whether that session is owed one, `owedNew`).
  */
-type Pass = "owed" | "claim" | "sweep";
+type Pass = "owed" | "owedNew" | "claim" | "sweep";
 const ALL_PASSES: readonly Pass[] = ["owed", "claim", "sweep"];
 
 export class RecorderService {
@@ -55,6 +56,8 @@ export class RecorderService {
   #timer?: ReturnType<typeof setInterval>;
   #ticking?: Promise<void>;
   readonly #pending = new Set<Pass>();
+  /** Sessions that turned active since the last pass that looked for owed recordings. */
+  readonly #turnedActive = new Set<string>();
   #stopped = false;
   #lastRetention = 0;
 
@@ -72,7 +75,10 @@ export class RecorderService {
     this.#unlisten = await this.#o.handle.listen((payload) => {
       const notice = parseControlNotice(payload);
       if (notice?.kind === "recording") this.wake(["claim"]);
-      else if (notice?.kind === "session" && notice.status === "active") this.wake(["owed"]);
+      else if (notice?.kind === "session" && notice.status === "active") {
+        this.#turnedActive.add(notice.sessionId);
+        this.wake(["owedNew"]);
+      }
     });
     this.#timer = setInterval(() => this.wake(), TICK_MS);
     this.#timer.unref();
@@ -83,7 +89,8 @@ export class RecorderService {
    * Runs the passes asked for (all of them unless told), now or right after the one under way.
    * A session turning active asks only whether its agent's policy owes it a recording: the claim
    * and the sweeps would run in the embedded database on the one event loop while the session's
-   * first viewer is being welcomed (three more queries on every Connect, in the first frame's way).
+   * first viewer is being welcomed (three more queries on every Connect, in the first frame's way),
+   * and so would a look at every other live session, which the timer's pass makes anyway.
    */
   wake(passes: readonly Pass[] = ALL_PASSES): void {
     if (this.#stopped) return;
@@ -102,8 +109,10 @@ export class RecorderService {
   async #tick(due: ReadonlySet<Pass>) {
     const db = this.#o.handle.db;
     // A recording started here announces itself on the control feed, which asks for the claim.
-    if (due.has("owed")) {
-      for (const session of await sessionsOwedRecording(db)) {
+    if (due.has("owed") || due.has("owedNew")) {
+      const only = due.has("owed") ? undefined : [...this.#turnedActive];
+      this.#turnedActive.clear();
+      for (const session of await sessionsOwedRecording(db, only)) {
         await startRecording(db, {
           id: randomUUID(),
           tenantId: session.tenantId,
