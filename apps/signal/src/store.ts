@@ -428,7 +428,6 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
         };
       }
       const { participant, session } = found;
-      const row = { agentStatus: found.agentStatus, removedAt: found.agentRemovedAt };
       // In this order: a deactivated user (a revoked link) hears that, whatever became of the session since.
       const standing = candidate
         ? await linkStanding(claims.uid)
@@ -436,7 +435,7 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
           ? await recordingStanding(claims.uid)
           : // A technician's account may still take part: it exists and is not deactivated.
             { ok: found.userRole !== null && !found.userDisabledAt, admin: found.userRole === "admin" };
-      if (!row || !standing.ok) {
+      if (!standing.ok) {
         if (recorder)
           return { ok: false, code: "gone", why: "left", message: "this recording has been stopped" };
         return candidate
@@ -473,7 +472,7 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
           recorder,
           status: session.status,
           admin: standing.admin,
-          agentOnline: row.agentStatus === "online" && !row.removedAt,
+          agentOnline: found.agentStatus === "online" && !found.agentRemovedAt,
           version: session.participantsVersion,
         },
       };
