@@ -109,14 +109,16 @@ test.describe("recording and replay", () => {
     await expect(a.getByTestId("recording-control")).toHaveAttribute("data-recording", "on", {
       timeout: 15_000,
     });
-    await expect
-      .poll(
-        () => agent!.x("xdotool", ["search", "--name", "remote-desk: session in progress"]).trim().length,
-        {
-          timeout: 10_000,
-        },
-      )
-      .toBeGreaterThan(0);
+    // xdotool exits 1 while no such window exists yet, and a poll whose callback throws stops at
+    // once: the window may map a moment after the recording shows as on.
+    const indicatorWindows = () => {
+      try {
+        return agent!.x("xdotool", ["search", "--name", "remote-desk: session in progress"]).trim().length;
+      } catch {
+        return 0;
+      }
+    };
+    await expect.poll(indicatorWindows, { timeout: 10_000 }).toBeGreaterThan(0);
 
     const inTerminal = await pointOnScreen(a, 0.5, 0.3);
     await a.mouse.click(inTerminal.x, inTerminal.y);
