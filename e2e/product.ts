@@ -53,6 +53,11 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
     options.entry === "server"
       ? [process.execPath, [path.join(root, "apps/web/serve.ts")]]
       : ["npm", ["start", "--silent"]];
+  // Something already answering here (a product an earlier test left running) would pass the
+  // health check below in this one's place, and the test would drive the wrong product.
+  const baseURL = `http://127.0.0.1:${options.port}`;
+  if (await answers(baseURL))
+    throw new Error(`port ${options.port} is taken: something answers on ${baseURL}`);
   // A process group of its own, so stop() reaches npm, the server and whatever they started.
   const child = spawn(command, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const logs: string[] = [];
@@ -60,16 +65,11 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
     stream.setEncoding("utf8");
     stream.on("data", (text: string) => logs.push(...text.split("\n").filter(Boolean)));
   }
-  const baseURL = `http://127.0.0.1:${options.port}`;
   const deadline = Date.now() + 180_000; // a first `npm start` may build the dashboard
   for (;;) {
     if (child.exitCode !== null)
       throw new Error(`the product exited (${child.exitCode}):\n${logs.join("\n")}`);
-    try {
-      if ((await fetch(`${baseURL}/healthz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
+    if (await answers(baseURL)) break;
     if (Date.now() > deadline) throw new Error(`no answer on ${baseURL}:\n${logs.join("\n")}`);
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -92,6 +92,15 @@ export async function startProduct(options: ProductOptions): Promise<Product> {
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Whether a product's health check answers at `baseURL`; false while nothing listens there. */
+async function answers(baseURL: string) {
+  try {
+    return (await fetch(`${baseURL}/healthz`)).ok;
+  } catch {
+    return false;
+  }
 }
 
 export function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {

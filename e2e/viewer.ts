@@ -62,9 +62,11 @@ export async function screenPoint(page: Page, x: number, y: number) {
  * the new value at once, and a Connect made before the save would be asked under the old policy.
  */
 export async function setConsentPolicy(page: Page, policy: ConsentPolicy) {
-  const saved = page.waitForResponse((r) => r.url().includes("agents.setConsentPolicy") && r.ok());
-  await page.getByTestId("consent-policy").selectOption(policy);
-  await saved;
+  // Request and response apart, so a failure says which one never came (CI once waited 3 min here).
+  const sent = page.waitForRequest((r) => r.url().includes("agents.setConsentPolicy"), { timeout: 15_000 });
+  await page.getByTestId("consent-policy").selectOption(policy, { timeout: 15_000 });
+  const response = await (await sent).response();
+  expect(response?.ok(), `saving the consent policy: ${await response?.text()}`).toBe(true);
   await expect(page.getByTestId("consent-policy")).toHaveValue(policy);
 }
 

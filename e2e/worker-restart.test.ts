@@ -31,13 +31,25 @@ async function countFrames(page: Page) {
 const framesShown = (page: Page) =>
   page.evaluate(() => (window as unknown as { __framesShown: number }).__framesShown);
 
-/** A product, an admin signed in to it, a real agent (notify) with a busy terminal, a live session. */
-async function liveSession(browser: Browser, env: Record<string, string>) {
+/** What a test has started, for afterEach to stop whatever point the test failed at. */
+interface Running {
+  product?: Product;
+  agent?: RealAgent;
+}
+
+/**
+ * A product, an admin signed in to it, a real agent (notify) with a busy terminal, a live session.
+ * Each part goes into `running` the moment it exists: a failure halfway must not leave a product on
+ * this port for the next test to talk to (CI saw the next test end a leftover's session).
+ */
+async function liveSession(browser: Browser, running: Running, env: Record<string, string>) {
   const product = await startProduct({ port, entry: "server", env: { RD_DEMO_AGENT: "false", ...env } });
+  running.product = product;
   const context = await browser.newContext({ baseURL: product.baseURL });
   const page = await context.newPage();
   await signInAsAdmin(page, product.dataDir);
   const agent = await startRealAgent(page, product.baseURL, { name: "Steady desk" });
+  running.agent = agent;
   await page.goto(`/agents/${agent.agentId}`);
   await setConsentPolicy(page, "notify");
   // A screen that changes all the time, so a picture that stops would show.
@@ -58,17 +70,16 @@ async function liveSession(browser: Browser, env: Record<string, string>) {
 }
 
 test.describe("the signaling worker dies mid-session", () => {
-  let product: Product | undefined;
-  let agent: RealAgent | undefined;
+  let running: Running = {};
   // eslint-disable-next-line no-empty-pattern -- Playwright hands fixtures first; this hook needs none.
   test.afterEach(async ({}, testInfo) => {
+    const { product, agent } = running;
+    running = {};
     if (product && testInfo.status !== testInfo.expectedStatus) {
       await testInfo.attach("product.log", { body: product.logs.join("\n"), contentType: "text/plain" });
     }
     await finishAgent(agent, testInfo);
     await product?.stop();
-    agent = undefined;
-    product = undefined;
   });
 
   test("SIGKILL and restart: the picture plays on, input works after, the timeline shows the gap", async ({
@@ -76,26 +87,29 @@ test.describe("the signaling worker dies mid-session", () => {
   }) => {
     test.setTimeout(180_000);
     const env = { SIGNAL_HEARTBEAT_MS: "2000" };
-    const started = await liveSession(browser, env);
-    ({ product, agent } = started);
-    const { page, sessionId } = started;
+    const { page, sessionId, product: first, agent } = await liveSession(browser, running, env);
     const terminal = typingTerminal(agent, "rd-e2e-typing", "80x20+0+0", { bg: "white", fg: "black" });
 
     // No goodbye: the process that holds the worker (and the dashboard) is killed outright.
-    process.kill(product.child.pid!, "SIGKILL");
+    process.kill(first.child.pid!, "SIGKILL");
     await expect(viewer(page)).toHaveAttribute("data-signaling", "reconnecting", { timeout: 15_000 });
     const during = await framesShown(page);
     await page.waitForTimeout(3000);
     expect(await framesShown(page)).toBeGreaterThan(during + 10);
     await expect(viewer(page)).toHaveAttribute("data-state", "live");
 
-    const dataDir = product.dataDir;
+    const dataDir = first.dataDir;
     const onlineBefore = agent.logs.filter((line) => line.includes('"msg":"online"')).length;
-    product = await startProduct({ port, dataDir, entry: "server", env: { RD_DEMO_AGENT: "false", ...env } });
+    running.product = await startProduct({
+      port,
+      dataDir,
+      entry: "server",
+      env: { RD_DEMO_AGENT: "false", ...env },
+    });
     await expect(viewer(page)).toHaveAttribute("data-signaling", "connected", { timeout: 30_000 });
     // The agent is back on the restarted worker too, with its session.
     await eventually(() => {
-      const online = agent!.logs.filter((line) => line.includes('"msg":"online"')).length;
+      const online = agent.logs.filter((line) => line.includes('"msg":"online"')).length;
       if (online <= onlineBefore) throw new Error("the agent has not reconnected yet");
     }, 30_000);
     await expect(viewer(page)).toHaveAttribute("data-state", "live");
@@ -115,7 +129,7 @@ test.describe("the signaling worker dies mid-session", () => {
     await page.getByRole("button", { name: "End session" }).click();
     await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });
     await eventually(() => {
-      if (!agent!.logs.some((line) => line.includes('"session over"')))
+      if (!agent.logs.some((line) => line.includes('"session over"')))
         throw new Error("the agent did not hear");
     });
     await page.goto(`/sessions/${sessionId}`);
@@ -130,14 +144,17 @@ test.describe("the signaling worker dies mid-session", () => {
     test.setTimeout(180_000);
     // Short liveness so the sweep comes soon: gone for the grace period plus two refreshes.
     const env = { SIGNAL_HEARTBEAT_MS: "1000", SIGNAL_RESUME_GRACE_MS: "2000" };
-    const started = await liveSession(browser, env);
-    ({ product, agent } = started);
-    const { page, sessionId } = started;
+    const { page, sessionId, product: first, agent } = await liveSession(browser, running, env);
 
-    process.kill(product.child.pid!, "SIGKILL");
+    process.kill(first.child.pid!, "SIGKILL");
     agent.child.kill("SIGKILL");
-    const dataDir = product.dataDir;
-    product = await startProduct({ port, dataDir, entry: "server", env: { RD_DEMO_AGENT: "false", ...env } });
+    const dataDir = first.dataDir;
+    running.product = await startProduct({
+      port,
+      dataDir,
+      entry: "server",
+      env: { RD_DEMO_AGENT: "false", ...env },
+    });
     await expect(viewer(page)).toHaveAttribute("data-state", "ended", { timeout: 60_000 });
     await expect(viewer(page)).toHaveAttribute("data-reason", "interrupted");
     await page.goto(`/sessions/${sessionId}`);
