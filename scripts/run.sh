@@ -9,7 +9,7 @@ shift
 rd_ensure_node
 # The media benchmark measures x11vnc + noVNC beside the agent, so it needs x11vnc too.
 if [ "$command" = bench/media ]; then RD_DEBIAN_PACKAGES+=(x11vnc); fi
-if [ "$command" = test ] || [ "$command" = bench/media ]; then rd_ensure_debian_packages required; else rd_ensure_debian_packages; fi
+if [ "$command" = test ] || [ "$command" = bench/media ] || [ "$command" = bench/tiles ]; then rd_ensure_debian_packages required; else rd_ensure_debian_packages; fi
 rd_ensure_npm_deps
 cd "$RD_ROOT"
 exec node "scripts/$command.ts" "$@"
