@@ -187,6 +187,14 @@ async function runAgent(configDir: string, desktop: TestDisplay): Promise<ChildP
 }
 
 /**
+ * Stops an agent runAgent() started. A profiled one (BENCH_AGENT_NODE_OPTIONS="--cpu-prof …")
+ * writes its profile as it exits, which takes longer than the usual two seconds' grace: killed
+ * then, it left no profile.
+ */
+const stopAgent = (agent: ChildProcess) =>
+  stopProcess(agent, process.env.BENCH_AGENT_NODE_OPTIONS ? 15_000 : 2000);
+
+/**
  * What the viewer received: the video track's frames and bytes (RTP headers and payload), plus the
  * tiles' pictures shown and the bytes of the `screen` data channel that carried them.
  */
@@ -522,7 +530,7 @@ try {
         if (ours.steps) stepLines.push(stepsLine(workload, ours.steps));
         log(stepLines.at(-1)!);
       } finally {
-        await stopProcess(agent);
+        await stopAgent(agent);
       }
       if (name === "terminal" && turn) {
         log(`${workload.description}: through the impaired relay…`);
@@ -540,7 +548,7 @@ try {
           });
           impairment = impairmentReport(rows, { seconds: SECONDS, samples: SAMPLES });
         } finally {
-          await stopProcess(impairedAgent);
+          await stopAgent(impairedAgent);
         }
       }
       if (name === "terminal" && VIEWER_COUNTS.length) {
@@ -550,7 +558,7 @@ try {
           const figures = await measureViewers(page, browser, agentId, viewersAgent, observers);
           viewerLines.push(...figures.map((f) => viewerRow(f, figures[0]!)));
         } finally {
-          await stopProcess(viewersAgent);
+          await stopAgent(viewersAgent);
         }
       }
       log(`${workload.description}: x11vnc + noVNC…`);

@@ -66,12 +66,12 @@ export function treeCpuSeconds(pid: number): number {
   return processTree(pid).reduce((sum, stat) => sum + stat.ticks, 0) / TICKS_PER_SECOND;
 }
 
-/** SIGTERM, then SIGKILL after two seconds; resolves when the child has exited. */
-export async function stopProcess(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
+export async function stopProcess(child: ChildProcess, graceMs = 2000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once("exit", resolve));
   child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
   await exited;
   clearTimeout(timer);
 }
