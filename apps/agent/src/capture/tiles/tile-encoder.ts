@@ -289,24 +289,22 @@ export class TileEncoder {
           right: Math.min(this.width, tileX + TILE),
           bottom: Math.min(this.height, tileY + TILE),
         };
-        const changed = whole ? tile : this.changeIn(screen, tile);
+        const changed = whole ? tile : this.changeIn(tile);
         if (changed) this.rect(screen, changed);
       }
     }
   }
 
   /** The part of a tile that differs from the picture, or undefined. */
-  private changeIn(screen: Buffer, tile: Band): Band | undefined {
-    const reference = this.reference!;
-    const stride = this.width * 4;
-    const rowBytes = (tile.right - tile.left) * 4;
+  private changeIn(tile: Band): Band | undefined {
+    const { pixels, referencePixels } = this;
     let top = -1;
     let bottom = -1;
     let left = tile.right;
     let right = tile.left;
     for (let y = tile.top; y < tile.bottom; y++) {
-      const at = y * stride + tile.left * 4;
-      if (screen.compare(reference, at, at + rowBytes, at, at + rowBytes) === 0) continue;
+      const at = y * this.width;
+      if (same(pixels, referencePixels, at + tile.left, at + tile.right)) continue;
       if (top < 0) top = y;
       bottom = y + 1;
       left = this.firstDifference(y, tile.left, left);
@@ -769,6 +767,12 @@ function rowHasInk(
   const row = y * stride;
   for (let x = left; x < right; x++) if ((pixels[row + x]! & 0xffffff) !== background) return true;
   return false;
+}
+
+/** Whether two pictures' pixels [from, to) are the same: a tile's row, too short for a native call to pay. */
+function same(a: Uint32Array, b: Uint32Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function swapRedBlue(pixel: number): number {
