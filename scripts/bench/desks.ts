@@ -32,13 +32,14 @@ import { root, waitForHttp } from "../lib.ts";
 import { sleep } from "./media/measure.ts";
 import { installBenchHooks } from "./media/page-hooks.ts";
 import { allPids, type ProcStat as Proc, readStat, TICKS_PER_SECOND } from "./media/processes.ts";
+import { wholeNumber } from "./env.ts";
 
-const WARM = count("WARM", 5);
-const COLD = count("COLD", 5);
-const MAX_DESKS = count("MAX_DESKS", 12, 1);
-const IDLE_SECONDS = count("IDLE_SECONDS", 20, 1);
-const IDLE_DESKS = count("IDLE_DESKS", 3, 1);
-const PORT = count("BENCH_PORT", 3400, 3400);
+const WARM = wholeNumber("WARM", 5, 0);
+const COLD = wholeNumber("COLD", 5, 0);
+const MAX_DESKS = wholeNumber("MAX_DESKS", 12);
+const IDLE_SECONDS = wholeNumber("IDLE_SECONDS", 20);
+const IDLE_DESKS = wholeNumber("IDLE_DESKS", 3);
+const PORT = wholeNumber("BENCH_PORT", 3400, 3400);
 
 /** The issue's targets. */
 const WARM_TARGET_MS = 1000;
@@ -56,15 +57,6 @@ const TEARDOWN_TIMEOUT_MS = 20_000;
 /** Closed viewers' sessions end and their encoders stop before the idle window opens. */
 const IDLE_SETTLE_MS = 10_000;
 const MIB = 1024 * 1024;
-
-function count(name: string, fallback: number, min = 0): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`${name} must be a whole number ≥ ${min} (got "${process.env[name]}").`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 const log = (message: string) => process.stderr.write(`[bench:desks] ${message}\n`);

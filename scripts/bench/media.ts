@@ -55,27 +55,19 @@ import {
   startImpairedPath,
 } from "./media/impairment.ts";
 import { startWorkload, type Workload, WORKLOADS, type WorkloadName } from "./media/workloads.ts";
+import { wholeNumber } from "./env.ts";
 
-const SECONDS = positive("SECONDS", 10);
-const SAMPLES = positive("SAMPLES", 40);
-const CONNECTS = positive("CONNECTS", 10);
+const SECONDS = wholeNumber("SECONDS", 10);
+const SAMPLES = wholeNumber("SAMPLES", 40);
+const CONNECTS = wholeNumber("CONNECTS", 10);
 /** The agent's CPU with no viewer and with one, on the static desktop (the issue's 60 s). */
-const IDLE_SECONDS = positive("IDLE_SECONDS", 60);
+const IDLE_SECONDS = wholeNumber("IDLE_SECONDS", 60);
 /** The bad-network table (impairment.ts) on the busy terminal; BENCH_IMPAIR=none skips it. */
 const IMPAIR = process.env.BENCH_IMPAIR !== "none";
 const SETTLE_MS = 3000;
 const VIEWER_COUNTS = viewerCounts();
 const PORT = 3300;
 const cli = path.join(root, "apps/agent/src/cli.ts");
-
-function positive(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`${name} must be a positive whole number (got "${process.env[name]}").`);
-    process.exit(2);
-  }
-  return value;
-}
 
 function viewerCounts(): number[] {
   const text = process.env.BENCH_VIEWERS ?? "1,2,4";

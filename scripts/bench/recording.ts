@@ -38,10 +38,11 @@ import {
 } from "./recording/clips.ts";
 import type { RecorderMessage, SenderMessage, SentCounts } from "./recording/messages.ts";
 import { BenchRecording, type StoredRecording } from "./recording/recorder.ts";
+import { wholeNumber } from "./env.ts";
 
-const SECONDS = count("SECONDS", 10);
-const WARMUP = count("WARMUP", 3, 0);
-const BUDGET_SECONDS = count("BUDGET_SECONDS", 170);
+const SECONDS = wholeNumber("SECONDS", 10);
+const WARMUP = wholeNumber("WARMUP", 3, 0);
+const BUDGET_SECONDS = wholeNumber("BUDGET_SECONDS", 170);
 const SESSION_STEPS = sessionSteps();
 const SELECTED = selectedWorkloads();
 
@@ -65,15 +66,6 @@ const SATURATED_SHARE = 0.9;
 
 const senderScript = path.join(import.meta.dirname, "recording/sender.ts");
 const log = (message: string) => process.stderr.write(`[bench:recording] ${message}\n`);
-
-function count(name: string, fallback: number, min = 1): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < min) {
-    console.error(`${name} must be a whole number ≥ ${min} (got "${process.env[name]}").`);
-    process.exit(2);
-  }
-  return value;
-}
 
 function sessionSteps(): number[] {
   const text = process.env.BENCH_SESSIONS ?? "5,10,15,20,25,30";

@@ -14,22 +14,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TileEncoder } from "../../apps/agent/src/capture/tiles/tile-encoder.ts";
 import { FramebufferFile } from "../../apps/agent/src/capture/x11/framebuffer-file.ts";
 import { startWorkload } from "./media/workloads.ts";
+import { wholeNumber } from "./env.ts";
 
-const FRAMES = count("FRAMES", 100);
-const ROUNDS = count("ROUNDS", 7);
+const FRAMES = wholeNumber("FRAMES", 100);
+const ROUNDS = wholeNumber("ROUNDS", 7);
 /** bench:media's busy terminal changes every 50 ms; so do the recorded screens. */
 const FRAME_GAP_MS = 50;
 /** The terminal's first screenful is still drawing after its window maps. */
 const SETTLE_MS = 1500;
-
-function count(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`${name} must be a positive whole number (got "${process.env[name]}").`);
-    process.exit(2);
-  }
-  return value;
-}
 
 /** The busy terminal's screens as the agent reads them, FRAME_GAP_MS apart. */
 async function recordScreens() {
