@@ -6,6 +6,8 @@
  * agent too and restart only the dashboard: the session ends as `interrupted` once the grace
  * period is over, never left active with nobody in it.
  */
+import { type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { type Browser, type Page } from "@playwright/test";
 import { expect, test } from "./fixtures.ts";
 import { signInAsAdmin } from "./helpers.ts";
@@ -30,6 +32,17 @@ async function countFrames(page: Page) {
 }
 const framesShown = (page: Page) =>
   page.evaluate(() => (window as unknown as { __framesShown: number }).__framesShown);
+
+/**
+ * SIGKILL, no goodbye of any kind; resolves once the process is gone, so that a product restarted
+ * on its port right after finds the port free (startProduct refuses one something answers on).
+ */
+async function killOutright(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = once(child, "exit");
+  child.kill("SIGKILL");
+  await gone;
+}
 
 /** What a test has started, for afterEach to stop whatever point the test failed at. */
 interface Running {
@@ -91,7 +104,7 @@ test.describe("the signaling worker dies mid-session", () => {
     const terminal = typingTerminal(agent, "rd-e2e-typing", "80x20+0+0", { bg: "white", fg: "black" });
 
     // No goodbye: the process that holds the worker (and the dashboard) is killed outright.
-    process.kill(first.child.pid!, "SIGKILL");
+    await killOutright(first.child);
     await expect(viewer(page)).toHaveAttribute("data-signaling", "reconnecting", { timeout: 15_000 });
     const during = await framesShown(page);
     await page.waitForTimeout(3000);
@@ -146,8 +159,7 @@ test.describe("the signaling worker dies mid-session", () => {
     const env = { SIGNAL_HEARTBEAT_MS: "1000", SIGNAL_RESUME_GRACE_MS: "2000" };
     const { page, sessionId, product: first, agent } = await liveSession(browser, running, env);
 
-    process.kill(first.child.pid!, "SIGKILL");
-    agent.child.kill("SIGKILL");
+    await Promise.all([killOutright(first.child), killOutright(agent.child)]);
     const dataDir = first.dataDir;
     running.product = await startProduct({
       port,
