@@ -22,7 +22,8 @@
  * timed per run, 10), IDLE_SECONDS (60), BENCH_IMPAIR=none (skips the bad-network table),
  * BENCH_CONDITIONS (e.g. "loss-5,drop"), BENCH_WORKLOADS (e.g. "terminal,motion"), BENCH_VIEWERS (viewer counts, "1,2,4";
  * "none" skips), BENCH_VERBOSE=1 (every latency sample), BENCH_AGENT_LOG=file (the agent's debug
- * log), BENCH_AGENT_NODE_OPTIONS (the agent's NODE_OPTIONS, to profile it), CHROMIUM_PATH;
+ * log), BENCH_AGENT_NODE_OPTIONS (the agent's NODE_OPTIONS, to profile it), BENCH_SERVER_NODE_OPTIONS
+ * (the dashboard's and its worker's, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), CHROMIUM_PATH;
  * RD_AGENT_* reach the agent.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -106,6 +107,7 @@ async function startDashboard(dataDir: string, extraEnv: Record<string, string> 
       RD_DEMO_AGENT: "false",
       // No warm interview desk: its idle desktop and agent would run beside the measured ones.
       RD_DESK_POOL: "",
+      ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -567,7 +569,7 @@ try {
   }
 } finally {
   await browser?.close();
-  if (dashboard) await stopProcess(dashboard);
+  if (dashboard) await stopProcess(dashboard, process.env.BENCH_SERVER_NODE_OPTIONS ? 15_000 : 2000);
   await turn?.close();
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(configDir, { recursive: true, force: true });
