@@ -107,7 +107,9 @@ async function startDashboard(dataDir: string, extraEnv: Record<string, string> 
       RD_DEMO_AGENT: "false",
       // No warm interview desk: its idle desktop and agent would run beside the measured ones.
       RD_DESK_POOL: "",
-      ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
+      ...(process.env.BENCH_SERVER_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS }
+        : {}),
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
