@@ -52,6 +52,7 @@ function sources(preferred: VideoCodec) {
 function agentPeer(video: VideoSources) {
   const offers: string[] = [];
   const failures: string[] = [];
+  const gone: string[] = [];
   let connected = 0;
   const handlers: Partial<AgentPeerEvents> = {};
   const peer = new AgentPeer({
@@ -68,10 +69,11 @@ function agentPeer(video: VideoSources) {
       onControl: () => {},
       onConnected: () => connected++,
       onFailed: (reason) => failures.push(reason),
+      onGone: (reason) => gone.push(reason),
     },
   });
   toClose.push(peer);
-  return { peer, offers, failures, handlers, connected: () => connected };
+  return { peer, offers, failures, gone, handlers, connected: () => connected };
 }
 
 /** The video codecs an SDP lists, in its order, with their payload types and fmtp. */
@@ -373,6 +375,31 @@ describe("a connection, once closed", () => {
     (process as unknown as { _getActiveHandles(): object[] })
       ._getActiveHandles()
       .filter((handle) => handle instanceof dgram.Socket).length;
+
+  /** A werift viewer watching, with the data channels' association up (the control channel there). */
+  async function withChannels() {
+    const watching = await watch("h264", ["h264"]);
+    const channels: string[] = [];
+    watching.viewer.onDataChannel.subscribe((channel) => channels.push(channel.label));
+    await vi.waitFor(() => expect(watching.connected()).toBe(1), { timeout: 15_000 });
+    await vi.waitFor(() => expect(channels).toContain("control"), { timeout: 15_000 });
+    return watching;
+  }
+
+  it("by the viewer, is reported as the viewer gone (werift's ICE would call it connected)", async () => {
+    const { viewer, gone, failures } = await withChannels();
+    expect(gone).toEqual([]);
+    await viewer.close();
+    await vi.waitFor(() => expect(gone).toEqual(["the viewer closed its connection"]));
+    expect(failures).toEqual([]);
+  }, 30_000);
+
+  it("by the agent, is no news to the agent", async () => {
+    const { peer, gone } = await withChannels();
+    await peer.close();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(gone).toEqual([]);
+  }, 30_000);
 
   it("leaves none of the agent's sockets open", async () => {
     const before = udpSockets();

@@ -58,6 +58,8 @@ export interface AgentPeerEvents {
   onConnected(): void;
   /** The connection could not be recovered; the session should end. */
   onFailed(reason: string): void;
+  /** The viewer closed its connection (its page went away); the session carries on without it. */
+  onGone(reason: string): void;
 }
 
 export interface AgentPeerOptions {
@@ -210,6 +212,13 @@ export class AgentPeer {
     this.control.stateChanged.subscribe((state) => {
       const size = this.source?.screenSize;
       if (state === "open" && size) this.sendControl({ type: "control/screen", ...size });
+      // A viewer never closes its control channel by itself: closed, the viewer closed its whole
+      // connection (an SCTP abort: a page that went away). werift's ICE makes no consent checks and
+      // would go on calling the connection "connected", streaming video into the void until the
+      // worker's grace period for the participant ran out (seen in bench:media: a page whose "away"
+      // did not arrive kept its peer at ~2 Mbit/s, and its dropped packets restarted the encoder
+      // for a keyframe every second).
+      else if (state === "closed" && !this.closed) events.onGone("the viewer closed its connection");
     });
     log.debug({}, "peer created");
   }

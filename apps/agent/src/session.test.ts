@@ -243,6 +243,16 @@ describe("a session's viewers", () => {
     };
   }
 
+  /** An active VP8 session and one viewer (not in it yet), its negotiation relayed. */
+  async function oneViewer() {
+    const viewer = browser(["vp8"]);
+    const byId = new Map([[viewer.id, viewer]]);
+    const relay = collapsedRelay(byId);
+    const active = await activeSession({ codec: "vp8", onSent: (message) => relay.onSent(message) });
+    relay.attach(active);
+    return { viewer, byId, ...active };
+  }
+
   const stats = (viewer: Viewer) => viewer.control.filter((m) => m.type === "control/stats");
 
   it("tells each viewer the codec of its own encoder: VP8 to one without H.264, H.264 to the other", async () => {
@@ -271,12 +281,7 @@ describe("a session's viewers", () => {
   }, 30_000);
 
   it("makes a viewer's offer while its page is on its way, and sends it the moment the page connects", async () => {
-    const viewer = browser(["vp8"]);
-    const byId = new Map([[viewer.id, viewer]]);
-    const relay = collapsedRelay(byId);
-    const active = await activeSession({ codec: "vp8", onSent: (message) => relay.onSent(message) });
-    relay.attach(active);
-    const { session, sessionId, sent } = active;
+    const { viewer, session, sessionId, sent } = await oneViewer();
     const negotiation = () => sent.filter((m) => m.type.startsWith("signal/"));
     // Accepted, admitted, but its page has not connected yet.
     session.onParticipants(participants(sessionId, 1, [viewer.id], []));
@@ -327,4 +332,27 @@ describe("a session's viewers", () => {
     expect(session.offersWaiting).toBe(0);
     expect(sent.filter((m) => m.type.startsWith("signal/"))).toEqual([]);
   });
+
+  it("drops the peer of a page that closed its connection, offers that page nothing more, and a reload a new one", async () => {
+    const { viewer, byId, session, sessionId, sent } = await oneViewer();
+    const offers = () => sent.filter((m) => m.type === "signal/offer").length;
+    session.onParticipants(participants(sessionId, 1, [viewer.id]));
+    await vi.waitFor(() => expect(stats(viewer)[0]).toMatchObject({ codec: "VP8" }), {
+      timeout: 20_000,
+      interval: 200,
+    });
+    // The page goes; its "away" has not reached the worker, whose snapshots still list it.
+    await viewer.pc.close();
+    await vi.waitFor(() => expect(session.viewerCount).toBe(0), { timeout: 10_000 });
+    session.onParticipants(participants(sessionId, 2, [viewer.id]));
+    expect(session.viewerCount).toBe(0);
+    expect(offers()).toBe(1);
+    // The same participant on a new page (a reload): a new peer and offer.
+    byId.set(viewer.id, { ...browser(["vp8"]), id: viewer.id });
+    const reloaded = participants(sessionId, 3, [viewer.id]);
+    reloaded.participants[0]!.peer = "page-reloaded-token";
+    session.onParticipants(reloaded);
+    expect(session.viewerCount).toBe(1);
+    await vi.waitFor(() => expect(offers()).toBe(2), { timeout: 10_000 });
+  }, 30_000);
 });

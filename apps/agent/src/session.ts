@@ -118,6 +118,8 @@ export class AgentSession {
   private readonly aborts = new AbortController();
   private state: AgentSessionState = "requested";
   private readonly peers = new Map<string, ViewerPeerEntry>();
+  /** Peer tokens of pages that closed their connection (viewerGone): never offered to again. */
+  private readonly closedPages = new Set<string>();
   private readonly waiting = new Map<string, WaitingPeer>();
   /** Participants whose admission this agent already decided or is asking about. */
   private readonly answered = new Set<string>();
@@ -330,7 +332,8 @@ export class AgentSession {
       // Away with the same page (a signaling blip, a restarted worker): its peer may well still
       // carry the picture. A closed page (no peer token) or a new one: the old peer is of no use.
       if (entry && entry.token !== p.peer) this.closePeer(p.id, "its page closed or was replaced");
-      if (p.connected && p.peer && this.peers.get(p.id)?.token !== p.peer) this.openPeer(p.id, p.peer);
+      if (p.connected && p.peer && this.peers.get(p.id)?.token !== p.peer && !this.closedPages.has(p.peer))
+        this.openPeer(p.id, p.peer);
       // Not connected yet (the session was accepted while its page loads), or its page closed.
       else if (!p.connected && !p.peer && !this.peers.has(p.id)) this.prepareFor(p.id);
     }
@@ -436,6 +439,7 @@ export class AgentSession {
           this.watchClipboardSoon();
         },
         onFailed: (reason) => this.peerFailed(participantId, peer, reason),
+        onGone: (reason) => this.viewerGone(participantId, peer, reason),
       },
     });
     const made: WaitingPeer = {
@@ -455,6 +459,17 @@ export class AgentSession {
       .then(() => (made.offerReady = true))
       .catch((error: unknown) => this.peerFailed(participantId, peer, (error as Error).message));
     return made;
+  }
+
+  /**
+   * The viewer's page closed its connection: its peer goes now, and that page is not offered to
+   * again (a snapshot from before its "away" still lists it). A reload is a new page, with a peer.
+   */
+  private viewerGone(participantId: string, peer: AgentPeer, why: string) {
+    const entry = this.peers.get(participantId);
+    if (entry?.peer !== peer) return;
+    this.closedPages.add(entry.token);
+    this.closePeer(participantId, why);
   }
 
   private peerFailed(participantId: string, peer: AgentPeer, reason: string) {

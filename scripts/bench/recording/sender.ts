@@ -101,6 +101,8 @@ for (let session = 0; session < sessions; session++) {
       onControl: () => {},
       onConnected: () => send({ type: "connected", session }),
       onFailed: (reason) => send({ type: "failed", session, reason }),
+      // The recorder closes its connection only as the run ends.
+      onGone: () => {},
     },
   });
   let answer!: (sdp: string) => void;
