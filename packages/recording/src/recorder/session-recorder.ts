@@ -82,7 +82,8 @@ export class SessionRecorder {
   private finishing?: Promise<void>;
   private readonly done: Promise<void>;
   private resolveDone!: () => void;
-  private readonly peerToken = randomBytes(12).toString("base64url");
+  /** This recorder's media peer instance (protocol `peerToken`): a new one with each new peer. */
+  private peerToken = newPeerToken();
 
   constructor(options: SessionRecorderOptions) {
     this.options = options;
@@ -137,6 +138,9 @@ export class SessionRecorder {
       name: "Recorder",
       email: "",
     });
+    // Back after a signaling drop, the media peer starts over: the agent must see a new peer
+    // instance, or it keeps the old one (a page's blip) and never offers to this one.
+    if (this.peer) this.peerToken = newPeerToken();
     this.peer?.close();
     this.peer = undefined;
     const client: SignalingClient = new SignalingClient({
@@ -346,4 +350,8 @@ export class SessionRecorder {
     await this.peer?.close();
     this.resolveDone();
   }
+}
+
+function newPeerToken(): string {
+  return randomBytes(12).toString("base64url");
 }
