@@ -82,8 +82,6 @@ export class SessionRecorder {
   private finishing?: Promise<void>;
   private readonly done: Promise<void>;
   private resolveDone!: () => void;
-  /** This recorder's media peer instance (protocol `peerToken`): a new one with each new peer. */
-  private peerToken = newPeerToken();
 
   constructor(options: SessionRecorderOptions) {
     this.options = options;
@@ -138,15 +136,14 @@ export class SessionRecorder {
       name: "Recorder",
       email: "",
     });
-    // Back after a signaling drop, the media peer starts over: the agent must see a new peer
-    // instance, or it keeps the old one (a page's blip) and never offers to this one.
-    if (this.peer) this.peerToken = newPeerToken();
+    // Each link starts its media peer over, so each says a new peer instance (protocol `peerToken`):
+    // with the old one, the agent would keep its old peer (a page's blip) and never offer again.
     this.peer?.close();
     this.peer = undefined;
     const client: SignalingClient = new SignalingClient({
       url: signalUrl,
       ticket,
-      peer: this.peerToken,
+      peer: randomBytes(12).toString("base64url"),
       handlers: {
         onWelcome: () => {
           this.reconnects = 0;
@@ -350,8 +347,4 @@ export class SessionRecorder {
     await this.peer?.close();
     this.resolveDone();
   }
-}
-
-function newPeerToken(): string {
-  return randomBytes(12).toString("base64url");
 }
