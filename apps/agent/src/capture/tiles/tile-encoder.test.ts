@@ -92,6 +92,28 @@ describe("tile encoder", () => {
     expectSame(picture, screen.pixels);
   });
 
+  it("told which rows can have changed, compares only those, and the update is the same", () => {
+    const screen = new Screen();
+    const told = new TileEncoder("bgr0");
+    const untold = new TileEncoder("bgr0");
+    let picture = applyTileUpdate(undefined, told.encode(screen.data, WIDTH, HEIGHT)!).picture;
+    untold.encode(screen.data, WIDTH, HEIGHT);
+
+    screen.scroll(2);
+    screen.set(300, 180, 0x123456);
+    const rows = { top: 0, bottom: 181 };
+    const update = told.encode(screen.data, WIDTH, HEIGHT, rows)!;
+    expect(update.equals(untold.encode(screen.data, WIDTH, HEIGHT)!)).toBe(true);
+    picture = applyTileUpdate(picture, update).picture;
+    expectSame(picture, screen.pixels);
+
+    // A change outside the rows it is told of is not looked for: those rows are the caller's word.
+    screen.set(300, 190, 0x654321);
+    expect(told.encode(screen.data, WIDTH, HEIGHT, { top: 0, bottom: 190 })).toBeUndefined();
+    expect(told.encode(screen.data, WIDTH, HEIGHT, { top: 0, bottom: 0 })).toBeUndefined();
+    expect(told.encode(screen.data, WIDTH, HEIGHT, { top: 190, bottom: 191 })!.length).toBe(5 + 9 + 3);
+  });
+
   it.each([
     ["up", 3],
     ["down", -2],

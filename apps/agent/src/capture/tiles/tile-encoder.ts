@@ -17,6 +17,7 @@
  * the picture, so a wrong guess costs tiles, never a wrong picture.
  */
 import { MAX_GLYPH_INKS, paletteBits, TILE_OPS, TILES_VERSION } from "@rd/protocol";
+import type { RowSpan } from "../x11/changed-rows.ts";
 import type { RawPixelFormat } from "../x11/x-screen-reader.ts";
 
 /** Tile side: small enough that a change costs little more than itself, large enough to be few. */
@@ -81,8 +82,10 @@ export class TileEncoder {
   /**
    * The update that turns the receivers' picture into `screen` (rows of `width` 4-byte pixels), or
    * undefined when nothing changed. The first screen, and one of a new size, is sent whole.
+   * `rows`: only these rows can differ from the picture (the capture knows what it read since the
+   * picture's screen), so the rest is not compared.
    */
-  encode(screen: Buffer, width: number, height: number): Buffer | undefined {
+  encode(screen: Buffer, width: number, height: number, rows?: RowSpan): Buffer | undefined {
     if (screen.length < width * height * 4)
       throw new Error(`a ${width}×${height} screen needs ${width * height * 4} bytes`);
     if (!this.reference || this.forgotten || width !== this.width || height !== this.height) {
@@ -93,7 +96,7 @@ export class TileEncoder {
       return this.whole(screen);
     }
     this.pixels = pixelsOf(screen, width * height);
-    const band = this.changedBand(screen);
+    const band = this.changedBand(screen, rows ?? { top: 0, bottom: height });
     if (!band) return undefined;
     this.begin();
     this.scroll(screen, band);
@@ -168,20 +171,22 @@ export class TileEncoder {
     return update;
   }
 
-  /** The rows and columns that differ from the picture, or undefined when none do. */
-  private changedBand(screen: Buffer): Band | undefined {
+  /** The rows and columns within `rows` that differ from the picture, or undefined when none do. */
+  private changedBand(screen: Buffer, rows: RowSpan): Band | undefined {
     const reference = this.reference!;
     const stride = this.width * 4;
+    const first = Math.max(0, rows.top);
+    const last = Math.min(this.height, rows.bottom);
     let top = -1;
     let bottom = -1;
     let left = this.width;
     let right = 0;
-    for (let y = 0; y < this.height; y++) {
+    for (let y = first; y < last; y++) {
       const start = y * stride;
       // Unchanged rows are skipped a block at a time: one native call each costs more than the
       // compare itself.
-      if (y % BLOCK_ROWS === 0) {
-        const end = Math.min(this.height, y + BLOCK_ROWS) * stride;
+      if ((y - first) % BLOCK_ROWS === 0) {
+        const end = Math.min(last, y + BLOCK_ROWS) * stride;
         if (screen.compare(reference, start, end, start, end) === 0) {
           y += BLOCK_ROWS - 1;
           continue;

@@ -103,6 +103,8 @@ export class TileStream {
   private idleEncoder?: TileEncoder;
   /** The capture's hand-out count of the last picture encoded (see onFrame). */
   private encodedHandOuts = -1;
+  /** The hand-out the encoder's picture is (RawFrame.handOut), for comparing only what changed since. */
+  private pictureHandOut?: number;
   /** Counts the pictures encoded: the cached whole picture is of one of them. */
   private version = 0;
   private wholeCache?: { version: number; blob: Promise<Buffer> };
@@ -265,7 +267,15 @@ export class TileStream {
           ? this.idleEncoder
           : new TileEncoder(frame.pixelFormat);
       this.idleEncoder = undefined;
-      const update = this.encoder.encode(frame.data, frame.width, frame.height);
+      const since = whole ? undefined : this.pictureHandOut;
+      const rows =
+        since === undefined || frame.handOut === undefined
+          ? undefined
+          : this.options.capture.rowsChanged(since, frame.handOut);
+      // Unknown until the encoder has made its picture this frame's.
+      this.pictureHandOut = undefined;
+      const update = this.encoder.encode(frame.data, frame.width, frame.height, rows);
+      this.pictureHandOut = frame.handOut;
       if (update) this.version++;
       return update;
     } finally {

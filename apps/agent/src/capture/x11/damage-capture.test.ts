@@ -157,6 +157,52 @@ describe.each<Source>(["GetImage", "framebuffer"])("DamageCapture on Xvfb, readi
     }
   });
 
+  it("reuses its frame buffers, copying only the rows that changed, and each is still the whole screen", async () => {
+    await run("xsetroot", ["-solid", "#336699"], { env: display.env });
+    await run("xdotool", ["mousemove", "20", "20"], { env: display.env });
+    const source = capture();
+    const frames: Buffer[] = [];
+    const buffers = new Set<Buffer>();
+    // Copied and released at once, so the capture hands the same few buffers out again and again.
+    const unsubscribe = await source.subscribe({
+      onFrame: (f) => {
+        frames.push(Buffer.from(f.data));
+        buffers.add(f.data);
+        f.release();
+      },
+    });
+    try {
+      await until(() => frames[0]);
+      // The pointer walks down the screen: each hand-out changes a few rows, at a new place.
+      for (let step = 1; step <= 10; step++) {
+        await run("xdotool", ["mousemove", String(20 + step * 25), String(20 + step * 20)], {
+          env: display.env,
+        });
+        await sleep(60);
+      }
+      await sleep(300);
+      expect(buffers.size).toBeLessThan(frames.length);
+      const last = frames.at(-1)!;
+
+      // What a capture that reads the whole screen afresh hands out once it has read the pointer:
+      // the very same picture.
+      const fresh = capture();
+      const firsts: Buffer[] = [];
+      const stop = await fresh.subscribe({ onFrame: (f) => firsts.push(Buffer.from(f.data)) });
+      try {
+        await until(() => firsts[0]);
+        await sleep(300);
+        expect(firsts.at(-1)!.equals(last)).toBe(true);
+      } finally {
+        stop();
+        fresh.close();
+      }
+    } finally {
+      unsubscribe();
+      source.close();
+    }
+  });
+
   it("repeats a lone small change only with the heartbeat, not with the sharpening repeats", async () => {
     await run("xsetroot", ["-solid", "#808080"], { env: display.env });
     await run("xdotool", ["mousemove", "50", "50"], { env: display.env });

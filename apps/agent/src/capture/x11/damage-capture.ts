@@ -27,6 +27,7 @@
 import type { Logger } from "@rd/log";
 import type { RawInput } from "../ffmpeg-args.ts";
 import { boundingBox, ChangedArea } from "./changed-area.ts";
+import { ChangedRows, type RowSpan } from "./changed-rows.ts";
 import { FramebufferFile } from "./framebuffer-file.ts";
 import { sync } from "./x-connection.ts";
 import type { CursorImage, RawPixelFormat, Rect, XScreenReader } from "./x-screen-reader.ts";
@@ -37,6 +38,8 @@ export interface RawFrame {
   width: number;
   height: number;
   pixelFormat: RawPixelFormat;
+  /** Which hand-out this picture is (DamageCapture.rowsChanged() compares two). */
+  handOut?: number;
   /**
    * Called once for each time the frame was handed to a subscriber, when done with it: its buffer
    * is then reused for a later frame. (A subscriber that never calls it only costs allocations.)
@@ -104,6 +107,10 @@ export class DamageCapture {
   private latest?: PooledFrame;
   private readonly pool: PooledFrame[] = [];
   private handOuts = 0;
+  /** What each recent hand-out changed (rowsChanged()). */
+  private readonly changes = new ChangedRows();
+  /** The rows the pointer was drawn on in the last hand-out. */
+  private pointerRows?: RowSpan;
   private stats = { since: performance.now(), damage: 0, frames: 0, grabs: 0, grabMs: 0, allocated: 0 };
   private lastFrameAt = 0;
   private grabbing = false;
@@ -172,6 +179,14 @@ export class DamageCapture {
   /** How many new pictures were handed out so far: unchanged, the screen has not changed. */
   get handOutCount(): number {
     return this.handOuts;
+  }
+
+  /**
+   * The rows that differ between hand-out `from`'s picture and hand-out `to`'s (RawFrame.handOut),
+   * or undefined when that is no longer known: then any row may.
+   */
+  rowsChanged(from: number, to: number): RowSpan | undefined {
+    return this.changes.between(from, to);
   }
 
   /**
@@ -506,6 +521,7 @@ export class DamageCapture {
     this.width = width;
     this.height = height;
     this.dirty = [];
+    this.changes.wrote(0, height);
     this.handOut();
   }
 
@@ -516,6 +532,8 @@ export class DamageCapture {
     if (!bounds) return 0;
     // From the file, whole rows are one copy: the rows the changes span, side to side.
     const framebuffer = this.framebufferOf(this.width, this.height);
+    // Noted before reading: a read that fails halfway has written some of them.
+    this.changes.wrote(bounds.y, bounds.y + bounds.height);
     if (framebuffer) {
       await drawn(reader);
       await framebuffer.readRows(bounds.y, bounds.y + bounds.height, this.screen!);
@@ -545,11 +563,22 @@ export class DamageCapture {
     if (!this.screen || !this.reader) return;
     this.cursorMoved = false;
     const frame = this.frameBuffer(this.reader.pixelFormat);
-    this.screen.copy(frame.data);
+    const pointerRows = this.cursor && rowsOf(cursorBox(this.cursor), this.height);
+    this.handOuts++;
+    this.changes.handedOut(this.handOuts, this.pointerRows, pointerRows);
+    this.pointerRows = pointerRows;
+    // A reused buffer holds an earlier hand-out: only the rows changed since are copied.
+    const stale =
+      frame.handOut === undefined ? undefined : this.changes.between(frame.handOut, this.handOuts);
+    const rows = stale ?? { top: 0, bottom: this.height };
+    if (rows.bottom > rows.top) {
+      const stride = this.width * 4;
+      this.screen.copy(frame.data, rows.top * stride, rows.top * stride, rows.bottom * stride);
+    }
+    frame.handOut = this.handOuts;
     if (this.cursor) drawCursor(frame.data, this.width, this.height, this.cursor, frame.pixelFormat);
     this.setLatest(frame);
     this.lastFrameAt = performance.now();
-    this.handOuts++;
     this.reportStats();
     for (const subscriber of this.subscribers) this.give(frame, subscriber);
     this.quietStep = sharpen ? 0 : REFRESH_AFTER_MS.length;
@@ -681,6 +710,11 @@ export class DamageCapture {
 /** The screen area a pointer image covers. */
 function cursorBox(cursor: CursorImage): Rect {
   return { x: cursor.x - cursor.xhot, y: cursor.y - cursor.yhot, width: cursor.width, height: cursor.height };
+}
+
+/** The rows of a screen `height` tall that `rect` covers. */
+function rowsOf(rect: Rect, height: number): RowSpan {
+  return { top: Math.max(0, rect.y), bottom: Math.min(height, rect.y + rect.height) };
 }
 
 /**
