@@ -101,9 +101,10 @@ export class TileStream {
   private encoder?: TileEncoder;
   /** The last session's encoder, forgotten: its picture's memory, for the next session's. */
   private idleEncoder?: TileEncoder;
-  /** The capture's hand-out count of the last picture encoded (see onFrame). */
-  private encodedHandOuts = -1;
-  /** The hand-out the encoder's picture is (RawFrame.handOut), for comparing only what changed since. */
+  /**
+   * The hand-out the encoder's picture is (RawFrame.handOut): a repeat of it is not encoded again,
+   * and a later one is compared only where it changed since (see encode()).
+   */
   private pictureHandOut?: number;
   /** Counts the pictures encoded: the cached whole picture is of one of them. */
   private version = 0;
@@ -211,16 +212,15 @@ export class TileStream {
     this.encoder?.forget();
     this.idleEncoder = this.encoder ?? this.idleEncoder;
     this.encoder = undefined;
+    this.pictureHandOut = undefined;
     this.wholeCache = undefined;
   }
 
   private onFrame(frame: RawFrame) {
     // The capture's repeats of a picture (sharpening for video, heartbeats) change nothing here:
     // comparing a whole screen to find that out is most of a quiet second's cost.
-    const handOuts = this.options.capture.handOutCount;
-    if (this.encoder && handOuts === this.encodedHandOuts) frame.release();
+    if (this.encoder && frame.handOut !== undefined && frame.handOut === this.pictureHandOut) frame.release();
     else {
-      this.encodedHandOuts = handOuts;
       // The first frame's update is the whole picture: every viewer can start from it.
       const whole = !this.encoder;
       if (whole) for (const state of this.viewers.values()) state.synced = true;
@@ -267,7 +267,7 @@ export class TileStream {
           ? this.idleEncoder
           : new TileEncoder(frame.pixelFormat);
       this.idleEncoder = undefined;
-      const since = whole ? undefined : this.pictureHandOut;
+      const since = this.pictureHandOut;
       const rows =
         since === undefined || frame.handOut === undefined
           ? undefined

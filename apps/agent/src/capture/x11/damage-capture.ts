@@ -506,6 +506,8 @@ export class DamageCapture {
   private async readAll() {
     const reader = await this.connect();
     const { width, height } = await reader.size();
+    // Noted before reading, as in readRects(): a read that fails halfway has written some rows.
+    this.changes.wrote(0, height);
     const framebuffer = this.framebufferOf(width, height);
     if (framebuffer) {
       await drawn(reader);
@@ -521,7 +523,6 @@ export class DamageCapture {
     this.width = width;
     this.height = height;
     this.dirty = [];
-    this.changes.wrote(0, height);
     this.handOut();
   }
 
