@@ -60,6 +60,11 @@ test.describe("live session with the real agent", () => {
     await page.keyboard.type("hello remote");
     await page.keyboard.press("Enter");
     await terminal.waitFor("hello remote\n");
+    // Playwright types "$" as the key Digit4 that made "$", with no Shift held (as on-screen
+    // keyboards do): the desktop gets the characters, not the unshifted keys.
+    await page.keyboard.type('Echo $((4+5)) {"a":1} <b|c> ~!@#%^&*_?');
+    await page.keyboard.press("Enter");
+    await terminal.waitFor('hello remote\nEcho $((4+5)) {"a":1} <b|c> ~!@#%^&*_?\n');
     terminal.remove();
 
     // Clipboard, viewer → remote: the X clipboard holds what the technician sent.

@@ -156,6 +156,54 @@ describe("the nut-js injector on a real X display", () => {
     expect((await received(2))[0]).toMatchObject({ type: "KeyPress", keysym: "b" });
   });
 
+  /** The characters xev saw typed since the last clear(), once there are `count`: presses of non-modifiers. */
+  const typed = async (count: number): Promise<string[]> => {
+    const modifiers = new Set(["Shift_L", "Shift_R", "Caps_Lock", "ISO_Level3_Shift", "Control_L", "Alt_L"]);
+    const presses = () =>
+      xev.events().flatMap((e) => (e.type === "KeyPress" && !modifiers.has(e.keysym) ? [e.keysym] : []));
+    await vi.waitFor(() => expect(presses().length).toBeGreaterThanOrEqual(count), { timeout: 5_000 });
+    return presses();
+  };
+  const type = async (text: string) => {
+    for (const character of text) await injector.characterUp(await injector.characterDown(character));
+  };
+
+  it("types characters as themselves, pressing or lifting the Shift each needs", async () => {
+    xev.clear();
+    await type("$((4+5)) Hi!");
+    expect(await typed(12)).toEqual(
+      ["dollar", "parenleft", "parenleft", "4", "plus", "5"].concat([
+        "parenright",
+        "parenright",
+        "space",
+        "H",
+        "i",
+        "exclam",
+      ]),
+    );
+    // A viewer holding Shift for a character its own layout shifts ("1" on a French keyboard):
+    // the desktop gets the plain "1", and Shift is held again after it.
+    xev.clear();
+    await injector.keyDown("LeftShift");
+    await type("1a");
+    await injector.keyDown("B");
+    await injector.keyUp("B");
+    await injector.keyUp("LeftShift");
+    expect(await typed(3)).toEqual(["1", "a", "B"]);
+    // Caps Lock on: a letter still comes out in the case asked for.
+    await injector.keyDown("CapsLock");
+    await injector.keyUp("CapsLock");
+    xev.clear();
+    await type("aB");
+    expect(await typed(2)).toEqual(["a", "B"]);
+    await injector.keyDown("CapsLock");
+    await injector.keyUp("CapsLock");
+    // A character the layout has no key for cannot be typed; the keys around it still are.
+    expect(injector.canType("ж")).toBe(false);
+    await expect(injector.characterDown("ж")).rejects.toThrow(/no key for "ж"/);
+    expect(injector.canType("~")).toBe(true);
+  });
+
   it("follows a switch to a layout without Alt_R (German: that key is AltGr)", async () => {
     expect(injector.canPress("RightAlt")).toBe(true);
     const keymap = `xkb_keymap {
@@ -172,6 +220,15 @@ describe("the nut-js injector on a real X display", () => {
     await injector.keyDown("A");
     await injector.keyUp("A");
     expect((await received(2))[0]).toMatchObject({ type: "KeyPress", keysym: "a" });
+
+    // Characters follow the new layout too: "z" is where a US keyboard has Y, "@" is AltGr+Q.
+    xev.clear();
+    await type("zy@");
+    expect(await typed(3)).toEqual(["z", "y", "at"]);
+    const keycodes = xev
+      .events()
+      .flatMap((e) => (e.type === "KeyPress" && e.keysym.length === 1 ? [e.keycode] : []));
+    expect(keycodes).toEqual([29, 52]);
   });
 });
 

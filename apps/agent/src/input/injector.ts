@@ -13,6 +13,7 @@ import { type KeyboardMappingChanges, watchKeyboardMapping } from "./keyboard-ma
 import type { MappedKey } from "./keymap.ts";
 import { KEYSYMS, readKeysyms } from "./x-keymap.ts";
 import { XScreenSize } from "./x-screen.ts";
+import { XTypist } from "./x-typist.ts";
 
 /** `MouseEvent.button`: 0 left, 1 middle, 2 right. */
 export type PointerButton = 0 | 1 | 2;
@@ -28,6 +29,18 @@ export interface Injector {
   canPress(key: MappedKey): boolean;
   keyDown(key: MappedKey): Promise<void>;
   keyUp(key: MappedKey): Promise<void>;
+  /**
+   * True when `character` (one character) can be typed as itself: the desktop's layout has a key
+   * for it, reached with Shift or AltGr at most. False also when the agent cannot type characters
+   * at all (its XTest connection failed); the key then goes by its position, as `keyDown` does.
+   */
+  canType(character: string): boolean;
+  /**
+   * Presses the key that types `character` on the desktop's layout, with the Shift and AltGr it
+   * needs and without Control or Alt; resolves to the keycode held down, for `characterUp`.
+   */
+  characterDown(character: string): Promise<number>;
+  characterUp(keycode: number): Promise<void>;
   /** The screen's size now, in pixels; it follows resolution changes. */
   screenSize(): Promise<{ width: number; height: number }>;
   /** Stops background work (the layout refresh). The desktop itself is left alone. */
@@ -165,6 +178,19 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
     pollLayout(error, "cannot watch the keyboard mapping for changes");
   }
 
+  // Characters are typed through XTest on a connection of the agent's own (nut-js presses only
+  // the keys of its list). Without it, keys go by their position alone, as they always could.
+  const typist = await XTypist.open(display, xauthority, (error) =>
+    log.warn({ err: error }, "the X server refused a typed character"),
+  ).catch((error: unknown) => {
+    log.warn({ err: error }, "cannot type characters as themselves; keys go by their position");
+    return undefined;
+  });
+  const typistOf = () => {
+    if (!typist) throw new Error("this agent cannot type characters (no XTest connection)");
+    return typist;
+  };
+
   const rootSize = new XScreenSize(display);
   const buttons = { 0: Button.LEFT, 1: Button.MIDDLE, 2: Button.RIGHT } as const;
   const canPress = (key: MappedKey) => keysyms.has(KEYSYMS[key]);
@@ -197,6 +223,15 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
     canPress,
     keyDown: (key) => press(key, true),
     keyUp: (key) => press(key, false),
+    canType: (character) => typist?.canType(character) ?? false,
+    characterDown: async (character) => {
+      lastKeyAt = performance.now();
+      const keycode = await typistOf().down(character);
+      if (keycode === undefined)
+        throw new Error(`the keyboard layout has no key for ${JSON.stringify(character)}`);
+      return keycode;
+    },
+    characterUp: (keycode) => typistOf().up(keycode),
     screenSize: () =>
       rootSize.read().catch(async (error: unknown) => {
         log.debug({ err: error }, "cannot ask the X server for the screen size; asking libnut");
@@ -206,6 +241,7 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
       closed = true;
       clearInterval(polling);
       mappingChanges?.close();
+      typist?.close();
       rootSize.close();
     },
   };

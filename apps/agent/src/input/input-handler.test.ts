@@ -103,6 +103,54 @@ describe("the input handler on a real desktop", () => {
     await term.expectTyped("hi!\n");
   });
 
+  it("types the characters the viewer's keys made, whatever Shift or layout the viewer has", async () => {
+    const term = await terminal();
+    const made = (code: string, character: string, modifiers: Partial<Modifiers> = {}) => [
+      JSON.stringify({
+        type: "input/key",
+        action: "down",
+        code,
+        key: character,
+        modifiers: { ...up, ...modifiers },
+      }),
+      JSON.stringify({
+        type: "input/key",
+        action: "up",
+        code,
+        key: character,
+        modifiers: { ...up, ...modifiers },
+      }),
+    ];
+    await send([
+      // An on-screen keyboard or a script: shifted characters with no Shift held.
+      ...[
+        "Digit4:$",
+        "Digit9:(",
+        "Digit9:(",
+        "Digit4:4",
+        "Equal:+",
+        "Digit5:5",
+        "Digit0:)",
+        "Digit0:)",
+      ].flatMap((pair) => made(pair.split(":")[0]!, pair.split(":")[1]!)),
+      // A French keyboard: "1" is Shift+&, on the desktop it is the plain 1; "a" is where US has Q.
+      key("down", "ShiftLeft", { shift: true }),
+      ...made("Digit1", "1", { shift: true }),
+      key("up", "ShiftLeft"),
+      ...made("KeyQ", "a"),
+      // AltGr on Windows: Control and Alt went down by their codes, the "@" it made lifts them.
+      key("down", "ControlLeft", { ctrl: true }),
+      key("down", "AltRight", { ctrl: true, alt: true }),
+      ...made("KeyQ", "@"),
+      key("up", "AltRight", { ctrl: true }),
+      key("up", "ControlLeft"),
+      // A key with no code (an on-screen keyboard's) that made a character.
+      ...made("Unidentified", "x"),
+      ...tap("Enter"),
+    ]);
+    await term.expectTyped("$((4+5))1a@x\n");
+  });
+
   it("clicks in an xterm: a left double click selects a word, a middle click pastes it", async () => {
     const term = await terminal({ geometry: "40x5+100+100", before: "printf 'selectme\\n'; " });
     const g = await windowGeometry(display.display, term.windowId);
@@ -261,6 +309,18 @@ describe("the input handler on a real desktop", () => {
         "KeyRelease Alt_L",
         "KeyRelease Control_L",
       ]);
+    });
+
+    it("presses Shift only around a shifted character's key, and lets that key go on release-all", async () => {
+      const made = { type: "input/key", code: "Digit4", key: "$", modifiers: up };
+      handler.handle(JSON.stringify({ ...made, action: "down" }));
+      expect(keys(await events(3))).toEqual(["KeyPress Shift_L", "KeyPress dollar", "KeyRelease Shift_L"]);
+      // The viewer lost focus with the key down: it goes up, and its own key-up later is moot.
+      handler.handle(JSON.stringify({ type: "input/release-all" }));
+      expect(keys(await events(1))).toEqual(["KeyRelease 4"]);
+      const dropped = handler.stats().dropped;
+      await send([JSON.stringify({ ...made, action: "up" })]);
+      expect(handler.stats().dropped).toBe(dropped + 1);
     });
 
     it("taps Super for the super combo and Print for print-screen", async () => {

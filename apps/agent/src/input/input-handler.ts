@@ -96,6 +96,10 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
   const counters: InputStats = { injected: 0, dropped: 0, clamped: 0 };
 
   const heldKeys = new Set<MappedKey>();
+  // Keys typed as the character they made, by the viewer's key code: the keycode held down.
+  const heldCharacters = new Map<string, number>();
+  // The key codes whose presses were queued as characters, so their releases go the same way.
+  const typedCodes = new Set<string>();
   const heldButtons = new Set<PointerButton>();
   // Fractions of a wheel notch (trackpads send them) wait here until they add up to a whole one.
   const wheelRest = { dx: 0, dy: 0 };
@@ -182,7 +186,7 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
   };
 
   /** Releases held modifiers the event says are up, except the event's own key. */
-  const repairModifiers = async (modifiers: Modifiers, except: MappedKey) => {
+  const repairModifiers = async (modifiers: Modifiers, except?: MappedKey) => {
     for (const flag of Object.keys(MODIFIER_KEYS) as (keyof Modifiers)[]) {
       if (modifiers[flag]) continue;
       for (const key of MODIFIER_KEYS[flag]) {
@@ -197,6 +201,12 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
   const releaseHeld = async () => {
     wheelRest.dx = wheelRest.dy = 0;
     // Each release on its own: one failing must not leave the others held.
+    for (const [code, keycode] of [...heldCharacters]) {
+      heldCharacters.delete(code);
+      await injector.characterUp(keycode).catch((error: unknown) => {
+        log.write("warn", "release-failed", { code, err: error }, "could not release a key");
+      });
+    }
     for (const key of [...heldKeys]) {
       heldKeys.delete(key);
       await injector.keyUp(key).catch((error: unknown) => {
@@ -218,6 +228,7 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
    */
   const releaseAll = (): Promise<void> => {
     epoch++;
+    typedCodes.clear();
     if (waitingReleaseAll) return waitingReleaseAll;
     const run = enqueue("release-all", async () => {
       waitingReleaseAll = undefined;
@@ -264,6 +275,7 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
         return;
       }
       case "input/key": {
+        if (typeCharacter(message)) return;
         const key = keyForCode(message.code);
         // Only the code is logged: `key` is the typed character, and the log is no keylogger.
         if (!key) {
@@ -337,6 +349,48 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
         return;
       }
     }
+  };
+
+  /**
+   * Types a key that made a character as that character, on the desktop's layout (true), rather
+   * than by its position: what the viewer saw typed is what the desktop gets, whatever Shift
+   * either side holds and whatever their layouts. A key pressed with Control, Alt or Meta is a
+   * shortcut and goes by its position (false), as do keys that make no character and characters
+   * the desktop's layout has no key for.
+   */
+  const typeCharacter = (message: Extract<InputMessage, { type: "input/key" }>): boolean => {
+    const { code, modifiers } = message;
+    const release = () =>
+      enqueueRelease("character", async () => {
+        await repairModifiers(modifiers);
+        const keycode = heldCharacters.get(code);
+        if (keycode === undefined) return false;
+        heldCharacters.delete(code);
+        await injector.characterUp(keycode);
+        return true;
+      });
+    if (message.action === "up") {
+      if (!typedCodes.delete(code)) return false;
+      release();
+      return true;
+    }
+    const shortcut = modifiers.ctrl || modifiers.alt || modifiers.meta;
+    if (shortcut || !injector.canType(message.key)) {
+      // A held character key that turns into a shortcut (Control pressed while it repeats) goes
+      // up as the character and down again by its position.
+      if (typedCodes.delete(code)) release();
+      return false;
+    }
+    typedCodes.add(code);
+    enqueuePress("character", async () => {
+      await repairModifiers(modifiers);
+      // A repeat with another character (Shift pressed meanwhile) lets go of the first key.
+      const before = heldCharacters.get(code);
+      const keycode = await injector.characterDown(message.key);
+      if (before !== undefined && before !== keycode) await injector.characterUp(before);
+      heldCharacters.set(code, keycode);
+    });
+    return true;
   };
 
   return {

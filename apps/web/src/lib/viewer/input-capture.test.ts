@@ -28,7 +28,7 @@ function event(type: string, fields: Record<string, unknown> = {}): Event {
   return Object.assign(new Event(type, { cancelable: true }), fields);
 }
 
-const key = (type: "keydown" | "keyup", code: string, key: string, mods: Record<string, boolean> = {}) =>
+const key = (type: "keydown" | "keyup", code: string, key: string, mods: Record<string, unknown> = {}) =>
   event(type, {
     code,
     key,
@@ -164,10 +164,32 @@ describe("attachInputCapture", () => {
     expect(sent).toEqual([]);
   });
 
-  it("skips IME composition and keys without a code", () => {
+  it("skips IME composition and keys without a code that made no character", () => {
     surface.dispatchEvent(key("keydown", "KeyK", "Process", { isComposing: true }));
     surface.dispatchEvent(key("keydown", "", "Unidentified"));
+    surface.dispatchEvent(key("keydown", "", "Enter"));
     expect(sent).toEqual([]);
+  });
+
+  it("sends an on-screen keyboard's character, which has no code, as an Unidentified key", () => {
+    surface.dispatchEvent(key("keydown", "", "é"));
+    surface.dispatchEvent(key("keyup", "", "é"));
+    expect(sent.map((m) => m.type === "input/key" && `${m.action} ${m.code} ${m.key}`)).toEqual([
+      "down Unidentified é",
+      "up Unidentified é",
+    ]);
+  });
+
+  it("does not call AltGr's character a Control+Alt shortcut", () => {
+    // Windows reports AltGr as Control and Alt held; the character is what it made.
+    const altGraph = { ctrlKey: true, altKey: true, getModifierState: (name: string) => name === "AltGraph" };
+    surface.dispatchEvent(key("keydown", "KeyQ", "@", altGraph));
+    // A real Control+Alt shortcut stays one.
+    surface.dispatchEvent(key("keydown", "KeyT", "t", { ctrlKey: true, altKey: true }));
+    expect(sent.map((m) => m.type === "input/key" && m.modifiers)).toEqual([
+      { ctrl: false, shift: false, alt: false, meta: false },
+      { ctrl: true, shift: false, alt: true, meta: false },
+    ]);
   });
 
   it("sends nothing and prevents nothing in view-only mode", () => {

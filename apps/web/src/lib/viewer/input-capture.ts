@@ -141,11 +141,11 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
     }
     if (!enabled()) return;
     // Composition (IME) text is the local input method's; the keys behind it mean nothing remotely.
-    if (e.isComposing || !e.code) return;
+    if (e.isComposing || !codeOf(e)) return;
     // Every key goes to the remote, Tab and browser shortcuts included (the toolbar and
     // Ctrl+Alt+Shift shortcuts are the way out).
     e.preventDefault();
-    keysDown.add(e.code);
+    keysDown.add(codeOf(e));
     send(keyMessage("down", e));
   };
 
@@ -155,9 +155,9 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
       e.preventDefault();
       return;
     }
-    if (!enabled() || e.isComposing || !e.code) return;
+    if (!enabled() || e.isComposing || !codeOf(e)) return;
     e.preventDefault();
-    keysDown.delete(e.code);
+    keysDown.delete(codeOf(e));
     send(keyMessage("up", e));
   };
 
@@ -203,12 +203,30 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
   };
 }
 
+/**
+ * The key's code, or "Unidentified" (the spec's name for a key it cannot name) for a key with no
+ * code that made one character: on-screen keyboards send those, and the agent types the
+ * character. Empty for anything else without a code, which is not sent.
+ */
+function codeOf(e: KeyboardEvent): string {
+  if (e.code) return e.code;
+  return [...e.key].length === 1 ? "Unidentified" : "";
+}
+
 function keyMessage(action: "down" | "up", e: KeyboardEvent): InputMessage {
+  // AltGr is Control+Alt on Windows and Alt on some Linux layouts: the character it made is what
+  // the agent types, not a shortcut, so neither is said to be held.
+  const altGraph = e.getModifierState?.("AltGraph") ?? false;
   return {
     type: "input/key",
     action,
-    code: e.code.slice(0, MAX_KEY_CHARS),
+    code: codeOf(e).slice(0, MAX_KEY_CHARS),
     key: e.key.slice(0, MAX_KEY_CHARS),
-    modifiers: { ctrl: e.ctrlKey, shift: e.shiftKey, alt: e.altKey, meta: e.metaKey },
+    modifiers: {
+      ctrl: e.ctrlKey && !altGraph,
+      shift: e.shiftKey,
+      alt: e.altKey && !altGraph,
+      meta: e.metaKey,
+    },
   };
 }

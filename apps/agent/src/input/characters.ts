@@ -1,0 +1,172 @@
+/**
+ * Where a character is on the desktop's keyboard: which key, and whether it needs Shift or the
+ * third level (AltGr). Read from the X server's own tables (GetKeyboardMapping and
+ * GetModifierMapping), so it follows the desktop's layout, whatever the viewer's is.
+ *
+ * Typing a character by its physical key (`KeyboardEvent.code`) types what that key makes on the
+ * desktop's layout, with whatever Shift the viewer happens to hold: an on-screen keyboard or a
+ * script that sends "$" without Shift typed "4", and a French viewer's "a" came out as "q" on a US
+ * desktop. So a key that produced a character is typed as that character, as a VNC viewer's keysym
+ * is (RFC 6143 §7.5.4).
+ */
+
+/** Keysyms this module looks for (X11 keysymdef.h). */
+const SHIFT_L = 0xffe1;
+const ISO_LEVEL3_SHIFT = 0xfe03;
+const MODE_SWITCH = 0xff7e;
+
+/** Where a character is: press `keycode` with Shift (`shift`) and AltGr (`level3`) as given. */
+export interface CharacterKey {
+  keycode: number;
+  shift: boolean;
+  level3: boolean;
+}
+
+/** The modifier bits of the core protocol's SETofKEYMASK. */
+export const MODIFIER_MASK = {
+  shift: 1 << 0,
+  lock: 1 << 1,
+  control: 1 << 2,
+  mod1: 1 << 3,
+  mod2: 1 << 4,
+  mod3: 1 << 5,
+  mod4: 1 << 6,
+  mod5: 1 << 7,
+} as const;
+
+/**
+ * A character's keysym: Latin-1 characters are their code point (keysymdef.h), everything else
+ * is 0x01000000 + its code point (X11 protocol, Appendix A: "Unicode keysyms"). Undefined for
+ * anything that is not one printable character.
+ */
+export function keysymForCharacter(text: string): number | undefined {
+  const codePoint = text.codePointAt(0);
+  if (codePoint === undefined || String.fromCodePoint(codePoint) !== text) return undefined;
+  // Controls (C0, DEL, C1) are keys, not characters: Enter, Tab and Backspace go by their code.
+  if (codePoint < 0x20 || (codePoint >= 0x7f && codePoint < 0xa0)) return undefined;
+  if (codePoint <= 0xff) return codePoint;
+  // The euro sign predates Unicode keysyms; layouts still name it by its old one.
+  if (codePoint === 0x20ac) return 0x20ac;
+  return 0x01000000 + codePoint;
+}
+
+/**
+ * The desktop's keyboard layout as the core protocol describes it: for each keycode its keysyms,
+ * by column (group 1 plain, group 1 shifted, group 2 plain and shifted, then level 3 plain and
+ * shifted where XKB puts AltGr), and for each of the 8 modifiers its keycodes.
+ */
+export class KeyboardLayout {
+  /** The keycode of Shift_L and of AltGr, when the layout has them. */
+  readonly shiftKeycode: number | undefined;
+  readonly level3Keycode: number | undefined;
+  /** The modifier bit AltGr sets (Mod5 in XKB's default layouts). */
+  readonly level3Mask: number;
+  private readonly places = new Map<number, CharacterKey>();
+  private readonly perModifier: number;
+  private readonly modifiers: Uint8Array;
+
+  /**
+   * `keysyms` holds `perKeycode` keysyms for each keycode from `minKeycode` on (GetKeyboardMapping's
+   * reply); `modifiers` holds `perModifier` keycodes for each of Shift, Lock, Control, Mod1–Mod5, 0
+   * where unused (GetModifierMapping's reply).
+   */
+  constructor(
+    minKeycode: number,
+    perKeycode: number,
+    keysyms: Uint32Array,
+    perModifier: number,
+    modifiers: Uint8Array,
+  ) {
+    this.perModifier = perModifier;
+    this.modifiers = modifiers;
+    const count = perKeycode === 0 ? 0 : Math.floor(keysyms.length / perKeycode);
+    const column = (keycode: number, index: number) =>
+      index < perKeycode ? keysyms[(keycode - minKeycode) * perKeycode + index]! : 0;
+    // Fewest modifiers first, lowest keycode first: the plain place of a character wins.
+    const passes: [column: number, shift: boolean, level3: boolean][] = [
+      [0, false, false],
+      [1, true, false],
+      [4, false, true],
+      [5, true, true],
+    ];
+    for (const [index, shift, level3] of passes) {
+      for (let keycode = minKeycode; keycode < minKeycode + count; keycode++) {
+        let keysym = column(keycode, index);
+        // A letter listed alone means both cases (X11 protocol §5, "Keyboards"): upper is shifted.
+        if (index === 1 && keysym === 0) keysym = upperCase(column(keycode, 0)) ?? 0;
+        if (keysym !== 0 && !this.places.has(keysym)) this.places.set(keysym, { keycode, shift, level3 });
+      }
+    }
+    this.shiftKeycode = this.places.get(SHIFT_L)?.keycode;
+    this.level3Keycode = (this.places.get(ISO_LEVEL3_SHIFT) ?? this.places.get(MODE_SWITCH))?.keycode;
+    this.level3Mask = MODIFIER_MASK.mod5;
+    for (let modifier = 0; modifier < 8; modifier++) {
+      if (this.keysOf(modifier).includes(this.level3Keycode ?? -1)) this.level3Mask = 1 << modifier;
+    }
+  }
+
+  /** Where `keysym` is typed, or undefined when the layout cannot type it (or lacks the Shift or AltGr it needs). */
+  locate(keysym: number): CharacterKey | undefined {
+    const place = this.places.get(keysym);
+    if (!place) return undefined;
+    if (place.shift && this.shiftKeycode === undefined) return undefined;
+    if (place.level3 && this.level3Keycode === undefined) return undefined;
+    return place;
+  }
+
+  /** The keycodes that set any of the modifier bits in `mask`. */
+  modifierKeys(mask: number): number[] {
+    const keycodes: number[] = [];
+    for (let modifier = 0; modifier < 8; modifier++) {
+      if (mask & (1 << modifier)) keycodes.push(...this.keysOf(modifier));
+    }
+    return keycodes;
+  }
+
+  private keysOf(modifier: number): number[] {
+    const row = this.modifiers.subarray(modifier * this.perModifier, (modifier + 1) * this.perModifier);
+    return [...row].filter((keycode) => keycode !== 0);
+  }
+}
+
+/** The upper-case keysym of a Latin-1 or Unicode letter keysym, when it has one of its own. */
+function upperCase(keysym: number): number | undefined {
+  const unicode = keysym >= 0x01000100 && keysym <= 0x0110ffff;
+  const codePoint = keysym <= 0xff ? keysym : unicode ? keysym - 0x01000000 : undefined;
+  if (codePoint === undefined) return undefined;
+  const lower = String.fromCodePoint(codePoint);
+  const upper = lower.toUpperCase();
+  if (upper === lower || [...upper].length !== 1) return undefined;
+  return keysymForCharacter(upper);
+}
+
+/**
+ * What typing a character at `place` takes, given the modifiers the desktop has on (`state`, the
+ * core SETofKEYMASK): Shift pressed or lifted for the character's level (Caps Lock turns a letter's
+ * level over), AltGr pressed when it needs it, and Control and Alt lifted, which would turn the
+ * character into a shortcut.
+ */
+export function modifiersFor(
+  place: CharacterKey,
+  state: number,
+  isLetter: boolean,
+  level3Mask: number,
+): { press: number; lift: number } {
+  const lock = isLetter && (state & MODIFIER_MASK.lock) !== 0;
+  const wantShift = place.shift !== lock;
+  const hasShift = (state & MODIFIER_MASK.shift) !== 0;
+  const hasLevel3 = (state & level3Mask) !== 0;
+  let press = 0;
+  let lift = state & (MODIFIER_MASK.control | MODIFIER_MASK.mod1);
+  if (wantShift && !hasShift) press |= MODIFIER_MASK.shift;
+  if (!wantShift && hasShift) lift |= MODIFIER_MASK.shift;
+  if (place.level3 && !hasLevel3) press |= level3Mask;
+  if (!place.level3 && hasLevel3) lift |= level3Mask;
+  // AltGr may be Mod1 on some layouts: never lift what the character needs.
+  return { press, lift: lift & ~press & ~(place.level3 ? level3Mask : 0) };
+}
+
+/** True for a character that has an upper and a lower case (Caps Lock applies to it). */
+export function isCasedLetter(character: string): boolean {
+  return character.toUpperCase() !== character.toLowerCase();
+}
