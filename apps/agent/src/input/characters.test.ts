@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  isCasedLetter,
+  activeGroup,
   KeyboardLayout,
   keysymForCharacter,
   MODIFIER_MASK,
@@ -60,21 +60,53 @@ const GERMAN = {
   121: [0x1008ff12], // XF86AudioMute: past Unicode, no case to look for
 };
 
+const at = (keycode: number, shift = false, level3 = false, alphabetic = false) => ({
+  keycode,
+  shift,
+  level3,
+  alphabetic,
+});
+
 describe("KeyboardLayout", () => {
   it("finds each character's key and level, the plain place first", () => {
     const german = layout(GERMAN);
-    expect(german.locate(0x34)).toEqual({ keycode: 13, shift: false, level3: false });
-    expect(german.locate(0x24)).toEqual({ keycode: 13, shift: true, level3: false });
-    expect(german.locate(0x40)).toEqual({ keycode: 24, shift: false, level3: true });
-    expect(german.locate(0x7a)).toEqual({ keycode: 29, shift: false, level3: false });
-    // q appears in group 2 too; the plain column wins.
-    expect(german.locate(0x71)).toEqual({ keycode: 24, shift: false, level3: false });
-    expect(german.locate(0x41)).toEqual({ keycode: 38, shift: true, level3: false });
+    expect(german.locate(0x34)).toEqual(at(13));
+    expect(german.locate(0x24)).toEqual(at(13, true));
+    expect(german.locate(0x40)).toEqual(at(24, false, true));
+    expect(german.locate(0x7a)).toEqual(at(29, false, false, true));
+    expect(german.locate(0x71)).toEqual(at(24, false, false, true));
+    // Listed alone, a letter's upper case is its key shifted.
+    expect(german.locate(0x41)).toEqual(at(38, true, false, true));
     expect(german.locate(0xe9)).toBeUndefined();
     expect(german.shiftKeycode).toBe(50);
     expect(german.level3Keycode).toBe(108);
+    expect(german.keycodeOf(0xffe3)).toBe(37);
     expect(german.level3Mask).toBe(MODIFIER_MASK.mod5);
     expect(german.modifierKeys(MODIFIER_MASK.shift | MODIFIER_MASK.control)).toEqual([50, 37]);
+  });
+
+  it("tells a letter key from one whose levels are not a letter's cases", () => {
+    // French: é over 2 (Caps Lock leaves it alone in XKB's four-level types), a over A.
+    const french = layout({ 11: [0xe9, 0x32, 0xe9, 0x32, 0x7e], 24: [0x61, 0x41], 50: [0xffe1] });
+    expect(french.locate(0xe9)).toEqual(at(11));
+    expect(french.locate(0x32)).toEqual(at(11, true));
+    expect(french.locate(0x61)).toEqual(at(24, false, false, true));
+  });
+
+  it("with two groups, looks in the active one and does not guess at AltGr", () => {
+    // "us,ru": the second group's columns differ from the first's.
+    const twoGroups = layout({
+      24: [0x71, 0x51, 0x1000439, 0x1000419, 0x40],
+      38: [0x61, 0x41, 0x1000444, 0x1000424],
+      50: [0xffe1],
+      108: [0xfe03],
+    });
+    expect(twoGroups.locate(0x71)).toEqual(at(24, false, false, true));
+    expect(twoGroups.locate(0x1000439)).toBeUndefined();
+    expect(twoGroups.locate(0x1000439, 1)).toEqual(at(24, false, false, true));
+    expect(twoGroups.locate(0x1000424, 1)).toEqual(at(38, true, false, true));
+    expect(twoGroups.locate(0x40)).toBeUndefined();
+    expect(activeGroup(1 << 13)).toBe(1);
   });
 
   it("cannot type what needs a Shift or AltGr the layout lacks", () => {
@@ -82,7 +114,9 @@ describe("KeyboardLayout", () => {
     const bare = layout(rest, []);
     expect(bare.locate(0x24)).toBeUndefined();
     expect(bare.locate(0x40)).toBeUndefined();
-    expect(bare.locate(0x34)).toEqual({ keycode: 13, shift: false, level3: false });
+    // A letter, whose case Caps Lock might turn and Shift would have to turn back.
+    expect(bare.locate(0x7a)).toBeUndefined();
+    expect(bare.locate(0x34)).toEqual(at(13));
   });
 
   it("learns which modifier AltGr sets", () => {
@@ -93,31 +127,29 @@ describe("KeyboardLayout", () => {
 
 describe("modifiersFor", () => {
   const { shift, lock, control, mod1, mod5 } = MODIFIER_MASK;
-  const plain = { keycode: 13, shift: false, level3: false };
-  const shifted = { keycode: 13, shift: true, level3: false };
-  const altGr = { keycode: 24, shift: false, level3: true };
+  const plain = at(13);
+  const shifted = at(13, true);
+  const letter = at(38, false, false, true);
+  const upper = at(38, true, false, true);
+  const altGr = at(24, false, true);
 
   it("presses Shift for a shifted character and lifts a held one for a plain character", () => {
-    expect(modifiersFor(shifted, 0, false, mod5)).toEqual({ press: shift, lift: 0 });
-    expect(modifiersFor(shifted, shift, false, mod5)).toEqual({ press: 0, lift: 0 });
-    expect(modifiersFor(plain, shift, false, mod5)).toEqual({ press: 0, lift: shift });
+    expect(modifiersFor(shifted, 0, mod5)).toEqual({ press: shift, lift: 0 });
+    expect(modifiersFor(shifted, shift, mod5)).toEqual({ press: 0, lift: 0 });
+    expect(modifiersFor(plain, shift, mod5)).toEqual({ press: 0, lift: shift });
   });
 
-  it("turns a letter's level over under Caps Lock, and nothing else's", () => {
-    expect(modifiersFor(shifted, lock, true, mod5)).toEqual({ press: 0, lift: 0 });
-    expect(modifiersFor(plain, lock, true, mod5)).toEqual({ press: shift, lift: 0 });
-    expect(modifiersFor(shifted, lock, false, mod5)).toEqual({ press: shift, lift: 0 });
+  it("turns a letter key's levels over under Caps Lock, and nothing else's", () => {
+    expect(modifiersFor(upper, lock, mod5)).toEqual({ press: 0, lift: 0 });
+    expect(modifiersFor(letter, lock, mod5)).toEqual({ press: shift, lift: 0 });
+    expect(modifiersFor(shifted, lock, mod5)).toEqual({ press: shift, lift: 0 });
+    expect(modifiersFor(plain, lock, mod5)).toEqual({ press: 0, lift: 0 });
   });
 
   it("presses AltGr when the character needs it and lifts Control and Alt", () => {
-    expect(modifiersFor(altGr, control | mod1, false, mod5)).toEqual({ press: mod5, lift: control | mod1 });
-    expect(modifiersFor(plain, mod5, false, mod5)).toEqual({ press: 0, lift: mod5 });
+    expect(modifiersFor(altGr, control | mod1, mod5)).toEqual({ press: mod5, lift: control | mod1 });
+    expect(modifiersFor(plain, mod5, mod5)).toEqual({ press: 0, lift: mod5 });
     // Where AltGr is Mod1, a character that needs it keeps it.
-    expect(modifiersFor(altGr, mod1, false, mod1)).toEqual({ press: 0, lift: 0 });
-  });
-
-  it("knows letters by their case", () => {
-    expect(["a", "Z", "é", "ж"].map(isCasedLetter)).toEqual([true, true, true, true]);
-    expect(["1", "$", " ", "@"].map(isCasedLetter)).toEqual([false, false, false, false]);
+    expect(modifiersFor(altGr, mod1, mod1)).toEqual({ press: 0, lift: 0 });
   });
 });

@@ -13,13 +13,28 @@
 /** Keysyms this module looks for (X11 keysymdef.h). */
 const SHIFT_L = 0xffe1;
 const ISO_LEVEL3_SHIFT = 0xfe03;
-const MODE_SWITCH = 0xff7e;
 
-/** Where a character is: press `keycode` with Shift (`shift`) and AltGr (`level3`) as given. */
+/** The keysyms of the modifier keys the agent may hold (nut-js presses them by these names). */
+export const MODIFIER_KEYSYMS: Record<string, number> = {
+  Shift_L: 0xffe1,
+  Shift_R: 0xffe2,
+  Control_L: 0xffe3,
+  Control_R: 0xffe4,
+  Alt_L: 0xffe9,
+  Alt_R: 0xffea,
+  Super_L: 0xffeb,
+  Super_R: 0xffec,
+};
+
+/**
+ * Where a character is: press `keycode` with Shift (`shift`) and AltGr (`level3`) as given.
+ * `alphabetic`: the key's two levels are a letter's two cases, so Caps Lock turns them over.
+ */
 export interface CharacterKey {
   keycode: number;
   shift: boolean;
   level3: boolean;
+  alphabetic: boolean;
 }
 
 /** The modifier bits of the core protocol's SETofKEYMASK. */
@@ -52,16 +67,21 @@ export function keysymForCharacter(text: string): number | undefined {
 
 /**
  * The desktop's keyboard layout as the core protocol describes it: for each keycode its keysyms,
- * by column (group 1 plain, group 1 shifted, group 2 plain and shifted, then level 3 plain and
- * shifted where XKB puts AltGr), and for each of the 8 modifiers its keycodes.
+ * by column (group 1 plain and shifted, group 2 plain and shifted, then group 1's third and fourth
+ * levels, where XKB puts AltGr's), and for each of the 8 modifiers its keycodes.
+ *
+ * With one group, XKB repeats group 1 in the group 2 columns. With several (a "us,ru" layout), the
+ * columns after them are not reliably group 1's levels, so AltGr's characters are not looked for;
+ * a character is looked for in the group the server has active.
  */
 export class KeyboardLayout {
-  /** The keycode of Shift_L and of AltGr, when the layout has them. */
+  /** The keycode of Shift_L and of AltGr (ISO_Level3_Shift), when the layout has them. */
   readonly shiftKeycode: number | undefined;
   readonly level3Keycode: number | undefined;
   /** The modifier bit AltGr sets (Mod5 in XKB's default layouts). */
   readonly level3Mask: number;
-  private readonly places = new Map<number, CharacterKey>();
+  /** Where each keysym is, by group (0 and 1). */
+  private readonly places = [new Map<number, CharacterKey>(), new Map<number, CharacterKey>()];
   private readonly perModifier: number;
   private readonly modifiers: Uint8Array;
 
@@ -80,38 +100,57 @@ export class KeyboardLayout {
     this.perModifier = perModifier;
     this.modifiers = modifiers;
     const count = perKeycode === 0 ? 0 : Math.floor(keysyms.length / perKeycode);
+    const last = minKeycode + count;
     const column = (keycode: number, index: number) =>
       index < perKeycode ? keysyms[(keycode - minKeycode) * perKeycode + index]! : 0;
+    let oneGroup = true;
+    for (let keycode = minKeycode; keycode < last && oneGroup; keycode++) {
+      const second = [column(keycode, 2), column(keycode, 3)];
+      oneGroup =
+        (second[0] === 0 && second[1] === 0) ||
+        (second[0] === column(keycode, 0) && second[1] === column(keycode, 1));
+    }
     // Fewest modifiers first, lowest keycode first: the plain place of a character wins.
-    const passes: [column: number, shift: boolean, level3: boolean][] = [
-      [0, false, false],
-      [1, true, false],
-      [4, false, true],
-      [5, true, true],
-    ];
-    for (const [index, shift, level3] of passes) {
-      for (let keycode = minKeycode; keycode < minKeycode + count; keycode++) {
-        let keysym = column(keycode, index);
-        // A letter listed alone means both cases (X11 protocol §5, "Keyboards"): upper is shifted.
-        if (index === 1 && keysym === 0) keysym = upperCase(column(keycode, 0)) ?? 0;
-        if (keysym !== 0 && !this.places.has(keysym)) this.places.set(keysym, { keycode, shift, level3 });
+    const passes: [group: 0 | 1, plain: number, shifted: number, level3: boolean][] = [[0, 0, 1, false]];
+    if (oneGroup) passes.push([0, 4, 5, true]);
+    passes.push([1, 2, 3, false]);
+    for (const [group, plainColumn, shiftedColumn, level3] of passes) {
+      const places = this.places[group]!;
+      for (const shift of [false, true]) {
+        for (let keycode = minKeycode; keycode < last; keycode++) {
+          const plain = column(keycode, plainColumn);
+          let shifted = column(keycode, shiftedColumn);
+          // A letter listed alone means both cases (X11 protocol §5, "Keyboards"): upper is shifted.
+          if (shifted === 0) shifted = upperCase(plain) ?? 0;
+          const alphabetic = !level3 && shifted !== plain && upperCase(plain) === shifted;
+          const keysym = shift ? shifted : plain;
+          if (keysym !== 0 && !places.has(keysym)) places.set(keysym, { keycode, shift, level3, alphabetic });
+        }
       }
     }
-    this.shiftKeycode = this.places.get(SHIFT_L)?.keycode;
-    this.level3Keycode = (this.places.get(ISO_LEVEL3_SHIFT) ?? this.places.get(MODE_SWITCH))?.keycode;
+    this.shiftKeycode = this.places[0]!.get(SHIFT_L)?.keycode;
+    this.level3Keycode = this.places[0]!.get(ISO_LEVEL3_SHIFT)?.keycode;
     this.level3Mask = MODIFIER_MASK.mod5;
     for (let modifier = 0; modifier < 8; modifier++) {
       if (this.keysOf(modifier).includes(this.level3Keycode ?? -1)) this.level3Mask = 1 << modifier;
     }
   }
 
-  /** Where `keysym` is typed, or undefined when the layout cannot type it (or lacks the Shift or AltGr it needs). */
-  locate(keysym: number): CharacterKey | undefined {
-    const place = this.places.get(keysym);
+  /**
+   * Where `keysym` is typed in `group` (the server's active one, 0 unless told), or undefined
+   * when the layout cannot type it there (or lacks the Shift or AltGr it needs).
+   */
+  locate(keysym: number, group = 0): CharacterKey | undefined {
+    const place = this.places[group]?.get(keysym);
     if (!place) return undefined;
-    if (place.shift && this.shiftKeycode === undefined) return undefined;
+    if ((place.shift || place.alphabetic) && this.shiftKeycode === undefined) return undefined;
     if (place.level3 && this.level3Keycode === undefined) return undefined;
     return place;
+  }
+
+  /** The keycode of a key (a modifier, say) by its keysym, in group 1. */
+  keycodeOf(keysym: number): number | undefined {
+    return this.places[0]!.get(keysym)?.keycode;
   }
 
   /** The keycodes that set any of the modifier bits in `mask`. */
@@ -142,17 +181,16 @@ function upperCase(keysym: number): number | undefined {
 
 /**
  * What typing a character at `place` takes, given the modifiers the desktop has on (`state`, the
- * core SETofKEYMASK): Shift pressed or lifted for the character's level (Caps Lock turns a letter's
- * level over), AltGr pressed when it needs it, and Control and Alt lifted, which would turn the
- * character into a shortcut.
+ * core SETofKEYMASK): Shift pressed or lifted for the character's level (Caps Lock turns a letter
+ * key's levels over), AltGr pressed when it needs it, and Control and Alt lifted, which would turn
+ * the character into a shortcut.
  */
 export function modifiersFor(
   place: CharacterKey,
   state: number,
-  isLetter: boolean,
   level3Mask: number,
 ): { press: number; lift: number } {
-  const lock = isLetter && (state & MODIFIER_MASK.lock) !== 0;
+  const lock = place.alphabetic && (state & MODIFIER_MASK.lock) !== 0;
   const wantShift = place.shift !== lock;
   const hasShift = (state & MODIFIER_MASK.shift) !== 0;
   const hasLevel3 = (state & level3Mask) !== 0;
@@ -166,7 +204,7 @@ export function modifiersFor(
   return { press, lift: lift & ~press & ~(place.level3 ? level3Mask : 0) };
 }
 
-/** True for a character that has an upper and a lower case (Caps Lock applies to it). */
-export function isCasedLetter(character: string): boolean {
-  return character.toUpperCase() !== character.toLowerCase();
+/** The keyboard group the server has active: bits 13–14 of the core state (XKB). */
+export function activeGroup(state: number): number {
+  return (state >> 13) & 3;
 }

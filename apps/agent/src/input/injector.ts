@@ -11,6 +11,7 @@ import type { Logger } from "@rd/log";
 import { xAuthorityFor } from "../child-env.ts";
 import { type KeyboardMappingChanges, watchKeyboardMapping } from "./keyboard-mapping-changes.ts";
 import type { MappedKey } from "./keymap.ts";
+import { MODIFIER_KEYSYMS } from "./characters.ts";
 import { KEYSYMS, readKeysyms } from "./x-keymap.ts";
 import { XScreenSize } from "./x-screen.ts";
 import { XTypist } from "./x-typist.ts";
@@ -36,11 +37,11 @@ export interface Injector {
    */
   canType(character: string): boolean;
   /**
-   * Presses the key that types `character` on the desktop's layout, with the Shift and AltGr it
-   * needs and without Control or Alt; resolves to the keycode held down, for `characterUp`.
+   * Taps the key that types `character` on the desktop's layout, with the Shift and AltGr it
+   * needs; of the modifier keys in `held` (held through `keyDown`), those that would change it are
+   * lifted for the tap. Resolves false, having pressed nothing, when the layout cannot type it now.
    */
-  characterDown(character: string): Promise<number>;
-  characterUp(keycode: number): Promise<void>;
+  typeCharacter(character: string, held: readonly MappedKey[]): Promise<boolean>;
   /** The screen's size now, in pixels; it follows resolution changes. */
   screenSize(): Promise<{ width: number; height: number }>;
   /** Stops background work (the layout refresh). The desktop itself is left alone. */
@@ -186,10 +187,6 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
     log.warn({ err: error }, "cannot type characters as themselves; keys go by their position");
     return undefined;
   });
-  const typistOf = () => {
-    if (!typist) throw new Error("this agent cannot type characters (no XTest connection)");
-    return typist;
-  };
 
   const rootSize = new XScreenSize(display);
   const buttons = { 0: Button.LEFT, 1: Button.MIDDLE, 2: Button.RIGHT } as const;
@@ -224,14 +221,14 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
     keyDown: (key) => press(key, true),
     keyUp: (key) => press(key, false),
     canType: (character) => typist?.canType(character) ?? false,
-    characterDown: async (character) => {
+    typeCharacter: async (character, held) => {
       lastKeyAt = performance.now();
-      const keycode = await typistOf().down(character);
-      if (keycode === undefined)
-        throw new Error(`the keyboard layout has no key for ${JSON.stringify(character)}`);
-      return keycode;
+      if (!typist) return false;
+      return typist.type(
+        character,
+        held.flatMap((key) => MODIFIER_KEYSYMS[KEYSYMS[key]] ?? []),
+      );
     },
-    characterUp: (keycode) => typistOf().up(keycode),
     screenSize: () =>
       rootSize.read().catch(async (error: unknown) => {
         log.debug({ err: error }, "cannot ask the X server for the screen size; asking libnut");

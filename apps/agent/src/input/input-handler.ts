@@ -87,6 +87,9 @@ const COMBOS: Record<SpecialKey, readonly MappedKey[]> = {
  */
 const MAX_QUEUED = DATA_LIMITS.inputBurst;
 
+/** Character keys whose key-up is awaited at most: more than ten fingers' worth. */
+const MAX_TYPED_CODES = 16;
+
 export function createInputHandler(options: InputHandlerOptions): InputHandler {
   const { injector, screen } = options;
   const log = createRateLimitedLog(options.log);
@@ -96,9 +99,7 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
   const counters: InputStats = { injected: 0, dropped: 0, clamped: 0 };
 
   const heldKeys = new Set<MappedKey>();
-  // Keys typed as the character they made, by the viewer's key code: the keycode held down.
-  const heldCharacters = new Map<string, number>();
-  // The key codes whose presses were queued as characters, so their releases go the same way.
+  // The key codes whose presses were typed as characters: their key-ups have nothing to release.
   const typedCodes = new Set<string>();
   const heldButtons = new Set<PointerButton>();
   // Fractions of a wheel notch (trackpads send them) wait here until they add up to a whole one.
@@ -137,16 +138,23 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
     "over-budget": "viewer over its input budget; dropping input",
   } as const;
 
-  /** Queues a press or move: over budget, over the queue limit or outlived by releaseAll, it is dropped. */
-  const enqueuePress = (what: string, op: () => Promise<void>) => {
+  /**
+   * Queues a press or move (true): over budget, over the queue limit or outlived by releaseAll, it
+   * is dropped.
+   */
+  const enqueuePress = (what: string, op: () => Promise<void>): boolean => {
     const refused = refusal();
-    if (refused) return drop("warn", refused, { queued }, REFUSED_MSG[refused]);
+    if (refused) {
+      drop("warn", refused, { queued }, REFUSED_MSG[refused]);
+      return false;
+    }
     const queuedIn = epoch;
     void enqueue(what, async () => {
       if (queuedIn !== epoch) return void counters.dropped++;
       await op();
       counters.injected++;
     });
+    return true;
   };
 
   /**
@@ -201,12 +209,6 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
   const releaseHeld = async () => {
     wheelRest.dx = wheelRest.dy = 0;
     // Each release on its own: one failing must not leave the others held.
-    for (const [code, keycode] of [...heldCharacters]) {
-      heldCharacters.delete(code);
-      await injector.characterUp(keycode).catch((error: unknown) => {
-        log.write("warn", "release-failed", { code, err: error }, "could not release a key");
-      });
-    }
     for (const key of [...heldKeys]) {
       heldKeys.delete(key);
       await injector.keyUp(key).catch((error: unknown) => {
@@ -356,40 +358,34 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
    * than by its position: what the viewer saw typed is what the desktop gets, whatever Shift
    * either side holds and whatever their layouts. A key pressed with Control, Alt or Meta is a
    * shortcut and goes by its position (false), as do keys that make no character and characters
-   * the desktop's layout has no key for.
+   * the desktop's layout has no key for. The character is typed whole at the key-down (a tap, see
+   * x-typist.ts), so its key-up has nothing left to do.
    */
   const typeCharacter = (message: Extract<InputMessage, { type: "input/key" }>): boolean => {
-    const { code, modifiers } = message;
-    const release = () =>
-      enqueueRelease("character", async () => {
-        await repairModifiers(modifiers);
-        const keycode = heldCharacters.get(code);
-        if (keycode === undefined) return false;
-        heldCharacters.delete(code);
-        await injector.characterUp(keycode);
-        return true;
-      });
-    if (message.action === "up") {
-      if (!typedCodes.delete(code)) return false;
-      release();
-      return true;
-    }
+    const { code, key: character, modifiers } = message;
+    if (message.action === "up") return typedCodes.delete(code);
     const shortcut = modifiers.ctrl || modifiers.alt || modifiers.meta;
-    if (shortcut || !injector.canType(message.key)) {
-      // A held character key that turns into a shortcut (Control pressed while it repeats) goes
-      // up as the character and down again by its position.
-      if (typedCodes.delete(code)) release();
+    if (shortcut || !injector.canType(character)) {
+      // A repeat that turned into a shortcut (Control pressed meanwhile): its key-up is one again.
+      typedCodes.delete(code);
       return false;
     }
-    typedCodes.add(code);
-    enqueuePress("character", async () => {
+    const byPosition = keyForCode(code);
+    const queued = enqueuePress("character", async () => {
       await repairModifiers(modifiers);
-      // A repeat with another character (Shift pressed meanwhile) lets go of the first key.
-      const before = heldCharacters.get(code);
-      const keycode = await injector.characterDown(message.key);
-      if (before !== undefined && before !== keycode) await injector.characterUp(before);
-      heldCharacters.set(code, keycode);
+      // Held by its position (a shortcut's repeat whose Control went up meanwhile): up first.
+      if (byPosition && heldKeys.delete(byPosition)) await injector.keyUp(byPosition);
+      if (await injector.typeCharacter(character, [...heldKeys])) return;
+      // The layout changed between this message and its turn: the key goes by its position.
+      if (!byPosition || !injector.canPress(byPosition)) throw new Error("the layout has no key for it now");
+      await injector.keyDown(byPosition);
+      await injector.keyUp(byPosition);
     });
+    if (queued) {
+      typedCodes.add(code);
+      // Only a key-up takes a code out; a viewer that never sends them must not grow this.
+      if (typedCodes.size > MAX_TYPED_CODES) typedCodes.delete(typedCodes.values().next().value!);
+    }
     return true;
   };
 

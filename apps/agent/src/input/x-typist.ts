@@ -2,23 +2,24 @@
  * Types characters on the desktop by the key its own layout has for them, through XTest on an X
  * connection of the agent's own (nut-js can only press the keys of its fixed list).
  *
- * A character's key is pressed with the Shift and AltGr it needs and without the Control and Alt
- * that would make it a shortcut, whatever the desktop has held at the time; what was held is put
- * back right after the press. The server's modifier state is read for each character, so Caps Lock
- * and keys held through nut-js are accounted for.
+ * A character is a tap: its key goes down and up at once, with the Shift and AltGr it needs and
+ * without the Control, Alt or Shift the agent holds that would change it, which are put back right
+ * after. A key held by XTest repeats in the X server by itself, with whatever modifiers are down
+ * then (a held "$" would repeat as "4"); a tap cannot be held, and the viewer's own key repeat
+ * sends the character again. The server's modifier state and keyboard group are read for each
+ * character, so Caps Lock and a layout switch are accounted for.
  */
 import { queryExtension, sync, u32s, XConnection, type XError } from "../capture/x11/x-connection.ts";
 import {
-  isCasedLetter,
+  activeGroup,
   KeyboardLayout,
   keysymForCharacter,
-  modifiersFor,
   MODIFIER_MASK,
+  modifiersFor,
 } from "./characters.ts";
 
 /** Core protocol opcodes (X11 protocol, "Encoding"). */
 const OP_QUERY_POINTER = 38;
-const OP_QUERY_KEYMAP = 44;
 const OP_GET_KEYBOARD_MAPPING = 101;
 const OP_GET_MODIFIER_MAPPING = 119;
 const MAPPING_NOTIFY = 34;
@@ -34,6 +35,8 @@ export class XTypist {
   private layout: KeyboardLayout;
   /** The re-read of the layout after the last MappingNotify; a character waits for it. */
   private reading: Promise<void> = Promise.resolve();
+  /** The connection broke: nothing can be typed any more (keys go by their position). */
+  private lost = false;
 
   private constructor(x: XConnection, xtest: number, layout: KeyboardLayout) {
     this.x = x;
@@ -62,6 +65,7 @@ export class XTypist {
       if (!xtest) throw new Error(`the X server of ${display} has no XTEST extension`);
       const typist = new XTypist(x, xtest.major, await readLayout(x));
       x.onError = onError;
+      x.onClose = () => (typist.lost = true);
       return typist;
     } catch (error) {
       x.close();
@@ -72,43 +76,44 @@ export class XTypist {
   /** True when the layout has a key for `character` (one character), with Shift or AltGr at most. */
   canType(character: string): boolean {
     const keysym = keysymForCharacter(character);
-    return keysym !== undefined && this.layout.locate(keysym) !== undefined;
+    return !this.lost && keysym !== undefined && this.layout.locate(keysym) !== undefined;
   }
 
   /**
-   * Presses the key that types `character`, with the modifiers it needs; resolves to the keycode
-   * held down (release it with `up`), or undefined when `character` is not one character the
-   * layout can type.
+   * Taps the key that types `character` in the layout's active group, with the modifiers it needs.
+   * `held`: the keysyms of the modifier keys the agent holds (through nut-js), which it may lift
+   * for the tap; a key held on a physical keyboard cannot be lifted through XTest. Resolves false,
+   * having pressed nothing, when the layout cannot type `character` now.
    */
-  async down(character: string): Promise<number | undefined> {
+  async type(character: string, held: readonly number[]): Promise<boolean> {
     const keysym = keysymForCharacter(character);
-    if (keysym === undefined) return undefined;
+    if (keysym === undefined) return false;
     await this.reading;
     const layout = this.layout;
-    const place = layout.locate(keysym);
-    if (!place) return undefined;
     const state = await this.modifierState();
-    const { press, lift } = modifiersFor(place, state, isCasedLetter(character), layout.level3Mask);
-    const held = lift ? await this.keysDown() : new Set<number>();
-    const lifted = layout.modifierKeys(lift).filter((keycode) => held.has(keycode));
+    const place = layout.locate(keysym, activeGroup(state));
+    if (!place) return false;
+    const { press, lift } = modifiersFor(place, state, layout.level3Mask);
+    const liftable = new Set(layout.modifierKeys(lift));
+    const lifted = held.flatMap((sym) => {
+      const keycode = layout.keycodeOf(sym);
+      return keycode !== undefined && liftable.has(keycode) ? [keycode] : [];
+    });
     const pressed = [
-      ...(press & MODIFIER_MASK.shift ? [layout.shiftKeycode!] : []),
-      ...(press & layout.level3Mask ? [layout.level3Keycode!] : []),
+      ...(press & MODIFIER_MASK.shift ? [layout.shiftKeycode] : []),
+      ...(press & layout.level3Mask ? [layout.level3Keycode] : []),
     ];
+    if (pressed.includes(undefined)) return false;
+    const modifiers = pressed as number[];
     for (const keycode of lifted) this.fake(KEY_RELEASE, keycode);
-    for (const keycode of pressed) this.fake(KEY_PRESS, keycode);
+    for (const keycode of modifiers) this.fake(KEY_PRESS, keycode);
     this.fake(KEY_PRESS, place.keycode);
-    for (const keycode of pressed.reverse()) this.fake(KEY_RELEASE, keycode);
+    this.fake(KEY_RELEASE, place.keycode);
+    for (const keycode of modifiers.reverse()) this.fake(KEY_RELEASE, keycode);
     for (const keycode of lifted) this.fake(KEY_PRESS, keycode);
     // Done once the server has handled them, so the next event (maybe nut-js's) comes after.
     await sync(this.x);
-    return place.keycode;
-  }
-
-  /** Releases a key `down` pressed. */
-  async up(keycode: number): Promise<void> {
-    this.fake(KEY_RELEASE, keycode);
-    await sync(this.x);
+    return true;
   }
 
   close(): void {
@@ -123,20 +128,10 @@ export class XTypist {
     this.x.send(this.xtest, XTEST_FAKE_INPUT, body);
   }
 
-  /** The modifiers the server has on now (QueryPointer's mask). */
+  /** The modifiers and keyboard group the server has on now (QueryPointer's mask). */
   private async modifierState(): Promise<number> {
     const reply = await this.x.request(OP_QUERY_POINTER, 0, u32s(this.x.setup.root));
-    return reply.readUInt16LE(24) & 0xff;
-  }
-
-  /** The keycodes held down now (QueryKeymap's bit vector). */
-  private async keysDown(): Promise<Set<number>> {
-    const reply = await this.x.request(OP_QUERY_KEYMAP, 0);
-    const down = new Set<number>();
-    for (let keycode = 8; keycode < 256; keycode++) {
-      if (reply[8 + (keycode >> 3)]! & (1 << (keycode & 7))) down.add(keycode);
-    }
-    return down;
+    return reply.readUInt16LE(24);
   }
 }
 

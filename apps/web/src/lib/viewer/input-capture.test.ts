@@ -174,9 +174,15 @@ describe("attachInputCapture", () => {
   it("sends an on-screen keyboard's character, which has no code, as an Unidentified key", () => {
     surface.dispatchEvent(key("keydown", "", "é"));
     surface.dispatchEvent(key("keyup", "", "é"));
+    // A key-up that does not say what it was still goes up once a character went down.
+    surface.dispatchEvent(key("keydown", "", "x"));
+    surface.dispatchEvent(key("keyup", "", "Unidentified"));
+    surface.dispatchEvent(key("keyup", "", "Unidentified"));
     expect(sent.map((m) => m.type === "input/key" && `${m.action} ${m.code} ${m.key}`)).toEqual([
       "down Unidentified é",
       "up Unidentified é",
+      "down Unidentified x",
+      "up Unidentified Unidentified",
     ]);
   });
 
@@ -184,10 +190,13 @@ describe("attachInputCapture", () => {
     // Windows reports AltGr as Control and Alt held; the character is what it made.
     const altGraph = { ctrlKey: true, altKey: true, getModifierState: (name: string) => name === "AltGraph" };
     surface.dispatchEvent(key("keydown", "KeyQ", "@", altGraph));
-    // A real Control+Alt shortcut stays one.
-    surface.dispatchEvent(key("keydown", "KeyT", "t", { ctrlKey: true, altKey: true }));
+    // A Control+Alt shortcut stays one, even where the browser says AltGraph for Control+Alt.
+    surface.dispatchEvent(key("keydown", "KeyT", "t", altGraph));
+    // So does AltGr on a key that makes no character (a dead key).
+    surface.dispatchEvent(key("keydown", "BracketRight", "Dead", altGraph));
     expect(sent.map((m) => m.type === "input/key" && m.modifiers)).toEqual([
       { ctrl: false, shift: false, alt: false, meta: false },
+      { ctrl: true, shift: false, alt: true, meta: false },
       { ctrl: true, shift: false, alt: true, meta: false },
     ]);
   });

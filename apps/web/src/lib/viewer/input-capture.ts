@@ -141,12 +141,13 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
     }
     if (!enabled()) return;
     // Composition (IME) text is the local input method's; the keys behind it mean nothing remotely.
-    if (e.isComposing || !codeOf(e)) return;
+    const code = codeOf(e);
+    if (e.isComposing || !code) return;
     // Every key goes to the remote, Tab and browser shortcuts included (the toolbar and
     // Ctrl+Alt+Shift shortcuts are the way out).
     e.preventDefault();
-    keysDown.add(codeOf(e));
-    send(keyMessage("down", e));
+    keysDown.add(code);
+    send(keyMessage("down", e, code));
   };
 
   const onKeyUp = (event: Event) => {
@@ -155,10 +156,12 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
       e.preventDefault();
       return;
     }
-    if (!enabled() || e.isComposing || !codeOf(e)) return;
+    // A code-less key-up may not say which character it was: it goes up if one went down.
+    const code = e.code || (keysDown.has(UNIDENTIFIED) ? UNIDENTIFIED : "");
+    if (!enabled() || e.isComposing || !code) return;
     e.preventDefault();
-    keysDown.delete(codeOf(e));
-    send(keyMessage("up", e));
+    keysDown.delete(code);
+    send(keyMessage("up", e, code));
   };
 
   const onContextMenu = (event: Event) => event.preventDefault();
@@ -203,24 +206,34 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
   };
 }
 
+/** The spec's code for a key it cannot name. */
+const UNIDENTIFIED = "Unidentified";
+
 /**
- * The key's code, or "Unidentified" (the spec's name for a key it cannot name) for a key with no
- * code that made one character: on-screen keyboards send those, and the agent types the
- * character. Empty for anything else without a code, which is not sent.
+ * The key's code, or "Unidentified" for a key with no code that made one character: on-screen
+ * keyboards send those, and the agent types the character. Empty for anything else without a
+ * code, which is not sent.
  */
 function codeOf(e: KeyboardEvent): string {
   if (e.code) return e.code;
-  return [...e.key].length === 1 ? "Unidentified" : "";
+  return [...e.key].length === 1 ? UNIDENTIFIED : "";
 }
 
-function keyMessage(action: "down" | "up", e: KeyboardEvent): InputMessage {
-  // AltGr is Control+Alt on Windows and Alt on some Linux layouts: the character it made is what
-  // the agent types, not a shortcut, so neither is said to be held.
-  const altGraph = e.getModifierState?.("AltGraph") ?? false;
+/**
+ * True for a character AltGr made: AltGraph on and a character that is not an ASCII letter or
+ * digit. Windows reports AltGr as Control+Alt held, and the agent would take its "@" for a
+ * shortcut; a real Control+Alt shortcut (Ctrl+Alt+T) is on a letter or digit.
+ */
+function madeByAltGraph(e: KeyboardEvent): boolean {
+  return (e.getModifierState?.("AltGraph") ?? false) && [...e.key].length === 1 && !/^[a-z0-9]$/i.test(e.key);
+}
+
+function keyMessage(action: "down" | "up", e: KeyboardEvent, code = codeOf(e)): InputMessage {
+  const altGraph = madeByAltGraph(e);
   return {
     type: "input/key",
     action,
-    code: codeOf(e).slice(0, MAX_KEY_CHARS),
+    code: code.slice(0, MAX_KEY_CHARS),
     key: e.key.slice(0, MAX_KEY_CHARS),
     modifiers: {
       ctrl: e.ctrlKey && !altGraph,
