@@ -4,16 +4,17 @@ import {
   KeyboardLayout,
   keysymForCharacter,
   MODIFIER_MASK,
+  unicodeKeysym,
   modifiersFor,
 } from "./characters.ts";
 
 describe("keysymForCharacter", () => {
-  it("names Latin-1 by code point, the euro by its old keysym, the rest as Unicode keysyms", () => {
+  it("names Latin-1 by code point and the rest as Unicode keysyms", () => {
     expect(keysymForCharacter("a")).toBe(0x61);
     expect(keysymForCharacter("$")).toBe(0x24);
     expect(keysymForCharacter(" ")).toBe(0x20);
     expect(keysymForCharacter("é")).toBe(0xe9);
-    expect(keysymForCharacter("€")).toBe(0x20ac);
+    expect(keysymForCharacter("€")).toBe(0x10020ac);
     expect(keysymForCharacter("ж")).toBe(0x1000436);
     // Outside the Basic Multilingual Plane: one character in two UTF-16 units.
     expect(keysymForCharacter("😀")).toBe(0x101f600);
@@ -117,6 +118,21 @@ describe("KeyboardLayout", () => {
     // A letter, whose case Caps Lock might turn and Shift would have to turn back.
     expect(bare.locate(0x7a)).toBeUndefined();
     expect(bare.locate(0x34)).toEqual(at(13));
+  });
+
+  it("finds a character a layout names by its legacy keysym", () => {
+    // Russian: Cyrillic_ef (0x6c6) and Cyrillic_EF (0x6e6) on the key of a; German AltGr+E is EuroSign.
+    const russian = layout({
+      38: [0x6c6, 0x6e6],
+      26: [0x65, 0x45, 0x65, 0x45, 0x20ac],
+      50: [0xffe1],
+      108: [0xfe03],
+    });
+    expect(unicodeKeysym(0x6c6)).toBe(keysymForCharacter("ф"));
+    expect(russian.locate(keysymForCharacter("ф")!)).toEqual(at(38, false, false, true));
+    expect(russian.locate(keysymForCharacter("Ф")!)).toEqual(at(38, true, false, true));
+    expect(russian.locate(keysymForCharacter("€")!)).toEqual(at(26, false, true));
+    expect(unicodeKeysym(0x61)).toBeUndefined();
   });
 
   it("learns which modifier AltGr sets", () => {

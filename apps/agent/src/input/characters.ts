@@ -10,6 +10,8 @@
  * is (RFC 6143 §7.5.4).
  */
 
+import { LEGACY_KEYSYMS } from "./legacy-keysyms.ts";
+
 /** Keysyms this module looks for (X11 keysymdef.h). */
 const SHIFT_L = 0xffe1;
 const ISO_LEVEL3_SHIFT = 0xfe03;
@@ -51,7 +53,8 @@ export const MODIFIER_MASK = {
 
 /**
  * A character's keysym: Latin-1 characters are their code point (keysymdef.h), everything else
- * is 0x01000000 + its code point (X11 protocol, Appendix A: "Unicode keysyms"). Undefined for
+ * is 0x01000000 + its code point (X11 protocol, Appendix A: "Unicode keysyms"). Layouts that name
+ * the character by an older keysym are found through unicodeKeysym(). Undefined for
  * anything that is not one printable character.
  */
 export function keysymForCharacter(text: string): number | undefined {
@@ -59,10 +62,24 @@ export function keysymForCharacter(text: string): number | undefined {
   if (codePoint === undefined || String.fromCodePoint(codePoint) !== text) return undefined;
   // Controls (C0, DEL, C1) are keys, not characters: Enter, Tab and Backspace go by their code.
   if (codePoint < 0x20 || (codePoint >= 0x7f && codePoint < 0xa0)) return undefined;
-  if (codePoint <= 0xff) return codePoint;
-  // The euro sign predates Unicode keysyms; layouts still name it by its old one.
-  if (codePoint === 0x20ac) return 0x20ac;
-  return 0x01000000 + codePoint;
+  return codePoint <= 0xff ? codePoint : 0x01000000 + codePoint;
+}
+
+let unicodeOfLegacy: Map<number, number> | undefined;
+
+/**
+ * The Unicode keysym (as keysymForCharacter names it) of one of X's legacy keysyms, which layouts
+ * still use for their characters (`Cyrillic_a` is U+0430, `EuroSign` U+20AC); undefined for others.
+ */
+export function unicodeKeysym(keysym: number): number | undefined {
+  if (!unicodeOfLegacy) {
+    unicodeOfLegacy = new Map();
+    for (let i = 0; i < LEGACY_KEYSYMS.length; i += 2) {
+      const unicode = keysymForCharacter(String.fromCodePoint(LEGACY_KEYSYMS[i + 1]!));
+      if (unicode !== undefined) unicodeOfLegacy.set(LEGACY_KEYSYMS[i]!, unicode);
+    }
+  }
+  return unicodeOfLegacy.get(keysym);
 }
 
 /**
@@ -122,9 +139,14 @@ export class KeyboardLayout {
           let shifted = column(keycode, shiftedColumn);
           // A letter listed alone means both cases (X11 protocol §5, "Keyboards"): upper is shifted.
           if (shifted === 0) shifted = upperCase(plain) ?? 0;
-          const alphabetic = !level3 && shifted !== plain && upperCase(plain) === shifted;
+          const alphabetic = !level3 && shifted !== plain && upperCase(plain) === unicodeOf(shifted);
           const keysym = shift ? shifted : plain;
-          if (keysym !== 0 && !places.has(keysym)) places.set(keysym, { keycode, shift, level3, alphabetic });
+          if (keysym === 0) continue;
+          const place = { keycode, shift, level3, alphabetic };
+          // By its own keysym and, for a legacy one, by the character's Unicode keysym too.
+          for (const name of [keysym, unicodeKeysym(keysym)]) {
+            if (name !== undefined && !places.has(name)) places.set(name, place);
+          }
         }
       }
     }
@@ -168,8 +190,14 @@ export class KeyboardLayout {
   }
 }
 
-/** The upper-case keysym of a Latin-1 or Unicode letter keysym, when it has one of its own. */
-function upperCase(keysym: number): number | undefined {
+/** A keysym by its character's Unicode keysym, when it is a legacy one. */
+function unicodeOf(keysym: number): number {
+  return unicodeKeysym(keysym) ?? keysym;
+}
+
+/** The upper-case (Unicode) keysym of a letter's keysym, when it has one of its own. */
+function upperCase(legacyOrUnicode: number): number | undefined {
+  const keysym = unicodeOf(legacyOrUnicode);
   const unicode = keysym >= 0x01000100 && keysym <= 0x0110ffff;
   const codePoint = keysym <= 0xff ? keysym : unicode ? keysym - 0x01000000 : undefined;
   if (codePoint === undefined) return undefined;

@@ -230,6 +230,23 @@ describe("the nut-js injector on a real X display", () => {
       .flatMap((e) => (e.type === "KeyPress" && e.keysym.length === 1 ? [e.keycode] : []));
     expect(keycodes).toEqual([29, 52]);
   });
+
+  it("types the characters of a layout that names them by legacy keysyms (Russian: Cyrillic_*)", async () => {
+    const keymap = `xkb_keymap {
+      xkb_keycodes { include "evdev+aliases(qwerty)" };
+      xkb_types { include "complete" };
+      xkb_compat { include "complete" };
+      xkb_symbols { include "pc+ru+inet(evdev)" };
+      xkb_geometry { include "pc(pc105)" };
+    };`;
+    await loadKeymap(display, keymap);
+    await vi.waitFor(() => expect(injector.canType("ж")).toBe(true), { timeout: 10_000 });
+    xev.clear();
+    await type("жФ1");
+    expect(await typed(3)).toEqual(["Cyrillic_zhe", "Cyrillic_EF", "1"]);
+    // A Latin letter this layout has no key for goes by position, as before.
+    expect(injector.canType("q")).toBe(false);
+  });
 });
 
 /** Loads an XKB keymap into the display's server, as a desktop's layout switcher would. */
