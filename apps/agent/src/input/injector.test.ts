@@ -206,14 +206,7 @@ describe("the nut-js injector on a real X display", () => {
 
   it("follows a switch to a layout without Alt_R (German: that key is AltGr)", async () => {
     expect(injector.canPress("RightAlt")).toBe(true);
-    const keymap = `xkb_keymap {
-      xkb_keycodes { include "evdev+aliases(qwertz)" };
-      xkb_types { include "complete" };
-      xkb_compat { include "complete" };
-      xkb_symbols { include "pc+de+inet(evdev)" };
-      xkb_geometry { include "pc(pc105)" };
-    };`;
-    await loadKeymap(display, keymap);
+    await loadKeymap(display, "de", "qwertz");
     await vi.waitFor(() => expect(injector.canPress("RightAlt")).toBe(false), { timeout: 10_000 });
     await expect(injector.keyDown("RightAlt")).rejects.toBeInstanceOf(KeyUnavailableError);
     xev.clear();
@@ -232,14 +225,7 @@ describe("the nut-js injector on a real X display", () => {
   });
 
   it("types the characters of a layout that names them by legacy keysyms (Russian: Cyrillic_*)", async () => {
-    const keymap = `xkb_keymap {
-      xkb_keycodes { include "evdev+aliases(qwerty)" };
-      xkb_types { include "complete" };
-      xkb_compat { include "complete" };
-      xkb_symbols { include "pc+ru+inet(evdev)" };
-      xkb_geometry { include "pc(pc105)" };
-    };`;
-    await loadKeymap(display, keymap);
+    await loadKeymap(display, "ru", "qwerty");
     await vi.waitFor(() => expect(injector.canType("ж")).toBe(true), { timeout: 10_000 });
     xev.clear();
     await type("жФ1");
@@ -249,8 +235,15 @@ describe("the nut-js injector on a real X display", () => {
   });
 });
 
-/** Loads an XKB keymap into the display's server, as a desktop's layout switcher would. */
-function loadKeymap(display: TestDisplay, keymap: string) {
+/** Loads an XKB keymap (`layout`, e.g. "de") into the display's server, as a layout switcher would. */
+function loadKeymap(display: TestDisplay, layout: string, aliases: "qwerty" | "qwertz") {
+  const keymap = `xkb_keymap {
+    xkb_keycodes { include "evdev+aliases(${aliases})" };
+    xkb_types { include "complete" };
+    xkb_compat { include "complete" };
+    xkb_symbols { include "pc+${layout}+inet(evdev)" };
+    xkb_geometry { include "pc(pc105)" };
+  };`;
   return run("xkbcomp", ["-w", "0", "-", display.display], keymap);
 }
 
