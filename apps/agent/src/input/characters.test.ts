@@ -84,6 +84,9 @@ describe("KeyboardLayout", () => {
     expect(german.keycodeOf(0xffe3)).toBe(37);
     expect(german.level3Mask).toBe(MODIFIER_MASK.mod5);
     expect(german.modifierKeys(MODIFIER_MASK.shift | MODIFIER_MASK.control)).toEqual([50, 37]);
+    // Keycodes no key makes anything with, for characters the layout lacks.
+    expect(german.spareKeycodes).toHaveLength(255 - 8 + 1 - Object.keys(GERMAN).length);
+    expect(german.spareKeycodes).not.toContain(13);
   });
 
   it("tells a letter key from one whose levels are not a letter's cases", () => {

@@ -97,6 +97,8 @@ export class KeyboardLayout {
   readonly level3Keycode: number | undefined;
   /** The modifier bit AltGr sets (Mod5 in XKB's default layouts). */
   readonly level3Mask: number;
+  /** Keycodes with no keysym at all (no key of the keyboard makes them): a character can borrow one. */
+  readonly spareKeycodes: readonly number[];
   /** Where each keysym is, by group (0 and 1). */
   private readonly places = [new Map<number, CharacterKey>(), new Map<number, CharacterKey>()];
   private readonly perModifier: number;
@@ -152,6 +154,13 @@ export class KeyboardLayout {
     }
     this.shiftKeycode = this.places[0]!.get(SHIFT_L)?.keycode;
     this.level3Keycode = this.places[0]!.get(ISO_LEVEL3_SHIFT)?.keycode;
+    const spare: number[] = [];
+    for (let keycode = minKeycode; keycode < last; keycode++) {
+      let empty = true;
+      for (let index = 0; index < perKeycode && empty; index++) empty = column(keycode, index) === 0;
+      if (empty) spare.push(keycode);
+    }
+    this.spareKeycodes = spare;
     this.level3Mask = MODIFIER_MASK.mod5;
     for (let modifier = 0; modifier < 8; modifier++) {
       if (this.keysOf(modifier).includes(this.level3Keycode ?? -1)) this.level3Mask = 1 << modifier;

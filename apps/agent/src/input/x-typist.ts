@@ -12,6 +12,7 @@
 import { queryExtension, sync, u32s, XConnection, type XError } from "../capture/x11/x-connection.ts";
 import {
   activeGroup,
+  type CharacterKey,
   KeyboardLayout,
   keysymForCharacter,
   MODIFIER_MASK,
@@ -22,6 +23,7 @@ import {
 const OP_QUERY_POINTER = 38;
 const OP_GET_KEYBOARD_MAPPING = 101;
 const OP_GET_MODIFIER_MAPPING = 119;
+const OP_CHANGE_KEYBOARD_MAPPING = 100;
 const MAPPING_NOTIFY = 34;
 /** XTest's FakeInput (minor opcode 2) and the core event types it fakes. */
 const XTEST_FAKE_INPUT = 2;
@@ -37,6 +39,8 @@ export class XTypist {
   private reading: Promise<void> = Promise.resolve();
   /** The connection broke: nothing can be typed any more (keys go by their position). */
   private lost = false;
+  /** Characters the layout lacks, bound to spare keycodes (keysym → keycode), oldest first. */
+  private readonly borrowed = new Map<number, number>();
 
   private constructor(x: XConnection, xtest: number, layout: KeyboardLayout) {
     this.x = x;
@@ -76,7 +80,8 @@ export class XTypist {
   /** True when the layout has a key for `character` (one character), with Shift or AltGr at most. */
   canType(character: string): boolean {
     const keysym = keysymForCharacter(character);
-    return !this.lost && keysym !== undefined && this.layout.locate(keysym) !== undefined;
+    if (this.lost || keysym === undefined) return false;
+    return this.layout.locate(keysym) !== undefined || this.layout.spareKeycodes.length > 0;
   }
 
   /**
@@ -91,7 +96,7 @@ export class XTypist {
     await this.reading;
     const layout = this.layout;
     const state = await this.modifierState();
-    const place = layout.locate(keysym, activeGroup(state));
+    const place = layout.locate(keysym, activeGroup(state)) ?? (await this.borrow(keysym));
     if (!place) return false;
     const { press, lift } = modifiersFor(place, state, layout.level3Mask);
     const liftable = new Set(layout.modifierKeys(lift));
@@ -116,8 +121,44 @@ export class XTypist {
     return true;
   }
 
+  /** Gives the borrowed keycodes back (nothing made them before) and closes the connection. */
   close(): void {
+    for (const keycode of this.borrowed.values()) this.bind(keycode, 0);
     this.x.close();
+  }
+
+  /**
+   * Where a character the layout has no key for can be typed: a spare keycode bound to it, both
+   * levels, as xdotool does. The binding stays (a client reads the new mapping only when it
+   * handles the MappingNotify, maybe after the tap) until the spare is needed for another
+   * character, or the agent stops; the desktop's own keys are not touched.
+   */
+  private async borrow(keysym: number): Promise<CharacterKey | undefined> {
+    const layout = this.layout;
+    const inUse = new Set(this.borrowed.values());
+    let keycode = layout.spareKeycodes.find((spare) => !inUse.has(spare));
+    if (keycode === undefined) {
+      // Every spare is lent: the one lent longest ago is taken back.
+      const [oldest] = this.borrowed;
+      if (!oldest) return undefined;
+      this.borrowed.delete(oldest[0]);
+      keycode = oldest[1];
+    }
+    this.borrowed.set(keysym, keycode);
+    this.bind(keycode, keysym);
+    // The tap must come after the server has the new mapping (and this typist its own notice).
+    await sync(this.x);
+    return { keycode, shift: false, level3: false, alphabetic: false };
+  }
+
+  /** ChangeKeyboardMapping: `keycode` makes `keysym` at both levels (0: nothing). */
+  private bind(keycode: number, keysym: number): void {
+    const body = Buffer.alloc(4 + 8);
+    body.writeUInt8(keycode, 0);
+    body.writeUInt8(2, 1);
+    body.writeUInt32LE(keysym, 4);
+    body.writeUInt32LE(keysym, 8);
+    this.x.send(OP_CHANGE_KEYBOARD_MAPPING, 1, body);
   }
 
   private fake(type: number, keycode: number): void {
