@@ -120,7 +120,9 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
 
   const refreshLayout = async () => {
     const fresh = await readKeysyms(display);
-    if (sameSet(fresh, keysyms)) return;
+    // Closed meanwhile: the display may be going away, and libnut's Xlib exits the process on a
+    // connection it finds broken.
+    if (closed || sameSet(fresh, keysyms)) return;
     // libnut's Xlib only learns of a new layout when it next reads from the server; a round trip
     // now makes its keycode lookups agree with the set the guard is about to trust.
     await mouse.getPosition();
