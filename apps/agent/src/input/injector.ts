@@ -32,8 +32,9 @@ export interface Injector {
   keyUp(key: MappedKey): Promise<void>;
   /**
    * True when `character` (one character) can be typed as itself: the desktop's layout has a key
-   * for it, reached with Shift or AltGr at most. False also when the agent cannot type characters
-   * at all (its XTest connection failed); the key then goes by its position, as `keyDown` does.
+   * for it (Shift or AltGr at most), or a spare keycode can be bound to it. False when the agent
+   * cannot type characters at all (its XTest connection failed); the key then goes by its
+   * position, as `keyDown` does.
    */
   canType(character: string): boolean;
   /**

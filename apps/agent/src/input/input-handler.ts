@@ -357,9 +357,8 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
    * Types a key that made a character as that character, on the desktop's layout (true), rather
    * than by its position: what the viewer saw typed is what the desktop gets, whatever Shift
    * either side holds and whatever their layouts. A key pressed with Control, Alt or Meta is a
-   * shortcut and goes by its position (false), as do keys that make no character and characters
-   * the desktop's layout has no key for. The character is typed whole at the key-down (a tap, see
-   * x-typist.ts), so its key-up has nothing left to do.
+   * shortcut and goes by its position (false), as do keys that make no character. The character
+   * is typed whole at the key-down (a tap, see x-typist.ts), so its key-up has nothing left to do.
    */
   const typeCharacter = (message: Extract<InputMessage, { type: "input/key" }>): boolean => {
     const { code, key: character, modifiers } = message;

@@ -77,7 +77,7 @@ export class XTypist {
     }
   }
 
-  /** True when the layout has a key for `character` (one character), with Shift or AltGr at most. */
+  /** True when `character` (one character) has a key in the layout or can borrow a spare one. */
   canType(character: string): boolean {
     const keysym = keysymForCharacter(character);
     if (this.lost || keysym === undefined) return false;
