@@ -19,9 +19,14 @@ const OP_GET_KEYBOARD_MAPPING = 101;
 /** Stops watching and closes the connection with `close()`. */
 export type KeyboardMappingChanges = XWatch;
 
+/** True for a MappingNotify, about the keyboard, the modifiers or the pointer's buttons. */
+export function isMappingNotify(event: Buffer): boolean {
+  return (event[0]! & 0x7f) === MAPPING_NOTIFY;
+}
+
 /** True for a MappingNotify about the keyboard (not the modifiers or the pointer's buttons). */
 export function isKeyboardMappingNotify(event: Buffer): boolean {
-  return (event[0]! & 0x7f) === MAPPING_NOTIFY && event[4] === MAPPING_KEYBOARD;
+  return isMappingNotify(event) && event[4] === MAPPING_KEYBOARD;
 }
 
 /**
@@ -35,14 +40,14 @@ export function watchKeyboardMapping(
   onLost: (error: Error) => void,
 ): Promise<KeyboardMappingChanges> {
   return openXWatch(display, xauthority, onLost, async (x) => {
-    let mapping = await readMapping(x);
+    let mapping = keysymsOf(await readKeyboardMapping(x));
     // Reads one at a time, in the order the reports came (the connection answers in order).
     let reading = Promise.resolve();
     x.onEvent = (event) => {
       if (!isKeyboardMappingNotify(event)) return;
       reading = reading.then(async () => {
         // A failed read is a lost connection, which onLost hears of.
-        const now = await readMapping(x).catch(() => undefined);
+        const now = await readKeyboardMapping(x).then(keysymsOf, () => undefined);
         if (!now || now.equals(mapping)) return;
         mapping = now;
         onChange();
@@ -51,9 +56,17 @@ export function watchKeyboardMapping(
   });
 }
 
-/** Every keycode's keysyms (GetKeyboardMapping's reply after its header), to compare. */
-async function readMapping(x: XConnection): Promise<Buffer> {
+/**
+ * GetKeyboardMapping's reply for every keycode: byte 1 of its header is how many keysyms each
+ * keycode has, and the keysyms follow the 32-byte header (keysymsOf()).
+ */
+export function readKeyboardMapping(x: XConnection): Promise<Buffer> {
   const { minKeycode, maxKeycode } = x.setup;
   const body = Buffer.from([minKeycode, maxKeycode - minKeycode + 1, 0, 0]);
-  return (await x.request(OP_GET_KEYBOARD_MAPPING, 0, body)).subarray(32);
+  return x.request(OP_GET_KEYBOARD_MAPPING, 0, body);
+}
+
+/** Every keycode's keysyms, from a readKeyboardMapping() reply. */
+export function keysymsOf(reply: Buffer): Buffer {
+  return reply.subarray(32);
 }

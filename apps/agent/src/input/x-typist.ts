@@ -18,13 +18,12 @@ import {
   MODIFIER_MASK,
   modifiersFor,
 } from "./characters.ts";
+import { isMappingNotify, keysymsOf, readKeyboardMapping } from "./keyboard-mapping-changes.ts";
 
 /** Core protocol opcodes (X11 protocol, "Encoding"). */
 const OP_QUERY_POINTER = 38;
-const OP_GET_KEYBOARD_MAPPING = 101;
 const OP_GET_MODIFIER_MAPPING = 119;
 const OP_CHANGE_KEYBOARD_MAPPING = 100;
-const MAPPING_NOTIFY = 34;
 /** XTest's FakeInput (minor opcode 2) and the core event types it fakes. */
 const XTEST_FAKE_INPUT = 2;
 const KEY_PRESS = 2;
@@ -48,7 +47,7 @@ export class XTypist {
     this.layout = layout;
     // Every client is sent MappingNotify when the layout or the modifiers change.
     x.onEvent = (event) => {
-      if ((event[0]! & 0x7f) !== MAPPING_NOTIFY) return;
+      if (!isMappingNotify(event)) return;
       this.reading = this.reading
         .then(async () => {
           this.layout = await readLayout(x);
@@ -178,14 +177,10 @@ export class XTypist {
 
 /** The layout now: every keycode's keysyms and the modifiers' keycodes. */
 async function readLayout(x: XConnection): Promise<KeyboardLayout> {
-  const { minKeycode, maxKeycode } = x.setup;
-  const mapping = await x.request(
-    OP_GET_KEYBOARD_MAPPING,
-    0,
-    Buffer.from([minKeycode, maxKeycode - minKeycode + 1, 0, 0]),
-  );
+  const mapping = await readKeyboardMapping(x);
   const modifiers = await x.request(OP_GET_MODIFIER_MAPPING, 0);
-  const keysyms = new Uint32Array((mapping.length - 32) / 4);
-  for (let i = 0; i < keysyms.length; i++) keysyms[i] = mapping.readUInt32LE(32 + i * 4);
-  return new KeyboardLayout(minKeycode, mapping[1]!, keysyms, modifiers[1]!, modifiers.subarray(32));
+  const body = keysymsOf(mapping);
+  const keysyms = new Uint32Array(body.length / 4);
+  for (let i = 0; i < keysyms.length; i++) keysyms[i] = body.readUInt32LE(i * 4);
+  return new KeyboardLayout(x.setup.minKeycode, mapping[1]!, keysyms, modifiers[1]!, modifiers.subarray(32));
 }
