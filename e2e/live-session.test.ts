@@ -65,6 +65,19 @@ test.describe("live session with the real agent", () => {
     await page.keyboard.type('Echo $((4+5)) {"a":1} <b|c> ~!@#%^&*_?');
     await page.keyboard.press("Enter");
     await terminal.waitFor('hello remote\nEcho $((4+5)) {"a":1} <b|c> ~!@#%^&*_?\n');
+    // What never comes as key events (an on-screen keyboard's or an input method's text) goes
+    // through the Keyboard button's field: characters as typed, a correction as Backspaces.
+    await page.getByRole("button", { name: "Keyboard" }).click();
+    const field = page.getByTestId("text-entry");
+    await expect(field).toBeFocused();
+    await page.keyboard.insertText("Übung é ж wprld");
+    // The keyboard's autocorrect replaces the word, as Android's do.
+    await field.evaluate((element: HTMLTextAreaElement) => {
+      element.value = element.value.replace("wprld", "world");
+      element.dispatchEvent(new InputEvent("input", { inputType: "insertReplacementText" }));
+    });
+    await page.keyboard.insertText("\n");
+    await terminal.waitFor('hello remote\nEcho $((4+5)) {"a":1} <b|c> ~!@#%^&*_?\nÜbung é ж world\n');
     terminal.remove();
 
     // Clipboard, viewer → remote: the X clipboard holds what the technician sent.

@@ -167,8 +167,46 @@ describe("attachInputCapture", () => {
   it("skips IME composition and keys without a code that made no character", () => {
     surface.dispatchEvent(key("keydown", "KeyK", "Process", { isComposing: true }));
     surface.dispatchEvent(key("keydown", "", "Unidentified"));
-    surface.dispatchEvent(key("keydown", "", "Enter"));
+    surface.dispatchEvent(key("keydown", "", "F13"));
     expect(sent).toEqual([]);
+  });
+
+  it("sends an on-screen keyboard's code-less Backspace and Enter by their names", () => {
+    const backspace = key("keydown", "", "Backspace");
+    surface.dispatchEvent(backspace);
+    surface.dispatchEvent(key("keyup", "", "Backspace"));
+    surface.dispatchEvent(key("keydown", "", "Enter"));
+    surface.dispatchEvent(key("keyup", "", "Enter"));
+    expect(sent.map((m) => m.type === "input/key" && `${m.action} ${m.code}`)).toEqual([
+      "down Backspace",
+      "up Backspace",
+      "down Enter",
+      "up Enter",
+    ]);
+    // Prevented, so a focused text field (text-entry.ts) does not delete a character of its own too.
+    expect(backspace.defaultPrevented).toBe(true);
+  });
+
+  it("leaves the focus where keepFocus says it must stay", () => {
+    capture.detach();
+    let keep = true;
+    capture = attachInputCapture({
+      surface,
+      video,
+      document: doc,
+      send: (m) => sent.push(m),
+      enabled: () => true,
+      keepFocus: () => keep,
+      requestFrame: (f) => frames.push(f),
+    });
+    surface.dispatchEvent(event("pointerdown", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
+    surface.dispatchEvent(event("pointerup", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
+    expect(surface.focused).toBe(0);
+    // The tap still clicks.
+    expect(sent.map((m) => m.type === "input/pointer" && m.action)).toEqual(["down", "up"]);
+    keep = false;
+    surface.dispatchEvent(event("pointerdown", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
+    expect(surface.focused).toBe(1);
   });
 
   it("sends an on-screen keyboard's character, which has no code, as an Unidentified key", () => {

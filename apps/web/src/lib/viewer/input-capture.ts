@@ -33,6 +33,11 @@ export interface InputCaptureOptions {
   enabled(): boolean;
   /** Called first for every keydown; returning true consumes it (a viewer shortcut), unsent. */
   onShortcut?(event: KeyboardEvent): boolean;
+  /**
+   * True while a field inside the surface has the focus and must keep it (text-entry.ts: a tap
+   * that moved the focus to the surface would close the on-screen keyboard).
+   */
+  keepFocus?(): boolean;
   requestFrame?: (callback: () => void) => number;
   cancelFrame?: (handle: number) => void;
 }
@@ -97,7 +102,7 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
   const onPointerDown = (event: Event) => {
     const e = event as PointerEvent;
     // Click to focus, in view-only mode too, so shortcuts and the focus ring work.
-    surface.focus({ preventScroll: true });
+    if (!options.keepFocus?.()) surface.focus({ preventScroll: true });
     if (!enabled() || !isProtocolButton(e.button)) return;
     const p = point(e);
     if (!p?.inside) return;
@@ -157,7 +162,7 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
       return;
     }
     // A code-less key-up may not say which character it was: it goes up if one went down.
-    const code = e.code || (keysDown.has(UNIDENTIFIED) ? UNIDENTIFIED : "");
+    const code = namedCode(e) || (keysDown.has(UNIDENTIFIED) ? UNIDENTIFIED : "");
     if (!enabled() || e.isComposing || !code) return;
     e.preventDefault();
     keysDown.delete(code);
@@ -214,9 +219,33 @@ const UNIDENTIFIED = "Unidentified";
  * keyboards send those, and the agent types the character. Empty for anything else without a
  * code, which is not sent.
  */
+/**
+ * Keys an on-screen keyboard may send without a code, whose code is their name: Android's sends
+ * Backspace and Enter so, which typed nothing before.
+ */
+const NAMED_KEYS = new Set([
+  "Backspace",
+  "Enter",
+  "Tab",
+  "Escape",
+  "Delete",
+  "ArrowLeft",
+  "ArrowRight",
+  "ArrowUp",
+  "ArrowDown",
+  "Home",
+  "End",
+  "PageUp",
+  "PageDown",
+]);
+
+/** The key's code, or its name for a code-less named key; "" for anything else. */
+function namedCode(e: KeyboardEvent): string {
+  return e.code || (NAMED_KEYS.has(e.key) ? e.key : "");
+}
+
 function codeOf(e: KeyboardEvent): string {
-  if (e.code) return e.code;
-  return [...e.key].length === 1 ? UNIDENTIFIED : "";
+  return namedCode(e) || ([...e.key].length === 1 ? UNIDENTIFIED : "");
 }
 
 /**
