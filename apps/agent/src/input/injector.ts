@@ -119,8 +119,11 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
   providerRegistry.getMouse().setMouseDelay(0);
   providerRegistry.getKeyboard().setKeyboardDelay(0);
 
+  // Types characters (opened below). The keycodes it lends to characters are no change of layout,
+  // and no key is pressed by its keysym through them.
+  let typist: XTypist | undefined = undefined;
   const refreshLayout = async () => {
-    const fresh = await readKeysyms(display);
+    const fresh = await readKeysyms(display, new Set(typist?.borrowedKeycodes()));
     // Closed meanwhile: the display may be going away, and libnut's Xlib exits the process on a
     // connection it finds broken.
     if (closed || sameSet(fresh, keysyms)) return;
@@ -173,8 +176,12 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
   };
   let mappingChanges: KeyboardMappingChanges | undefined;
   try {
-    mappingChanges = await watchKeyboardMapping(display, xauthority, refreshNow, (error) =>
-      pollLayout(error, "lost the keyboard mapping's change reports"),
+    mappingChanges = await watchKeyboardMapping(
+      display,
+      xauthority,
+      refreshNow,
+      (error) => pollLayout(error, "lost the keyboard mapping's change reports"),
+      () => typist?.borrowedKeycodes() ?? [],
     );
     // A switch between the first read and the watch is read now.
     refreshNow();
@@ -184,7 +191,7 @@ export async function createNutInjector(options: NutInjectorOptions): Promise<In
 
   // Characters are typed through XTest on a connection of the agent's own (nut-js presses only
   // the keys of its list). Without it, keys go by their position alone, as they always could.
-  const typist = await XTypist.open(display, xauthority, (error) =>
+  typist = await XTypist.open(display, xauthority, (error) =>
     log.warn({ err: error }, "the X server refused a typed character"),
   ).catch((error: unknown) => {
     log.warn({ err: error }, "cannot type characters as themselves; keys go by their position");

@@ -57,6 +57,28 @@ describe("watching the keyboard mapping", () => {
     expect(lost).toBeUndefined();
   });
 
+  it("does not report a change of the keycodes it is told to leave out", async () => {
+    let seen = 0;
+    const lentKeycodes = await watchKeyboardMapping(
+      display.display,
+      display.env.XAUTHORITY,
+      () => seen++,
+      (error) => (lost = error),
+      () => [39],
+    );
+    try {
+      // What x-typist.ts does to a spare keycode for a character the layout lacks.
+      await xmodmap("keycode 39 = eacute eacute");
+      // A real change after it: once that is seen, the other report was read too.
+      await xmodmap("keycode 38 = F22");
+      await vi.waitFor(() => expect(seen).toBe(1), { timeout: 5_000 });
+      await settle();
+      expect(seen).toBe(1);
+    } finally {
+      lentKeycodes.close();
+    }
+  });
+
   it("hears nothing after it is closed, and reports no loss for its own close", async () => {
     watch!.close();
     watch = undefined;

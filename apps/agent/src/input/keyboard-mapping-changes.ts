@@ -32,28 +32,44 @@ export function isKeyboardMappingNotify(event: Buffer): boolean {
 /**
  * Calls `onChange` after each change of the keyboard mapping of `display`, and `onLost` (once) if
  * the connection to the X server breaks; rejects when the display cannot be reached.
+ * `ignored`: keycodes whose changes are not reported (the ones x-typist.ts binds to characters
+ * the layout lacks: the layout's own keys are as they were, and re-reading them for every such
+ * character ran xmodmap once per new character typed).
  */
 export function watchKeyboardMapping(
   display: string,
   xauthority: string | undefined,
   onChange: () => void,
   onLost: (error: Error) => void,
+  ignored: () => Iterable<number> = () => [],
 ): Promise<KeyboardMappingChanges> {
   return openXWatch(display, xauthority, onLost, async (x) => {
-    let mapping = keysymsOf(await readKeyboardMapping(x));
+    const compared = (reply: Buffer) => withoutKeycodes(reply, x.setup.minKeycode, ignored());
+    let mapping = compared(await readKeyboardMapping(x));
     // Reads one at a time, in the order the reports came (the connection answers in order).
     let reading = Promise.resolve();
     x.onEvent = (event) => {
       if (!isKeyboardMappingNotify(event)) return;
       reading = reading.then(async () => {
         // A failed read is a lost connection, which onLost hears of.
-        const now = await readKeyboardMapping(x).then(keysymsOf, () => undefined);
+        const now = await readKeyboardMapping(x).then(compared, () => undefined);
         if (!now || now.equals(mapping)) return;
         mapping = now;
         onChange();
       });
     };
   });
+}
+
+/** The keysyms of a readKeyboardMapping() reply, with those of `keycodes` blanked. */
+function withoutKeycodes(reply: Buffer, minKeycode: number, keycodes: Iterable<number>): Buffer {
+  const perKeycode = reply[1]!;
+  const keysyms = Buffer.from(keysymsOf(reply));
+  for (const keycode of keycodes) {
+    const at = (keycode - minKeycode) * perKeycode * 4;
+    if (at >= 0 && at < keysyms.length) keysyms.fill(0, at, at + perKeycode * 4);
+  }
+  return keysyms;
 }
 
 /**

@@ -68,5 +68,7 @@ describe("parseKeysyms", () => {
       "    172    \t0x1008ff14 (XF86AudioPlay)\t",
     ].join("\n");
     expect([...parseKeysyms(output)].sort()).toEqual(["1", "Return", "XF86AudioPlay", "exclam"]);
+    // Keycodes lent to characters are left out.
+    expect([...parseKeysyms(output, new Set([10, 172]))]).toEqual(["Return"]);
   });
 });

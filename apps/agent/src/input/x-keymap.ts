@@ -141,16 +141,24 @@ export const KEYSYMS: Record<MappedKey, string> = {
  * also a real X client, so a failure here (server gone, no authorization) is found before nut-js
  * would open the display itself and crash on the same problem.
  */
-export async function readKeysyms(display: string): Promise<Set<string>> {
-  return parseKeysyms(await runXClient("xmodmap", display, ["-pk"]));
+export async function readKeysyms(display: string, skipped?: ReadonlySet<number>): Promise<Set<string>> {
+  return parseKeysyms(await runXClient("xmodmap", display, ["-pk"]), skipped);
 }
 
-/** Keysym names from `xmodmap -pk` output, where each appears as `0xff0d (Return)`. */
-export function parseKeysyms(xmodmapOutput: string): Set<string> {
+/**
+ * Keysym names from `xmodmap -pk` output, where each keycode's line lists them as `0xff0d (Return)`.
+ * `skipped`: keycodes left out (the ones x-typist.ts lends to characters: one may be bound to
+ * another character at any moment, and a key pressed by its keysym must not be one of them).
+ */
+export function parseKeysyms(xmodmapOutput: string, skipped?: ReadonlySet<number>): Set<string> {
   const names = new Set<string>();
-  for (const match of xmodmapOutput.matchAll(/0x[0-9a-f]+ \(([^)\s]+)\)/gi)) {
-    const name = match[1];
-    if (name && name !== "NoSymbol") names.add(name);
+  for (const line of xmodmapOutput.split("\n")) {
+    const keycode = /^\s*(\d+)\s/.exec(line)?.[1];
+    if (keycode === undefined || skipped?.has(Number(keycode))) continue;
+    for (const match of line.matchAll(/0x[0-9a-f]+ \(([^)\s]+)\)/gi)) {
+      const name = match[1];
+      if (name && name !== "NoSymbol") names.add(name);
+    }
   }
   return names;
 }

@@ -120,6 +120,11 @@ export class XTypist {
     return true;
   }
 
+  /** The keycodes bound to characters the layout lacks, now. */
+  borrowedKeycodes(): Iterable<number> {
+    return this.borrowed.values();
+  }
+
   /** Gives the borrowed keycodes back (nothing made them before) and closes the connection. */
   close(): void {
     for (const keycode of this.borrowed.values()) this.bind(keycode, 0);
