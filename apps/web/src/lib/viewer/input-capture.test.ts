@@ -8,6 +8,7 @@ import { attachInputCapture, type InputCapture } from "./input-capture.ts";
  */
 class FakeSurface extends EventTarget {
   focused = 0;
+  contains?: (other: unknown) => boolean;
   captured = new Set<number>();
   focus() {
     this.focused += 1;
@@ -22,6 +23,7 @@ class FakeSurface extends EventTarget {
 
 class FakeDocument extends EventTarget {
   visibilityState: DocumentVisibilityState = "visible";
+  activeElement: unknown = null;
 }
 
 function event(type: string, fields: Record<string, unknown> = {}): Event {
@@ -187,26 +189,75 @@ describe("attachInputCapture", () => {
     expect(backspace.defaultPrevented).toBe(true);
   });
 
-  it("leaves the focus where keepFocus says it must stay", () => {
-    capture.detach();
-    let keep = true;
-    capture = attachInputCapture({
-      surface,
-      video,
-      document: doc,
-      send: (m) => sent.push(m),
-      enabled: () => true,
-      keepFocus: () => keep,
-      requestFrame: (f) => frames.push(f),
+  describe("with a text field inside the surface (text-entry.ts)", () => {
+    const field = new EventTarget();
+    let keysSent: number;
+    /** An event that bubbled up from the field: its target is the field. */
+    const fromField = (e: Event) => {
+      Object.defineProperty(e, "target", { value: field });
+      surface.dispatchEvent(e);
+      return e;
+    };
+    beforeEach(() => {
+      capture.detach();
+      keysSent = 0;
+      surface.contains = (other) => other === field || other === surface;
+      capture = attachInputCapture({
+        surface,
+        video,
+        document: doc,
+        send: (m) => sent.push(m),
+        enabled: () => true,
+        textField: { element: field, sentKey: () => keysSent++ },
+        requestFrame: (f) => frames.push(f),
+      });
     });
-    surface.dispatchEvent(event("pointerdown", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
-    surface.dispatchEvent(event("pointerup", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
-    expect(surface.focused).toBe(0);
-    // The tap still clicks.
-    expect(sent.map((m) => m.type === "input/pointer" && m.action)).toEqual(["down", "up"]);
-    keep = false;
-    surface.dispatchEvent(event("pointerdown", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
-    expect(surface.focused).toBe(1);
+
+    it("keeps the focus in the field on a tap, which still clicks", () => {
+      doc.activeElement = field;
+      const tap = event("pointerdown", { clientX: 400, clientY: 10, button: 0, pointerId: 1 });
+      surface.dispatchEvent(tap);
+      // On the letterbox: nothing to click, and the browser's own focusing is prevented too.
+      expect(tap.defaultPrevented).toBe(true);
+      surface.dispatchEvent(event("pointerdown", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
+      surface.dispatchEvent(event("pointerup", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
+      expect(surface.focused).toBe(0);
+      expect(sent.map((m) => m.type === "input/pointer" && m.action)).toEqual(["down", "up"]);
+      doc.activeElement = null;
+      surface.dispatchEvent(event("pointerdown", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
+      expect(surface.focused).toBe(1);
+    });
+
+    it("leaves the field the characters it types, and says when it sent a key from there", () => {
+      // iOS's on-screen key: no code; the field's text carries it.
+      const character = fromField(key("keydown", "", "é"));
+      expect(character.defaultPrevented).toBe(false);
+      // A physical key, and an on-screen keyboard's code-less Backspace, go from here.
+      fromField(key("keydown", "KeyA", "a"));
+      fromField(key("keydown", "", "Backspace"));
+      expect(sent.map((m) => m.type === "input/key" && `${m.action} ${m.code}`)).toEqual([
+        "down KeyA",
+        "down Backspace",
+      ]);
+      expect(keysSent).toBe(2);
+    });
+
+    it("leaves an input method's keys to it (Process, keyCode 229)", () => {
+      fromField(key("keydown", "KeyN", "Process"));
+      fromField(key("keydown", "", "Unidentified", { keyCode: 229 }));
+      fromField(key("keyup", "KeyN", "n", { keyCode: 229 }));
+      expect(sent).toEqual([]);
+    });
+
+    it("releases everything when the focus leaves the field for outside the surface, not for the surface", () => {
+      fromField(key("keydown", "AltLeft", "Alt", { altKey: true }));
+      sent = [];
+      fromField(event("focusout", { relatedTarget: surface }));
+      surface.dispatchEvent(event("focusout", { relatedTarget: field }));
+      expect(sent).toEqual([]);
+      fromField(event("focusout", { relatedTarget: null }));
+      expect(sent).toEqual([{ type: "input/release-all" }]);
+    });
   });
 
   it("sends an on-screen keyboard's character, which has no code, as an Unidentified key", () => {
@@ -255,7 +306,7 @@ describe("attachInputCapture", () => {
   });
 
   it("releases everything when the viewer loses focus or the tab is hidden", () => {
-    surface.dispatchEvent(event("blur"));
+    surface.dispatchEvent(event("focusout", { relatedTarget: null }));
     doc.visibilityState = "hidden";
     doc.dispatchEvent(event("visibilitychange"));
     expect(sent).toEqual([{ type: "input/release-all" }, { type: "input/release-all" }]);
@@ -273,7 +324,7 @@ describe("attachInputCapture", () => {
     runFrame();
     surface.dispatchEvent(event("wheel", { deltaX: 1e9, deltaY: -1e9, deltaMode: 0 }));
     surface.dispatchEvent(key("keydown", "Unidentified", "x".repeat(100)));
-    surface.dispatchEvent(event("blur"));
+    surface.dispatchEvent(event("focusout", { relatedTarget: null }));
     expect(sent.length).toBeGreaterThan(4);
     for (const m of sent) expect(parseInputMessage(JSON.stringify(m))).toMatchObject({ ok: true });
   });
@@ -281,7 +332,7 @@ describe("attachInputCapture", () => {
   it("listens to nothing after detach", () => {
     capture.detach();
     surface.dispatchEvent(key("keydown", "KeyA", "a"));
-    surface.dispatchEvent(event("blur"));
+    surface.dispatchEvent(event("focusout", { relatedTarget: null }));
     expect(sent).toEqual([]);
   });
 });

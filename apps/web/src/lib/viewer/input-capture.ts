@@ -10,6 +10,7 @@ import { normalizedPoint, WheelAccumulator, wheelNotches } from "./geometry.ts";
 /** The DOM the capture needs; an HTMLElement, an HTMLVideoElement and the document fit. */
 export interface CaptureSurface extends EventTarget {
   focus(options?: FocusOptions): void;
+  contains?(other: Node | null): boolean;
   setPointerCapture?(pointerId: number): void;
   releasePointerCapture?(pointerId: number): void;
 }
@@ -20,6 +21,7 @@ export interface CaptureVideo {
 }
 export interface CaptureDocument extends EventTarget {
   readonly visibilityState: DocumentVisibilityState;
+  readonly activeElement?: unknown;
 }
 
 export interface InputCaptureOptions {
@@ -34,10 +36,13 @@ export interface InputCaptureOptions {
   /** Called first for every keydown; returning true consumes it (a viewer shortcut), unsent. */
   onShortcut?(event: KeyboardEvent): boolean;
   /**
-   * True while a field inside the surface has the focus and must keep it (text-entry.ts: a tap
-   * that moved the focus to the surface would close the on-screen keyboard).
+   * The field inside the surface that on-screen keyboards and input methods type into
+   * (text-entry.ts). While it has the focus, a tap leaves the focus there (moving it would close
+   * the on-screen keyboard), a key with no code that made a character is left to the field's text
+   * (iOS's on-screen keys: sent here as well, it would come twice), and `sentKey` hears of every
+   * key sent from it, after which the field's text is no longer what the remote has.
    */
-  keepFocus?(): boolean;
+  textField?: { element: EventTarget; sentKey(): void };
   requestFrame?: (callback: () => void) => number;
   cancelFrame?: (handle: number) => void;
 }
@@ -56,7 +61,7 @@ const isProtocolButton = (button: number): button is 0 | 1 | 2 =>
 const MAX_KEY_CHARS = 32;
 
 export function attachInputCapture(options: InputCaptureOptions): InputCapture {
-  const { surface, video, document: doc, send, enabled, onShortcut } = options;
+  const { surface, video, document: doc, send, enabled, onShortcut, textField } = options;
   const requestFrame = options.requestFrame ?? ((cb: () => void) => requestAnimationFrame(cb));
   const cancelFrame = options.cancelFrame ?? ((handle: number) => cancelAnimationFrame(handle));
   const wheel = new WheelAccumulator();
@@ -101,8 +106,10 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
 
   const onPointerDown = (event: Event) => {
     const e = event as PointerEvent;
-    // Click to focus, in view-only mode too, so shortcuts and the focus ring work.
-    if (!options.keepFocus?.()) surface.focus({ preventScroll: true });
+    // Click to focus, in view-only mode too, so shortcuts and the focus ring work. The text
+    // field keeps it: not even the browser's own focusing on a press may move it.
+    if (textField && doc.activeElement === textField.element) e.preventDefault();
+    else surface.focus({ preventScroll: true });
     if (!enabled() || !isProtocolButton(e.button)) return;
     const p = point(e);
     if (!p?.inside) return;
@@ -144,15 +151,16 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
       consumedKeys.add(e.code);
       return;
     }
-    if (!enabled()) return;
-    // Composition (IME) text is the local input method's; the keys behind it mean nothing remotely.
-    const code = codeOf(e);
-    if (e.isComposing || !code) return;
+    if (!enabled() || takenByInputMethod(e)) return;
+    const fromField = !!textField && e.target === textField.element;
+    const code = fromField ? namedCode(e) : codeOf(e);
+    if (!code) return;
     // Every key goes to the remote, Tab and browser shortcuts included (the toolbar and
     // Ctrl+Alt+Shift shortcuts are the way out).
     e.preventDefault();
     keysDown.add(code);
     send(keyMessage("down", e, code));
+    if (fromField) textField.sentKey();
   };
 
   const onKeyUp = (event: Event) => {
@@ -163,7 +171,7 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
     }
     // A code-less key-up may not say which character it was: it goes up if one went down.
     const code = namedCode(e) || (keysDown.has(UNIDENTIFIED) ? UNIDENTIFIED : "");
-    if (!enabled() || e.isComposing || !code) return;
+    if (!enabled() || takenByInputMethod(e) || !code) return;
     e.preventDefault();
     keysDown.delete(code);
     send(keyMessage("up", e, code));
@@ -180,7 +188,13 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
     if (enabled()) send({ type: "input/release-all" });
   };
 
-  const onBlur = () => releaseAll();
+  // Released when the focus leaves the surface and the text field inside it (`blur` would not be
+  // heard from the field).
+  const onFocusOut = (event: Event) => {
+    const next = (event as FocusEvent).relatedTarget as Node | null;
+    if (next && surface.contains?.(next)) return;
+    releaseAll();
+  };
   const onVisibility = () => {
     if (doc.visibilityState === "hidden") releaseAll();
   };
@@ -196,7 +210,7 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
     [surface, "keydown", onKeyDown],
     [surface, "keyup", onKeyUp],
     [surface, "contextmenu", onContextMenu],
-    [surface, "blur", onBlur],
+    [surface, "focusout", onFocusOut],
     [doc, "visibilitychange", onVisibility],
   ];
   for (const [target, type, listener, opts] of listeners) target.addEventListener(type, listener, opts);
@@ -214,11 +228,6 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
 /** The spec's code for a key it cannot name. */
 const UNIDENTIFIED = "Unidentified";
 
-/**
- * The key's code, or "Unidentified" for a key with no code that made one character: on-screen
- * keyboards send those, and the agent types the character. Empty for anything else without a
- * code, which is not sent.
- */
 /**
  * Keys an on-screen keyboard may send without a code, whose code is their name: Android's sends
  * Backspace and Enter so, which typed nothing before.
@@ -239,11 +248,24 @@ const NAMED_KEYS = new Set([
   "PageDown",
 ]);
 
+/**
+ * An input method's key (IME): composing, or the key it took ("Process", keyCode 229). Its text
+ * is the input method's; the key behind it means nothing remotely.
+ */
+function takenByInputMethod(e: KeyboardEvent): boolean {
+  return e.isComposing || e.key === "Process" || e.keyCode === 229;
+}
+
 /** The key's code, or its name for a code-less named key; "" for anything else. */
 function namedCode(e: KeyboardEvent): string {
   return e.code || (NAMED_KEYS.has(e.key) ? e.key : "");
 }
 
+/**
+ * The key's code, or "Unidentified" for a key with no code that made one character: on-screen
+ * keyboards send those, and the agent types the character. Empty for anything else without a
+ * code, which is not sent.
+ */
 function codeOf(e: KeyboardEvent): string {
   return namedCode(e) || ([...e.key].length === 1 ? UNIDENTIFIED : "");
 }

@@ -1,6 +1,6 @@
 import { DATA_LIMITS, type InputMessage, parseInputMessage } from "@rd/protocol";
 import { beforeEach, describe, expect, it } from "vitest";
-import { attachTextEntry, keysForText, MAX_TEXT_AT_ONCE, textEdit } from "./text-entry.ts";
+import { attachTextEntry, keysForText, MAX_TEXT_AT_ONCE, type TextEntry, textEdit } from "./text-entry.ts";
 
 /** A text field as the browser leaves it: its value already changed when `input` fires. */
 class FakeField extends EventTarget {
@@ -26,9 +26,13 @@ describe("textEdit", () => {
     expect(textEdit("same", "same")).toEqual({ deletions: 0, text: "" });
   });
 
-  it("counts characters, not UTF-16 units", () => {
+  it("counts characters as a person sees them, not UTF-16 units or code points", () => {
     expect(textEdit("a😀", "a")).toEqual({ deletions: 1, text: "" });
     expect(textEdit("a😀", "a😃")).toEqual({ deletions: 1, text: "😃" });
+    // A heart with its variation selector, and a family joined with ZWJs: one Backspace each.
+    expect(textEdit("x❤️👨‍👩‍👧", "x")).toEqual({ deletions: 2, text: "" });
+    // A letter that gains a combining accent is taken back and typed again with it.
+    expect(textEdit("e", "e\u0301")).toEqual({ deletions: 1, text: "e\u0301" });
   });
 });
 
@@ -56,6 +60,7 @@ describe("attachTextEntry", () => {
   let sent: InputMessage[];
   let enabled: boolean;
   let tooLong: [number, number][];
+  let entry: TextEntry;
   /** The taps sent, as "code key" for each down (every down is followed by its up). */
   const taps = () => {
     const downs = sent.filter((m) => m.type === "input/key" && m.action === "down");
@@ -68,7 +73,7 @@ describe("attachTextEntry", () => {
     sent = [];
     enabled = true;
     tooLong = [];
-    attachTextEntry({
+    entry = attachTextEntry({
       field,
       send: (m) => sent.push(m),
       enabled: () => enabled,
@@ -146,9 +151,22 @@ describe("attachTextEntry", () => {
   });
 
   it("sends a long paste up to what the agent takes at once, and says what it dropped", () => {
-    expect(MAX_TEXT_AT_ONCE * 2).toBeLessThanOrEqual(DATA_LIMITS.inputBurst);
-    field.edit("z".repeat(MAX_TEXT_AT_ONCE + 5));
+    expect(MAX_TEXT_AT_ONCE * 2).toBeLessThanOrEqual(DATA_LIMITS.inputBurst / 2);
+    field.edit("ab");
+    sent = [];
+    // Backspaces count too.
+    field.edit("z".repeat(MAX_TEXT_AT_ONCE + 3));
     expect(taps()).toHaveLength(MAX_TEXT_AT_ONCE);
     expect(tooLong).toEqual([[MAX_TEXT_AT_ONCE, 5]]);
+  });
+
+  it("measures the next change from an empty field after reset() (a key went from it as a key)", () => {
+    field.edit("hello");
+    entry.reset();
+    expect(field.value).toBe("");
+    sent = [];
+    // The keyboard then corrects what it still remembers: only the new text goes.
+    field.edit("help");
+    expect(taps()).toEqual(["h", "e", "l", "p"]);
   });
 });

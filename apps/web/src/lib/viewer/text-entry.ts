@@ -24,31 +24,48 @@ export interface TextEntryOptions {
   send(message: InputMessage): void;
   /** False in view-only mode or when there is no connection: the field's text is dropped. */
   enabled(): boolean;
-  /** Told when one change of the field's text was longer than is sent at once. */
+  /** Told when one change of the field's text took more keys than are sent at once. */
   onTooLong?(sent: number, dropped: number): void;
 }
 
 export interface TextEntry {
   /** Focuses the field (from a click: the on-screen keyboard opens only for a user's gesture). */
   focus(): void;
+  /**
+   * Empties the field: a key was sent from it as a key (a physical one, or an on-screen
+   * keyboard's Backspace), so its text is no longer what the remote has, and a later correction
+   * must not be measured against it.
+   */
+  reset(): void;
   detach(): void;
 }
 
 /**
- * Characters sent for one change of the field, at most: two key messages each, inside the
- * agent's input burst (DATA_LIMITS.inputBurst, 1,000). A longer paste goes through Send clipboard.
+ * Key taps (characters and Backspaces) sent for one change of the field, at most: two key messages
+ * each, well inside the agent's input burst (DATA_LIMITS.inputBurst, 1,000) even right after fast
+ * typing. A longer paste goes through Send clipboard.
  */
-export const MAX_TEXT_AT_ONCE = 400;
+export const MAX_TEXT_AT_ONCE = 200;
 /** The field is emptied once it holds this much, so that its diff stays short. */
 const KEEP_AT_MOST = 64;
 
-/** What turns `before` into `after` at its end: how many characters to take back, then the text to type. */
+/**
+ * What turns `before` into `after` at its end: how many characters to take back, then the text to
+ * type. Counted in what a person sees as one character (a grapheme: an emoji with its modifiers,
+ * a letter with its accent), as one Backspace takes back in most applications.
+ */
 export function textEdit(before: string, after: string): { deletions: number; text: string } {
-  const old = [...before];
-  const now = [...after];
+  const old = graphemes(before);
+  const now = graphemes(after);
   let common = 0;
   while (common < old.length && common < now.length && old[common] === now[common]) common++;
   return { deletions: old.length - common, text: now.slice(common).join("") };
+}
+
+const segmenter = typeof Intl.Segmenter === "function" ? new Intl.Segmenter() : undefined;
+
+function graphemes(text: string): string[] {
+  return segmenter ? Array.from(segmenter.segment(text), (s) => s.segment) : [...text];
 }
 
 /** The key presses that type `text`: a character as itself, a new line as Enter, a tab as Tab. */
@@ -64,6 +81,7 @@ export function keysForText(text: string): { code: string; key: string }[] {
 }
 
 const NO_MODIFIERS = { ctrl: false, shift: false, alt: false, meta: false };
+const BACKSPACE = { code: "Backspace", key: "Backspace" };
 
 export function attachTextEntry(options: TextEntryOptions): TextEntry {
   const { field, send, enabled } = options;
@@ -84,11 +102,10 @@ export function attachTextEntry(options: TextEntryOptions): TextEntry {
     const { deletions, text } = textEdit(last, now);
     last = now;
     if (enabled()) {
-      for (let i = 0; i < deletions; i++) tap("Backspace", "Backspace");
-      const keys = keysForText(text);
-      for (const { code, key } of keys.slice(0, MAX_TEXT_AT_ONCE)) tap(code, key);
-      if (keys.length > MAX_TEXT_AT_ONCE)
-        options.onTooLong?.(MAX_TEXT_AT_ONCE, keys.length - MAX_TEXT_AT_ONCE);
+      const taps = [...new Array<typeof BACKSPACE>(deletions).fill(BACKSPACE), ...keysForText(text)];
+      for (const { code, key } of taps.slice(0, MAX_TEXT_AT_ONCE)) tap(code, key);
+      if (taps.length > MAX_TEXT_AT_ONCE)
+        options.onTooLong?.(MAX_TEXT_AT_ONCE, taps.length - MAX_TEXT_AT_ONCE);
     }
     // Emptied between words, never mid-composition (the keyboard would lose the word it is making).
     if (!composing && [...now].length > KEEP_AT_MOST) field.value = last = "";
@@ -99,18 +116,19 @@ export function attachTextEntry(options: TextEntryOptions): TextEntry {
     onInput();
   };
   // Whatever was typed elsewhere in the meantime is not this field's business.
-  const onFocus = () => (field.value = last = "");
+  const reset = () => (field.value = last = "");
 
   const listeners: [string, () => void][] = [
     ["input", onInput],
     ["compositionstart", onCompositionStart],
     ["compositionend", onCompositionEnd],
-    ["focus", onFocus],
+    ["focus", reset],
   ];
   for (const [type, listener] of listeners) field.addEventListener(type, listener);
 
   return {
     focus: () => field.focus({ preventScroll: true }),
+    reset,
     detach: () => {
       for (const [type, listener] of listeners) field.removeEventListener(type, listener);
     },
