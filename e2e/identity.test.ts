@@ -65,6 +65,36 @@ test("sign-in's next= never leaves the site", async ({ page }) => {
   }
 });
 
+test("a password form pressed before the page's script runs puts no password in the URL", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  await signInAsAdmin(page);
+  // The page as it is before its script runs: a slow connection, or one still hydrating.
+  const noScript = await browser.newContext({
+    baseURL,
+    javaScriptEnabled: false,
+    storageState: await page.context().storageState(),
+  });
+  try {
+    const bare = await noScript.newPage();
+    await bare.goto("/account");
+    await bare.getByLabel("Current password").fill("not-the-password-1");
+    await bare.getByLabel(/^New password/).fill("in-the-url-if-got");
+    await bare.getByLabel("Confirm new password").fill("in-the-url-if-got");
+    const submitted = bare.waitForRequest((r) => r.isNavigationRequest() && r.url().includes("/account"));
+    await bare.getByRole("button", { name: "Change password" }).click();
+    const request = await submitted;
+    expect(request.method()).toBe("POST");
+    expect(request.url()).not.toContain("in-the-url");
+    await bare.waitForLoadState();
+    expect(bare.url()).not.toContain("in-the-url");
+  } finally {
+    await noScript.close();
+  }
+});
+
 test("two-factor sign-in: enrol on the Account page, sign in with a code, then with a recovery code", async ({
   page,
 }) => {
