@@ -236,8 +236,8 @@ describe("the nut-js injector on a real X display", () => {
     xev.clear();
     await type("q");
     expect(await typed(1)).toEqual(["q"]);
-    // The lent key is no change of layout: nothing is re-read (xmodmap ran once per new character
-    // typed), and no key is pressed by position through it, as it may be lent again at any time.
+    // No key is pressed by its keysym through a lent keycode, as it may be lent again at any time
+    // (that the lend re-reads nothing is keyboard-mapping-changes.test.ts's to check).
     await new Promise((r) => setTimeout(r, 500));
     expect(injector.canPress("Q")).toBe(false);
     await expect(injector.keyDown("Q")).rejects.toBeInstanceOf(KeyUnavailableError);

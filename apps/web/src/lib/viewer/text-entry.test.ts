@@ -1,6 +1,6 @@
 import { DATA_LIMITS, type InputMessage, parseInputMessage } from "@rd/protocol";
 import { beforeEach, describe, expect, it } from "vitest";
-import { attachTextEntry, keysForText, MAX_TEXT_AT_ONCE, type TextEntry, textEdit } from "./text-entry.ts";
+import { attachTextEntry, keysForText, MAX_KEYS_AT_ONCE, type TextEntry, textEdit } from "./text-entry.ts";
 
 /** A text field as the browser leaves it: its value already changed when `input` fires. */
 class FakeField extends EventTarget {
@@ -151,13 +151,13 @@ describe("attachTextEntry", () => {
   });
 
   it("sends a long paste up to what the agent takes at once, and says what it dropped", () => {
-    expect(MAX_TEXT_AT_ONCE * 2).toBeLessThanOrEqual(DATA_LIMITS.inputBurst / 2);
+    expect(MAX_KEYS_AT_ONCE * 2).toBeLessThanOrEqual(DATA_LIMITS.inputBurst / 2);
     field.edit("ab");
     sent = [];
     // Backspaces count too.
-    field.edit("z".repeat(MAX_TEXT_AT_ONCE + 3));
-    expect(taps()).toHaveLength(MAX_TEXT_AT_ONCE);
-    expect(tooLong).toEqual([[MAX_TEXT_AT_ONCE, 5]]);
+    field.edit("z".repeat(MAX_KEYS_AT_ONCE + 3));
+    expect(taps()).toHaveLength(MAX_KEYS_AT_ONCE);
+    expect(tooLong).toEqual([[MAX_KEYS_AT_ONCE, 5]]);
   });
 
   it("measures the next change from an empty field after reset() (a key went from it as a key)", () => {

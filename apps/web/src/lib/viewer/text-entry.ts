@@ -45,7 +45,7 @@ export interface TextEntry {
  * each, well inside the agent's input burst (DATA_LIMITS.inputBurst, 1,000) even right after fast
  * typing. A longer paste goes through Send clipboard.
  */
-export const MAX_TEXT_AT_ONCE = 200;
+export const MAX_KEYS_AT_ONCE = 200;
 /** The field is emptied once it holds this much, so that its diff stays short. */
 const KEEP_AT_MOST = 64;
 
@@ -103,9 +103,9 @@ export function attachTextEntry(options: TextEntryOptions): TextEntry {
     last = now;
     if (enabled()) {
       const taps = [...new Array<typeof BACKSPACE>(deletions).fill(BACKSPACE), ...keysForText(text)];
-      for (const { code, key } of taps.slice(0, MAX_TEXT_AT_ONCE)) tap(code, key);
-      if (taps.length > MAX_TEXT_AT_ONCE)
-        options.onTooLong?.(MAX_TEXT_AT_ONCE, taps.length - MAX_TEXT_AT_ONCE);
+      for (const { code, key } of taps.slice(0, MAX_KEYS_AT_ONCE)) tap(code, key);
+      if (taps.length > MAX_KEYS_AT_ONCE)
+        options.onTooLong?.(MAX_KEYS_AT_ONCE, taps.length - MAX_KEYS_AT_ONCE);
     }
     // Emptied between words, never mid-composition (the keyboard would lose the word it is making).
     if (!composing && [...now].length > KEEP_AT_MOST) field.value = last = "";
