@@ -108,6 +108,49 @@ describe("attachInputCapture", () => {
     expect(sent).toHaveLength(1);
   });
 
+  it("keeps measuring on the last picture while the element swaps sources and has no size", () => {
+    capture.detach();
+    const swapping = { ...video };
+    capture = attachInputCapture({
+      surface,
+      video: swapping,
+      document: doc,
+      send: (m) => sent.push(m),
+      enabled: () => enabled,
+      requestFrame: (f) => frames.push(f),
+      cancelFrame: () => frames.splice(0),
+    });
+    surface.dispatchEvent(event("pointermove", { clientX: 200, clientY: 400 }));
+    runFrame();
+    // Tiles to video: until the new source's first frame, the element reports 0 × 0.
+    Object.assign(swapping, { videoWidth: 0, videoHeight: 0 });
+    surface.dispatchEvent(event("pointermove", { clientX: 400, clientY: 400 }));
+    runFrame();
+    surface.dispatchEvent(event("pointerdown", { clientX: 600, clientY: 400, button: 0, pointerId: 1 }));
+    expect(sent).toEqual([
+      { type: "input/pointer", action: "move", x: 0.25, y: 0.5 },
+      { type: "input/pointer", action: "move", x: 0.5, y: 0.5 },
+      { type: "input/pointer", action: "down", x: 0.75, y: 0.5, button: 0 },
+    ]);
+  });
+
+  it("sends nothing before the picture has ever had a size", () => {
+    capture.detach();
+    capture = attachInputCapture({
+      surface,
+      video: { ...video, videoWidth: 0, videoHeight: 0 },
+      document: doc,
+      send: (m) => sent.push(m),
+      enabled: () => enabled,
+      requestFrame: (f) => frames.push(f),
+      cancelFrame: () => frames.splice(0),
+    });
+    surface.dispatchEvent(event("pointermove", { clientX: 400, clientY: 400 }));
+    runFrame();
+    surface.dispatchEvent(event("pointerdown", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
+    expect(sent).toEqual([]);
+  });
+
   it("ignores hovering over the letterbox, but keeps a drag going there, clamped to the edge", () => {
     surface.dispatchEvent(event("pointermove", { clientX: 400, clientY: 50 }));
     runFrame();

@@ -73,15 +73,23 @@ export function attachInputCapture(options: InputCaptureOptions): InputCapture {
   const consumedKeys = new Set<string>();
   let pendingMove: { x: number; y: number } | null = null;
   let frame: number | null = null;
+  // The picture's last known size. Chromium reports 0 × 0 from the moment the element's source
+  // changes (tiles to video and back, RemoteViewer's show) until the new one's first frame, ~20 ms
+  // idle and longer under load: input in that gap measures on this instead of being lost (CI saw a
+  // pointer move vanish there).
+  let size = { width: 0, height: 0 };
 
-  const point = (event: MouseEvent) =>
-    normalizedPoint(
+  const point = (event: MouseEvent) => {
+    if (video.videoWidth > 0 && video.videoHeight > 0)
+      size = { width: video.videoWidth, height: video.videoHeight };
+    return normalizedPoint(
       event.clientX,
       event.clientY,
       video.getBoundingClientRect(),
-      video.videoWidth,
-      video.videoHeight,
+      size.width,
+      size.height,
     );
+  };
 
   const cancelMove = () => {
     if (frame !== null) cancelFrame(frame);
