@@ -56,7 +56,6 @@ export async function screenPoint(page: Page, x: number, y: number) {
   return (await point.jsonValue())!;
 }
 
-/** Clicks Connect on the agent's page; resolves with the new session's id. */
 /**
  * Sets the agent's consent policy on its page (open) and waits until it is saved: the select shows
  * the new value at once, and a Connect made before the save would be asked under the old policy.
@@ -70,6 +69,7 @@ export async function setConsentPolicy(page: Page, policy: ConsentPolicy) {
   await expect(page.getByTestId("consent-policy")).toHaveValue(policy);
 }
 
+/** Clicks Connect on the agent's page; resolves with the new session's id. */
 export async function connect(page: Page, agent: RealAgent) {
   await page.goto(`/agents/${agent.agentId}`);
   await expect(page.getByRole("button", { name: "Connect" })).toBeEnabled({ timeout: 15_000 });
