@@ -199,6 +199,15 @@ test.describe("interview desks", () => {
       timeout: 10_000,
     });
     console.log(`revoke → candidate cut off: ${Date.now() - revoked} ms`);
+    // The session's page names the candidate (who has no account) and the interviewer as such.
+    await page.getByRole("link", { name: "Who watched, and when" }).click();
+    const participants = page.getByTestId("participants-table");
+    await expect(participants.locator("tr", { hasText: "Ada Lovelace (candidate)" })).toContainText(
+      "link revoked",
+    );
+    await expect(participants).toContainText("Ada Admin (interviewer)");
+    await expect(page.getByText("Interviewer", { exact: true })).toBeVisible();
+    await page.goBack();
     page.once("dialog", (dialog) => void dialog.accept());
     await page.getByRole("button", { name: "Terminate" }).click();
     await eventually(() => {

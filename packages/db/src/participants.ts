@@ -380,6 +380,7 @@ export async function participantAway(executor: Executor, participantId: string)
 function sessionReasonFor(reason: ParticipantLeaveReason): SessionEndReason {
   if (reason === "user_deactivated") return "user_deactivated";
   if (reason === "interrupted") return "interrupted";
+  if (reason === "link_revoked") return "link_revoked";
   return "viewer_left";
 }
 

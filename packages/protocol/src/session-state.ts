@@ -63,6 +63,8 @@ export const SESSION_END_REASONS = [
   "user_deactivated",
   /** The interview desk it showed was terminated, expired or failed. */
   "desk_ended",
+  /** The candidate's share link was revoked or replaced, and nobody else in it could drive. */
+  "link_revoked",
 ] as const;
 export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
 

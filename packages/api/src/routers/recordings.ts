@@ -61,6 +61,8 @@ const sessionColumns = {
   technicianId: RemoteSessions.technicianId,
   technicianName: Users.name,
   deskId: RemoteSessions.deskId,
+  /** A desk's session: who the desk is for. */
+  candidateName: Desks.candidateLabel,
 };
 
 /**
@@ -111,6 +113,7 @@ export async function findReviewableSession(ctx: Context, sessionId: string) {
     .from(RemoteSessions)
     .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
     .innerJoin(Users, eq(Users.id, RemoteSessions.technicianId))
+    .leftJoin(Desks, and(eq(Desks.id, RemoteSessions.deskId), eq(Desks.tenantId, RemoteSessions.tenantId)))
     .where(
       and(
         eq(RemoteSessions.id, sessionId),

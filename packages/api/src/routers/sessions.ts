@@ -2,6 +2,7 @@
 import { signTicket } from "@rd/auth/tickets";
 import {
   Agents,
+  Desks,
   openSession,
   EndRefused,
   endSessionFor,
@@ -41,7 +42,12 @@ const sessionColumns = {
   technicianName: Users.name,
   controllerId: RemoteSessions.controllerId,
   deskId: RemoteSessions.deskId,
+  /** A desk's session: who the desk is for (its candidate joins with no account, so no name of their own). */
+  candidateName: Desks.candidateLabel,
 };
+
+/** The desk a session showed, if any, in the session's own tenant. */
+const deskOfSession = and(eq(Desks.id, RemoteSessions.deskId), eq(Desks.tenantId, RemoteSessions.tenantId));
 
 /**
  * Recording from the live page: what the agent's policy allows and what is under way, Record and
@@ -137,6 +143,7 @@ export const sessionsRouter = router({
           .from(RemoteSessions)
           .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
           .innerJoin(Users, eq(Users.id, RemoteSessions.technicianId))
+          .leftJoin(Desks, deskOfSession)
           .where(where)
           .orderBy(desc(RemoteSessions.requestedAt))
           .limit(input.limit)
@@ -152,6 +159,7 @@ export const sessionsRouter = router({
       .from(RemoteSessions)
       .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
       .innerJoin(Users, eq(Users.id, RemoteSessions.technicianId))
+      .leftJoin(Desks, deskOfSession)
       .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
     if (!session) throw notFound("Session");
     const [events, participants] = await Promise.all([

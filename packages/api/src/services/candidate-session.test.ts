@@ -122,7 +122,15 @@ describe.each(testDatabases())("a candidate entering a desk on $name", (backend)
       .select()
       .from(RemoteSessions)
       .where(eq(RemoteSessions.id, entered.sessionId));
-    expect(session!.status).toBe("ended");
+    expect(session).toMatchObject({ status: "ended", endReason: "link_revoked" });
+    // The session's page names the candidate, whose participant has no account and so no name.
+    const detail = await f.a.asTech.sessions.byId({ id: entered.sessionId });
+    expect(detail).toMatchObject({ deskId: desk.id, candidateName: "Grace", technicianId: f.a.tech.id });
+    expect(detail.participants).toMatchObject([
+      { kind: "candidate", name: null, leftReason: "link_revoked" },
+    ]);
+    // Another tenant's session list knows nothing of it, desk join or not.
+    expect((await f.b.asTech.sessions.list({})).items.map((s) => s.id)).not.toContain(entered.sessionId);
     expect(await enter(token)).toMatchObject({ ok: false, reason: "revoked" });
     // A new link lets them back onto the same desk, in a new session.
     const rotated = await f.a.asTech.desks.links.rotate({ id: link.id });

@@ -103,6 +103,7 @@ const REASON_SENTENCES: Record<string, string> = {
     "The session was interrupted: its signaling server went away and the remote machine or its viewers did not come back in time.",
   user_deactivated: "The account of the last technician in the session was deactivated.",
   desk_ended: "The interview desk has ended.",
+  link_revoked: "The candidate's link to this desk was withdrawn, so the session ended.",
   left: "You left the session.",
   negotiation_failed: "The connection to the agent could not be set up.",
   agent_removed: "An administrator removed the agent.",
