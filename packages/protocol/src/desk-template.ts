@@ -29,7 +29,8 @@ export const CLIPBOARD_PATTERN_FLAGS = "u";
  */
 export const DEFAULT_DESK_PROGRAMS: readonly (readonly string[])[] = [
   ["fluxbox"],
-  // Placed side by side (the terminal top left, where a candidate looks first), not stacked.
+  // The terminal top left, where a candidate looks first; the editor cascaded below and to the
+  // right of it (80 columns each do not fit side by side on 1366 pixels), a click raising either.
   ["xterm", "-fa", "Monospace", "-fs", "11", "-geometry", "80x24+20+20"],
   [
     "xterm",

@@ -12,6 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Logger } from "@rd/log";
+import { DEFAULT_DESK_PROGRAMS } from "@rd/protocol";
 import { bwrapArgs, INSIDE, probeHostRoot, resolveForbidden } from "./bwrap-args.ts";
 import {
   type CgroupCounters,
@@ -76,14 +77,8 @@ const LIMIT_RANGES: Record<keyof DeskLimits, [number, number]> = {
   scratchBytes: [MIB, 2 ** 50],
 };
 
-const XTERM = ["xterm", "-fa", "Monospace", "-fs", "11"];
-
-/** A window manager, a terminal and an editor (nano in a terminal of its own). */
-export const DEFAULT_PROGRAMS: readonly (readonly string[])[] = [
-  ["fluxbox"],
-  [...XTERM, "-geometry", "80x24+20+20"],
-  [...XTERM, "-title", "Editor", "-geometry", "80x24+440+200", "-e", "nano", "notes.txt"],
-];
+/** A window manager, a terminal and an editor: the built-in template's, not a copy of it. */
+export const DEFAULT_PROGRAMS = DEFAULT_DESK_PROGRAMS;
 
 export interface DeskSandboxOptions {
   /** The desk's id: lowercase letters, digits and dashes (it names directories and cgroups). */
