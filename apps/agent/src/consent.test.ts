@@ -2,6 +2,7 @@
  * The consent prompt on a real X display (Xvfb): Deny is the default, so Return refuses; the Allow
  * button allows; closing the window or not answering refuses. And its words name who asks.
  */
+import { execFile } from "node:child_process";
 import { createLogger } from "@rd/log";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createXConsentUi, indicatorText, promptText } from "./consent.ts";
@@ -78,3 +79,45 @@ describe("the consent prompt on X", () => {
     expect(indicatorText(["Ada", "Bob"])).toBe("Connected to this screen:\n  Ada\n  Bob");
   });
 });
+
+describe("the session indicator on a desktop with a window manager", () => {
+  let display: TestDisplay;
+  beforeAll(async () => {
+    display = await startDisplay({ width: 800, height: 600, windowManager: true });
+  });
+  afterAll(() => display?.close());
+
+  it("asks to stay above the other windows, and so does its replacement", async () => {
+    const ui = createXConsentUi(display.display, createLogger("silent", { name: "test" }));
+    const indicator = ui.indicate({ technicians: ["Ada"], onEnd: () => {} });
+    try {
+      await expect.poll(() => aboveIndicators(display), { timeout: 10_000 }).toBe(1);
+      // Someone joins: a new window with the same title replaces the first, and stays above too.
+      indicator.update(["Ada", "Bob"]);
+      await expect.poll(() => aboveIndicators(display), { timeout: 10_000 }).toBe(1);
+      await expect.poll(() => indicators(display).then((ids) => ids.length), { timeout: 10_000 }).toBe(1);
+    } finally {
+      indicator.stop();
+    }
+  });
+});
+
+const INDICATOR = "remote-desk: session in progress";
+
+/** The indicator windows on screen now. */
+async function indicators(display: TestDisplay): Promise<string[]> {
+  const out = await xdotool(display.env, ["search", "--onlyvisible", "--name", INDICATOR]).catch(() => "");
+  return out.split("\n").filter(Boolean);
+}
+
+/** How many indicator windows the window manager keeps above (_NET_WM_STATE_ABOVE). */
+async function aboveIndicators(display: TestDisplay): Promise<number> {
+  let above = 0;
+  for (const id of await indicators(display)) {
+    const state = await new Promise<string>((resolve) =>
+      execFile("xprop", ["-id", id, "_NET_WM_STATE"], { env: display.env }, (_, stdout) => resolve(stdout)),
+    );
+    if (state.includes("_NET_WM_STATE_ABOVE")) above++;
+  }
+  return above;
+}

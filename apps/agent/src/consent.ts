@@ -3,12 +3,15 @@
  * `xmessage` windows (x11-utils). The prompt names the technician and their workspace and offers
  * Deny / Allow; Deny is the default, so Return (pressed by someone who was typing when it popped up)
  * refuses, as does closing the window or not answering in time. The indicator stays in the corner
- * while a session runs, lists everyone connected, and has an "End session" button.
+ * while a session runs, lists everyone connected, and has an "End session" button. Both are kept
+ * above other windows where the window manager can (window-above.ts): a window the person raises
+ * must not hide that someone is connected, or asking.
  */
 import type { RecordingPolicy } from "@rd/protocol";
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Logger } from "@rd/log";
-import { childEnv } from "./child-env.ts";
+import { childEnv, xAuthorityFor } from "./child-env.ts";
+import { keepAbove } from "./window-above.ts";
 
 export type ConsentAnswer = "accepted" | "denied_by_user" | "consent_timeout";
 
@@ -41,8 +44,28 @@ const ALLOW = 10;
 const DENY = 11;
 const END = 12;
 
-function xmessage(args: string[], display: string): ChildProcess {
-  return spawn("xmessage", args, { stdio: "ignore", env: childEnv(display) });
+let notices = 0;
+
+/** An xmessage on `display`, asked to stay above the other windows once it maps. */
+function xmessage(args: string[], display: string, log: Logger): ChildProcess {
+  // An instance name (Xt's -name) of its own, by which keepAbove finds this window and no other:
+  // the indicator's title is the same as the one's it replaces, which may still be on screen.
+  const instance = `rdnotice${process.pid}n${++notices}`;
+  const child = spawn("xmessage", ["-name", instance, ...args], { stdio: "ignore", env: childEnv(display) });
+  const gone = new AbortController();
+  child.once("exit", () => gone.abort());
+  child.once("spawn", () => {
+    keepAbove(display, xAuthorityFor(display), instance, { signal: gone.signal }).then(
+      (result) => {
+        if (result === "no-ewmh")
+          log.debug({ instance }, "no EWMH window manager: the notice stacks like any other window");
+        else if (result === "not-found" && !gone.signal.aborted)
+          log.warn({ instance }, "the notice's window did not show up in time to be kept above the others");
+      },
+      (error: unknown) => log.warn({ err: error }, "cannot keep the notice above the other windows"),
+    );
+  });
+  return child;
 }
 
 /** The prompt's words: who, and what they want. Plain ASCII: xmessage draws with a core X font. */
@@ -87,6 +110,7 @@ export function createXConsentUi(display: string, log: Logger): ConsentUi {
             promptText({ technician, asks, recording }),
           ],
           display,
+          log,
         );
         let settled = false;
         const finish = (answer: ConsentAnswer) => {
@@ -129,6 +153,7 @@ export function createXConsentUi(display: string, log: Logger): ConsentUi {
             indicatorText(names, recorded),
           ],
           display,
+          log,
         );
         child = shown;
         shown.on("error", (error) => log.warn({ err: error }, "cannot show the session indicator"));
