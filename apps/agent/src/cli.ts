@@ -9,6 +9,7 @@ import { createLogger } from "@rd/log";
 import { loadConfig } from "./config.ts";
 import { readCredential, writeCredential } from "./credential.ts";
 import { enroll } from "./enroll.ts";
+import { agentCommand } from "./invocation.ts";
 import { runInDesk } from "./desk-run.ts";
 import { runAgent } from "./service.ts";
 import { parseGeometry, startVirtualDisplay } from "./virtual-display.ts";
@@ -46,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(
         `enrolled as "${credential.name}" (${credential.agentId}); credential in ${config.credentialFile}`,
       );
-      console.log("start it with: agent run");
+      console.log(`start it with: ${agentCommand("run")} (in the desktop session it should share)`);
       return 0;
     }
     case "run": {
@@ -125,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
         )
         .catch(() => undefined);
       const alive = status ? isAlive(status.pid) : false;
-      if (!status || !alive) console.log("running:   no (start it with: agent run)");
+      if (!status || !alive) console.log(`running:   no (start it with: ${agentCommand("run")})`);
       else {
         console.log(`running:   yes (pid ${status.pid}), ${status.online ? "online" : "offline"}`);
         console.log(`sessions:  ${status.sessions.length || "none"}`);

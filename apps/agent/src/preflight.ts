@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { childEnv } from "./child-env.ts";
 import type { AgentConfig } from "./config.ts";
+import { agentCommand } from "./invocation.ts";
 
 export class PreflightError extends Error {}
 
@@ -26,7 +27,8 @@ export async function preflight(config: AgentConfig): Promise<string> {
   const display = config.display;
   if (!display) {
     throw new PreflightError(
-      "no DISPLAY: run the agent inside the X session it should share (e.g. DISPLAY=:0 agent run)",
+      `no DISPLAY: run the agent inside the X session it should share (e.g. DISPLAY=:0 ${agentCommand("run")}), ` +
+        `or on a virtual desktop of its own (${agentCommand("run --virtual-display 1280x720")})`,
     );
   }
   const env = childEnv(display);
