@@ -132,4 +132,12 @@ test("a malformed or unknown id shows a friendly not-found page", async ({ page 
   });
   await page.getByText("unknown live session").click();
   await expect(page.getByText("Session was not found. It may have been removed.")).toBeVisible();
+  // An address that is not even valid UTF-8 is the link's fault, not the server's; a candidate's
+  // link (/d/…) is not sent to the dashboard, which is not theirs.
+  const garbled = await page.goto("/d/%00%ff");
+  expect(garbled?.status()).toBe(400);
+  await expect(page.getByText("This address is not valid: check that you copied all of it.")).toBeVisible();
+  await expect(page.getByRole("link", { name: "Back to agents" })).toHaveCount(0);
+  await page.goto("/agents/%ff");
+  await expect(page.getByRole("link", { name: "Back to agents" })).toBeVisible();
 });

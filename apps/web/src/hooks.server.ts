@@ -130,6 +130,18 @@ function signalOrigin(app: ReturnType<typeof getApp>, url: URL): string {
 
 export const handleError: HandleServerError = ({ error, event, status }) => {
   if (status === 404) return { message: "This page does not exist." };
+  // The request's fault, not the server's (an address that is not valid UTF-8, say): telling the
+  // person that the server failed and logged it as an error would mislead both them and whoever
+  // reads the log.
+  if (status >= 400 && status < 500) {
+    log.warn({ status, path: loggablePath(event.url.pathname) }, "bad request");
+    return {
+      message:
+        status === 400
+          ? "This address is not valid: check that you copied all of it."
+          : "This page cannot take that request. Go back and try again.",
+    };
+  }
   log.error({ err: error, path: loggablePath(event.url.pathname) }, "unhandled error");
   return { message: "Something went wrong on the server. It has been logged; try again." };
 };
