@@ -91,11 +91,21 @@ describe("the session indicator on a desktop with a window manager", () => {
     const ui = createXConsentUi(display.display, createLogger("silent", { name: "test" }));
     const indicator = ui.indicate({ technicians: ["Ada"], onEnd: () => {} });
     try {
-      await expect.poll(() => aboveIndicators(display), { timeout: 10_000 }).toBe(1);
+      await expect.poll(() => aboveIndicators(display), { timeout: 10_000 }).toHaveLength(1);
+      const [first] = await aboveIndicators(display);
+      const firstClass = await windowClass(display, first!);
       // Someone joins: a new window with the same title replaces the first, and stays above too.
+      // (Told apart by its instance name: X may give it the first one's id, freed a moment before.)
       indicator.update(["Ada", "Bob"]);
-      await expect.poll(() => aboveIndicators(display), { timeout: 10_000 }).toBe(1);
-      await expect.poll(() => indicators(display).then((ids) => ids.length), { timeout: 10_000 }).toBe(1);
+      const replaced = async () => {
+        const shown = await indicators(display);
+        const above = await aboveIndicators(display);
+        const classes = await Promise.all(shown.map((id) => windowClass(display, id)));
+        return shown.length === 1 && classes[0] !== firstClass && above.includes(shown[0]!)
+          ? "replaced, and above"
+          : JSON.stringify({ firstClass, classes, above });
+      };
+      await expect.poll(replaced, { timeout: 10_000 }).toBe("replaced, and above");
     } finally {
       indicator.stop();
     }
@@ -110,14 +120,21 @@ async function indicators(display: TestDisplay): Promise<string[]> {
   return out.split("\n").filter(Boolean);
 }
 
-/** How many indicator windows the window manager keeps above (_NET_WM_STATE_ABOVE). */
-async function aboveIndicators(display: TestDisplay): Promise<number> {
-  let above = 0;
+/** A window's WM_CLASS, as xprop prints it. */
+function windowClass(display: TestDisplay, id: string): Promise<string> {
+  return new Promise((resolve) =>
+    execFile("xprop", ["-id", id, "WM_CLASS"], { env: display.env }, (_, stdout) => resolve(stdout.trim())),
+  );
+}
+
+/** The indicator windows the window manager keeps above (_NET_WM_STATE_ABOVE). */
+async function aboveIndicators(display: TestDisplay): Promise<string[]> {
+  const above: string[] = [];
   for (const id of await indicators(display)) {
     const state = await new Promise<string>((resolve) =>
       execFile("xprop", ["-id", id, "_NET_WM_STATE"], { env: display.env }, (_, stdout) => resolve(stdout)),
     );
-    if (state.includes("_NET_WM_STATE_ABOVE")) above++;
+    if (state.includes("_NET_WM_STATE_ABOVE")) above.push(id);
   }
   return above;
 }

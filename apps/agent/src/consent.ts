@@ -4,8 +4,8 @@
  * Deny / Allow; Deny is the default, so Return (pressed by someone who was typing when it popped up)
  * refuses, as does closing the window or not answering in time. The indicator stays in the corner
  * while a session runs, lists everyone connected, and has an "End session" button. Both are kept
- * above other windows where the window manager can (window-above.ts): a window the person raises
- * must not hide that someone is connected, or asking.
+ * above other windows where the window manager can (window-above.ts): an ordinary window the
+ * person raises must not hide that someone is connected, or asking.
  */
 import type { RecordingPolicy } from "@rd/protocol";
 import { type ChildProcess, spawn } from "node:child_process";

@@ -88,7 +88,9 @@ describe("keepAbove", () => {
   it("says when no window manager keeps a list to ask", async () => {
     const message = showMessage(bare, "rdabove2");
     try {
-      expect(await keepAbove(bare.display, xAuthorityFor(bare.display), "rdabove2")).toBe("no-ewmh");
+      expect(await keepAbove(bare.display, xAuthorityFor(bare.display), "rdabove2", { timeoutMs: 300 })).toBe(
+        "no-ewmh",
+      );
     } finally {
       await stop(message);
     }

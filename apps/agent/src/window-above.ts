@@ -1,12 +1,14 @@
 /**
  * Keeps one of the agent's windows above the others: the session indicator tells the person at
- * the machine that someone is connected (and recording), so a window they raise must not hide it.
+ * the machine that someone is connected (and recording), so an ordinary window they raise must not
+ * hide it. (A full-screen window that has the focus still goes above it: EWMH stacks that higher.)
  * xmessage has no such option, so the agent asks the window manager itself, the EWMH way: a
  * _NET_WM_STATE client message adding _NET_WM_STATE_ABOVE for the window, found in the manager's
  * _NET_CLIENT_LIST by its instance name (WM_CLASS; xmessage's `-name`), which each indicator has
  * of its own: its title is the same as the one it replaces, which may still be listed. A window
  * manager without EWMH has no such list, and nothing would honour the request: the window then
- * stacks as any other.
+ * stacks as any other. The list is looked for until the deadline too: a notice shown while the
+ * window manager is still starting (a session autostarting the agent) is asked for once it is up.
  */
 import { internAtom, sync, u32s, XConnection } from "./capture/x11/x-connection.ts";
 
@@ -49,9 +51,8 @@ export async function keepAbove(
     const deadline = performance.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     for (;;) {
       const clients = await windowList(x, clientList);
-      if (!clients) return "no-ewmh";
-      const names = await Promise.all(clients.map((window) => instanceName(x, window)));
-      const found = clients.filter((_, i) => names[i] === instance);
+      const names = await Promise.all((clients ?? []).map((window) => instanceName(x, window)));
+      const found = (clients ?? []).filter((_, i) => names[i] === instance);
       for (const window of found) {
         x.send(OP_SEND_EVENT, 0, sendEventBody(x.setup.root, window, wmState, above));
       }
@@ -59,7 +60,7 @@ export async function keepAbove(
         await sync(x);
         return "above";
       }
-      if (performance.now() > deadline || options.signal?.aborted) return "not-found";
+      if (performance.now() > deadline || options.signal?.aborted) return clients ? "not-found" : "no-ewmh";
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   } finally {

@@ -129,7 +129,7 @@ describe.each(testDatabases())("a candidate entering a desk on $name", (backend)
     expect(detail.participants).toMatchObject([
       { kind: "candidate", name: null, leftReason: "link_revoked" },
     ]);
-    // Another tenant's session list knows nothing of it, desk join or not.
+    // Another tenant's session list does not show it.
     expect((await f.b.asTech.sessions.list({})).items.map((s) => s.id)).not.toContain(entered.sessionId);
     expect(await enter(token)).toMatchObject({ ok: false, reason: "revoked" });
     // A new link lets them back onto the same desk, in a new session.
