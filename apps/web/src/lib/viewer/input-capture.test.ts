@@ -108,18 +108,23 @@ describe("attachInputCapture", () => {
     expect(sent).toHaveLength(1);
   });
 
-  it("keeps measuring on the last picture while the element swaps sources and has no size", () => {
+  /** Attaches anew, measuring on `other` (a video whose size a test changes). */
+  const measuringOn = (other: typeof video) => {
     capture.detach();
-    const swapping = { ...video };
     capture = attachInputCapture({
       surface,
-      video: swapping,
+      video: other,
       document: doc,
       send: (m) => sent.push(m),
       enabled: () => enabled,
       requestFrame: (f) => frames.push(f),
       cancelFrame: () => frames.splice(0),
     });
+  };
+
+  it("keeps measuring on the last picture while the element swaps sources and has no size", () => {
+    const swapping = { ...video };
+    measuringOn(swapping);
     surface.dispatchEvent(event("pointermove", { clientX: 200, clientY: 400 }));
     runFrame();
     // Tiles to video: until the new source's first frame, the element reports 0 × 0.
@@ -135,16 +140,7 @@ describe("attachInputCapture", () => {
   });
 
   it("sends nothing before the picture has ever had a size", () => {
-    capture.detach();
-    capture = attachInputCapture({
-      surface,
-      video: { ...video, videoWidth: 0, videoHeight: 0 },
-      document: doc,
-      send: (m) => sent.push(m),
-      enabled: () => enabled,
-      requestFrame: (f) => frames.push(f),
-      cancelFrame: () => frames.splice(0),
-    });
+    measuringOn({ ...video, videoWidth: 0, videoHeight: 0 });
     surface.dispatchEvent(event("pointermove", { clientX: 400, clientY: 400 }));
     runFrame();
     surface.dispatchEvent(event("pointerdown", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
