@@ -102,6 +102,8 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
   // The key codes whose presses were typed as characters: their key-ups have nothing to release.
   const typedCodes = new Set<string>();
   const heldButtons = new Set<PointerButton>();
+  // Where this handler last put the pointer.
+  let pointerAt: { x: number; y: number } | undefined;
   // Fractions of a wheel notch (trackpads send them) wait here until they add up to a whole one.
   const wheelRest = { dx: 0, dy: 0 };
 
@@ -241,24 +243,37 @@ export function createInputHandler(options: InputHandlerOptions): InputHandler {
     return run;
   };
 
+  /**
+   * Moves the pointer to (x, y), except while a button is held and it is there already. A move of
+   * no distance is still a motion event, and with a button down that is a drag: a click on a
+   * window's resize grip (fluxbox's bottom corners) then collapsed the window to its smallest.
+   * Outside a press the move always goes, in case someone at the machine moved the mouse.
+   */
+  const moveTo = async (x: number, y: number) => {
+    if (heldButtons.size > 0 && pointerAt?.x === x && pointerAt.y === y) return;
+    await injector.move(x, y);
+    pointerAt = { x, y };
+  };
+
   const dispatch = (message: InputMessage) => {
     switch (message.type) {
       case "input/pointer": {
         const { x, y } = toPixels(message.x, message.y);
         const button = message.button ?? 0;
         if (message.action === "move") {
-          enqueuePress("move", () => injector.move(x, y));
+          enqueuePress("move", () => moveTo(x, y));
         } else if (message.action === "down") {
           enqueuePress("button", async () => {
-            await injector.move(x, y);
+            await moveTo(x, y);
             heldButtons.add(button);
             await injector.buttonDown(button);
           });
         } else {
           enqueueRelease("button", async () => {
             // An up for a button not held (its down was dropped, or releaseAll came first) is moot.
-            if (!heldButtons.delete(button)) return false;
-            await injector.move(x, y);
+            if (!heldButtons.has(button)) return false;
+            await moveTo(x, y);
+            heldButtons.delete(button);
             await injector.buttonUp(button);
             return true;
           });
