@@ -17,6 +17,7 @@ import {
 import { and, asc, eq, exists, inArray, ne, or, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { id } from "../inputs.ts";
+import { deskOfSession } from "./desk-of-session.ts";
 import { type Context, notFound, protectedProcedure, router } from "../trpc.ts";
 
 /** Per second of a recording: [second on its clock, encoded bytes, pointer clicks, key presses]. */
@@ -90,13 +91,7 @@ function reviewerCondition(db: Context["db"], user: NonNullable<Context["user"]>
       db
         .select({ one: Desks.id })
         .from(Desks)
-        .where(
-          and(
-            eq(Desks.id, RemoteSessions.deskId),
-            eq(Desks.tenantId, RemoteSessions.tenantId),
-            eq(Desks.createdBy, user.id),
-          ),
-        ),
+        .where(and(deskOfSession, eq(Desks.createdBy, user.id))),
     ),
   );
 }
@@ -113,7 +108,7 @@ export async function findReviewableSession(ctx: Context, sessionId: string) {
     .from(RemoteSessions)
     .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
     .innerJoin(Users, eq(Users.id, RemoteSessions.technicianId))
-    .leftJoin(Desks, and(eq(Desks.id, RemoteSessions.deskId), eq(Desks.tenantId, RemoteSessions.tenantId)))
+    .leftJoin(Desks, deskOfSession)
     .where(
       and(
         eq(RemoteSessions.id, sessionId),

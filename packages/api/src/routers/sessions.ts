@@ -25,6 +25,7 @@ import { randomUUID } from "node:crypto";
 import { and, asc, count, desc, eq, isNull } from "drizzle-orm";
 import { z } from "zod";
 import { id, pageInput } from "../inputs.ts";
+import { deskOfSession } from "./desk-of-session.ts";
 import { type AuthedContext, notFound, protectedProcedure, router } from "../trpc.ts";
 
 const sessionColumns = {
@@ -45,9 +46,6 @@ const sessionColumns = {
   /** A desk's session: who the desk is for (its candidate joins with no account, so no name of their own). */
   candidateName: Desks.candidateLabel,
 };
-
-/** The desk a session showed, if any, in the session's own tenant. */
-const deskOfSession = and(eq(Desks.id, RemoteSessions.deskId), eq(Desks.tenantId, RemoteSessions.tenantId));
 
 /**
  * Recording from the live page: what the agent's policy allows and what is under way, Record and

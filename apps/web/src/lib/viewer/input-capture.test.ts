@@ -1,6 +1,6 @@
 import { type InputMessage, parseInputMessage } from "@rd/protocol";
 import { beforeEach, describe, expect, it } from "vitest";
-import { attachInputCapture, type InputCapture } from "./input-capture.ts";
+import { attachInputCapture, type InputCapture, type InputCaptureOptions } from "./input-capture.ts";
 
 /**
  * Node has EventTarget but no DOM: the surface, video and document are event targets with the few
@@ -57,12 +57,9 @@ describe("attachInputCapture", () => {
   };
   const runFrame = () => frames.splice(0).forEach((f) => f());
 
-  beforeEach(() => {
-    surface = new FakeSurface();
-    doc = new FakeDocument();
-    sent = [];
-    frames = [];
-    enabled = true;
+  /** Attaches the capture under test in place of the last one: the fakes above, unless overridden. */
+  const attach = (overrides: Partial<InputCaptureOptions> = {}) => {
+    capture?.detach();
     capture = attachInputCapture({
       surface,
       video,
@@ -72,7 +69,17 @@ describe("attachInputCapture", () => {
       onShortcut: (e) => e.ctrlKey && e.altKey && e.shiftKey && e.code === "KeyF",
       requestFrame: (f) => frames.push(f),
       cancelFrame: () => frames.splice(0),
+      ...overrides,
     });
+  };
+
+  beforeEach(() => {
+    surface = new FakeSurface();
+    doc = new FakeDocument();
+    sent = [];
+    frames = [];
+    enabled = true;
+    attach();
   });
 
   it("sends clicks at positions normalized to the picture, not the letterbox", () => {
@@ -108,23 +115,9 @@ describe("attachInputCapture", () => {
     expect(sent).toHaveLength(1);
   });
 
-  /** Attaches anew, measuring on `other` (a video whose size a test changes). */
-  const measuringOn = (other: typeof video) => {
-    capture.detach();
-    capture = attachInputCapture({
-      surface,
-      video: other,
-      document: doc,
-      send: (m) => sent.push(m),
-      enabled: () => enabled,
-      requestFrame: (f) => frames.push(f),
-      cancelFrame: () => frames.splice(0),
-    });
-  };
-
   it("keeps measuring on the last picture while the element swaps sources and has no size", () => {
     const swapping = { ...video };
-    measuringOn(swapping);
+    attach({ video: swapping });
     surface.dispatchEvent(event("pointermove", { clientX: 200, clientY: 400 }));
     runFrame();
     // Tiles to video: until the new source's first frame, the element reports 0 × 0.
@@ -140,7 +133,7 @@ describe("attachInputCapture", () => {
   });
 
   it("sends nothing before the picture has ever had a size", () => {
-    measuringOn({ ...video, videoWidth: 0, videoHeight: 0 });
+    attach({ video: { ...video, videoWidth: 0, videoHeight: 0 } });
     surface.dispatchEvent(event("pointermove", { clientX: 400, clientY: 400 }));
     runFrame();
     surface.dispatchEvent(event("pointerdown", { clientX: 400, clientY: 400, button: 0, pointerId: 1 }));
@@ -238,18 +231,9 @@ describe("attachInputCapture", () => {
       return e;
     };
     beforeEach(() => {
-      capture.detach();
       keysSent = 0;
       surface.contains = (other) => other === field || other === surface;
-      capture = attachInputCapture({
-        surface,
-        video,
-        document: doc,
-        send: (m) => sent.push(m),
-        enabled: () => true,
-        textField: { element: field, sentKey: () => keysSent++ },
-        requestFrame: (f) => frames.push(f),
-      });
+      attach({ enabled: () => true, textField: { element: field, sentKey: () => keysSent++ } });
     });
 
     it("keeps the focus in the field on a tap, which still clicks", () => {
