@@ -148,6 +148,14 @@ test.describe("recording and replay", () => {
 
     await a.getByRole("button", { name: "End session" }).click();
     await expect(viewer(a)).toHaveAttribute("data-state", "ended", { timeout: 10_000 });
+    // Nothing records an ended session: the indicator goes, and the page points to the replay.
+    const control = a.getByTestId("recording-control");
+    await expect(control).toHaveAttribute("data-recording", "ended");
+    await expect(control.getByText("Recording", { exact: true })).toHaveCount(0);
+    await expect(control.getByRole("link", { name: "Replay" })).toHaveAttribute(
+      "href",
+      `/sessions/${sessionId}/replay`,
+    );
     terminal.remove();
     await b.context().close();
 
@@ -166,8 +174,10 @@ test.describe("recording and replay", () => {
     expect(recording.segments.length).toBeGreaterThan(1);
     expect(Math.abs(recording.durationMs - session.durationMs)).toBeLessThan(1000);
 
-    // Replay: decoded frames play; clicking the hand-over lands within a second of it.
-    await a.goto(`/sessions/${sessionId}/replay`);
+    // Replay, reached from the ended live page: decoded frames play; clicking the hand-over lands
+    // within a second of it.
+    await control.getByRole("link", { name: "Replay" }).click();
+    await expect(a).toHaveURL(new RegExp(`/sessions/${sessionId}/replay$`));
     await playsDecodedFrames(a);
     const handOver = a.getByRole("button", { name: /Control handed over/ }).first();
     const atMs = Number(await handOver.getAttribute("data-at-ms"));
