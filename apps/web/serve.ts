@@ -8,12 +8,15 @@
  * ORIGIN, each request is told the scheme of the connection it actually arrived on.
  *
  * Before anything else it makes the data directory private to its owner (@rd/auth/private-files).
+ * It serves a copy of the build of its own (build-snapshot.ts), so building again while it runs
+ * (`npm test`, another `npm start`) cannot take files from under it.
  */
 import http from "node:http";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
 import { pathToFileURL } from "node:url";
 import { makeDataDirPrivate } from "@rd/auth/private-files";
+import { snapshotBuild, snapshotsDir } from "./src/lib/server/build-snapshot.ts";
 import { log } from "./src/lib/server/log.ts";
 
 const SCHEME_HEADER = "x-rd-connection-scheme";
@@ -28,7 +31,10 @@ if (deriveScheme) process.env.PROTOCOL_HEADER = SCHEME_HEADER;
 const dataDir = path.resolve(process.env.DATA_DIR || ".data");
 await makeDataDirPrivate(dataDir, log);
 
-const buildDir = path.resolve(import.meta.dirname, "../../build");
+const root = path.resolve(import.meta.dirname, "../..");
+const build = await snapshotBuild(path.join(root, "build"), snapshotsDir(root));
+process.on("exit", () => build.remove());
+const buildDir = build.dir;
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 // Importing the handler runs the app's init hook (configuration, migrations, first admin, worker).
 const { handler } = (await import(pathToFileURL(path.join(buildDir, "handler.js")).href)) as {
