@@ -161,6 +161,54 @@ test("two-factor sign-in: enrol on the Account page, sign in with a code, then w
   await expect(page.getByText("Two-factor sign-in turned on").first()).toBeVisible();
 });
 
+test("an admin makes a technician an administrator and back; each applies at the person's next page", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  await signInAsAdmin(page);
+  const rita = { name: "Rita Role", email: `rita-${Date.now()}@acme.example`, password: "rita-one-time-pw" };
+  await addTechnician(page, rita);
+  const other = await browser.newContext({ baseURL });
+  try {
+    const her = await other.newPage();
+    await signInAsNewUser(her, rita);
+    await expect(her.getByRole("link", { name: "Users" })).toHaveCount(0);
+    expect((await her.request.get("/users")).status()).toBe(403);
+
+    // Thinking twice changes nothing.
+    const role = page.getByLabel(`Role of ${rita.name}`);
+    page.once("dialog", (dialog) => void dialog.dismiss());
+    await role.selectOption("admin");
+    await expect(role).toHaveValue("technician");
+
+    page.once("dialog", (dialog) => {
+      expect(dialog.message()).toContain(`Make ${rita.name} an administrator?`);
+      void dialog.accept();
+    });
+    await role.selectOption("admin");
+    await expect(role).toHaveValue("admin");
+    await page.reload();
+    await expect(page.getByLabel(`Role of ${rita.name}`)).toHaveValue("admin");
+    // Her session is the same one: the next page she loads is an administrator's.
+    await her.goto("/users");
+    await expect(her.getByRole("heading", { name: "Users" })).toBeVisible();
+    // Her own role is not hers to change.
+    await expect(her.getByLabel(`Role of ${rita.name}`)).toHaveCount(0);
+
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByLabel(`Role of ${rita.name}`).selectOption("technician");
+    await expect(page.getByLabel(`Role of ${rita.name}`)).toHaveValue("technician");
+    expect((await her.request.get("/users")).status()).toBe(403);
+
+    // The audit log says who changed what.
+    await page.goto("/audit");
+    await expect(page.getByText("User's role changed").first()).toBeVisible();
+  } finally {
+    await other.close();
+  }
+});
+
 test("a workspace that requires two-factor sends everyone it covers to set it up before anything else", async ({
   page,
 }) => {

@@ -640,6 +640,43 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       v.send({ type: "session/end", sessionId });
       a.close();
     });
+
+    it("a changed role applies to the user's open connection, without reconnecting", async () => {
+      const { a, sessionId } = await active();
+      const user = await d.seed.newUser(`promoted-${crypto.randomUUID().slice(0, 6)}@example.com`);
+      const b = await observer(a, sessionId, user);
+      const admin = d.seed.api(d.seed.adminA);
+      // A technician observing may not end the session for everyone.
+      b.v.send({ type: "session/end", sessionId });
+      expect(await b.v.next("error")).toMatchObject({ code: "forbidden", ref: "session/end" });
+
+      // Made admin: the same connection may now (an admin may end any session). The change reaches
+      // the worker through the control feed, a moment after the call returns.
+      await admin.users.setRole({ id: user.id, role: "admin" });
+      const promotedAt = Date.now();
+      const ended = await until(
+        async () => {
+          b.v.send({ type: "session/end", sessionId });
+          await sleep(50);
+          return (await sessionRow(sessionId)).status;
+        },
+        (status) => status === "ended",
+      );
+      expect(ended).toBe("ended");
+      console.log(`[${kind.name}] role change: applied within ${Date.now() - promotedAt} ms of the call`);
+      a.close();
+
+      // Made technician again, in a session joined as an admin: ending it is refused once more.
+      const second = await active();
+      const c = await observer(second.a, second.sessionId, user);
+      await admin.users.setRole({ id: user.id, role: "technician" });
+      await sleep(1000); // the control feed's notice; the deactivation above shows it takes ms
+      c.v.send({ type: "session/end", sessionId: second.sessionId });
+      expect(await c.v.next("error")).toMatchObject({ code: "forbidden", ref: "session/end" });
+      expect((await sessionRow(second.sessionId)).status).toBe("active");
+      second.v.send({ type: "session/end", sessionId: second.sessionId });
+      second.a.close();
+    });
   });
 
   describe("security", () => {

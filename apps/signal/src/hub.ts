@@ -342,6 +342,12 @@ export class SignalHub {
         for (const viewer of [...(registry.viewersByUser.get(notice.userId) ?? [])])
           delivery.close(viewer, CLOSE_CODES.revoked, "your account was deactivated", "revoked");
         return;
+      case "user-role":
+        // Read at the hello, so changed here for the connections already open: a technician made
+        // admin may take control at once, and an admin made technician no longer can.
+        for (const viewer of registry.viewersByUser.get(notice.userId) ?? [])
+          if (isViewer(viewer) && !viewer.identity.candidate) viewer.identity.admin = notice.admin;
+        return;
     }
   }
 

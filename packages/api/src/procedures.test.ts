@@ -327,6 +327,40 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       );
       await expect(f.a.asTech.users.list()).rejects.toMatchObject({ code: "FORBIDDEN" });
     });
+
+    it("changes a role in the admin's own workspace only, never their own, with an audit event", async () => {
+      const { user } = await f.a.asAdmin.users.create({ email: "promoted@alpha.example", name: "Pro" });
+      expect(await f.a.asAdmin.users.setRole({ id: user.id, role: "admin" })).toMatchObject({
+        id: user.id,
+        role: "admin",
+      });
+      const events = await f.a.asAdmin.events.byTenant({ types: ["user_role_changed"], limit: 10 });
+      expect(events.items[0]).toMatchObject({
+        type: "user_role_changed",
+        actorId: f.a.admin.id,
+        data: { userId: user.id, email: "promoted@alpha.example", from: "technician", to: "admin" },
+      });
+      // The same role again changes nothing and says nothing.
+      await f.a.asAdmin.users.setRole({ id: user.id, role: "admin" });
+      expect(
+        (await f.a.asAdmin.events.byTenant({ types: ["user_role_changed"], limit: 10 })).items,
+      ).toHaveLength(1);
+      await f.a.asAdmin.users.setRole({ id: user.id, role: "technician" });
+
+      await expect(f.a.asAdmin.users.setRole({ id: f.a.admin.id, role: "technician" })).rejects.toMatchObject(
+        {
+          code: "BAD_REQUEST",
+          message: "You cannot change your own role. Another admin can.",
+        },
+      );
+      await expect(f.b.asAdmin.users.setRole({ id: user.id, role: "admin" })).rejects.toMatchObject({
+        code: "NOT_FOUND",
+      });
+      await expect(f.a.asTech.users.setRole({ id: user.id, role: "admin" })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
+      expect((await f.a.asAdmin.users.list()).find((u) => u.id === user.id)?.role).toBe("technician");
+    });
   });
 
   describe("over HTTP", () => {

@@ -29,6 +29,8 @@ export const controlNotice = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("agent-revoked"), agentId: id }),
   /** The user was deactivated: their viewer connections close. */
   z.object({ kind: z.literal("user-revoked"), userId: id }),
+  /** The user's role changed: their live viewer connections act with the new one. */
+  z.object({ kind: z.literal("user-role"), userId: id, admin: z.boolean() }),
   /**
    * An interview desk changed: its state, its expiry, or its share link (revoked, replaced). The
    * provider stops a terminated desk; a candidate page whose link died is closed.

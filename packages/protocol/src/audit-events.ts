@@ -4,6 +4,7 @@ export const AUDIT_EVENT_LABELS = {
   user_created: "User created",
   user_deactivated: "User deactivated",
   user_reactivated: "User reactivated",
+  user_role_changed: "User's role changed",
   user_signed_in: "Signed in",
   user_signed_out: "Signed out",
   password_changed: "Password changed",

@@ -1,10 +1,19 @@
 /**
- * Users of the caller's tenant, for admins: list, create, (de)activate, reset a password or a lost
- * second factor; and the tenant's sign-in policy. A password an admin hands out is one-time: the
+ * Users of the caller's tenant, for admins: list, create, change a role, (de)activate, reset a
+ * password or a lost second factor; and the tenant's sign-in policy. A password an admin hands out is one-time: the
  * user must choose their own at first sign-in, so no admin knows anyone's password for long.
  */
 import { generateToken, hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "@rd/auth";
-import { appendEvent, databaseError, emailKey, revokeUser, Tenants, UNIQUE_VIOLATION, Users } from "@rd/db";
+import {
+  appendEvent,
+  databaseError,
+  emailKey,
+  notifyControl,
+  revokeUser,
+  Tenants,
+  UNIQUE_VIOLATION,
+  Users,
+} from "@rd/db";
 import { TRPCError } from "@trpc/server";
 import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
@@ -193,6 +202,44 @@ export const usersRouter = router({
         });
       });
       return { recordingRetentionDays: input.days };
+    }),
+
+  /**
+   * Makes someone an admin or a technician. It applies at once: the dashboard reads the role on
+   * every request, and the workers update the live sessions the user is in (an admin may take
+   * control and end anyone's session). Never your own role, so a workspace always keeps an admin.
+   */
+  setRole: adminProcedure
+    .input(z.object({ id: id("User id"), role: z.enum(["admin", "technician"]) }))
+    .mutation(async ({ ctx, input }) => {
+      if (input.id === ctx.user.id) {
+        throw new TRPCError({
+          code: "BAD_REQUEST",
+          message: "You cannot change your own role. Another admin can.",
+        });
+      }
+      return ctx.db.transaction(async (tx) => {
+        const [before] = await tx
+          .select({ role: Users.role })
+          .from(Users)
+          .where(and(eq(Users.id, input.id), eq(Users.tenantId, ctx.user.tenantId)))
+          .for("update");
+        if (!before) throw notFound("User");
+        const [updated] = await tx
+          .update(Users)
+          .set({ role: input.role })
+          .where(and(eq(Users.id, input.id), eq(Users.tenantId, ctx.user.tenantId)))
+          .returning(userColumns);
+        if (before.role === input.role) return updated!;
+        await appendEvent(tx, {
+          tenantId: ctx.user.tenantId,
+          type: "user_role_changed",
+          actor: { type: "user", id: ctx.user.id },
+          data: { userId: updated!.id, email: updated!.email, from: before.role, to: input.role },
+        });
+        await notifyControl(tx, { kind: "user-role", userId: updated!.id, admin: input.role === "admin" });
+        return updated!;
+      });
     }),
 
   /**
