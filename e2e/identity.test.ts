@@ -9,7 +9,7 @@ import http from "node:http";
 import { totpCodeAt as codeFor } from "@rd/auth/testing/totp-code";
 import type { Page } from "@playwright/test";
 import { expect, test } from "./fixtures.ts";
-import { addTechnician, signIn, signInAsAdmin, signInAsNewUser } from "./helpers.ts";
+import { addTechnician, admin, signIn, signInAsAdmin, signInAsNewUser } from "./helpers.ts";
 
 test.describe.configure({ mode: "serial" });
 
@@ -201,9 +201,11 @@ test("an admin makes a technician an administrator and back; each applies at the
     await expect(page.getByLabel(`Role of ${rita.name}`)).toHaveValue("technician");
     expect((await her.request.get("/users")).status()).toBe(403);
 
-    // The audit log says who changed what.
+    // The audit log says who changed what, by name.
     await page.goto("/audit");
-    await expect(page.getByText("User's role changed").first()).toBeVisible();
+    const changed = page.getByRole("listitem").filter({ hasText: "User's role changed" }).first();
+    await expect(changed).toContainText(`by ${admin.name}`);
+    await expect(changed).toContainText(rita.email);
   } finally {
     await other.close();
   }

@@ -1,6 +1,6 @@
 import { authUserOf, createSignInLimits, normalizeEnrollmentCode, sha256Hex, signIn } from "@rd/auth";
 import { eq } from "drizzle-orm";
-import { type DbHandle, EnrollmentCodes } from "@rd/db";
+import { appendEvent, type DbHandle, EnrollmentCodes } from "@rd/db";
 import { testDatabases } from "@rd/db/testing";
 import type { AuthUser } from "@rd/auth";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
@@ -360,6 +360,37 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
         code: "FORBIDDEN",
       });
       expect((await f.a.asAdmin.users.list()).find((u) => u.id === user.id)?.role).toBe("technician");
+    });
+  });
+
+  describe("audit timelines", () => {
+    it("name each event's actor: a user's name and email, an agent's name, or system", async () => {
+      await appendEvent(f.db, {
+        tenantId: f.a.id,
+        agentId: f.a.onlineAgent,
+        type: "agent_online",
+        actor: { type: "agent", id: f.a.onlineAgent },
+        data: {},
+      });
+      await appendEvent(f.db, {
+        tenantId: f.a.id,
+        type: "desk_expired",
+        actor: { type: "system" },
+        data: {},
+      });
+      await f.a.asAdmin.users.create({ email: "named@alpha.example", name: "Named" });
+      const { items } = await f.a.asAdmin.events.byTenant({
+        types: ["agent_online", "desk_expired", "user_created"],
+        limit: 3,
+      });
+      const { name: agentName } = await f.a.asTech.agents.byId({ id: f.a.onlineAgent });
+      expect(items.map((e) => [e.type, e.actorName, e.actorEmail])).toEqual([
+        ["user_created", f.a.admin.name, f.a.admin.email],
+        ["desk_expired", "system", null],
+        ["agent_online", agentName, null],
+      ]);
+      const byAgent = await f.a.asTech.events.byAgent({ agentId: f.a.onlineAgent, limit: 1 });
+      expect(byAgent.items[0]).toMatchObject({ type: "agent_online", actorName: agentName });
     });
   });
 

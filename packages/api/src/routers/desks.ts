@@ -45,6 +45,7 @@ import { id, pageInput, text } from "../inputs.ts";
 import { deskAgentName } from "../desk-host/desk-agent.ts";
 import { deskLinkView, issueDeskLink } from "../services/desk-links.ts";
 import { issueTicket } from "./sessions.ts";
+import { withActorNames } from "./event-actors.ts";
 import { type AuthedContext, notFound, protectedProcedure, router } from "../trpc.ts";
 
 /** What the dashboard sees of a desk: everything but the provider's handle. */
@@ -321,7 +322,12 @@ export const desksRouter = router({
     ]);
     /** The session the candidate is in now, which Watch joins; null when nobody is on the desk. */
     const liveSessionId = live && !isTerminalSessionState(live.status) ? desk.sessionId : null;
-    return { ...desk, links: links.map(deskLinkView), events, liveSessionId };
+    return {
+      ...desk,
+      links: links.map(deskLinkView),
+      events: await withActorNames(ctx.db, ctx.user.tenantId, events),
+      liveSessionId,
+    };
   }),
 
   /** More time for a live desk, up to DESK_LIMITS.maxLifetimeMinutes from its creation. */

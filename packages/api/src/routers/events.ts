@@ -19,6 +19,7 @@ import { and, desc, eq, inArray, lt, max } from "drizzle-orm";
 import { z } from "zod";
 import { cursorInput, id } from "../inputs.ts";
 import { adminProcedure, notFound, protectedProcedure, router } from "../trpc.ts";
+import { withActorNames } from "./event-actors.ts";
 
 const when = (label: string) =>
   z.coerce.date({ error: `${label} must be a date and time, e.g. 2025-03-07T09:00:00Z` });
@@ -83,10 +84,14 @@ async function signingStatus(db: Database, tenantId: string) {
   };
 }
 
-type Page<T> = { items: T[]; nextCursor: number | null };
-
-function page<T extends { seq: number }>(rows: T[], limit: number): Page<T> {
-  const items = rows.slice(0, limit);
+/** A page of events, newest first, each with its actor named; `rows` holds one more if there are more. */
+async function page<T extends { seq: number; actorType: string; actorId: string | null }>(
+  db: Database,
+  tenantId: string,
+  rows: T[],
+  limit: number,
+) {
+  const items = await withActorNames(db, tenantId, rows.slice(0, limit));
   return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.seq : null };
 }
 
@@ -99,11 +104,12 @@ export const eventsRouter = router({
         .from(RemoteSessions)
         .where(and(eq(RemoteSessions.id, input.sessionId), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
       if (!session) throw notFound("Session");
-      return ctx.db
+      const rows = await ctx.db
         .select()
         .from(SessionEvents)
         .where(and(eq(SessionEvents.tenantId, ctx.user.tenantId), eq(SessionEvents.sessionId, session.id)))
         .orderBy(SessionEvents.seq);
+      return withActorNames(ctx.db, ctx.user.tenantId, rows);
     }),
 
   byAgent: protectedProcedure
@@ -126,7 +132,7 @@ export const eventsRouter = router({
         )
         .orderBy(desc(SessionEvents.seq))
         .limit(input.limit + 1);
-      return page(rows, input.limit);
+      return page(ctx.db, ctx.user.tenantId, rows, input.limit);
     }),
 
   byTenant: adminProcedure
@@ -159,7 +165,7 @@ export const eventsRouter = router({
         )
         .orderBy(desc(SessionEvents.seq))
         .limit(input.limit + 1);
-      return page(rows, input.limit);
+      return page(ctx.db, ctx.user.tenantId, rows, input.limit);
     }),
 
   verify: adminProcedure.mutation(({ ctx }) => verifyChain(ctx.db, ctx.user.tenantId)),

@@ -26,6 +26,7 @@ import { and, asc, count, desc, eq, isNull } from "drizzle-orm";
 import { z } from "zod";
 import { id, pageInput } from "../inputs.ts";
 import { deskOfSession } from "./desk-of-session.ts";
+import { withActorNames } from "./event-actors.ts";
 import { type AuthedContext, notFound, protectedProcedure, router } from "../trpc.ts";
 
 const sessionColumns = {
@@ -194,7 +195,7 @@ export const sessionsRouter = router({
       participants,
       /** The caller's own live participation, if any: the live page rejoins it. */
       myParticipantId: mine?.id ?? null,
-      events,
+      events: await withActorNames(ctx.db, ctx.user.tenantId, events),
     };
   }),
 
