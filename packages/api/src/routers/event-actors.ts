@@ -7,6 +7,8 @@
 import { Agents, type Database, Users } from "@rd/db";
 import { and, eq, inArray } from "drizzle-orm";
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 interface ActedEvent {
   actorType: string;
   actorId: string | null;
@@ -25,8 +27,11 @@ export async function withActorNames<T extends ActedEvent>(
   tenantId: string,
   events: T[],
 ): Promise<(T & EventActor)[]> {
+  // Ids that are not UUIDs name nobody (and a uuid column refuses them in a query).
   const idsOf = (type: string) => [
-    ...new Set(events.filter((e) => e.actorType === type && e.actorId).map((e) => e.actorId!)),
+    ...new Set(
+      events.filter((e) => e.actorType === type && e.actorId && UUID.test(e.actorId)).map((e) => e.actorId!),
+    ),
   ];
   const userIds = idsOf("user");
   const agentIds = idsOf("agent");

@@ -18,6 +18,7 @@ import { and, asc, eq, exists, inArray, ne, or, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { id } from "../inputs.ts";
 import { deskOfSession } from "./desk-of-session.ts";
+import { withActorNames } from "./event-actors.ts";
 import { type Context, notFound, protectedProcedure, router } from "../trpc.ts";
 
 /** Per second of a recording: [second on its clock, encoded bytes, pointer clicks, key presses]. */
@@ -253,19 +254,6 @@ export function recordingGaps(
   return gaps;
 }
 
-/** An audit event's actor in words: a user's name, the agent's name, or "system". */
-function actorNames(
-  events: readonly { actorType: string; actorId: string | null }[],
-  users: ReadonlyMap<string, string>,
-  agentName: string,
-) {
-  return events.map((event) => {
-    if (event.actorType === "user") return (event.actorId && users.get(event.actorId)) || "a user";
-    if (event.actorType === "agent") return agentName;
-    return "system";
-  });
-}
-
 export const recordingsRouter = router({
   /**
    * A session's recordings for the replay page: each with its segments, merged per-second activity
@@ -322,14 +310,7 @@ export const recordingsRouter = router({
       ]);
 
       const recordingIds = recordingRows.map((r) => r.id);
-      const actorIds = [
-        ...new Set(
-          eventRows.flatMap((e) =>
-            e.actorType === "user" && e.actorId && UUID.test(e.actorId) ? [e.actorId] : [],
-          ),
-        ),
-      ];
-      const [segmentRows, actorRows] = await Promise.all([
+      const [segmentRows, namedEvents] = await Promise.all([
         recordingIds.length === 0
           ? []
           : ctx.db
@@ -351,12 +332,7 @@ export const recordingsRouter = router({
                 ),
               )
               .orderBy(asc(RecordingSegments.recordingId), asc(RecordingSegments.seq)),
-        actorIds.length === 0
-          ? []
-          : ctx.db
-              .select({ id: Users.id, name: Users.name })
-              .from(Users)
-              .where(and(inArray(Users.id, actorIds), eq(Users.tenantId, tenantId))),
+        withActorNames(ctx.db, tenantId, eventRows),
       ]);
 
       const now = Date.now();
@@ -390,14 +366,12 @@ export const recordingsRouter = router({
         from: r.startedAt.getTime(),
         to: r.endedAt?.getTime() ?? (r.state === "recording" ? now : r.startedAt.getTime() + r.lengthMs),
       }));
-      const users = new Map(actorRows.map((u) => [u.id, u.name]));
-      const actors = actorNames(eventRows, users, session.agentName);
-      const events = eventRows.map((event, i) => {
+      const events = namedEvents.map((event) => {
         const at = event.createdAt.getTime();
         return {
           ...event,
-          /** Who did it, in words. */
-          actor: actors[i]!,
+          /** Who did it, in words: the agent by the name the session shows. */
+          actor: event.actorType === "agent" ? session.agentName : event.actorName,
           /** Position on each recording's clock (ms since its start; negative before it), by recording id. */
           atMs: Object.fromEntries(windows.map((w) => [w.id, at - w.from])) as Record<string, number>,
           /** The recording this event happened during; null when none was running. */
