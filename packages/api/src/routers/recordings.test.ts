@@ -323,6 +323,37 @@ describe.each(testDatabases())("recordings on $name", (backend) => {
     });
   });
 
+  describe("the sessions list", () => {
+    it("offers a replay where a kept recording is, to whoever may review it", async () => {
+      // A session whose only recording was deleted (retention) has nothing to replay.
+      const [swept] = await f.db
+        .insert(RemoteSessions)
+        .values({ tenantId: f.a.id, agentId: f.a.onlineAgent, technicianId: f.a.tech.id })
+        .returning();
+      await insertRecording({ sessionId: swept!.id, state: "deleted", deletedAt: new Date() });
+      const replayable = async (caller: ReturnType<typeof as>) =>
+        Object.fromEntries(
+          (await caller.sessions.list({ limit: 100 })).items.map((s) => [s.id, s.replayable]),
+        );
+
+      expect(await replayable(f.a.asAdmin)).toMatchObject({
+        [f.a.session.id]: true,
+        [deskSessionId]: true,
+        [swept!.id]: false,
+      });
+      expect(await replayable(f.a.asTech)).toMatchObject({ [f.a.session.id]: true, [deskSessionId]: false });
+      expect(await replayable(as(interviewer))).toMatchObject({
+        [f.a.session.id]: false,
+        [deskSessionId]: true,
+      });
+      expect(await replayable(as(bystander))).toMatchObject({
+        [f.a.session.id]: false,
+        [deskSessionId]: false,
+      });
+      expect(await replayable(f.b.asAdmin)).toEqual({ [f.b.session.id]: false });
+    });
+  });
+
   describe("segment look-up for the segment route", () => {
     it("finds a segment of a recording the caller may review, with what opening it needs", async () => {
       const found = await segmentForReview(context(observer), recordingId, 2);

@@ -72,7 +72,7 @@ const sessionColumns = {
  * technician, anyone who was ever a participant in it, and for a desk's session the desk's
  * interviewer. As a condition on `remote_sessions`, so the rule is one query in one place.
  */
-function reviewerCondition(db: Context["db"], user: NonNullable<Context["user"]>): SQL | undefined {
+export function reviewerCondition(db: Context["db"], user: NonNullable<Context["user"]>): SQL | undefined {
   if (user.role === "admin") return undefined;
   return or(
     eq(RemoteSessions.technicianId, user.id),

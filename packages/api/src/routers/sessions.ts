@@ -22,11 +22,12 @@ import {
 import { IllegalSessionTransition, isTerminalSessionState, SESSION_STATES } from "@rd/protocol";
 import { TRPCError } from "@trpc/server";
 import { randomUUID } from "node:crypto";
-import { and, asc, count, desc, eq, isNull } from "drizzle-orm";
+import { and, asc, count, desc, eq, exists, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { id, pageInput } from "../inputs.ts";
 import { deskOfSession } from "./desk-of-session.ts";
 import { withActorNames } from "./event-actors.ts";
+import { reviewerCondition } from "./recordings.ts";
 import { type AuthedContext, notFound, protectedProcedure, router } from "../trpc.ts";
 
 const sessionColumns = {
@@ -136,9 +137,25 @@ export const sessionsRouter = router({
         input.agentId ? eq(RemoteSessions.agentId, input.agentId) : undefined,
         input.technicianId ? eq(RemoteSessions.technicianId, input.technicianId) : undefined,
       );
+      // Whether the list may offer a replay: a recording that is kept, which the caller may review.
+      const replayable = and(
+        exists(
+          ctx.db
+            .select({ one: Recordings.id })
+            .from(Recordings)
+            .where(
+              and(
+                eq(Recordings.sessionId, RemoteSessions.id),
+                eq(Recordings.tenantId, RemoteSessions.tenantId),
+                isNull(Recordings.deletedAt),
+              ),
+            ),
+        ),
+        reviewerCondition(ctx.db, ctx.user),
+      )!;
       const [items, [total]] = await Promise.all([
         ctx.db
-          .select(sessionColumns)
+          .select({ ...sessionColumns, replayable: sql<boolean>`${replayable}`.mapWith(Boolean) })
           .from(RemoteSessions)
           .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
           .innerJoin(Users, eq(Users.id, RemoteSessions.technicianId))
