@@ -81,8 +81,12 @@ export const SECURITY_EVENT_TYPES = [
   "desk_link_refused",
 ] as const satisfies readonly AuditEventType[];
 
-/** Changes to how people sign in. */
+/** Sign-ins, and changes to who has an account and how they sign in (the audit page's filter). */
 export const ACCOUNT_EVENT_TYPES = [
+  "user_created",
+  "user_deactivated",
+  "user_reactivated",
+  "user_role_changed",
   "user_signed_in",
   "password_changed",
   "password_reset",
