@@ -49,11 +49,13 @@ export async function addTechnician(
   role: "technician" | "admin" = "technician",
 ) {
   await page.goto("/users");
-  await page.getByLabel("Name", { exact: true }).fill(who.name);
-  await page.getByLabel("Email", { exact: true }).fill(who.email);
-  await page.getByLabel(/^Role/).selectOption(role);
-  await page.getByLabel(/^Password/).fill(who.password);
-  await page.getByRole("button", { name: "Add user" }).click();
+  // The form's own fields: the table has a role select per user too.
+  const form = page.getByRole("region", { name: "Add user" });
+  await form.getByLabel("Name", { exact: true }).fill(who.name);
+  await form.getByLabel("Email", { exact: true }).fill(who.email);
+  await form.getByLabel(/^Role/).selectOption(role);
+  await form.getByLabel(/^Password/).fill(who.password);
+  await form.getByRole("button", { name: "Add user" }).click();
   await expect(page.getByRole("row", { name: new RegExp(who.email) })).toBeVisible();
 }
 
