@@ -32,9 +32,23 @@ const dataDir = path.resolve(process.env.DATA_DIR || ".data");
 await makeDataDirPrivate(dataDir, log);
 
 const root = path.resolve(import.meta.dirname, "../..");
-const build = await snapshotBuild(path.join(root, "build"), snapshotsDir(root));
-process.on("exit", () => build.remove());
-const buildDir = build.dir;
+const buildDir = await servedBuild(path.join(root, "build"));
+
+/** The copy of the build this process serves; the build itself if no copy can be made. */
+async function servedBuild(built: string): Promise<string> {
+  try {
+    const copy = await snapshotBuild(built, snapshotsDir(root));
+    process.on("exit", () => copy.remove());
+    return copy.dir;
+  } catch (error) {
+    // A read-only checkout, a full disk: serve as before, and say what that risks.
+    log.warn(
+      { err: error },
+      "cannot copy the build aside; serving build/ itself, so rebuilding while this runs will break it",
+    );
+    return built;
+  }
+}
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 // Importing the handler runs the app's init hook (configuration, migrations, first admin, worker).
 const { handler } = (await import(pathToFileURL(path.join(buildDir, "handler.js")).href)) as {
