@@ -66,10 +66,13 @@ export function currentEventIndex(placed: readonly { at: number; place: Placemen
   return last;
 }
 
-/** A time on a recording's clock: "0:05", "12:34", "1:02:03"; "−0:12" before its start. */
+/**
+ * A time on a recording's clock: "0:05", "12:34", "1:02:03"; "−0:12" before its start. Each time
+ * reads as the second it falls in, before the start too: 0.4 s before is "−0:01", not "−0:00".
+ */
 export function formatClock(ms: number): string {
   const sign = ms < 0 ? "−" : "";
-  const total = Math.floor(Math.abs(ms) / 1000);
+  const total = Math.abs(Math.floor(ms / 1000));
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = String(total % 60).padStart(2, "0");
