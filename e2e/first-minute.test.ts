@@ -1,7 +1,7 @@
 /**
  * A newcomer's first minute, exactly as the README tells it: `npm start` on an empty data directory
  * (demo agent on, as `npm start` defaults it), create the admin on the setup page, wait for "Demo
- * desktop" to come online, click Connect, see its screen and type into its terminal. What the test
+ * desktop" to come online, click Connect in its row, see its screen and type into its terminal. What the test
  * checks, it reads where it lands: decoded pixels in the browser, and files the demo desktop's
  * shell wrote, read inside its desk sandbox (through the desk's init, /proc/<pid>/root) — where a
  * copy of the repository's own files must have failed: the sandbox does not show them.
@@ -52,8 +52,11 @@ test.describe("the first minute after npm start", () => {
     await page.reload();
     await expect(page.getByRole("row", { name: /Demo desktop/ })).toHaveCount(1);
 
-    await row.getByRole("link", { name: "Demo desktop" }).click();
-    await page.getByRole("button", { name: "Connect" }).click();
+    // Connect from the list itself (other suites press it on the agent's page).
+    await page
+      .getByRole("row", { name: /Demo desktop/ })
+      .getByRole("button", { name: "Connect" })
+      .click();
     await expect(page).toHaveURL(/\/sessions\/[0-9a-f-]{36}\/live/);
     // The demo agent's policy is "notify": no prompt to answer.
     await expect(viewer(page)).toHaveAttribute("data-state", "live", { timeout: 20_000 });
