@@ -241,6 +241,23 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
   // Key: agent id + hash of the presented secret, so a wrong secret never hits a cached success.
   const cache = new Map<string, { result: AgentCredentialCheck; expires: number }>();
 
+  async function userIsAdmin(userId: string): Promise<boolean> {
+    const [user] = await db
+      .select({ role: Users.role, disabledAt: Users.disabledAt })
+      .from(Users)
+      .where(eq(Users.id, userId));
+    return user?.role === "admin" && !user.disabledAt;
+  }
+
+  async function participantIsAdmin(participantId: string): Promise<boolean> {
+    const [user] = await db
+      .select({ role: Users.role, disabledAt: Users.disabledAt })
+      .from(SessionParticipants)
+      .innerJoin(Users, eq(Users.id, SessionParticipants.userId))
+      .where(eq(SessionParticipants.id, participantId));
+    return user?.role === "admin" && !user.disabledAt;
+  }
+
   /** What a session's opening request says, as the agent shows it (its policies, who asks). */
   async function requestOf(
     sessionId: string,
@@ -517,9 +534,18 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
     answerParticipant: (agentId, sessionId, participantId, answer) =>
       attempt(() => answerParticipant(db, { agentId, sessionId, participantId, answer })),
 
-    changeControl: (options) => attempt(() => changeControl(db, options)),
+    // An admin's powers as the database has them now: a connection's `admin` was read at its hello
+    // and is updated by the control feed, but a notice this worker missed (its listening link was
+    // reconnecting, or the hello was being read) must not leave a demoted admin their powers.
+    changeControl: (options) =>
+      attempt(async () =>
+        changeControl(db, { ...options, byAdmin: options.byAdmin && (await participantIsAdmin(options.by)) }),
+      ),
 
-    endSession: (options) => attempt(() => endSessionFor(db, options)),
+    endSession: (options) =>
+      attempt(async () =>
+        endSessionFor(db, { ...options, admin: options.admin && (await userIsAdmin(options.userId)) }),
+      ),
 
     snapshot: (sessionId) => participantsSnapshot(db, sessionId),
     leftReason: (participantId) => leftReason(db, participantId),

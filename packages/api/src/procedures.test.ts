@@ -363,6 +363,39 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
     });
   });
 
+  describe("two admins at once", () => {
+    it("demoting each other leaves one admin, not none", async () => {
+      const { user } = await f.a.asAdmin.users.create({
+        email: "second-admin@alpha.example",
+        name: "Second",
+        role: "admin",
+      });
+      const second = createCaller({
+        db: f.db,
+        auth: f.auth,
+        // Past the first sign-in's own password, as an admin who has been at it a while.
+        user: authUserOf({ ...user, tenantId: f.a.id, mustChangePassword: false }),
+        ticketKey: f.ticketKey,
+        secretBox: f.secretBox,
+      });
+      const results = await Promise.allSettled([
+        f.a.asAdmin.users.setRole({ id: user.id, role: "technician" }),
+        second.users.setRole({ id: f.a.admin.id, role: "technician" }),
+      ]);
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      const refused = results.find((r) => r.status === "rejected");
+      expect(refused?.reason).toMatchObject({
+        code: "FORBIDDEN",
+        message: "You are no longer an administrator of this workspace.",
+      });
+      const roles = new Map((await f.a.asAdmin.users.list()).map((u) => [u.id, u.role]));
+      expect([roles.get(f.a.admin.id), roles.get(user.id)].sort()).toEqual(["admin", "technician"]);
+      // As the other suites expect it: the fixture's admin an admin.
+      if (roles.get(f.a.admin.id) !== "admin")
+        await second.users.setRole({ id: f.a.admin.id, role: "admin" });
+    });
+  });
+
   describe("audit timelines", () => {
     it("name each event's actor: a user's name and email, an agent's name, or system", async () => {
       await appendEvent(f.db, {
@@ -391,6 +424,21 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
       ]);
       const byAgent = await f.a.asTech.events.byAgent({ agentId: f.a.onlineAgent, limit: 1 });
       expect(byAgent.items[0]).toMatchObject({ type: "agent_online", actorName: agentName });
+    });
+
+    it("never names someone of another workspace, and takes an id that is no user's in its stride", async () => {
+      for (const id of [f.b.admin.id, "not-a-uuid"])
+        await appendEvent(f.db, {
+          tenantId: f.a.id,
+          type: "password_changed",
+          actor: { type: "user", id },
+          data: {},
+        });
+      const { items } = await f.a.asAdmin.events.byTenant({ types: ["password_changed"], limit: 2 });
+      expect(items.map((e) => [e.actorName, e.actorEmail])).toEqual([
+        ["an unknown user", null],
+        ["an unknown user", null],
+      ]);
     });
   });
 

@@ -335,6 +335,9 @@ describe.each(testDatabases())("recordings on $name", (backend) => {
         Object.fromEntries(
           (await caller.sessions.list({ limit: 100 })).items.map((s) => [s.id, s.replayable]),
         );
+      // The desk's recording has stored no segment yet: nothing to play, for anyone.
+      expect(await replayable(f.a.asAdmin)).toMatchObject({ [deskSessionId]: false });
+      await f.db.update(Recordings).set({ segmentCount: 1 }).where(eq(Recordings.sessionId, deskSessionId));
 
       expect(await replayable(f.a.asAdmin)).toMatchObject({
         [f.a.session.id]: true,

@@ -22,7 +22,7 @@ import {
 import { IllegalSessionTransition, isTerminalSessionState, SESSION_STATES } from "@rd/protocol";
 import { TRPCError } from "@trpc/server";
 import { randomUUID } from "node:crypto";
-import { and, asc, count, desc, eq, exists, isNull, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, exists, gt, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { id, pageInput } from "../inputs.ts";
 import { deskOfSession } from "./desk-of-session.ts";
@@ -56,7 +56,7 @@ const sessionColumns = {
 export const recordingControlProcedures = {
   recording: protectedProcedure.input(z.object({ id: id("Session id") })).query(async ({ ctx, input }) => {
     const [session] = await ctx.db
-      .select({ id: RemoteSessions.id, policy: Agents.recordingPolicy })
+      .select({ id: RemoteSessions.id, status: RemoteSessions.status, policy: Agents.recordingPolicy })
       .from(RemoteSessions)
       .innerJoin(Agents, eq(Agents.id, RemoteSessions.agentId))
       .where(and(eq(RemoteSessions.id, input.id), eq(RemoteSessions.tenantId, ctx.user.tenantId)));
@@ -68,12 +68,19 @@ export const recordingControlProcedures = {
         stopReason: Recordings.stopReason,
         startedAt: Recordings.startedAt,
         stopRequested: Recordings.stopRequestedAt,
+        segmentCount: Recordings.segmentCount,
       })
       .from(Recordings)
       .where(eq(Recordings.sessionId, session.id))
       .orderBy(desc(Recordings.startedAt))
       .limit(1);
-    return { policy: session.policy, configured: !!ctx.recording, latest: latest ?? null };
+    return {
+      policy: session.policy,
+      configured: !!ctx.recording,
+      latest: latest ?? null,
+      /** The session has ended (a viewer's own end may be only its leaving). */
+      sessionOver: isTerminalSessionState(session.status),
+    };
   }),
 
   record: protectedProcedure.input(z.object({ id: id("Session id") })).mutation(async ({ ctx, input }) => {
@@ -137,7 +144,8 @@ export const sessionsRouter = router({
         input.agentId ? eq(RemoteSessions.agentId, input.agentId) : undefined,
         input.technicianId ? eq(RemoteSessions.technicianId, input.technicianId) : undefined,
       );
-      // Whether the list may offer a replay: a recording that is kept, which the caller may review.
+      // Whether the list may offer a replay: a recording with pictures that retention kept, which
+      // the caller may review.
       const replayable = and(
         exists(
           ctx.db
@@ -148,6 +156,8 @@ export const sessionsRouter = router({
                 eq(Recordings.sessionId, RemoteSessions.id),
                 eq(Recordings.tenantId, RemoteSessions.tenantId),
                 isNull(Recordings.deletedAt),
+                // One that failed before its first segment has nothing to play.
+                gt(Recordings.segmentCount, 0),
               ),
             ),
         ),

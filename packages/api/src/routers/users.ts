@@ -7,6 +7,7 @@ import { generateToken, hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH }
 import {
   appendEvent,
   databaseError,
+  type Executor,
   emailKey,
   notifyControl,
   revokeUser,
@@ -15,7 +16,7 @@ import {
   Users,
 } from "@rd/db";
 import { TRPCError } from "@trpc/server";
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import { id, text } from "../inputs.ts";
 import { adminProcedure, notFound, router } from "../trpc.ts";
@@ -39,6 +40,31 @@ export const passwordInput = z
   .max(PASSWORD_MAX_LENGTH, { error: `Password must be at most ${PASSWORD_MAX_LENGTH} characters` });
 
 export const emailInput = z.email({ error: "Enter a valid email address" }).max(254);
+
+/**
+ * Locks the acting admin's row and the user's (in id order, so two admins acting on each other
+ * wait instead of deadlocking) and checks the admin still is one: two admins demoting or
+ * deactivating each other at the same moment would otherwise both pass the check made when their
+ * requests began, and leave the workspace with no admin. Returns the user's row as it was.
+ */
+async function lockAdminAndUser(tx: Executor, admin: { id: string; tenantId: string }, userId: string) {
+  const rows = await tx
+    .select({ id: Users.id, role: Users.role, disabledAt: Users.disabledAt })
+    .from(Users)
+    .where(and(eq(Users.tenantId, admin.tenantId), inArray(Users.id, [admin.id, userId])))
+    .orderBy(asc(Users.id))
+    .for("update");
+  const me = rows.find((row) => row.id === admin.id);
+  if (!me || me.role !== "admin" || me.disabledAt) {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: "You are no longer an administrator of this workspace.",
+    });
+  }
+  const user = rows.find((row) => row.id === userId);
+  if (!user) throw notFound("User");
+  return user;
+}
 
 export const usersRouter = router({
   list: adminProcedure.query(({ ctx }) =>
@@ -219,12 +245,7 @@ export const usersRouter = router({
         });
       }
       return ctx.db.transaction(async (tx) => {
-        const [before] = await tx
-          .select({ role: Users.role })
-          .from(Users)
-          .where(and(eq(Users.id, input.id), eq(Users.tenantId, ctx.user.tenantId)))
-          .for("update");
-        if (!before) throw notFound("User");
+        const before = await lockAdminAndUser(tx, ctx.user, input.id);
         const [updated] = await tx
           .update(Users)
           .set({ role: input.role })
@@ -254,6 +275,7 @@ export const usersRouter = router({
         throw new TRPCError({ code: "BAD_REQUEST", message: "You cannot deactivate your own account." });
       }
       const user = await ctx.db.transaction(async (tx) => {
+        await lockAdminAndUser(tx, ctx.user, input.id);
         const [updated] = await tx
           .update(Users)
           .set({ disabledAt: input.disabled ? new Date() : null })

@@ -9,11 +9,15 @@
  * A copy of its own (14 MB, ~0.1 s at start) keeps a running product whole whatever is built next.
  *
  * The copies live in node_modules/.cache, inside the checkout: the build's server code imports its
- * dependencies by name, and Node finds them by walking up to the checkout's node_modules. A copy
- * is removed when its process exits; one left by a killed process is removed by the next start.
+ * dependencies by name, and Node finds them by walking up to the checkout's node_modules. Inside a
+ * node_modules Node looks for no package.json above, so the copy gets one of its own saying its
+ * files are ES modules. A copy is named by host and pid (a checkout may be shared by containers,
+ * whose pids repeat) and removed when its process exits; one left by a killed process of this host
+ * is removed by the next start here.
  */
-import { cp, mkdir, readdir, rm } from "node:fs/promises";
+import { cp, mkdir, readdir, realpath, rm, writeFile } from "node:fs/promises";
 import { rmSync } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 
 export interface BuildSnapshot {
@@ -28,26 +32,42 @@ export function snapshotsDir(root: string): string {
   return path.join(root, "node_modules", ".cache", "rd-serve");
 }
 
-/** Copies `buildDir` to `snapshots/<pid>`, after removing the copies of processes that are gone. */
+/** Copies `buildDir` to `snapshots/<host>-<pid>`, after removing this host's copies of processes that are gone. */
 export async function snapshotBuild(
   buildDir: string,
   snapshots: string,
-  pid = process.pid,
-  alive: (pid: number) => boolean = isAlive,
+  { host = hostname(), pid = process.pid, alive = isAlive }: SnapshotOptions = {},
 ): Promise<BuildSnapshot> {
-  await removeOrphans(snapshots, alive);
-  const dir = path.join(snapshots, String(pid));
+  const prefix = `${host.replaceAll(/[^A-Za-z0-9.-]/g, "_")}-`;
+  await removeOrphans(snapshots, prefix, alive);
+  const dir = path.join(snapshots, `${prefix}${pid}`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(snapshots, { recursive: true });
-  await cp(buildDir, dir, { recursive: true });
+  try {
+    // The files themselves, should build/ be a link or hold links.
+    await cp(await realpath(buildDir), dir, { recursive: true, dereference: true });
+    await writeFile(path.join(dir, "package.json"), '{ "type": "module" }\n');
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-async function removeOrphans(snapshots: string, alive: (pid: number) => boolean) {
+export interface SnapshotOptions {
+  /** This machine's name (os.hostname()). */
+  host?: string;
+  pid?: number;
+  /** Whether a process of this host still runs. */
+  alive?: (pid: number) => boolean;
+}
+
+async function removeOrphans(snapshots: string, prefix: string, alive: (pid: number) => boolean) {
   const entries = await readdir(snapshots).catch(() => [] as string[]);
   await Promise.all(
     entries
-      .filter((name) => /^\d+$/.test(name) && !alive(Number(name)))
+      .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+      .filter((name) => !alive(Number(name.slice(prefix.length))))
       .map((name) => rm(path.join(snapshots, name), { recursive: true, force: true })),
   );
 }
