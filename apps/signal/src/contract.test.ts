@@ -6,7 +6,7 @@
  * the protocol. Times to a revocation are printed, not asserted: timings belong to benchmarks.
  */
 import { createHmac } from "node:crypto";
-import { Agents, RemoteSessions, SessionEvents, Users } from "@rd/db";
+import { Agents, RemoteSessions, SessionEvents, Tenants, Users } from "@rd/db";
 import { importTicketKey, signTicket } from "@rd/auth/tickets";
 import { CLOSE_CODES, TURN_CREDENTIAL_TTL_SECONDS } from "@rd/protocol";
 import { and, asc, eq, inArray } from "drizzle-orm";
@@ -677,6 +677,37 @@ describe.each(deployments())("signaling contract on $name", (kind) => {
       expect((await sessionRow(second.sessionId)).status).toBe("active");
       second.v.send({ type: "session/end", sessionId: second.sessionId });
       second.a.close();
+    });
+  });
+
+  describe("admin powers", () => {
+    it("are held back from an admin who still owes the two-factor sign-in the workspace requires", async () => {
+      const { a, sessionId } = await active();
+      // An admin without two-factor sign-in, in a workspace that now requires it of admins: the
+      // hello reads the role (admin), and the powers are checked where they act.
+      const user = await d.seed.newUser(`owes-2fa-${crypto.randomUUID().slice(0, 6)}@example.com`);
+      await d.seed.db.db.update(Users).set({ role: "admin" }).where(eq(Users.id, user.id));
+      await d.seed.db.db
+        .update(Tenants)
+        .set({ twoFactorPolicy: "admins" })
+        .where(eq(Tenants.id, d.seed.tenantA));
+      const b = await observer(a, sessionId, user);
+      try {
+        b.v.send({ type: "session/end", sessionId });
+        expect(await b.v.next("error")).toMatchObject({ code: "forbidden", ref: "session/end" });
+        expect((await sessionRow(sessionId)).status).toBe("active");
+      } finally {
+        await d.seed.db.db
+          .update(Tenants)
+          .set({ twoFactorPolicy: "off" })
+          .where(eq(Tenants.id, d.seed.tenantA));
+      }
+      // Once the policy is met (here: lifted), the same connection may.
+      b.v.send({ type: "session/end", sessionId });
+      expect(await a.next("session/state", (m) => m.status === "ended")).toMatchObject({
+        reason: "ended_by_admin",
+      });
+      a.close();
     });
   });
 

@@ -241,21 +241,38 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
   // Key: agent id + hash of the presented secret, so a wrong secret never hits a cached success.
   const cache = new Map<string, { result: AgentCredentialCheck; expires: number }>();
 
+  /**
+   * Whether a user may use an admin's powers now: an admin, not deactivated, and not still owing
+   * the two-factor sign-in their workspace requires of admins (the dashboard holds them at their
+   * Account page until then; a technician made admin mid-session is held here the same way).
+   */
+  const adminNow = (user: AdminStanding | undefined) =>
+    user?.role === "admin" && !user.disabledAt && (user.policy === "off" || user.totpEnabledAt !== null);
+  const adminStanding = {
+    role: Users.role,
+    disabledAt: Users.disabledAt,
+    totpEnabledAt: Users.totpEnabledAt,
+    policy: Tenants.twoFactorPolicy,
+  };
+  type AdminStanding = { role: string; disabledAt: Date | null; totpEnabledAt: Date | null; policy: string };
+
   async function userIsAdmin(userId: string): Promise<boolean> {
     const [user] = await db
-      .select({ role: Users.role, disabledAt: Users.disabledAt })
+      .select(adminStanding)
       .from(Users)
+      .innerJoin(Tenants, eq(Tenants.id, Users.tenantId))
       .where(eq(Users.id, userId));
-    return user?.role === "admin" && !user.disabledAt;
+    return adminNow(user);
   }
 
   async function participantIsAdmin(participantId: string): Promise<boolean> {
     const [user] = await db
-      .select({ role: Users.role, disabledAt: Users.disabledAt })
+      .select(adminStanding)
       .from(SessionParticipants)
       .innerJoin(Users, eq(Users.id, SessionParticipants.userId))
+      .innerJoin(Tenants, eq(Tenants.id, Users.tenantId))
       .where(eq(SessionParticipants.id, participantId));
-    return user?.role === "admin" && !user.disabledAt;
+    return adminNow(user);
   }
 
   /** What a session's opening request says, as the agent shows it (its policies, who asks). */
