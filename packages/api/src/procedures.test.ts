@@ -42,6 +42,16 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
     return { status: res.status, error: json.error?.json };
   }
 
+  /** A caller acting as a user tenant A's admin added, past their first sign-in's own password. */
+  const callerOf = (user: { id: string; email: string; name: string; role: "admin" | "technician" }) =>
+    createCaller({
+      db: f.db,
+      auth: f.auth,
+      user: authUserOf({ ...user, tenantId: f.a.id, mustChangePassword: false }),
+      ticketKey: f.ticketKey,
+      secretBox: f.secretBox,
+    });
+
   beforeAll(async () => {
     handle = await backend.create();
     f = await createFixture(handle);
@@ -253,13 +263,7 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
 
     it("deactivating a user takes them out of their sessions, which end when nobody else can drive", async () => {
       const { user } = await f.a.asAdmin.users.create({ email: "leaver@alpha.example", name: "Leaver" });
-      const leaver = createCaller({
-        db: f.db,
-        auth: f.auth,
-        user: authUserOf({ ...user, tenantId: f.a.id, mustChangePassword: false }),
-        ticketKey: f.ticketKey,
-        secretBox: f.secretBox,
-      });
+      const leaver = callerOf(user);
       const { session } = await leaver.sessions.create({ agentId: f.a.onlineAgent });
       await f.a.asAdmin.users.setDisabled({ id: user.id, disabled: true });
       const after = await f.a.asAdmin.sessions.byId({ id: session.id });
@@ -370,14 +374,7 @@ describe.each(testDatabases())("API procedures on $name", (backend) => {
         name: "Second",
         role: "admin",
       });
-      const second = createCaller({
-        db: f.db,
-        auth: f.auth,
-        // Past the first sign-in's own password, as an admin who has been at it a while.
-        user: authUserOf({ ...user, tenantId: f.a.id, mustChangePassword: false }),
-        ticketKey: f.ticketKey,
-        secretBox: f.secretBox,
-      });
+      const second = callerOf(user);
       const results = await Promise.allSettled([
         f.a.asAdmin.users.setRole({ id: user.id, role: "technician" }),
         second.users.setRole({ id: f.a.admin.id, role: "technician" }),
