@@ -9,7 +9,8 @@
  *
  * Before anything else it makes the data directory private to its owner (@rd/auth/private-files).
  * It serves a copy of the build of its own (build-snapshot.ts), so building again while it runs
- * (`npm test`, another `npm start`) cannot take files from under it.
+ * (`npm test`, another `npm start`) cannot take files from under it, and a static file that cannot
+ * be read fails its one request instead of the process (piped-reads.ts).
  */
 import http from "node:http";
 import path from "node:path";
@@ -18,6 +19,7 @@ import { pathToFileURL } from "node:url";
 import { makeDataDirPrivate } from "@rd/auth/private-files";
 import { snapshotBuild, snapshotsDir } from "./src/lib/server/build-snapshot.ts";
 import { log } from "./src/lib/server/log.ts";
+import { guardPipedReads } from "./src/lib/server/piped-reads.ts";
 
 const SCHEME_HEADER = "x-rd-connection-scheme";
 /** A stuck shutdown (a connection that will not close, a child that will not stop) ends here. */
@@ -58,6 +60,7 @@ const { handler } = (await import(pathToFileURL(path.join(buildDir, "handler.js"
 const server = http.createServer((req, res) => {
   // Overwritten on every request, so a client cannot claim https on a plain connection.
   if (deriveScheme) req.headers[SCHEME_HEADER] = (req.socket as TLSSocket).encrypted ? "https" : "http";
+  guardPipedReads(res, log, req.url);
   handler(req, res);
 });
 
