@@ -47,6 +47,12 @@ function selectedPair(page: Page) {
       const local = reports.find((r) => r.id === pair?.localCandidateId);
       if (!local) continue;
       found.push({
+        // For the failure message: which connection this is, and how far it got.
+        state: pc.connectionState,
+        pairs: reports
+          .filter((r) => r.type === "candidate-pair")
+          .map((r) => `${r.state as string}:${(r.bytesReceived as number) ?? 0}`)
+          .join(" "),
         local: local.candidateType as string,
         relayProtocol: local.relayProtocol as string | undefined,
         url: local.url as string | undefined,
@@ -132,9 +138,12 @@ test.describe("a session through the TURN relay", () => {
     const pair = await eventually(async () => {
       const selected = await selectedPair(page);
       if (!selected) throw new Error("no selected candidate pair yet");
-      if (!selected.bytesReceived) throw new Error("the selected pair has carried nothing yet");
+      if (!selected.bytesReceived) {
+        const seen = `connection ${selected.state}, pairs (state:bytes received) ${selected.pairs}`;
+        throw new Error(`the selected pair has carried nothing yet: ${seen}`);
+      }
       return selected;
-    });
+    }, 20_000);
     expect(pair.local).toBe("relay");
     expect(pair.relayProtocol).toBe("udp");
     expect(pair.url).toBe(turnUrl);
