@@ -5,7 +5,8 @@
  *
  * - our path: the dashboard and its signaling worker (`npm start` on a fresh embedded database),
  *   the real agent (`agent run`) on the desktop, and the real viewer opened by clicking Connect;
- * - x11vnc + a WebSocket bridge + noVNC on the same desktop (the agent stopped meanwhile);
+ * - x11vnc + a WebSocket bridge (a process of its own, as websockify is) + noVNC on the same desktop
+ *   (the agent stopped meanwhile);
  *
  * and prints Connect → first frame, frames/s shown, kbit/s, input-to-photon p50/p95 and the
  * serving side's CPU, then the ratios. Prints figures; asserts nothing.
@@ -49,6 +50,7 @@ import { startNoVnc } from "./media/novnc.ts";
 import { installBenchHooks } from "./media/page-hooks.ts";
 import { countDescendants, stopProcess, treeCpuSeconds } from "./media/processes.ts";
 import {
+  CONDITIONS,
   type ConditionName,
   type ImpairedPath,
   impairmentReport,
@@ -89,6 +91,18 @@ function selectedWorkloads(): WorkloadName[] {
     process.exit(2);
   }
   return names as WorkloadName[];
+}
+
+/** BENCH_CONDITIONS checked before anything starts: a misspelt name used to measure nothing, silently. */
+function selectedConditions(): ConditionName[] | undefined {
+  const names = process.env.BENCH_CONDITIONS?.split(",").map((s) => s.trim());
+  const known = CONDITIONS.map((c) => c.name);
+  const unknown = names?.filter((n) => !known.includes(n as ConditionName)) ?? [];
+  if (unknown.length) {
+    console.error(`BENCH_CONDITIONS takes ${known.join(", ")} (got "${unknown.join(", ")}").`);
+    process.exit(2);
+  }
+  return names as ConditionName[] | undefined;
 }
 
 const log = (message: string) => process.stderr.write(`[bench:media] ${message}\n`);
@@ -406,16 +420,21 @@ async function measureNoVnc(context: BrowserContext, workload: Workload): Promis
     }
     const withPage = `${fixed(percentile(withPageMs, 50))} (max ${fixed(Math.max(...withPageMs))})`;
     await sleep(SETTLE_MS);
+    // The serving side is x11vnc and the bridge noVNC needs in front of it (websockify's part).
+    const x11vncBefore = treeCpuSeconds(vnc.x11vnc.pid!);
+    const windowStart = performance.now();
     const steady = await steadyWindow(
       {
         read: async () => ({
           frames: await page.evaluate(() => window.__bench.draws),
-          bytes: vnc.bytesToBrowser(),
+          bytes: await vnc.bytesToBrowser(),
         }),
-        cpuSeconds: () => treeCpuSeconds(vnc.x11vnc.pid!),
+        cpuSeconds: () => treeCpuSeconds(vnc.x11vnc.pid!) + treeCpuSeconds(vnc.bridge.pid!),
       },
       SECONDS,
     );
+    const x11vncAlone =
+      (treeCpuSeconds(vnc.x11vnc.pid!) - x11vncBefore) / ((performance.now() - windowStart) / 1000);
     let samples = { latencies: [] as number[], lost: 0 };
     if (workload.probe) {
       const click = await page.evaluate(({ x, y }) => {
@@ -428,7 +447,7 @@ async function measureNoVnc(context: BrowserContext, workload: Workload): Promis
       firstFrameMs,
       ...steady,
       ...samples,
-      detail: `Tight, quality 6; first frame from opening its page: ${withPage}`,
+      detail: `Tight, quality 6; CPU: x11vnc ${fixed(x11vncAlone, 3)}, the bridge ${fixed(steady.cores - x11vncAlone, 3)} core; first frame from opening its page: ${withPage}`,
     };
   } finally {
     await page.close();
@@ -472,6 +491,7 @@ function ratios(workload: Workload, ours: Figures, vnc: Figures): string {
 // ---- main ------------------------------------------------------------------------------------
 
 const workloads = selectedWorkloads();
+const conditions = selectedConditions();
 const dataDir = mkdtempSync(path.join(tmpdir(), "rd-bench-media-"));
 const configDir = mkdtempSync(path.join(tmpdir(), "rd-bench-agent-"));
 let dashboard: ChildProcess | undefined;
@@ -539,7 +559,7 @@ try {
             path: turn,
             seconds: SECONDS,
             samples: SAMPLES,
-            conditions: process.env.BENCH_CONDITIONS?.split(",") as ConditionName[] | undefined,
+            conditions,
             log,
           });
           impairment = impairmentReport(rows, { seconds: SECONDS, samples: SAMPLES });
@@ -588,7 +608,7 @@ Targets: input-to-photon p95 ≤ 60 ms and below noVNC's on the busy terminal; k
 there; ≥ 30 frames/s at 1080p motion with ≤ 1 core for the agent; ≤ 50 kbit/s on the static desktop;
 first frame ≤ 1000 ms after Connect.
 kbit/s counts RTP (headers + payload) for WebRTC and RFB bytes for noVNC; server CPU is the agent with
-its ffmpeg encoders, or x11vnc.
+its ffmpeg encoders (and its transport: DTLS, SCTP), or x11vnc with the WebSocket bridge noVNC needs.
 
 Where our Connect → first frame goes, ms after the click, p50 (max) over ${CONNECTS} connections:
 ${stepLines.join("\n")}${

@@ -265,7 +265,10 @@ async function readViewer(page: Page): Promise<{ video: VideoCounters; route?: R
         video.packetsLost = s.packetsLost ?? 0;
         video.nacks = s.nackCount ?? 0;
         video.plis = s.pliCount ?? 0;
-        video.size = `${stats.get(s.codecId)?.mimeType ?? "?"} ${s.frameWidth}×${s.frameHeight}`;
+        // A track whose first keyframe never got through (the tiles came first) has no size yet.
+        video.size = s.frameWidth
+          ? `${stats.get(s.codecId)?.mimeType ?? "?"} ${s.frameWidth}×${s.frameHeight}`
+          : "no frame decoded";
       }
       if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
     });

@@ -1,14 +1,15 @@
 /**
  * The stack our viewer replaces, measured on the same display: x11vnc (Debian) serving the X
- * display over RFB, a WebSocket↔TCP bridge (what websockify does), and noVNC (npm) in the page.
- * x11vnc runs with its defaults; noVNC with its defaults (Tight encoding, quality 6).
+ * display over RFB, a WebSocket↔TCP bridge in a process of its own (ws-bridge.ts, what websockify
+ * does), and noVNC (npm) in the page. x11vnc runs with its defaults; noVNC with its defaults (Tight
+ * encoding, quality 6).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import path from "node:path";
-import { WebSocketServer } from "ws";
 import { childEnv } from "../../../apps/agent/src/child-env.ts";
 import { stopProcess } from "./processes.ts";
 
@@ -54,8 +55,10 @@ export interface NoVncStack {
   /** The WebSocket URL to pass to the page's connectVnc(). */
   socketUrl: string;
   /** RFB bytes sent to the browser so far. */
-  bytesToBrowser(): number;
+  bytesToBrowser(): Promise<number>;
   x11vnc: ChildProcess;
+  /** The WebSocket bridge's process: serving side too, its CPU counted with x11vnc's. */
+  bridge: ChildProcess;
   close(): Promise<void>;
 }
 
@@ -85,7 +88,17 @@ export async function startNoVnc(display: string): Promise<NoVncStack> {
   );
   await waitForPort(rfbPort, x11vnc, () => x11vncErrors);
 
-  let bytes = 0;
+  const bridge = fork(path.join(import.meta.dirname, "ws-bridge.ts"), [String(rfbPort)], {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  const exited = once(bridge, "exit").then(([code]) => {
+    throw new Error(`the WebSocket bridge exited (${String(code)}) before it listened`);
+  });
+  const [{ port: bridgePort }] = (await Promise.race([once(bridge, "message"), exited])) as [
+    { port: number },
+  ];
+
+  // The page and noVNC's modules, from this process: served once per page load, not counted.
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://localhost");
     if (url.pathname === "/") {
@@ -102,29 +115,22 @@ export async function startNoVnc(display: string): Promise<NoVncStack> {
       () => response.writeHead(404).end(),
     );
   });
-  const sockets = new WebSocketServer({ server, path: "/websockify" });
-  sockets.on("connection", (socket) => {
-    const vnc = connect(rfbPort, "127.0.0.1");
-    vnc.on("data", (chunk) => {
-      bytes += chunk.length;
-      socket.send(chunk);
-    });
-    socket.on("message", (data: Buffer) => vnc.write(data));
-    vnc.on("close", () => socket.close());
-    vnc.on("error", () => socket.close());
-    socket.on("close", () => vnc.destroy());
-  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     pageUrl: `http://127.0.0.1:${port}/`,
-    socketUrl: `ws://127.0.0.1:${port}/websockify`,
-    bytesToBrowser: () => bytes,
+    socketUrl: `ws://127.0.0.1:${bridgePort}/websockify`,
+    async bytesToBrowser() {
+      bridge.send("bytes");
+      const [{ bytes }] = (await once(bridge, "message")) as [{ bytes: number }];
+      return bytes;
+    },
     x11vnc,
+    bridge,
     async close() {
-      for (const client of sockets.clients) client.terminate();
+      server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      await stopProcess(x11vnc);
+      await Promise.all([stopProcess(bridge), stopProcess(x11vnc)]);
     },
   };
 }
