@@ -67,6 +67,14 @@ test.describe("the first minute after npm start", () => {
       if (!(r > 200 && g > 200 && b > 200)) throw new Error(`pixel ${r},${g},${b}`);
     }, 15_000);
 
+    // The whole remote screen is in the window, down to its taskbar, without scrolling: on a
+    // laptop's window (Playwright's 1280×720 here) the page above the screen once pushed its
+    // bottom ~40 px out of sight.
+    const shown = page.viewportSize()!;
+    const screenBox = (await page.getByTestId("remote-screen").boundingBox())!;
+    expect(screenBox.y + screenBox.height).toBeLessThanOrEqual(shown.height);
+    expect(screenBox.height).toBeGreaterThan(shown.height / 2);
+
     // A click focuses the terminal; typed lines run in the demo desktop's shell. (Unshifted
     // characters only: Playwright's type() sends "$" as Digit4 without Shift, and the agent
     // injects physical keys, as a person's keyboard would press them.) The shell is in the desk
