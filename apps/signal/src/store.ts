@@ -42,6 +42,7 @@ import {
   DeskLinks,
 } from "@rd/db";
 import { sha256Hex } from "@rd/auth/secrets";
+import { twoFactorRequired, type TwoFactorPolicy } from "@rd/auth/two-factor-policy";
 import {
   IllegalParticipantTransition,
   IllegalSessionTransition,
@@ -247,14 +248,21 @@ export function createDbStore(handle: DbHandle, { credentialCacheMs = 30_000 } =
    * Account page until then; a technician made admin mid-session is held here the same way).
    */
   const adminNow = (user: AdminStanding | undefined) =>
-    user?.role === "admin" && !user.disabledAt && (user.policy === "off" || user.totpEnabledAt !== null);
+    user?.role === "admin" &&
+    !user.disabledAt &&
+    (user.totpEnabledAt !== null || !twoFactorRequired(user.policy, "admin"));
   const adminStanding = {
     role: Users.role,
     disabledAt: Users.disabledAt,
     totpEnabledAt: Users.totpEnabledAt,
     policy: Tenants.twoFactorPolicy,
   };
-  type AdminStanding = { role: string; disabledAt: Date | null; totpEnabledAt: Date | null; policy: string };
+  type AdminStanding = {
+    role: string;
+    disabledAt: Date | null;
+    totpEnabledAt: Date | null;
+    policy: TwoFactorPolicy;
+  };
 
   async function userIsAdmin(userId: string): Promise<boolean> {
     const [user] = await db

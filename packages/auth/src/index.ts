@@ -3,12 +3,12 @@ export {
   authUserOf,
   createAuth,
   SESSION_COOKIE,
-  twoFactorRequired,
   type AccountGate,
   type Auth,
   type AuthOptions,
   type AuthUser,
 } from "./lucia.ts";
+export { twoFactorRequired, type TwoFactorPolicy } from "./two-factor-policy.ts";
 export { hashPassword, verifyPassword, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from "./password.ts";
 export {
   generateToken,

@@ -8,6 +8,7 @@ import { AuthSessions, type Database, Tenants, Users, type UserRole } from "@rd/
 import { and, eq, ne } from "drizzle-orm";
 import { Lucia, TimeSpan, type Cookie } from "lucia";
 import { generateToken, sha256Hex } from "./secrets.ts";
+import { twoFactorRequired } from "./two-factor-policy.ts";
 
 export const SESSION_COOKIE = "rd_session";
 
@@ -55,11 +56,6 @@ export function authUserOf(row: {
     twoFactorEnabled: row.totpEnabledAt != null,
     gate: mustChangePassword ? "change_password" : null,
   };
-}
-
-/** Whether a tenant's two-factor policy covers a user of this role. */
-export function twoFactorRequired(policy: "off" | "admins" | "everyone", role: UserRole): boolean {
-  return policy === "everyone" || (policy === "admins" && role === "admin");
 }
 
 export interface AuthOptions {
