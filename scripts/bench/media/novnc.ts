@@ -91,12 +91,13 @@ export async function startNoVnc(display: string): Promise<NoVncStack> {
   const bridge = fork(path.join(import.meta.dirname, "ws-bridge.ts"), [String(rfbPort)], {
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
-  const exited = once(bridge, "exit").then(([code]) => {
-    throw new Error(`the WebSocket bridge exited (${String(code)}) before it listened`);
+  // Its first message is its port; an exit before that is a failure (one after it, at close(), is not).
+  const bridgePort = await new Promise<number>((resolve, reject) => {
+    bridge.once("message", (message: { port: number }) => resolve(message.port));
+    bridge.once("exit", (code) =>
+      reject(new Error(`the WebSocket bridge exited (${code}) before it listened`)),
+    );
   });
-  const [{ port: bridgePort }] = (await Promise.race([once(bridge, "message"), exited])) as [
-    { port: number },
-  ];
 
   // The page and noVNC's modules, from this process: served once per page load, not counted.
   const server = createServer((request, response) => {
